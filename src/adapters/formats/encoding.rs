@@ -1,0 +1,238 @@
+//! Character encoding of CSV uploads: detect it, and give the rest of the pipeline UTF-8.
+//!
+//! Rules (docs/csv-ingest.md): a byte-order mark decides (UTF-8, UTF-16LE, UTF-16BE); without
+//! one, a file that is valid UTF-8 throughout is UTF-8; otherwise chardetng guesses a legacy
+//! encoding (Windows-1252 for Latin-1 text) from the bytes. Non-UTF-8 files are transcoded to
+//! a UTF-8 spool file; bytes that the chosen encoding cannot decode are refused with their line.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
+use encoding_rs::{DecoderResult, Encoding, UTF_8, UTF_16BE, UTF_16LE};
+
+use crate::ports::tables::IngestError;
+
+const CHUNK: usize = 1 << 20;
+/// How much of a non-UTF-8 file chardetng sees.
+const DETECTION_BYTES: usize = 8 << 20;
+
+/// UTF-8 text ready for the CSV reader.
+#[derive(Debug)]
+pub struct Utf8Text {
+    /// The file holding the text.
+    pub path: PathBuf,
+    /// Bytes to skip at its start (a UTF-8 byte-order mark).
+    pub skip: u64,
+    /// The encoding the upload was in.
+    pub source_encoding: &'static Encoding,
+    /// A transcoded copy, deleted when this value is dropped.
+    _temp: Option<tempfile::TempPath>,
+}
+
+fn io(e: std::io::Error) -> IngestError {
+    IngestError::Io(e.to_string())
+}
+
+/// Detects the encoding of `upload`, transcoding into `spool_dir` when it is not UTF-8.
+pub fn to_utf8(upload: &Path, spool_dir: &Path) -> Result<Utf8Text, IngestError> {
+    let mut head = [0u8; 3];
+    let n = read_up_to(&mut File::open(upload).map_err(io)?, &mut head)?;
+    let head = &head[..n];
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        validate_utf8(upload, 3)?;
+        return Ok(Utf8Text { path: upload.to_path_buf(), skip: 3, source_encoding: UTF_8, _temp: None });
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return transcode(upload, UTF_16LE, 2, spool_dir);
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return transcode(upload, UTF_16BE, 2, spool_dir);
+    }
+    if validate_utf8(upload, 0).is_ok() {
+        return Ok(Utf8Text { path: upload.to_path_buf(), skip: 0, source_encoding: UTF_8, _temp: None });
+    }
+    let encoding = guess_legacy(upload)?;
+    transcode(upload, encoding, 0, spool_dir)
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> Result<usize, IngestError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(&mut buf[filled..]).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+/// Checks that the file from `skip` on is UTF-8; the error names the first bad line.
+fn validate_utf8(path: &Path, skip: usize) -> Result<(), IngestError> {
+    let mut file = File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; CHUNK + 4];
+    let mut carried = 0usize;
+    let mut line = 1u64;
+    let mut first = true;
+    loop {
+        let n = file.read(&mut buf[carried..carried + CHUNK]).map_err(io)?;
+        let start = if first { skip.min(carried + n) } else { 0 };
+        first = false;
+        let end = carried + n;
+        let chunk = &buf[start..end];
+        match std::str::from_utf8(chunk) {
+            Ok(_) => {
+                line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                carried = 0;
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                line += memchr::memchr_iter(b'\n', &chunk[..good]).count() as u64;
+                if e.error_len().is_some() || n == 0 {
+                    return Err(IngestError::InvalidAt { line, reason: "the text is not valid UTF-8".into() });
+                }
+                let tail = chunk.len() - good;
+                buf.copy_within(start + good..end, 0);
+                carried = tail;
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn guess_legacy(path: &Path) -> Result<&'static Encoding, IngestError> {
+    let mut file = File::open(path).map_err(io)?;
+    let mut detector = EncodingDetector::new(Iso2022JpDetection::Deny);
+    let mut buf = vec![0u8; CHUNK];
+    let mut seen = 0usize;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        seen += n;
+        let last = n == 0 || seen >= DETECTION_BYTES;
+        detector.feed(&buf[..n], last);
+        if last {
+            break;
+        }
+    }
+    Ok(detector.guess(None, Utf8Detection::Deny))
+}
+
+fn transcode(
+    upload: &Path,
+    encoding: &'static Encoding,
+    skip: usize,
+    spool_dir: &Path,
+) -> Result<Utf8Text, IngestError> {
+    let temp = tempfile::Builder::new().prefix("utf8-").suffix(".csv").tempfile_in(spool_dir).map_err(io)?;
+    let (out_file, temp) = temp.into_parts();
+    let mut out = BufWriter::with_capacity(CHUNK, out_file);
+    let mut input = File::open(upload).map_err(io)?;
+    let mut skipped = [0u8; 3];
+    read_up_to(&mut input, &mut skipped[..skip])?;
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut buf = vec![0u8; CHUNK];
+    let mut text = vec![0u8; CHUNK * 3 + 16];
+    let mut line = 1u64;
+    loop {
+        let n = input.read(&mut buf).map_err(io)?;
+        let last = n == 0;
+        let mut src = &buf[..n];
+        loop {
+            let (result, read, written) = decoder.decode_to_utf8_without_replacement(src, &mut text, last);
+            let produced = &text[..written];
+            line += memchr::memchr_iter(b'\n', produced).count() as u64;
+            out.write_all(produced).map_err(io)?;
+            src = &src[read..];
+            match result {
+                DecoderResult::InputEmpty => break,
+                DecoderResult::OutputFull => continue,
+                DecoderResult::Malformed(_, _) => {
+                    return Err(IngestError::InvalidAt {
+                        line,
+                        reason: format!("bytes that are not valid {}", encoding.name()),
+                    });
+                }
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(Utf8Text { path: temp.to_path_buf(), skip: 0, source_encoding: encoding, _temp: Some(temp) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    fn text_of(t: &Utf8Text) -> String {
+        let bytes = std::fs::read(&t.path).unwrap();
+        String::from_utf8(bytes[t.skip as usize..].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn utf8_with_bom_skips_the_bom() {
+        let f = write("\u{feff}a,b\n1,é\n".as_bytes());
+        let t = to_utf8(f.path(), &std::env::temp_dir()).unwrap();
+        assert_eq!(t.skip, 3);
+        assert_eq!(text_of(&t), "a,b\n1,é\n");
+    }
+
+    #[test]
+    fn utf16_with_bom_is_transcoded() {
+        for (bom, enc) in [([0xFF, 0xFE], UTF_16LE), ([0xFE, 0xFF], UTF_16BE)] {
+            let mut bytes = bom.to_vec();
+            for unit in "name,city\nZoë,Köln\n".encode_utf16() {
+                let pair = if enc == UTF_16LE { unit.to_le_bytes() } else { unit.to_be_bytes() };
+                bytes.extend_from_slice(&pair);
+            }
+            let f = write(&bytes);
+            let t = to_utf8(f.path(), &std::env::temp_dir()).unwrap();
+            assert_eq!(t.source_encoding, enc);
+            assert_eq!(text_of(&t), "name,city\nZoë,Köln\n");
+        }
+    }
+
+    #[test]
+    fn latin1_text_is_detected_and_transcoded() {
+        let (bytes, _, _) =
+            encoding_rs::WINDOWS_1252.encode("name,city\nJosé,Zürich\nFrançois,Besançon\nMüller,Köln\n");
+        let f = write(&bytes);
+        let t = to_utf8(f.path(), &std::env::temp_dir()).unwrap();
+        assert_eq!(t.source_encoding, encoding_rs::WINDOWS_1252);
+        assert!(text_of(&t).contains("François,Besançon"));
+    }
+
+    #[test]
+    fn an_unpaired_utf16_surrogate_is_refused_with_its_line() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "a\nb\n".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        bytes.extend_from_slice(&0xD800u16.to_le_bytes());
+        bytes.extend_from_slice(&(b'x' as u16).to_le_bytes());
+        let f = write(&bytes);
+        let err = to_utf8(f.path(), &std::env::temp_dir()).unwrap_err();
+        assert!(matches!(err, IngestError::InvalidAt { line: 3, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn utf8_validation_handles_characters_split_across_chunks() {
+        let mut text = "x".repeat(CHUNK - 1);
+        text.push_str("é\n");
+        let f = write(text.as_bytes());
+        let t = to_utf8(f.path(), &std::env::temp_dir()).unwrap();
+        assert_eq!(t.source_encoding, UTF_8);
+    }
+}

@@ -1,0 +1,78 @@
+//! File formats: reading uploads (CSV, Parquet) into the canonical typed table, and writing
+//! stored tables out (CSV).
+
+mod csv_export;
+mod csv_ingest;
+mod encoding;
+mod parquet_ingest;
+mod parquet_source;
+mod sink;
+mod sniff;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::ports::StoreError;
+use crate::ports::artifacts::{ArtifactStore, ByteStream};
+use crate::ports::tables::{IngestError, IngestLimits, IngestedTable, TableExporter, TableIngestor};
+
+/// Parquet files begin (and end) with these four bytes.
+const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+/// Bytes looked at to tell text from binary.
+const BINARY_PROBE: usize = 8 * 1024;
+
+/// The [`TableIngestor`] for CSV and Parquet uploads.
+pub struct FileIngestor {
+    spool_dir: PathBuf,
+}
+
+impl FileIngestor {
+    /// `spool_dir` receives temporary transcoded copies of non-UTF-8 uploads.
+    pub fn new(spool_dir: PathBuf) -> Self {
+        Self { spool_dir }
+    }
+}
+
+impl TableIngestor for FileIngestor {
+    fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError> {
+        let mut head = Vec::with_capacity(BINARY_PROBE);
+        std::fs::File::open(upload)
+            .and_then(|f| f.take(BINARY_PROBE as u64).read_to_end(&mut head))
+            .map_err(|e| IngestError::Io(e.to_string()))?;
+        if head.is_empty() {
+            return Err(IngestError::Empty);
+        }
+        if head.starts_with(PARQUET_MAGIC) {
+            return parquet_ingest::ingest_parquet(upload, normalized, limits);
+        }
+        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        if !utf16 && memchr::memchr(0, &head).is_some() {
+            return Err(IngestError::Invalid(
+                "the file is binary (it contains NUL bytes): upload CSV text or a Parquet file".into(),
+            ));
+        }
+        csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir)
+    }
+}
+
+/// The [`TableExporter`] over the artifact store.
+pub struct StoreExporter {
+    store: Arc<dyn ArtifactStore>,
+}
+
+impl StoreExporter {
+    pub fn new(store: Arc<dyn ArtifactStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl TableExporter for StoreExporter {
+    async fn csv(&self, key: &str) -> Result<ByteStream, StoreError> {
+        let batches = parquet_source::read_batches(Arc::clone(&self.store), key).await?;
+        Ok(csv_export::encode(batches))
+    }
+}

@@ -1,0 +1,68 @@
+//! Reads a stored normalized Parquet file from the [`ArtifactStore`] with ranged reads, as a
+//! stream of record batches (parquet's `AsyncFileReader` over the store port).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::errors::{ParquetError, Result as ParquetResult};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+
+use super::sink::batch_rows;
+use crate::ports::StoreError;
+use crate::ports::artifacts::ArtifactStore;
+
+/// Footer bytes fetched in the first request (most footers fit).
+const FOOTER_PREFETCH: usize = 64 * 1024;
+
+struct StoredParquet {
+    store: Arc<dyn ArtifactStore>,
+    key: String,
+    size: u64,
+}
+
+fn external(e: StoreError) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for StoredParquet {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, ParquetResult<Bytes>> {
+        async move { self.store.read_range(&self.key, range).await.map_err(external) }.boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, ParquetResult<Arc<ParquetMetaData>>> {
+        let size = self.size;
+        async move {
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+/// Batches of the stored Parquet file at `key`, in row order.
+pub async fn read_batches(
+    store: Arc<dyn ArtifactStore>,
+    key: &str,
+) -> Result<BoxStream<'static, Result<RecordBatch, StoreError>>, StoreError> {
+    let size = store.size(key).await?;
+    let source = StoredParquet { store, key: key.to_string(), size };
+    let other = |e: ParquetError| StoreError::Other(format!("reading stored Parquet: {e}"));
+    let builder = ParquetRecordBatchStreamBuilder::new(source).await.map_err(other)?;
+    let rows = batch_rows(builder.schema().fields().len());
+    let stream = builder.with_batch_size(rows).build().map_err(other)?;
+    Ok(stream.map(move |batch| batch.map_err(other)).boxed())
+}

@@ -1,0 +1,164 @@
+//! Streamed `multipart/form-data` uploads. poem-openapi's own `Upload` buffers the whole file
+//! before the handler runs; this payload hands the handler poem's streaming `Multipart`, and
+//! [`read_form`] spools the `file` field to disk while counting and hashing it, stopping as
+//! soon as the configured limit is passed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use poem::web::Multipart;
+use poem::{Request, RequestBody};
+use poem_openapi::impl_apirequest_for_payload;
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::errors::ApiError;
+use crate::app::AppError;
+use crate::app::ingest::SpooledUpload;
+
+/// Longest text form field, in bytes.
+const MAX_TEXT_FIELD: u64 = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+fn is_multipart(content_type: &str) -> bool {
+    content_type.split(';').next().map(str::trim).is_some_and(|e| e.eq_ignore_ascii_case("multipart/form-data"))
+}
+
+fn string_schema(format: Option<&'static str>, description: &'static str) -> MetaSchemaRef {
+    let base = match format {
+        Some(f) => MetaSchema::new_with_format("string", f),
+        None => MetaSchema::new("string"),
+    };
+    MetaSchemaRef::Inline(Box::new(MetaSchema { description: Some(description), ..base }))
+}
+
+macro_rules! multipart_form {
+    ($(#[$doc:meta])* $name:ident, required: [$($req:literal),*], fields: [$(($field:literal, $format:expr, $desc:literal)),* $(,)?]) => {
+        $(#[$doc])*
+        pub struct $name(pub Multipart);
+
+        impl Payload for $name {
+            const CONTENT_TYPE: &'static str = "multipart/form-data";
+
+            fn check_content_type(content_type: &str) -> bool {
+                is_multipart(content_type)
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    required: vec![$($req),*],
+                    properties: vec![$(($field, string_schema($format, $desc))),*],
+                    ..MetaSchema::new("object")
+                }))
+            }
+
+            fn register(_registry: &mut Registry) {}
+        }
+
+        impl ParsePayload for $name {
+            const IS_REQUIRED: bool = true;
+
+            async fn from_request(req: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+                Ok(Self(<Multipart as poem::FromRequest>::from_request(req, body).await?))
+            }
+        }
+
+        impl_apirequest_for_payload!($name);
+    };
+}
+
+multipart_form!(
+    /// The form of `POST /api/datasets/upload`.
+    UploadDatasetForm,
+    required: ["project_id", "name", "file"],
+    fields: [
+        ("project_id", Some("uuid"), "UUID of the owning project."),
+        ("name", None, "Human-readable dataset name."),
+        ("description", None, "Optional description."),
+        ("file", Some("binary"), "The CSV or Parquet file to upload."),
+    ]
+);
+
+multipart_form!(
+    /// The form of `POST /api/datasets/{dataset_id}/versions`.
+    UploadVersionForm,
+    required: ["description", "file"],
+    fields: [
+        ("description", None, "Description of what changed in this version."),
+        ("file", Some("binary"), "The CSV or Parquet file."),
+    ]
+);
+
+/// A parsed form: its text fields and the spooled file.
+pub struct ReceivedForm {
+    pub text: HashMap<String, String>,
+    pub file: SpooledUpload,
+}
+
+impl ReceivedForm {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.text.get(name).map(String::as_str)
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.field(name).ok_or_else(|| ApiError::bad_request(format!("the form field `{name}` is required")))
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("malformed multipart body: {e}"))
+}
+
+/// Reads every field: text fields into memory (64 KiB each at most), the `file` field into a
+/// spool file in `spool_dir`. Fails with 413 as soon as the file passes `max_bytes`.
+pub async fn read_form(mut form: Multipart, spool_dir: &Path, max_bytes: u64) -> Result<ReceivedForm, ApiError> {
+    let mut text = HashMap::new();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            if file.is_some() {
+                return Err(ApiError::bad_request("the form has more than one `file` field"));
+            }
+            file = Some(spool(field, spool_dir, max_bytes).await?);
+        } else {
+            let mut value = Vec::new();
+            field.into_async_read().take(MAX_TEXT_FIELD + 1).read_to_end(&mut value).await.map_err(malformed)?;
+            if value.len() as u64 > MAX_TEXT_FIELD {
+                return Err(ApiError::bad_request(format!("the form field `{name}` is longer than 64 KiB")));
+            }
+            let value = String::from_utf8(value)
+                .map_err(|_| ApiError::bad_request(format!("the form field `{name}` is not UTF-8 text")))?;
+            text.insert(name, value);
+        }
+    }
+    let file = file.ok_or_else(|| ApiError::bad_request("the form field `file` is required"))?;
+    Ok(ReceivedForm { text, file })
+}
+
+async fn spool(field: poem::web::Field, spool_dir: &Path, max_bytes: u64) -> Result<SpooledUpload, ApiError> {
+    let internal = |e: std::io::Error| ApiError::from(AppError::Internal(format!("spooling an upload: {e}")));
+    let temp = tempfile::Builder::new().prefix("upload-").tempfile_in(spool_dir).map_err(internal)?;
+    let (std_file, path) = temp.into_parts();
+    let mut out = tokio::io::BufWriter::with_capacity(CHUNK, tokio::fs::File::from_std(std_file));
+    let mut reader = field.into_async_read();
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = reader.read(&mut buf).await.map_err(malformed)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        if size > max_bytes {
+            return Err(AppError::PayloadTooLarge { limit: max_bytes }.into());
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    Ok(SpooledUpload { path, size, sha256: hex::encode(hasher.finalize()) })
+}

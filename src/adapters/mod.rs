@@ -1,0 +1,7 @@
+//! Adapters: the only code that knows which technologies exist.
+
+pub mod formats;
+pub mod http;
+pub mod opendal;
+pub mod sea_orm;
+pub mod system;

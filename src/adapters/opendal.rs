@@ -1,0 +1,121 @@
+//! The [`ArtifactStore`] on OpenDAL. Only the local filesystem is wired so far; object stores
+//! are the subject of the backends issue. OpenDAL errors are translated in [`store_error`].
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use opendal::{ErrorKind, Operator};
+use tokio::io::AsyncReadExt;
+
+use crate::ports::StoreError;
+use crate::ports::artifacts::{ArtifactStore, ByteStream};
+
+/// Size of the chunks written to and read from the store.
+const CHUNK: usize = 8 << 20;
+const READ_CHUNK: usize = 1 << 20;
+
+fn store_error(e: opendal::Error) -> StoreError {
+    match e.kind() {
+        ErrorKind::NotFound => StoreError::NotFound,
+        ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => StoreError::Conflict(e.to_string()),
+        _ if e.is_temporary() => StoreError::Unavailable(e.to_string()),
+        ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    StoreError::Other(format!("local file: {e}"))
+}
+
+pub struct OpendalStore {
+    op: Operator,
+    /// A human-readable name of the backend for messages (`fs:/path`).
+    name: String,
+}
+
+impl OpendalStore {
+    /// A store in the local folder `root` (created when missing). Writes go to a temporary
+    /// folder inside it first and are renamed into place, so no reader sees a partial file.
+    pub fn filesystem(root: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(root).map_err(|e| StoreError::Unavailable(format!("{}: {e}", root.display())))?;
+        let root: PathBuf =
+            root.canonicalize().map_err(|e| StoreError::Unavailable(format!("{}: {e}", root.display())))?;
+        let staging = root.join(".staging");
+        let builder =
+            opendal::services::Fs::default().root(&root.to_string_lossy()).atomic_write_dir(&staging.to_string_lossy());
+        let op = Operator::new(builder).map_err(store_error)?;
+        Ok(Self { op, name: format!("fs:{}", root.display()) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[async_trait]
+impl ArtifactStore for OpendalStore {
+    async fn put_file(&self, key: &str, source: &Path) -> Result<u64, StoreError> {
+        let mut file = tokio::fs::File::open(source).await.map_err(io_error)?;
+        let mut writer = self.op.writer_with(key).chunk(CHUNK).await.map_err(store_error)?;
+        let mut total = 0u64;
+        let result: Result<(), StoreError> = async {
+            loop {
+                let mut buf = Vec::with_capacity(CHUNK);
+                let n = (&mut file).take(CHUNK as u64).read_to_end(&mut buf).await.map_err(io_error)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                total += n as u64;
+                writer.write(Bytes::from(buf)).await.map_err(store_error)?;
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                writer.close().await.map_err(store_error)?;
+                Ok(total)
+            }
+            Err(e) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(key, error = %abort, "could not abort a failed artifact write");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<u64, StoreError> {
+        Ok(self.op.stat(key).await.map_err(store_error)?.content_length())
+    }
+
+    async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        Ok(self.op.read_with(key).range(range).await.map_err(store_error)?.to_bytes())
+    }
+
+    async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError> {
+        let size = self.size(key).await?;
+        let reader = self.op.reader_with(key).chunk(READ_CHUNK).await.map_err(store_error)?;
+        let stream = reader.into_bytes_stream(0..size).await.map_err(store_error)?;
+        Ok(stream.map_err(|e| StoreError::Other(e.to_string())).boxed())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.op.delete(key).await.map_err(store_error)
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        let key = format!("probe/{}", uuid::Uuid::new_v4());
+        let body = Bytes::from_static(b"datasets-api probe");
+        self.op.write(&key, body.clone()).await.map_err(store_error)?;
+        let read = self.op.read(&key).await.map_err(store_error)?.to_bytes();
+        self.op.delete(&key).await.map_err(store_error)?;
+        if read != body {
+            return Err(StoreError::Other("the probe object read back differently".into()));
+        }
+        Ok(())
+    }
+}

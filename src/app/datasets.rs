@@ -1,0 +1,122 @@
+//! Reading, listing, exporting and deleting datasets and their versions.
+
+use crate::app::{App, AppError};
+use crate::domain::access::{Action, Principal};
+use crate::domain::ids::{DatasetId, ProjectId, VersionId};
+use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, Version, VersionSummary};
+use crate::ports::artifacts::ByteStream;
+
+/// A dataset listing request before access filtering.
+#[derive(Debug, Clone)]
+pub struct ListDatasets {
+    pub project: Option<ProjectId>,
+    pub query: DatasetQuery,
+}
+
+impl App {
+    /// The dataset, when the caller may do `action` on it; otherwise not found (or forbidden
+    /// for a visible dataset the caller may not change).
+    pub(crate) async fn visible_dataset(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        action: Action,
+    ) -> Result<Dataset, AppError> {
+        let dataset = self.metadata.find_dataset(id).await?.ok_or(AppError::NotFound("dataset"))?;
+        match self.authorize(principal, dataset.project_id, action).await {
+            Ok(_) => Ok(dataset),
+            Err(AppError::NotFound(_)) => Err(AppError::NotFound("dataset")),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list_datasets(
+        &self,
+        principal: &Principal,
+        request: ListDatasets,
+    ) -> Result<(Vec<DatasetListItem>, u64), AppError> {
+        let mut query = request.query;
+        query.projects = match request.project {
+            Some(project) => {
+                self.authorize(principal, project, Action::Read).await?;
+                Some(vec![project])
+            }
+            None if principal.is_admin => None,
+            None => {
+                Some(self.metadata.list_projects(Some(principal.user_id)).await?.into_iter().map(|p| p.id).collect())
+            }
+        };
+        Ok(self.metadata.list_datasets(&query).await?)
+    }
+
+    /// The dataset and its latest version.
+    pub async fn dataset_detail(&self, principal: &Principal, id: DatasetId) -> Result<(Dataset, Version), AppError> {
+        let dataset = self.visible_dataset(principal, id, Action::Read).await?;
+        let version = self.latest_version(&dataset).await?;
+        Ok((dataset, version))
+    }
+
+    async fn latest_version(&self, dataset: &Dataset) -> Result<Version, AppError> {
+        self.metadata
+            .find_version(dataset.latest_version_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("dataset {} has no latest version row", dataset.id)))
+    }
+
+    pub async fn list_versions(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        page: Page,
+    ) -> Result<(Vec<VersionSummary>, u64), AppError> {
+        self.visible_dataset(principal, id, Action::Read).await?;
+        Ok(self.metadata.list_versions(id, page).await?)
+    }
+
+    pub async fn get_version(&self, principal: &Principal, id: VersionId) -> Result<Version, AppError> {
+        let version = self.metadata.find_version(id).await?.ok_or(AppError::NotFound("dataset version"))?;
+        match self.visible_dataset(principal, version.summary.dataset_id, Action::Read).await {
+            Ok(_) => Ok(version),
+            Err(AppError::NotFound(_)) => Err(AppError::NotFound("dataset version")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The latest version's data as CSV, and the file name to offer.
+    pub async fn download_csv(&self, principal: &Principal, id: DatasetId) -> Result<(ByteStream, String), AppError> {
+        let (dataset, version) = self.dataset_detail(principal, id).await?;
+        let stream = self.exporter.csv(&version.normalized.storage_key).await?;
+        Ok((stream, download_file_name(&dataset.name, version.summary.version, "csv")))
+    }
+
+    /// Deletes the dataset, all its versions and all their artifact files.
+    pub async fn delete_dataset(&self, principal: &Principal, id: DatasetId) -> Result<(), AppError> {
+        self.visible_dataset(principal, id, Action::Write).await?;
+        let keys = self.metadata.delete_dataset(id).await?;
+        self.delete_artifacts(&keys).await;
+        Ok(())
+    }
+}
+
+/// `Transactions Q4` version 2 → `Transactions_Q4-v2.csv`: ASCII letters, digits, `-`, `_`
+/// and `.` only, so the name is safe in a `Content-Disposition` header on every platform.
+pub fn download_file_name(name: &str, version: i64, extension: &str) -> String {
+    let mut safe: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    safe.truncate(100);
+    let safe = safe.trim_matches(['_', '.']);
+    let safe = if safe.is_empty() { "dataset" } else { safe };
+    format!("{safe}-v{version}.{extension}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::download_file_name;
+
+    #[test]
+    fn download_names_are_header_safe() {
+        assert_eq!(download_file_name("Transactions Q4", 2, "csv"), "Transactions_Q4-v2.csv");
+        assert_eq!(download_file_name("\"; rm -rf /", 0, "csv"), "rm_-rf-v0.csv");
+        assert_eq!(download_file_name("日本", 1, "csv"), "dataset-v1.csv");
+    }
+}

@@ -1,0 +1,187 @@
+//! Uploads: a new dataset, or a new version of one.
+//!
+//! Order of effects (see ARCHITECTURE.md, "Data flow of an upload"): the upload is already
+//! spooled to a local file; it is read and normalized on a blocking thread; both artifacts are
+//! stored; then one metadata transaction records everything. A failure at any step removes what
+//! earlier steps stored, so nothing of a failed upload stays visible.
+
+use std::path::Path;
+
+use tempfile::TempPath;
+
+use crate::app::{App, AppError};
+use crate::domain::access::{Action, Principal};
+use crate::domain::ids::{ArtifactId, DatasetId, ProjectId, VersionId};
+use crate::domain::names::{DatasetName, Description};
+use crate::domain::quality::QualityReport;
+use crate::domain::records::{Artifact, ArtifactKind, NewDataset, NewVersion, artifact_key};
+use crate::ports::tables::IngestedTable;
+
+/// An upload already written to a local file (deleted when this value is dropped).
+#[derive(Debug)]
+pub struct SpooledUpload {
+    pub path: TempPath,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the uploaded bytes.
+    pub sha256: String,
+}
+
+/// What an upload created.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub dataset_id: DatasetId,
+    pub version_id: VersionId,
+    pub version: i64,
+    pub original_artifact_id: ArtifactId,
+    pub row_count: u64,
+    pub column_count: u64,
+    pub quality: QualityReport,
+}
+
+impl App {
+    /// Creates a dataset in `project` from the uploaded file (version 0).
+    pub async fn upload_dataset(
+        &self,
+        principal: &Principal,
+        project: ProjectId,
+        name: &str,
+        description: Option<&str>,
+        file: SpooledUpload,
+    ) -> Result<Uploaded, AppError> {
+        let name = DatasetName::parse(name)?;
+        let description = Description::parse_optional(description)?.map(Description::into_string);
+        self.authorize(principal, project, Action::Write).await?;
+        let new_dataset =
+            NewDataset { project_id: project, name: name.into_string(), description: description.clone() };
+        let dataset_id = DatasetId(self.ids.new_id());
+        self.store_version(principal, dataset_id, Some(new_dataset), description, file).await
+    }
+
+    /// Adds the next version to an existing dataset. `description` is required.
+    pub async fn upload_version(
+        &self,
+        principal: &Principal,
+        dataset: DatasetId,
+        description: Option<&str>,
+        file: SpooledUpload,
+    ) -> Result<Uploaded, AppError> {
+        let description = Description::parse_optional(description)?
+            .ok_or_else(|| AppError::Invalid("description is required: say what changed in this version".into()))?;
+        let found = self.visible_dataset(principal, dataset, Action::Write).await?;
+        self.store_version(principal, found.id, None, Some(description.into_string()), file).await
+    }
+
+    async fn store_version(
+        &self,
+        principal: &Principal,
+        dataset_id: DatasetId,
+        new_dataset: Option<NewDataset>,
+        description: Option<String>,
+        file: SpooledUpload,
+    ) -> Result<Uploaded, AppError> {
+        let normalized = tempfile::Builder::new()
+            .prefix("normalized-")
+            .suffix(".parquet")
+            .tempfile_in(&self.settings.spool_dir)
+            .map_err(|e| AppError::Internal(format!("cannot create a spool file: {e}")))?
+            .into_temp_path();
+        let (table, normalized_sha256) = self.normalize(&file.path, &normalized).await?;
+
+        let version_id = VersionId(self.ids.new_id());
+        let now = self.clock.now();
+        let original = Artifact {
+            id: ArtifactId(self.ids.new_id()),
+            kind: ArtifactKind::Original,
+            storage_key: artifact_key(dataset_id, version_id, ArtifactKind::Original, table.format),
+            size_bytes: file.size,
+            sha256: file.sha256.clone(),
+            created_at: now,
+        };
+        let mut normalized_artifact = Artifact {
+            id: ArtifactId(self.ids.new_id()),
+            kind: ArtifactKind::Normalized,
+            storage_key: artifact_key(dataset_id, version_id, ArtifactKind::Normalized, table.format),
+            size_bytes: 0,
+            sha256: normalized_sha256,
+            created_at: now,
+        };
+        let stored = async {
+            self.artifacts.put_file(&original.storage_key, &file.path).await?;
+            normalized_artifact.size_bytes =
+                self.artifacts.put_file(&normalized_artifact.storage_key, &normalized).await?;
+            let record = NewVersion {
+                new_dataset,
+                dataset_id,
+                version_id,
+                description,
+                created_by: principal.user_id,
+                created_at: now,
+                source_format: table.format,
+                row_count: table.row_count,
+                columns: table.columns.clone(),
+                quality: table.quality.clone(),
+                preview: table.preview.clone(),
+                original: original.clone(),
+                normalized: normalized_artifact.clone(),
+            };
+            self.metadata.insert_version(&record).await
+        }
+        .await;
+        let number = match stored {
+            Ok(number) => number,
+            Err(e) => {
+                self.delete_artifacts(&[original.storage_key.clone(), normalized_artifact.storage_key.clone()]).await;
+                return Err(e.into());
+            }
+        };
+        Ok(Uploaded {
+            dataset_id,
+            version_id,
+            version: number,
+            original_artifact_id: original.id,
+            row_count: table.row_count,
+            column_count: table.columns.len() as u64,
+            quality: table.quality,
+        })
+    }
+
+    /// Reads the upload into the normalized Parquet file; returns the table and the SHA-256 of
+    /// the normalized file.
+    async fn normalize(&self, upload: &Path, normalized: &Path) -> Result<(IngestedTable, String), AppError> {
+        let ingestor = self.ingestor.clone();
+        let limits = self.settings.ingest_limits;
+        let (upload, normalized) = (upload.to_path_buf(), normalized.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            let table = ingestor.ingest(&upload, &normalized, &limits)?;
+            let sha = sha256_file(&normalized).map_err(|e| AppError::Internal(format!("hashing: {e}")))?;
+            Ok::<_, AppError>((table, sha))
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("the ingest task failed: {e}")))?
+    }
+
+    /// Best-effort removal; what fails here is left to the orphan sweeper and logged.
+    pub(crate) async fn delete_artifacts(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(e) = self.artifacts.delete(key).await {
+                tracing::warn!(key = %key, error = %e, "could not delete an artifact; it is now an orphan");
+            }
+        }
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

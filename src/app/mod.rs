@@ -1,0 +1,41 @@
+//! Use cases. Each service method checks access, validates through domain constructors and
+//! calls the ports; the HTTP adapter only converts to and from DTOs.
+
+pub mod access;
+pub mod datasets;
+pub mod errors;
+pub mod ingest;
+pub mod projects;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::ports::artifacts::ArtifactStore;
+use crate::ports::metadata::MetadataStore;
+use crate::ports::system::{Clock, IdGenerator, SecretGenerator};
+use crate::ports::tables::{IngestLimits, TableExporter, TableIngestor};
+
+pub use errors::AppError;
+
+/// Settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    pub ingest_limits: IngestLimits,
+    /// Local folder for spooled uploads and normalized files before they are stored.
+    pub spool_dir: PathBuf,
+}
+
+/// The application: every port it needs, chosen at start-up.
+#[derive(Clone)]
+pub struct App {
+    pub metadata: Arc<dyn MetadataStore>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub ingestor: Arc<dyn TableIngestor>,
+    pub exporter: Arc<dyn TableExporter>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub secrets: Arc<dyn SecretGenerator>,
+    pub settings: AppSettings,
+}

@@ -1,0 +1,214 @@
+//! Settings from the environment, and from an optional TOML file named by `DATASETS_API_CONFIG`
+//! (keys are the variable names in lower case; the environment wins). A bad setting stops the
+//! server at start with one line naming it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/datasets.db";
+pub const DEFAULT_STORAGE_URL: &str = "data/artifacts";
+pub const DEFAULT_SPOOL_DIR: &str = "data/spool";
+/// 500 MB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 500 * 1000 * 1000;
+
+/// Every setting: (environment variable, meaning).
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("BIND_ADDR", "address to listen on (default 127.0.0.1:8080)"),
+    ("DATABASE_URL", "sqlite://PATH, postgres://… or mysql://… (default sqlite://data/datasets.db)"),
+    ("STORAGE_URL", "artifact folder: PATH or fs://PATH (default data/artifacts)"),
+    ("MAX_DATASET_UPLOAD_BYTES", "largest accepted upload in bytes (default 500000000)"),
+    ("ADMIN_API_KEY", "the admin's API key; when unset, a key is created and printed once at first start"),
+    ("SPOOL_DIR", "folder for uploads being processed (default data/spool)"),
+    ("LOG_FORMAT", "text (default) or json"),
+    ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
+];
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid setting {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// Where artifacts are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    Filesystem(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind_addr: SocketAddr,
+    pub database_url: String,
+    pub storage: StorageTarget,
+    pub max_upload_bytes: u64,
+    pub admin_api_key: Option<Secret>,
+    pub spool_dir: PathBuf,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Reads the process environment (and the optional file).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_map(&env)
+    }
+
+    /// Reads settings from `vars` (environment variable names), with the optional file.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let file = match vars.get("DATASETS_API_CONFIG") {
+            Some(path) => read_file(path)?,
+            None => HashMap::new(),
+        };
+        let get = |name: &str| -> Option<String> {
+            vars.get(name).cloned().or_else(|| file.get(&name.to_ascii_lowercase()).cloned()).filter(|v| !v.is_empty())
+        };
+        let bind = get("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.into());
+        let bind_addr = bind.parse().map_err(|_| ConfigError {
+            name: "BIND_ADDR",
+            problem: format!("{bind:?} is not an address like 127.0.0.1:8080"),
+        })?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let known = ["sqlite:", "postgres://", "postgresql://", "mysql://", "mariadb://"];
+        if !known.iter().any(|p| database_url.starts_with(p)) {
+            return Err(ConfigError {
+                name: "DATABASE_URL",
+                problem: "must start with sqlite://, postgres:// or mysql://".into(),
+            });
+        }
+        let database_url = database_url.replacen("mariadb://", "mysql://", 1);
+        let storage = parse_storage(&get("STORAGE_URL").unwrap_or_else(|| DEFAULT_STORAGE_URL.into()))?;
+        let max_upload_bytes = match get("MAX_DATASET_UPLOAD_BYTES") {
+            None => DEFAULT_MAX_UPLOAD_BYTES,
+            Some(raw) => raw.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| ConfigError {
+                name: "MAX_DATASET_UPLOAD_BYTES",
+                problem: format!("{raw:?} is not a positive whole number of bytes"),
+            })?,
+        };
+        let admin_api_key = match get("ADMIN_API_KEY") {
+            Some(key) if key.trim().len() < 16 => {
+                return Err(ConfigError { name: "ADMIN_API_KEY", problem: "must be at least 16 characters".into() });
+            }
+            Some(key) => Some(Secret(key.trim().to_string())),
+            None => None,
+        };
+        let spool_dir = PathBuf::from(get("SPOOL_DIR").unwrap_or_else(|| DEFAULT_SPOOL_DIR.into()));
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError { name: "LOG_FORMAT", problem: format!("{other:?} is neither text nor json") });
+            }
+        };
+        Ok(Self { bind_addr, database_url, storage, max_upload_bytes, admin_api_key, spool_dir, log_format })
+    }
+}
+
+fn parse_storage(url: &str) -> Result<StorageTarget, ConfigError> {
+    let err = |problem: String| ConfigError { name: "STORAGE_URL", problem };
+    if let Some(path) = url.strip_prefix("fs://") {
+        return Ok(StorageTarget::Filesystem(PathBuf::from(path)));
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        return Err(err(format!(
+            "the {scheme}:// store is not supported by this build; use a folder path or fs://PATH"
+        )));
+    }
+    if url.trim().is_empty() {
+        return Err(err("is empty".into()));
+    }
+    Ok(StorageTarget::Filesystem(PathBuf::from(url)))
+}
+
+fn read_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {
+    let name = "DATASETS_API_CONFIG";
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError { name, problem: format!("{path}: {e}") })?;
+    let table: toml::Table = text.parse().map_err(|e| ConfigError { name, problem: format!("{path}: {e}") })?;
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                other => {
+                    return Err(ConfigError {
+                        name,
+                        problem: format!("{path}: {k} must be a string or a number, not {other}"),
+                    });
+                }
+            };
+            Ok((k.to_ascii_lowercase(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_map(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_are_sqlite_and_a_local_folder() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://data/datasets.db");
+        assert_eq!(s.storage, StorageTarget::Filesystem("data/artifacts".into()));
+        assert_eq!(s.max_upload_bytes, 500_000_000);
+    }
+
+    #[test]
+    fn a_bad_setting_is_named_in_the_error() {
+        assert_eq!(settings(&[("MAX_DATASET_UPLOAD_BYTES", "lots")]).unwrap_err().name, "MAX_DATASET_UPLOAD_BYTES");
+        assert_eq!(settings(&[("BIND_ADDR", "nowhere")]).unwrap_err().name, "BIND_ADDR");
+        assert_eq!(settings(&[("DATABASE_URL", "oracle://x")]).unwrap_err().name, "DATABASE_URL");
+        assert_eq!(settings(&[("STORAGE_URL", "ftp://x")]).unwrap_err().name, "STORAGE_URL");
+        assert_eq!(settings(&[("ADMIN_API_KEY", "short")]).unwrap_err().name, "ADMIN_API_KEY");
+    }
+
+    #[test]
+    fn the_admin_key_never_appears_in_debug_output() {
+        let s = settings(&[("ADMIN_API_KEY", "super-secret-admin-key")]).unwrap();
+        assert!(!format!("{s:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bind_addr = \"127.0.0.1:9000\"\nmax_dataset_upload_bytes = 1234\n").unwrap();
+        let p = path.to_string_lossy().to_string();
+        let s = settings(&[("DATASETS_API_CONFIG", &p), ("BIND_ADDR", "127.0.0.1:9001")]).unwrap();
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:9001");
+        assert_eq!(s.max_upload_bytes, 1234);
+    }
+}

@@ -1,0 +1,556 @@
+//! Type inference for text cells (CSV). These rules are the documented contract of
+//! `docs/type-inference.md`; every rule has a test below.
+//!
+//! A column's type is decided over **every** value of the column, never a sample:
+//!
+//! 1. Cells are trimmed of ASCII white space for the checks below (text keeps its raw value).
+//! 2. A cell equal to one of [`MISSING_TOKENS`] is missing; missing cells never decide a type.
+//! 3. The first rule that every non-missing value satisfies wins, in this order:
+//!    `int64` ([`parse_int`]), `float64` ([`parse_float`]), `bool` ([`parse_bool`]),
+//!    `datetime64` ([`parse_datetime`], one format family for the whole column), otherwise text.
+//! 4. Text is `category` when [`is_category`] holds, else `object`.
+//! 5. A column whose values are all missing is `object`.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+use crate::domain::dtype::{DType, TemporalKind};
+
+/// Cells (after trimming) that mean "no value".
+pub const MISSING_TOKENS: &[&str] =
+    &["", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "#N/A", "<NA>"];
+
+/// At most this many distinct values for a text column to be `category`.
+pub const CATEGORY_MAX_DISTINCT: usize = 50;
+
+/// True when a trimmed cell is one of [`MISSING_TOKENS`].
+pub fn is_missing(cell: &str) -> bool {
+    MISSING_TOKENS.contains(&trim(cell))
+}
+
+/// Trims ASCII white space (space, tab, CR, LF, form feed) from both ends.
+pub fn trim(cell: &str) -> &str {
+    cell.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
+/// The `category` rule: text with at most [`CATEGORY_MAX_DISTINCT`] distinct values, and at most
+/// half as many distinct values as non-missing values (so that a column of unique labels is not
+/// a category).
+pub fn is_category(distinct: usize, non_missing: u64) -> bool {
+    distinct >= 1 && distinct <= CATEGORY_MAX_DISTINCT && (distinct as u64) * 2 <= non_missing
+}
+
+/// The result of reading an integer literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntLiteral {
+    Value(i64),
+    /// A well-formed integer literal outside the int64 range. Such a column becomes text, so
+    /// that no digit is lost to float rounding.
+    OutOfRange,
+    NotAnInteger,
+}
+
+/// An integer: an optional `+`/`-` sign and ASCII digits, with no leading zero unless the digits
+/// are exactly `0` (so codes like `02134` stay text). No thousands separators.
+pub fn parse_int(cell: &str) -> IntLiteral {
+    let s = trim(cell);
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || has_leading_zero(digits) {
+        return IntLiteral::NotAnInteger;
+    }
+    match s.parse::<i64>() {
+        Ok(v) => IntLiteral::Value(v),
+        Err(_) => IntLiteral::OutOfRange,
+    }
+}
+
+fn has_leading_zero(digits: &str) -> bool {
+    digits.len() > 1 && digits.starts_with('0')
+}
+
+/// A float: an optional sign, then digits with an optional `.` and fraction (`1.5`, `1.`, `.5`),
+/// then an optional exponent (`e`/`E`, optional sign, digits); or `inf`/`infinity` in any case
+/// with an optional sign. The integer part has no leading zero unless it is exactly `0`. The
+/// value is the correctly rounded nearest `f64`.
+pub fn parse_float(cell: &str) -> Option<f64> {
+    let s = trim(cell);
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+    }
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let frac_ok = frac_part.is_none_or(all_digits);
+    let has_digits = !int_part.is_empty() || frac_part.is_some_and(|f| !f.is_empty());
+    if !has_digits || !all_digits(int_part) || !frac_ok || has_leading_zero(int_part) {
+        return None;
+    }
+    if let Some(exp) = exponent {
+        let exp_digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+        if exp_digits.is_empty() || !all_digits(exp_digits) {
+            return None;
+        }
+    }
+    s.parse::<f64>().ok()
+}
+
+/// A boolean: `true`/`false` or `yes`/`no`, in any letter case.
+pub fn parse_bool(cell: &str) -> Option<bool> {
+    let s = trim(cell);
+    if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("yes") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") || s.eq_ignore_ascii_case("no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A datetime format family. A `datetime64` column has exactly one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DateFamily {
+    /// `YYYY-MM-DD`
+    IsoDate,
+    /// `YYYY-MM-DD` then `T` or a space, `HH:MM`, optional `:SS`, optional fraction of 1–9 digits.
+    IsoDateTime,
+    /// As [`DateFamily::IsoDateTime`] followed by `Z`, `±HH:MM`, `±HHMM` or `±HH` (optionally after a space).
+    IsoDateTimeZoned,
+    /// `YYYY/MM/DD`
+    SlashDate,
+    /// `YYYY/MM/DD HH:MM`, optional `:SS`, optional fraction.
+    SlashDateTime,
+}
+
+impl DateFamily {
+    /// How a column of this family is stored.
+    pub fn temporal_kind(self) -> TemporalKind {
+        match self {
+            DateFamily::IsoDate | DateFamily::SlashDate => TemporalKind::Date,
+            DateFamily::IsoDateTime | DateFamily::SlashDateTime => TemporalKind::Naive,
+            DateFamily::IsoDateTimeZoned => TemporalKind::Utc,
+        }
+    }
+}
+
+/// A parsed date or time, as the value stored for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Temporal {
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00 (no zone for naive values; UTC for zoned ones).
+    Micros(i64),
+}
+
+/// Reads a date or datetime in one of the [`DateFamily`] formats, years 0001–9999. Values with
+/// precision finer than a microsecond are refused (they could not be stored exactly). Zoned
+/// values are converted to the UTC instant they denote.
+pub fn parse_datetime(cell: &str) -> Option<(DateFamily, Temporal)> {
+    let s = trim(cell).as_bytes();
+    if s.len() < 10 {
+        return None;
+    }
+    let sep = s[4];
+    if (sep != b'-' && sep != b'/') || s[7] != sep {
+        return None;
+    }
+    let year = digits(&s[0..4])?;
+    let month = digits(&s[5..7])?;
+    let day = digits(&s[8..10])?;
+    if year == 0 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        let family = if sep == b'-' { DateFamily::IsoDate } else { DateFamily::SlashDate };
+        let days = date.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days();
+        return Some((family, Temporal::Date(i32::try_from(days).ok()?)));
+    }
+    let t_sep = rest[0];
+    if !(t_sep == b' ' || (t_sep == b'T' && sep == b'-')) {
+        return None;
+    }
+    let (time, tail) = parse_time(&rest[1..])?;
+    let naive = NaiveDateTime::new(date, time);
+    let micros_naive = naive.and_utc().timestamp_micros();
+    if tail.is_empty() {
+        let family = if sep == b'-' { DateFamily::IsoDateTime } else { DateFamily::SlashDateTime };
+        return Some((family, Temporal::Micros(micros_naive)));
+    }
+    if sep != b'-' {
+        return None;
+    }
+    let offset_seconds = parse_offset(tail)?;
+    let micros_utc = micros_naive.checked_sub(i64::from(offset_seconds) * 1_000_000)?;
+    Some((DateFamily::IsoDateTimeZoned, Temporal::Micros(micros_utc)))
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(bytes.iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0')))
+}
+
+/// `HH:MM[:SS[.f{1,9}]]`; returns the time and the unread tail.
+fn parse_time(s: &[u8]) -> Option<(NaiveTime, &[u8])> {
+    if s.len() < 5 || s[2] != b':' {
+        return None;
+    }
+    let hour = digits(&s[0..2])?;
+    let minute = digits(&s[3..5])?;
+    let mut rest = &s[5..];
+    let mut second = 0;
+    let mut nanos = 0;
+    if rest.first() == Some(&b':') {
+        second = digits(rest.get(1..3)?)?;
+        rest = &rest[3..];
+        if rest.first() == Some(&b'.') {
+            let frac_len = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if frac_len == 0 || frac_len > 9 {
+                return None;
+            }
+            let frac = digits(&rest[1..1 + frac_len])?;
+            nanos = frac * 10u32.pow(9 - frac_len as u32);
+            if nanos % 1_000 != 0 {
+                return None;
+            }
+            rest = &rest[1 + frac_len..];
+        }
+    }
+    let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some((time, rest))
+}
+
+/// `Z`, `±HH:MM`, `±HHMM` or `±HH`, optionally after one space; returns seconds east of UTC.
+fn parse_offset(s: &[u8]) -> Option<i32> {
+    let s = s.strip_prefix(b" ").unwrap_or(s);
+    if s == b"Z" {
+        return Some(0);
+    }
+    let sign = match s.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let body = &s[1..];
+    let (h, m) = match body.len() {
+        2 => (digits(body)?, 0),
+        4 => (digits(&body[0..2])?, digits(&body[2..4])?),
+        5 if body[2] == b':' => (digits(&body[0..2])?, digits(&body[3..5])?),
+        _ => return None,
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(sign * (h as i32 * 3600 + m as i32 * 60))
+}
+
+/// Distinct values of a text column, tracked exactly until there are more than
+/// [`CATEGORY_MAX_DISTINCT`] (then only "too many" is known).
+#[derive(Debug, Clone, Default)]
+pub struct DistinctValues {
+    values: Vec<String>,
+    overflow: bool,
+}
+
+impl DistinctValues {
+    pub fn observe(&mut self, value: &str) {
+        if self.overflow || self.values.iter().any(|v| v == value) {
+            return;
+        }
+        if self.values.len() == CATEGORY_MAX_DISTINCT {
+            self.overflow = true;
+            self.values = Vec::new();
+        } else {
+            self.values.push(value.to_string());
+        }
+    }
+
+    /// The number of distinct values, or `None` when there are more than the category limit.
+    pub fn count(&self) -> Option<usize> {
+        (!self.overflow).then_some(self.values.len())
+    }
+
+    /// The text type for a column with `non_missing` values: `category` or `object`.
+    pub fn text_dtype(&self, non_missing: u64) -> DType {
+        match self.count() {
+            Some(distinct) if is_category(distinct, non_missing) => DType::Category,
+            _ => DType::Object,
+        }
+    }
+}
+
+/// Watches every value of one text column and decides its type at the end.
+#[derive(Debug, Clone)]
+pub struct ColumnInference {
+    non_missing: u64,
+    missing: u64,
+    could_be_int: bool,
+    could_be_float: bool,
+    could_be_bool: bool,
+    could_be_datetime: bool,
+    date_family: Option<DateFamily>,
+    /// Distinct non-missing raw values.
+    distinct: DistinctValues,
+}
+
+impl Default for ColumnInference {
+    fn default() -> Self {
+        Self {
+            non_missing: 0,
+            missing: 0,
+            could_be_int: true,
+            could_be_float: true,
+            could_be_bool: true,
+            could_be_datetime: true,
+            date_family: None,
+            distinct: DistinctValues::default(),
+        }
+    }
+}
+
+/// A column's decided type and how to store it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InferredType {
+    pub dtype: DType,
+    /// For `datetime64` columns, the storage of the column's single format family.
+    pub temporal: Option<TemporalKind>,
+}
+
+impl ColumnInference {
+    pub fn observe(&mut self, cell: &str) {
+        if is_missing(cell) {
+            self.missing += 1;
+            return;
+        }
+        self.non_missing += 1;
+        if self.could_be_int || self.could_be_float {
+            match parse_int(cell) {
+                IntLiteral::Value(_) => {}
+                IntLiteral::OutOfRange => {
+                    self.could_be_int = false;
+                    self.could_be_float = false;
+                }
+                IntLiteral::NotAnInteger => {
+                    self.could_be_int = false;
+                    if self.could_be_float && parse_float(cell).is_none() {
+                        self.could_be_float = false;
+                    }
+                }
+            }
+        }
+        if self.could_be_bool && parse_bool(cell).is_none() {
+            self.could_be_bool = false;
+        }
+        if self.could_be_datetime {
+            match parse_datetime(cell) {
+                Some((family, _)) if self.date_family.is_none_or(|f| f == family) => {
+                    self.date_family = Some(family);
+                }
+                _ => self.could_be_datetime = false,
+            }
+        }
+        self.distinct.observe(cell);
+    }
+
+    pub fn missing(&self) -> u64 {
+        self.missing
+    }
+
+    pub fn decide(&self) -> InferredType {
+        let plain = |dtype| InferredType { dtype, temporal: None };
+        if self.non_missing == 0 {
+            return plain(DType::Object);
+        }
+        if self.could_be_int {
+            return plain(DType::Int64);
+        }
+        if self.could_be_float {
+            return plain(DType::Float64);
+        }
+        if self.could_be_bool {
+            return plain(DType::Bool);
+        }
+        if self.could_be_datetime {
+            let temporal = self.date_family.map(DateFamily::temporal_kind);
+            return InferredType { dtype: DType::Datetime64, temporal };
+        }
+        plain(self.distinct.text_dtype(self.non_missing))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn infer(values: &[&str]) -> InferredType {
+        let mut c = ColumnInference::default();
+        values.iter().for_each(|v| c.observe(v));
+        c.decide()
+    }
+
+    fn dtype(values: &[&str]) -> DType {
+        infer(values).dtype
+    }
+
+    #[test]
+    fn every_missing_token_is_missing_after_trimming() {
+        for token in MISSING_TOKENS {
+            assert!(is_missing(&format!("  {token} ")), "{token:?}");
+        }
+        assert!(!is_missing("0"));
+        assert!(!is_missing("none of these"));
+    }
+
+    #[test]
+    fn integers_with_missing_values_stay_int64() {
+        assert_eq!(dtype(&["1", "", "-3", "NA", "+7"]), DType::Int64);
+    }
+
+    #[test]
+    fn codes_with_leading_zeros_stay_text() {
+        assert_eq!(parse_int("02134"), IntLiteral::NotAnInteger);
+        assert_eq!(parse_float("02134"), None);
+        assert_eq!(dtype(&["02134", "10001", "94105", "02139", "60601"]), DType::Object);
+    }
+
+    #[test]
+    fn zero_is_an_integer() {
+        assert_eq!(parse_int("0"), IntLiteral::Value(0));
+        assert_eq!(parse_int("-0"), IntLiteral::Value(0));
+    }
+
+    #[test]
+    fn int64_extremes_are_exact_and_beyond_them_the_column_is_text() {
+        assert_eq!(parse_int("9223372036854775807"), IntLiteral::Value(i64::MAX));
+        assert_eq!(parse_int("-9223372036854775808"), IntLiteral::Value(i64::MIN));
+        assert_eq!(parse_int("9223372036854775808"), IntLiteral::OutOfRange);
+        assert_eq!(dtype(&["1", "9223372036854775808"]), DType::Object);
+        assert_eq!(dtype(&["1.5", "9223372036854775808"]), DType::Object);
+    }
+
+    #[test]
+    fn thousands_separators_are_not_numbers() {
+        assert_eq!(parse_int("1,000"), IntLiteral::NotAnInteger);
+        assert_eq!(parse_float("1,000.5"), None);
+    }
+
+    #[test]
+    fn floats_accept_decimal_exponent_and_infinity_forms() {
+        assert_eq!(parse_float("1.5"), Some(1.5));
+        assert_eq!(parse_float("-.5"), Some(-0.5));
+        assert_eq!(parse_float("5."), Some(5.0));
+        assert_eq!(parse_float("1e3"), Some(1000.0));
+        assert_eq!(parse_float("2.5E-3"), Some(0.0025));
+        assert_eq!(parse_float("-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float("inf"), Some(f64::INFINITY));
+        for bad in [".", "e5", "1e", "1.2.3", "0x10", "1_000", "00.5", "abc"] {
+            assert_eq!(parse_float(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers_and_floats_together_are_float64() {
+        assert_eq!(dtype(&["1", "2.5", "", "3"]), DType::Float64);
+    }
+
+    #[test]
+    fn booleans_accept_true_false_yes_no_in_any_case() {
+        assert_eq!(dtype(&["true", "FALSE", "Yes", "no", "NA"]), DType::Bool);
+        assert_eq!(dtype(&["true", "1"]), DType::Object);
+        assert_eq!(dtype(&["0", "1", "1"]), DType::Int64);
+    }
+
+    #[test]
+    fn iso_dates_and_datetimes_are_datetime64() {
+        assert_eq!(
+            infer(&["2025-01-02", "2024-02-29"]),
+            InferredType { dtype: DType::Datetime64, temporal: Some(TemporalKind::Date) }
+        );
+        assert_eq!(infer(&["2025-01-02T10:00:00", "2025-01-02 11:30"]).temporal, Some(TemporalKind::Naive));
+        assert_eq!(infer(&["2025-01-02T10:00:00Z", "2025-01-02T10:00:00+02:00"]).temporal, Some(TemporalKind::Utc));
+        assert_eq!(infer(&["2025/01/02", "2025/12/31"]).temporal, Some(TemporalKind::Date));
+    }
+
+    #[test]
+    fn zoned_values_become_the_utc_instant_they_denote() {
+        let (_, plus_two) = parse_datetime("2025-01-02T12:00:00+02:00").unwrap();
+        let (_, utc) = parse_datetime("2025-01-02T10:00:00Z").unwrap();
+        assert_eq!(plus_two, utc);
+        let (_, compact) = parse_datetime("2025-01-02T05:30:00-0430").unwrap();
+        assert_eq!(compact, utc);
+    }
+
+    #[test]
+    fn datetimes_keep_microseconds_and_refuse_finer_precision() {
+        let (_, t) = parse_datetime("1970-01-01T00:00:00.000123").unwrap();
+        assert_eq!(t, Temporal::Micros(123));
+        assert!(parse_datetime("1970-01-01T00:00:00.000000001").is_none());
+        let (_, t) = parse_datetime("1970-01-01T00:00:00.123456000").unwrap();
+        assert_eq!(t, Temporal::Micros(123_456));
+    }
+
+    #[test]
+    fn dates_count_days_from_the_unix_epoch() {
+        assert_eq!(parse_datetime("1970-01-02").unwrap().1, Temporal::Date(1));
+        assert_eq!(parse_datetime("1969-12-31").unwrap().1, Temporal::Date(-1));
+        assert_eq!(parse_datetime("0001-01-01").unwrap().1, Temporal::Date(-719_162));
+    }
+
+    #[test]
+    fn mixed_formats_or_a_non_date_make_the_column_text() {
+        assert_eq!(dtype(&["2025-01-02", "2025-01-02T10:00:00"]), DType::Object);
+        assert_eq!(dtype(&["2025-01-02", "2025/01/03"]), DType::Object);
+        assert_eq!(dtype(&["2025-01-02T10:00:00", "2025-01-02T10:00:00Z"]), DType::Object);
+        assert_eq!(dtype(&["2025-01-02", "2025-01-03", "soon"]), DType::Object);
+    }
+
+    #[test]
+    fn impossible_or_ambiguous_dates_are_not_dates() {
+        for bad in ["2025-02-30", "2025-13-01", "0000-01-01", "01/02/2025", "2025-01-02T25:00", "2025/01/02T10:00"] {
+            assert!(parse_datetime(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn low_cardinality_text_is_category() {
+        let values: Vec<&str> = ["red", "green", "blue"].iter().cycle().take(30).copied().collect();
+        assert_eq!(dtype(&values), DType::Category);
+    }
+
+    #[test]
+    fn text_with_many_or_mostly_unique_values_is_object() {
+        assert_eq!(dtype(&["a", "b", "c"]), DType::Object);
+        let many: Vec<String> = (0..200).map(|i| format!("v{}", i % 51)).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(dtype(&refs), DType::Object);
+        let fifty: Vec<String> = (0..200).map(|i| format!("v{}", i % 50)).collect();
+        let refs: Vec<&str> = fifty.iter().map(String::as_str).collect();
+        assert_eq!(dtype(&refs), DType::Category);
+    }
+
+    #[test]
+    fn category_rule_needs_half_as_many_distinct_values_as_values() {
+        assert!(is_category(2, 4));
+        assert!(!is_category(3, 5));
+        assert!(!is_category(51, 1000));
+        assert!(!is_category(0, 0));
+    }
+
+    #[test]
+    fn an_all_missing_column_is_object() {
+        assert_eq!(dtype(&["", "NA", "null"]), DType::Object);
+    }
+
+    #[test]
+    fn surrounding_white_space_does_not_change_the_type() {
+        assert_eq!(dtype(&[" 1", "2 ", "\t3"]), DType::Int64);
+    }
+}

@@ -1,0 +1,12 @@
+//! The domain: types and pure rules. Nothing here performs I/O; Arrow arrays are used as the
+//! in-memory columnar data model (they are data, not I/O).
+
+pub mod access;
+pub mod dtype;
+pub mod ids;
+pub mod inference;
+pub mod names;
+pub mod preview;
+pub mod quality;
+pub mod records;
+pub mod row_hash;

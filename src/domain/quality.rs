@@ -1,0 +1,289 @@
+//! The data-quality report computed during upload and stored with each version.
+//!
+//! Checks (definitions also in `docs/quality.md`):
+//!
+//! | check | passes when | component score |
+//! |---|---|---|
+//! | `missing_values` | no column has more than 5% missing cells | 1 − missing cells / all cells |
+//! | `duplicate_rows` | at most 1% of the rows repeat an earlier row | 1 − duplicate rows / rows |
+//! | `constant_columns` | no column has exactly one distinct non-missing value (checked from 2 rows on) | 1 − constant columns / columns |
+//! | `empty_columns` | no column is entirely missing | 1 − empty columns / columns |
+//!
+//! `overall_score` = 100 × (0.4·missing + 0.3·duplicates + 0.15·constant + 0.15·empty),
+//! rounded to one decimal: 100 for a complete, duplicate-free table of varying columns.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use arrow::array::RecordBatch;
+
+use crate::domain::row_hash::{cell_hashes, combine};
+
+/// Largest share of missing cells in any column for `missing_values` to pass.
+pub const MAX_MISSING_FRACTION: f64 = 0.05;
+/// Largest share of duplicate rows for `duplicate_rows` to pass.
+pub const MAX_DUPLICATE_FRACTION: f64 = 0.01;
+/// Weights of the component scores in `overall_score` (they add up to 1).
+pub const WEIGHTS: Weights = Weights { missing: 0.4, duplicates: 0.3, constant: 0.15, empty: 0.15 };
+
+#[derive(Debug, Clone, Copy)]
+pub struct Weights {
+    pub missing: f64,
+    pub duplicates: f64,
+    pub constant: f64,
+    pub empty: f64,
+}
+
+/// One named check of the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QualityCheck {
+    pub name: String,
+    pub passed: bool,
+    pub details: String,
+}
+
+/// The stored report: a score from 0 to 100 and its checks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QualityReport {
+    pub overall_score: f64,
+    pub checks: Vec<QualityCheck>,
+}
+
+impl QualityReport {
+    /// The checks that failed: the upload response's `issues`.
+    pub fn issues(&self) -> Vec<QualityCheck> {
+        self.checks.iter().filter(|c| !c.passed).cloned().collect()
+    }
+}
+
+/// Identity hasher for keys that already are good 64-bit hashes.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct ColumnTally {
+    name: String,
+    missing: u64,
+    first_value: Option<u64>,
+    varies: bool,
+}
+
+/// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
+/// one 64-bit hash per distinct row (for the duplicate count) plus a few words per column.
+pub struct QualityAccumulator {
+    columns: Vec<ColumnTally>,
+    rows: u64,
+    duplicate_rows: u64,
+    seen_rows: HashSet<u64, BuildHasherDefault<PreHashed>>,
+}
+
+impl QualityAccumulator {
+    pub fn new(column_names: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            columns: column_names.into_iter().map(|name| ColumnTally { name, ..Default::default() }).collect(),
+            rows: 0,
+            duplicate_rows: 0,
+            seen_rows: HashSet::default(),
+        }
+    }
+
+    /// Adds one batch whose columns are in the order given to [`QualityAccumulator::new`].
+    pub fn observe(&mut self, batch: &RecordBatch) {
+        let n = batch.num_rows();
+        let mut row_hashes = vec![0u64; n];
+        for (tally, column) in self.columns.iter_mut().zip(batch.columns()) {
+            for (row, cell) in cell_hashes(column).into_iter().enumerate() {
+                row_hashes[row] = combine(row_hashes[row], cell);
+                match (cell, tally.first_value) {
+                    (None, _) => tally.missing += 1,
+                    (Some(h), None) => tally.first_value = Some(h),
+                    (Some(h), Some(first)) => tally.varies |= h != first,
+                }
+            }
+        }
+        for h in row_hashes {
+            if !self.seen_rows.insert(h) {
+                self.duplicate_rows += 1;
+            }
+        }
+        self.rows += n as u64;
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn finish(self) -> QualityReport {
+        let rows = self.rows;
+        let n_cols = self.columns.len() as u64;
+        let cells = rows * n_cols;
+        let fraction = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 / whole as f64 };
+
+        let missing_cells: u64 = self.columns.iter().map(|c| c.missing).sum();
+        let worst = self.columns.iter().fold(None::<&ColumnTally>, |best, c| match best {
+            Some(b) if b.missing >= c.missing => Some(b),
+            _ => Some(c),
+        });
+        let worst_fraction = worst.map_or(0.0, |c| fraction(c.missing, rows));
+        let missing_details = match worst {
+            Some(c) if c.missing > 0 => format!("Max {} missing (column '{}')", percent(worst_fraction), c.name),
+            _ => "No missing values".to_string(),
+        };
+
+        let duplicate_fraction = fraction(self.duplicate_rows, rows);
+        let empty: Vec<&str> =
+            self.columns.iter().filter(|c| rows > 0 && c.missing == rows).map(|c| c.name.as_str()).collect();
+        let constant: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|c| rows >= 2 && c.first_value.is_some() && !c.varies)
+            .map(|c| c.name.as_str())
+            .collect();
+
+        let checks = vec![
+            QualityCheck {
+                name: "missing_values".into(),
+                passed: worst_fraction <= MAX_MISSING_FRACTION,
+                details: missing_details,
+            },
+            QualityCheck {
+                name: "duplicate_rows".into(),
+                passed: duplicate_fraction <= MAX_DUPLICATE_FRACTION,
+                details: format!(
+                    "{} duplicate{} ({})",
+                    self.duplicate_rows,
+                    if self.duplicate_rows == 1 { "" } else { "s" },
+                    percent(duplicate_fraction)
+                ),
+            },
+            QualityCheck {
+                name: "constant_columns".into(),
+                passed: constant.is_empty(),
+                details: column_list("constant", &constant),
+            },
+            QualityCheck {
+                name: "empty_columns".into(),
+                passed: empty.is_empty(),
+                details: column_list("empty", &empty),
+            },
+        ];
+        let score = 100.0
+            * (WEIGHTS.missing * (1.0 - fraction(missing_cells, cells))
+                + WEIGHTS.duplicates * (1.0 - duplicate_fraction)
+                + WEIGHTS.constant * (1.0 - fraction(constant.len() as u64, n_cols))
+                + WEIGHTS.empty * (1.0 - fraction(empty.len() as u64, n_cols)));
+        QualityReport { overall_score: (score * 10.0).round() / 10.0, checks }
+    }
+}
+
+/// A fraction as a percentage with two decimals: 0.0009 → "0.09%".
+fn percent(fraction: f64) -> String {
+    format!("{:.2}%", fraction * 100.0)
+}
+
+fn column_list(kind: &str, names: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    match names.len() {
+        0 => format!("No {kind} columns"),
+        n => {
+            let listed: Vec<&str> = names.iter().take(SHOWN).copied().collect();
+            let more = if n > SHOWN { format!(" and {} more", n - SHOWN) } else { String::new() };
+            format!("{n} {kind} column{}: {}{more}", if n == 1 { "" } else { "s" }, listed.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(ids: Vec<Option<i64>>, names: Vec<Option<&str>>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn report(batches: &[RecordBatch]) -> QualityReport {
+        let mut acc = QualityAccumulator::new(["id".to_string(), "name".to_string()]);
+        batches.iter().for_each(|b| acc.observe(b));
+        acc.finish()
+    }
+
+    fn check<'a>(r: &'a QualityReport, name: &str) -> &'a QualityCheck {
+        r.checks.iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn a_complete_varied_table_scores_100_with_no_issues() {
+        let r = report(&[batch(vec![Some(1), Some(2)], vec![Some("a"), Some("b")])]);
+        assert_eq!(r.overall_score, 100.0);
+        assert!(r.issues().is_empty());
+    }
+
+    #[test]
+    fn duplicates_are_counted_across_batches() {
+        let r = report(&[
+            batch(vec![Some(1), Some(2)], vec![Some("a"), Some("b")]),
+            batch(vec![Some(1), Some(3), Some(1)], vec![Some("a"), Some("c"), Some("a")]),
+        ]);
+        let c = check(&r, "duplicate_rows");
+        assert_eq!(c.details, "2 duplicates (40.00%)");
+        assert!(!c.passed);
+        // Score by the documented formula: missing 1, duplicates 1 - 2/5, constant 1, empty 1.
+        let expected = 100.0 * (0.4 + 0.3 * (1.0 - 2.0 / 5.0) + 0.15 + 0.15);
+        assert_eq!(r.overall_score, (expected * 10.0_f64).round() / 10.0);
+    }
+
+    #[test]
+    fn rows_differing_only_in_a_missing_cell_are_not_duplicates() {
+        let r = report(&[batch(vec![Some(1), Some(1)], vec![Some("a"), None])]);
+        assert_eq!(check(&r, "duplicate_rows").details, "0 duplicates (0.00%)");
+    }
+
+    #[test]
+    fn missing_values_report_the_worst_column() {
+        let ids = (0..20).map(|i| (i != 0).then_some(i)).collect();
+        let names = (0..20).map(|i| Some(if i % 2 == 0 { "x" } else { "y" })).collect();
+        let r = report(&[batch(ids, names)]);
+        let c = check(&r, "missing_values");
+        assert_eq!(c.details, "Max 5.00% missing (column 'id')");
+        assert!(c.passed, "5% is the largest share that passes");
+    }
+
+    #[test]
+    fn empty_and_constant_columns_fail_their_checks() {
+        let r = report(&[batch(vec![None, None, None], vec![Some("k"), Some("k"), None])]);
+        assert_eq!(check(&r, "empty_columns").details, "1 empty column: id");
+        assert_eq!(check(&r, "constant_columns").details, "1 constant column: name");
+        let names: Vec<&str> = r.issues().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().to_vec();
+        assert!(names.contains(&"empty_columns") && names.contains(&"constant_columns"));
+    }
+
+    #[test]
+    fn a_single_row_has_no_constant_columns() {
+        let r = report(&[batch(vec![Some(1)], vec![Some("a")])]);
+        assert!(check(&r, "constant_columns").passed);
+    }
+}

@@ -1,0 +1,222 @@
+//! The records the registry keeps: users, projects, datasets, versions and their artifacts.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::access::Role;
+use crate::domain::dtype::ColumnSchema;
+use crate::domain::ids::{ApiKeyId, ArtifactId, DatasetId, ProjectId, UserId, VersionId};
+use crate::domain::preview::PreviewRow;
+use crate::domain::quality::QualityReport;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as stored: only the SHA-256 of the key, never the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub user_id: UserId,
+    pub key_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The file format an upload was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Csv,
+    Parquet,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Csv => "csv",
+            SourceFormat::Parquet => "parquet",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "csv" => Some(SourceFormat::Csv),
+            "parquet" => Some(SourceFormat::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// What an artifact holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    /// The uploaded file, byte for byte.
+    Original,
+    /// The typed Parquet copy every read is served from.
+    Normalized,
+}
+
+impl ArtifactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactKind::Original => "original",
+            ArtifactKind::Normalized => "normalized",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "original" => Some(ArtifactKind::Original),
+            "normalized" => Some(ArtifactKind::Normalized),
+            _ => None,
+        }
+    }
+}
+
+/// A stored file. `storage_key` is the key in the artifact store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    pub id: ArtifactId,
+    pub kind: ArtifactKind,
+    pub storage_key: String,
+    pub size_bytes: u64,
+    /// Lower-case hex SHA-256 of the stored bytes.
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Key layout in the artifact store: everything of a version lives under one prefix, so a
+/// dataset's files can be found (and swept) by prefix.
+pub fn artifact_key(dataset: DatasetId, version: VersionId, kind: ArtifactKind, format: SourceFormat) -> String {
+    match kind {
+        ArtifactKind::Original => format!("datasets/{dataset}/{version}/original.{}", format.as_str()),
+        ArtifactKind::Normalized => format!("datasets/{dataset}/{version}/data.parquet"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub id: DatasetId,
+    pub project_id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The newest version (every dataset has at least one).
+    pub latest_version_id: VersionId,
+    pub latest_version: i64,
+    pub rows: u64,
+    pub columns: u64,
+}
+
+/// A row of the dataset listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetListItem {
+    pub dataset: Dataset,
+    pub project_name: String,
+}
+
+/// A version without its bulky parts (schema, preview): what version listings show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionSummary {
+    pub id: VersionId,
+    pub dataset_id: DatasetId,
+    pub version: i64,
+    pub row_count: u64,
+    pub column_count: u64,
+    pub description: Option<String>,
+    pub created_by: UserId,
+    pub created_by_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One immutable version with everything recorded at upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub summary: VersionSummary,
+    pub source_format: SourceFormat,
+    pub columns: Vec<ColumnSchema>,
+    pub quality: QualityReport,
+    pub preview: Vec<PreviewRow>,
+    pub original: Artifact,
+    pub normalized: Artifact,
+}
+
+/// What the metadata store records for an upload, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Set when the upload creates the dataset.
+    pub new_dataset: Option<NewDataset>,
+    pub dataset_id: DatasetId,
+    pub version_id: VersionId,
+    pub description: Option<String>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub source_format: SourceFormat,
+    pub row_count: u64,
+    pub columns: Vec<ColumnSchema>,
+    pub quality: QualityReport,
+    pub preview: Vec<PreviewRow>,
+    pub original: Artifact,
+    pub normalized: Artifact,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDataset {
+    pub project_id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Sort keys of the dataset listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetSort {
+    CreatedAt,
+    Name,
+    Rows,
+    Columns,
+    ProjectName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// A page request: `limit` items from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// A filtered, sorted page of the dataset listing.
+#[derive(Debug, Clone)]
+pub struct DatasetQuery {
+    /// Only datasets of these projects; `None` means every project.
+    pub projects: Option<Vec<ProjectId>>,
+    /// Case-insensitive substring of the name or the description.
+    pub search: Option<String>,
+    pub sort: DatasetSort,
+    pub direction: SortDirection,
+    pub page: Page,
+}

@@ -1,0 +1,76 @@
+//! 64-bit hashes of cells and rows of the canonical Arrow columns, used to count duplicate rows
+//! and distinct values without keeping the values.
+//!
+//! Two rows hash equal when every cell holds the same typed value (all missing cells are equal
+//! to each other; `-0.0` equals `0.0`). Distinct rows collide with probability about
+//! n²/2⁶⁵ for n rows (below 3·10⁻⁶ for ten million rows), which is the only inexactness.
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// The hash of a missing cell.
+pub const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Hashes every cell of `column` (a canonical type: Int64, Float64, Boolean, Utf8, Date32 or
+/// Timestamp(µs)); `None` for a missing cell.
+pub fn cell_hashes(column: &ArrayRef) -> Vec<Option<u64>> {
+    let n = column.len();
+    let mut out = Vec::with_capacity(n);
+    match column.data_type() {
+        DataType::Int64 => {
+            let a = column.as_primitive::<Int64Type>();
+            out.extend((0..n).map(|i| a.is_valid(i).then(|| hash_bytes(1, &a.value(i).to_le_bytes()))));
+        }
+        DataType::Float64 => {
+            let a = column.as_primitive::<Float64Type>();
+            out.extend((0..n).map(|i| {
+                a.is_valid(i).then(|| {
+                    let v = a.value(i);
+                    let v = if v == 0.0 { 0.0 } else { v };
+                    hash_bytes(2, &v.to_bits().to_le_bytes())
+                })
+            }));
+        }
+        DataType::Boolean => {
+            let a = column.as_boolean();
+            out.extend((0..n).map(|i| a.is_valid(i).then(|| hash_bytes(3, &[u8::from(a.value(i))]))));
+        }
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            out.extend((0..n).map(|i| a.is_valid(i).then(|| hash_bytes(4, a.value(i).as_bytes()))));
+        }
+        DataType::Date32 => {
+            let a = column.as_primitive::<Date32Type>();
+            out.extend((0..n).map(|i| a.is_valid(i).then(|| hash_bytes(5, &a.value(i).to_le_bytes()))));
+        }
+        DataType::Timestamp(_, _) => {
+            let a = column.as_primitive::<TimestampMicrosecondType>();
+            out.extend((0..n).map(|i| a.is_valid(i).then(|| hash_bytes(6, &a.value(i).to_le_bytes()))));
+        }
+        _ => {
+            // Not a canonical type: hash the displayed value, which is still exact per value.
+            let options = FormatOptions::default().with_null("");
+            match ArrayFormatter::try_new(column.as_ref(), &options) {
+                Ok(formatter) => out.extend(
+                    (0..n)
+                        .map(|i| column.is_valid(i).then(|| hash_bytes(7, formatter.value(i).to_string().as_bytes()))),
+                ),
+                Err(_) => out.extend((0..n).map(|i| column.is_valid(i).then_some(NULL_HASH ^ 7))),
+            }
+        }
+    }
+    out
+}
+
+fn hash_bytes(tag: u64, bytes: &[u8]) -> u64 {
+    xxh3_64_with_seed(bytes, tag)
+}
+
+/// Folds one more cell hash into a row hash (order-sensitive).
+pub fn combine(row: u64, cell: Option<u64>) -> u64 {
+    let c = cell.unwrap_or(NULL_HASH);
+    let mixed = (row ^ c).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    (mixed ^ (mixed >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53) ^ (mixed >> 29)
+}

@@ -1,0 +1,59 @@
+//! The metadata store: users, keys, projects, memberships, datasets and versions.
+
+use async_trait::async_trait;
+
+use crate::domain::access::{Principal, Role};
+use crate::domain::ids::{DatasetId, ProjectId, UserId, VersionId};
+use crate::domain::records::{
+    ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
+    VersionSummary,
+};
+use crate::ports::StoreError;
+
+/// Persistent metadata.
+///
+/// Contract:
+/// - Every method is atomic: it changes everything it names or nothing.
+/// - `insert_version` gives the new version the next number of its dataset (0 for a new
+///   dataset, then 1, 2, …): unique and contiguous even when several processes insert versions
+///   of one dataset at the same time. It creates the dataset first when `new_dataset` is set.
+/// - `delete_dataset` removes the dataset with every version and artifact row, and returns
+///   the storage keys of the artifacts that were recorded, for the caller to delete.
+/// - Lookups of a missing id return `Ok(None)`, not an error.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Creates the schema or brings it up to date.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Answers when the database is reachable.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// The oldest admin user, if any.
+    async fn find_admin(&self) -> Result<Option<User>, StoreError>;
+    /// Fails with `Conflict` when the hash is already recorded.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// The user holding the key whose SHA-256 (lower-case hex) is `key_hash`.
+    async fn find_principal_by_key_hash(&self, key_hash: &str) -> Result<Option<Principal>, StoreError>;
+
+    /// Records the project and, when given, its first member, together.
+    async fn insert_project(&self, project: &Project, owner: Option<&Membership>) -> Result<(), StoreError>;
+    async fn find_project(&self, id: ProjectId) -> Result<Option<Project>, StoreError>;
+    /// Projects ordered by creation time (oldest first); only those where `member` has a role
+    /// when given, else all.
+    async fn list_projects(&self, member: Option<UserId>) -> Result<Vec<Project>, StoreError>;
+    async fn role_of(&self, user: UserId, project: ProjectId) -> Result<Option<Role>, StoreError>;
+    /// Adds the member or changes their role.
+    async fn upsert_membership(&self, membership: &Membership) -> Result<(), StoreError>;
+
+    /// Returns the number given to the version.
+    async fn insert_version(&self, version: &NewVersion) -> Result<i64, StoreError>;
+    async fn find_dataset(&self, id: DatasetId) -> Result<Option<Dataset>, StoreError>;
+    /// One page of the listing and the total number of matching datasets.
+    async fn list_datasets(&self, query: &DatasetQuery) -> Result<(Vec<DatasetListItem>, u64), StoreError>;
+    /// One page of a dataset's versions in version order, and their total number.
+    async fn list_versions(&self, dataset: DatasetId, page: Page) -> Result<(Vec<VersionSummary>, u64), StoreError>;
+    async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
+    async fn find_version_by_number(&self, dataset: DatasetId, number: i64) -> Result<Option<Version>, StoreError>;
+    async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError>;
+}

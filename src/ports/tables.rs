@@ -1,0 +1,74 @@
+//! Reading uploads into the canonical typed table, and writing tables out.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::domain::dtype::ColumnSchema;
+use crate::domain::preview::PreviewRow;
+use crate::domain::quality::QualityReport;
+use crate::domain::records::SourceFormat;
+use crate::ports::StoreError;
+use crate::ports::artifacts::ByteStream;
+
+/// Bounds on what one upload may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    pub max_columns: usize,
+    /// Longest single cell, in bytes.
+    pub max_cell_bytes: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self { max_columns: 10_000, max_cell_bytes: 1024 * 1024 }
+    }
+}
+
+/// Why an upload could not be read as a table. Every variant but `Io` is the uploader's to fix.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum IngestError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file has a header but no data rows")]
+    NoRows,
+    #[error("line {line}: {reason}")]
+    InvalidAt { line: u64, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the file has {found} columns; at most {max} are accepted")]
+    TooManyColumns { found: usize, max: usize },
+    #[error("i/o error while reading the upload: {0}")]
+    Io(String),
+}
+
+/// A table read from an upload, with everything recorded about it.
+#[derive(Debug, Clone)]
+pub struct IngestedTable {
+    pub format: SourceFormat,
+    pub columns: Vec<ColumnSchema>,
+    pub row_count: u64,
+    pub quality: QualityReport,
+    pub preview: Vec<PreviewRow>,
+}
+
+/// Turns an uploaded file into the normalized Parquet copy.
+///
+/// Contract: decides CSV or Parquet by content, reads every row in bounded memory, writes the
+/// canonical typed Parquet file to `normalized`, and computes the schema, the quality report
+/// and the preview on the way. CPU-bound and blocking: call it from a blocking thread. On
+/// error, `normalized` may hold a partial file that the caller deletes.
+pub trait TableIngestor: Send + Sync {
+    fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError>;
+}
+
+/// Writes stored tables out in download formats.
+///
+/// Contract: reads the normalized Parquet artifact at `key` and streams it encoded, in
+/// bounded memory; the stream ends with an error item if reading fails midway.
+#[async_trait]
+pub trait TableExporter: Send + Sync {
+    /// RFC 4180 CSV, UTF-8, with a header row.
+    async fn csv(&self, key: &str) -> Result<ByteStream, StoreError>;
+}

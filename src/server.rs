@@ -1,0 +1,133 @@
+//! Composition: settings → adapters → application → HTTP server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::adapters::formats::{FileIngestor, StoreExporter};
+use crate::adapters::http::routes;
+use crate::adapters::opendal::OpendalStore;
+use crate::adapters::sea_orm::SeaOrmStore;
+use crate::adapters::system::{RandomSecrets, SystemClock, UuidV7};
+use crate::app::access::AdminBootstrap;
+use crate::app::{App, AppSettings};
+use crate::config::{Settings, StorageTarget};
+use crate::ports::artifacts::ArtifactStore;
+use crate::ports::metadata::MetadataStore;
+use crate::ports::tables::IngestLimits;
+
+/// Why the server could not start. Each names the setting or backend at fault.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("database ({0}) is not usable: {1}")]
+    Database(String, String),
+    #[error("artifact store ({0}) is not usable: {1}")]
+    Storage(String, String),
+    #[error("spool folder {0} is not usable: {1}")]
+    Spool(String, String),
+    #[error("admin key: {0}")]
+    Admin(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, String),
+}
+
+/// The database URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Connects and checks both stores, runs migrations, and makes sure an admin can sign in.
+pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), StartupError> {
+    let db_name = redact_url(&settings.database_url);
+    let metadata = SeaOrmStore::connect(&settings.database_url)
+        .await
+        .map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
+    metadata.migrate().await.map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
+    let artifacts: Arc<dyn ArtifactStore> = match &settings.storage {
+        StorageTarget::Filesystem(path) => {
+            let store = OpendalStore::filesystem(path)
+                .map_err(|e| StartupError::Storage(path.display().to_string(), e.to_string()))?;
+            store.probe().await.map_err(|e| StartupError::Storage(store.name().to_string(), e.to_string()))?;
+            Arc::new(store)
+        }
+    };
+    std::fs::create_dir_all(&settings.spool_dir)
+        .map_err(|e| StartupError::Spool(settings.spool_dir.display().to_string(), e.to_string()))?;
+    let app = App {
+        metadata: Arc::new(metadata),
+        artifacts: Arc::clone(&artifacts),
+        ingestor: Arc::new(FileIngestor::new(settings.spool_dir.clone())),
+        exporter: Arc::new(StoreExporter::new(artifacts)),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7),
+        secrets: Arc::new(RandomSecrets),
+        settings: AppSettings {
+            max_upload_bytes: settings.max_upload_bytes,
+            ingest_limits: IngestLimits::default(),
+            spool_dir: settings.spool_dir.clone(),
+        },
+    };
+    let admin = app
+        .bootstrap_admin(settings.admin_api_key.as_ref().map(|k| k.expose()))
+        .await
+        .map_err(|e| StartupError::Admin(e.to_string()))?;
+    Ok((app, admin))
+}
+
+/// Serves until SIGINT or SIGTERM; in-flight requests get up to 30 s to finish.
+pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
+    let addr = settings.bind_addr.to_string();
+    let listener = poem::listener::TcpListener::bind(addr.clone());
+    let acceptor = poem::listener::Listener::into_acceptor(listener)
+        .await
+        .map_err(|e| StartupError::Bind(addr.clone(), e.to_string()))?;
+    tracing::info!(address = %addr, "listening; Swagger UI at http://{addr}/docs");
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(routes(app), shutdown_signal(), Some(Duration::from_secs(30)))
+        .await
+        .map_err(|e| StartupError::Bind(addr, e.to_string()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:****@h:5432/db");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(redact_url("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
+    }
+}
