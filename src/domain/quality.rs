@@ -277,8 +277,8 @@ mod tests {
         let r = report(&[batch(vec![None, None, None], vec![Some("k"), Some("k"), None])]);
         assert_eq!(check(&r, "empty_columns").details, "1 empty column: id");
         assert_eq!(check(&r, "constant_columns").details, "1 constant column: name");
-        let names: Vec<&str> = r.issues().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().to_vec();
-        assert!(names.contains(&"empty_columns") && names.contains(&"constant_columns"));
+        let names: Vec<String> = r.issues().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["missing_values", "duplicate_rows", "constant_columns", "empty_columns"].map(String::from));
     }
 
     #[test]

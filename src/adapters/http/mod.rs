@@ -66,7 +66,7 @@ pub fn openapi_json() -> String {
 }
 
 /// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, errors as JSON.
-pub fn routes(app: App) -> impl Endpoint {
+pub fn routes(app: App) -> impl Endpoint<Output = poem::Response> {
     let api = openapi();
     let spec = api.spec_endpoint();
     let ui = api.swagger_ui();

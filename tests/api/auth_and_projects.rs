@@ -1,0 +1,104 @@
+use serde_json::json;
+
+use crate::helpers::{spawn_app, uuid_of};
+
+#[tokio::test]
+async fn health_answers_without_a_key() {
+    let app = spawn_app().await;
+    let reply = app.send(app.client.get("/health")).await;
+    assert_eq!(reply.expect(200), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn api_routes_refuse_a_missing_or_unknown_key_with_401_json() {
+    let app = spawn_app().await;
+    let missing = app.send(app.client.get("/api/projects")).await;
+    missing.expect_error(401, "unauthorized");
+    assert_eq!(missing.headers.get("www-authenticate").unwrap(), "Bearer");
+    app.get("not-a-key", "/api/datasets").await.expect_error(401, "unauthorized");
+    let wrong_scheme = app.send(app.client.get("/api/projects").header("Authorization", "Basic abc")).await;
+    wrong_scheme.expect_error(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn creating_a_project_returns_it_and_lists_it() {
+    let app = spawn_app().await;
+    let created = app
+        .post_json(&app.admin_key, "/api/projects", json!({"name": " Fraud Detection v2 ", "description": "cards"}))
+        .await
+        .expect(201);
+    assert_eq!(created["name"], "Fraud Detection v2");
+    assert_eq!(created["description"], "cards");
+    assert!(created["created_at"].is_string());
+    let id = uuid_of(&created["id"]);
+    let list = app.get(&app.admin_key, "/api/projects").await.expect(200);
+    assert!(list["items"].as_array().unwrap().iter().any(|p| uuid_of(&p["id"]) == id));
+}
+
+#[tokio::test]
+async fn a_project_needs_a_name() {
+    let app = spawn_app().await;
+    app.post_json(&app.admin_key, "/api/projects", json!({"name": "  "})).await.expect_error(400, "bad_request");
+    app.post_json(&app.admin_key, "/api/projects", json!({})).await.expect_error(400, "bad_request");
+}
+
+#[tokio::test]
+async fn only_the_admin_creates_users_and_issues_keys() {
+    let app = spawn_app().await;
+    let (alice, alice_key) = app.create_user("Alice Chen").await;
+    app.post_json(&alice_key, "/api/users", json!({"name": "Mallory"})).await.expect_error(403, "forbidden");
+    app.post_json(&alice_key, &format!("/api/users/{alice}/api-keys"), json!(null))
+        .await
+        .expect_error(403, "forbidden");
+    let missing = uuid::Uuid::new_v4();
+    app.post_json(&app.admin_key, &format!("/api/users/{missing}/api-keys"), json!(null))
+        .await
+        .expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn an_issued_key_authenticates_its_user_and_is_stored_only_as_a_hash() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_user("Bob").await;
+    app.get(&key, "/api/projects").await.expect(200);
+    let stored = app.app.metadata.find_principal_by_key_hash(&key).await.unwrap();
+    assert!(stored.is_none(), "the plaintext key must not be a stored hash");
+    let hashed = datasets_api::domain::access::key_hash(&key);
+    assert_eq!(app.app.metadata.find_principal_by_key_hash(&hashed).await.unwrap().unwrap().name, "Bob");
+}
+
+#[tokio::test]
+async fn users_see_only_projects_they_are_members_of() {
+    let app = spawn_app().await;
+    let (bob, bob_key) = app.create_user("Bob").await;
+    let own = app.create_project(&bob_key, "Bob's").await;
+    let other = app.create_project(&app.admin_key, "Admin's").await;
+    let listed: Vec<_> = app.get(&bob_key, "/api/projects").await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| uuid_of(&p["id"]))
+        .collect();
+    assert!(listed.contains(&own));
+    assert!(!listed.contains(&other));
+    app.add_member(other, bob, "viewer").await;
+    let listed = app.get(&bob_key, "/api/projects").await.expect(200);
+    assert!(listed["items"].as_array().unwrap().iter().any(|p| uuid_of(&p["id"]) == other));
+}
+
+#[tokio::test]
+async fn members_are_added_by_owners_with_a_known_role() {
+    let app = spawn_app().await;
+    let (owner, owner_key) = app.create_user("Owner").await;
+    let (viewer, viewer_key) = app.create_user("Viewer").await;
+    let project = app.create_project(&owner_key, "P").await;
+    let path = format!("/api/projects/{project}/members");
+    let added = app.post_json(&owner_key, &path, json!({"user_id": viewer, "role": "viewer"})).await.expect(201);
+    assert_eq!(added["role"], "viewer");
+    app.post_json(&viewer_key, &path, json!({"user_id": owner, "role": "viewer"})).await.expect_error(403, "forbidden");
+    app.post_json(&owner_key, &path, json!({"user_id": viewer, "role": "admin"}))
+        .await
+        .expect_error(400, "bad_request");
+    let nobody = uuid::Uuid::new_v4();
+    app.post_json(&owner_key, &path, json!({"user_id": nobody, "role": "editor"})).await.expect_error(404, "not_found");
+}

@@ -1,0 +1,12 @@
+//! The black-box API suite: every endpoint through the HTTP layer. Runs on SQLite by default
+//! and on the database named by `TEST_DATABASE_URL` when set.
+
+mod access;
+mod auth_and_projects;
+mod bad_input;
+mod datasets;
+mod helpers;
+mod openapi;
+mod spec_examples;
+mod uploads;
+mod versions;

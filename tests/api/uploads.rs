@@ -1,0 +1,200 @@
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float32Array, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray,
+    UInt8Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use poem::test::{TestForm, TestFormField};
+use serde_json::json;
+
+use crate::helpers::{files_under, spawn_app, spawn_app_with, uuid_of};
+
+fn dtypes(columns: &serde_json::Value) -> Vec<(String, String)> {
+    columns["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["dtype"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[tokio::test]
+async fn an_upload_creates_a_dataset_with_typed_columns() {
+    let app = spawn_app().await;
+    let csv = "id,amount,merchant,is_fraud,seen_at,zip\n\
+               1,29.99,ACME Corp,false,2025-01-02T10:00:00Z,02134\n\
+               2,,Luxury Ltd,true,2025-01-03T11:30:00+01:00,10001\n\
+               3,5.5,ACME Corp,false,2025-01-04T00:00:00Z,94105\n\
+               4,7,ACME Corp,false,2025-01-05T00:00:00Z,60601\n";
+    let up = app.upload_ok("Typed", csv.as_bytes()).await;
+    assert_eq!(up["id"], up["dataset_id"]);
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(
+        dtypes(&columns),
+        pairs(&[
+            ("id", "int64"),
+            ("amount", "float64"),
+            ("merchant", "category"),
+            ("is_fraud", "bool"),
+            ("seen_at", "datetime64"),
+            ("zip", "object"),
+        ])
+    );
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(
+        detail["preview"][1],
+        json!({"id": 2, "amount": null, "merchant": "Luxury Ltd", "is_fraud": true,
+               "seen_at": "2025-01-03T10:30:00Z", "zip": "10001"})
+    );
+}
+
+#[tokio::test]
+async fn semicolon_latin1_files_with_crlf_and_quoted_newlines_are_read() {
+    let app = spawn_app().await;
+    let text = "name;city;note\r\nJosé;Zürich;\"line one\r\nline two; still the note\"\r\nFrançois;Besançon;plain\r\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    let up = app.upload_ok("Latin", &bytes).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(detail["preview"][0]["name"], "José");
+    assert_eq!(detail["preview"][0]["note"], "line one\r\nline two; still the note");
+    assert_eq!(detail["preview"][1]["city"], "Besançon");
+}
+
+#[tokio::test]
+async fn a_file_without_a_header_gets_numbered_column_names() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("NoHeader", b"1,2.5,true\n2,3.5,false\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(dtypes(&columns), pairs(&[("column_1", "int64"), ("column_2", "float64"), ("column_3", "bool")]));
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(detail["dataset"]["rows"], 2, "the first row is data");
+}
+
+#[tokio::test]
+async fn form_fields_may_come_after_the_file() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let form = TestForm::new()
+        .field(TestFormField::bytes(b"a,b\n1,2\n".to_vec()).name("file").filename("x.csv"))
+        .text("name", "Late fields")
+        .text("project_id", project.to_string());
+    app.post_form(&app.admin_key, "/api/datasets/upload", form).await.expect(201);
+}
+
+fn parquet_bytes() -> Vec<u8> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("small", DataType::Int32, true),
+        Field::new("unsigned", DataType::UInt8, false),
+        Field::new("ratio", DataType::Float32, true),
+        Field::new("label", DataType::Utf8, true),
+        Field::new("flag", DataType::Boolean, true),
+        Field::new("at", DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into())), true),
+        Field::new("day", DataType::Date32, true),
+    ]));
+    let n = 6;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from(vec![Some(1), None, Some(3), Some(4), Some(5), Some(-6)])),
+        Arc::new(UInt8Array::from(vec![255u8; n])),
+        Arc::new(Float32Array::from(vec![Some(0.5), Some(1.5), None, Some(f32::NAN), Some(2.0), Some(3.0)])),
+        Arc::new(StringArray::from(vec![Some("a"), Some("b"), Some("a"), Some("b"), None, Some("a")])),
+        Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true), Some(true), Some(false)])),
+        Arc::new(
+            TimestampNanosecondArray::from(vec![
+                Some(1_000_000_000i64),
+                None,
+                Some(2_000_000_000),
+                Some(0),
+                Some(0),
+                Some(0),
+            ])
+            .with_timezone("+00:00"),
+        ),
+        Arc::new(Date32Array::from(vec![Some(0), Some(1), Some(2), Some(3), Some(4), Some(5)])),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    out
+}
+
+#[tokio::test]
+async fn parquet_uploads_keep_their_column_types() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let up = app.upload(&app.admin_key, project, "Parquet", "data.parquet", &parquet_bytes()).await.expect(201);
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(
+        dtypes(&columns),
+        pairs(&[
+            ("small", "int64"),
+            ("unsigned", "int64"),
+            ("ratio", "float64"),
+            ("label", "category"),
+            ("flag", "bool"),
+            ("at", "datetime64"),
+            ("day", "datetime64"),
+        ])
+    );
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(
+        detail["preview"][0],
+        json!({"small": 1, "unsigned": 255, "ratio": 0.5, "label": "a", "flag": true,
+               "at": "1970-01-01T00:00:01Z", "day": "1970-01-01"})
+    );
+    assert_eq!(detail["preview"][3]["ratio"], json!(null), "NaN is stored as missing");
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_answers_413_and_stores_nothing() {
+    let app = spawn_app_with(1_000).await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let big = "a,b\n".to_string() + &"1,2\n".repeat(1_000);
+    let reply = app.upload(&app.admin_key, project, "Too big", "big.csv", big.as_bytes()).await;
+    reply.expect_error(413, "payload_too_large");
+    let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
+    assert_eq!(list["total"], 0);
+    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(files_under(&app.spool_dir()).is_empty());
+    app.upload(&app.admin_key, project, "Small", "small.csv", b"a,b\n1,2\n").await.expect(201);
+}
+
+#[tokio::test]
+async fn a_failed_upload_leaves_no_dataset_and_no_file() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let reply = app.upload(&app.admin_key, project, "Ragged", "r.csv", b"a,b\n1,2\n3\n").await;
+    let message = reply.expect_error(422, "unprocessable_file");
+    assert!(message.contains("line 3"), "{message}");
+    let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
+    assert_eq!(list["total"], 0);
+    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(files_under(&app.spool_dir()).is_empty());
+}
+
+#[tokio::test]
+async fn the_original_and_the_normalized_copy_are_stored_with_their_checksums() {
+    let app = spawn_app().await;
+    let bytes = b"a,b\n1,x\n2,y\n";
+    let up = app.upload_ok("Stored", bytes).await;
+    let version = app.app.metadata.find_version(uuid_of(&up["dataset_version_id"]).into()).await.unwrap().unwrap();
+    assert_eq!(version.original.id.0, uuid_of(&up["artifact_id"]));
+    let original = app.app.artifacts.read_range(&version.original.storage_key, 0..bytes.len() as u64).await.unwrap();
+    assert_eq!(&original[..], bytes);
+    use sha2::Digest;
+    assert_eq!(version.original.sha256, hex::encode(sha2::Sha256::digest(bytes)));
+    let parquet_head = app.app.artifacts.read_range(&version.normalized.storage_key, 0..4).await.unwrap();
+    assert_eq!(&parquet_head[..], b"PAR1");
+    assert_eq!(files_under(&app.artifacts_dir()).len(), 2);
+}

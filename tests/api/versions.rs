@@ -1,0 +1,94 @@
+use serde_json::json;
+
+use crate::helpers::{spawn_app, uuid_of};
+
+#[tokio::test]
+async fn new_versions_are_numbered_from_zero_and_listed_in_order() {
+    let app = spawn_app().await;
+    let (alice, alice_key) = app.create_user("Alice Chen").await;
+    let project = app.create_project(&alice_key, "P").await;
+    let _ = alice;
+    let up = app.upload(&alice_key, project, "Versioned", "v0.csv", b"a,b\n1,2\n").await.expect(201);
+    let id = uuid_of(&up["dataset_id"]);
+    let v1 = app.new_version(&alice_key, id, "Added January transactions", b"a,b,c\n1,2,3\n4,5,6\n").await.expect(201);
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["row_count"], 2);
+    assert_eq!(v1["column_count"], 3);
+    let v2 = app.new_version(&app.admin_key, id, "Third", b"a\n1\n").await.expect(201);
+    assert_eq!(v2["version"], 2);
+
+    let list = app.get(&alice_key, &format!("/api/datasets/{id}/versions")).await.expect(200);
+    assert_eq!(list["total"], 3);
+    assert_eq!(list["limit"], 50);
+    let items = list["items"].as_array().unwrap();
+    let numbers: Vec<i64> = items.iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [0, 1, 2]);
+    assert_eq!(items[0]["created_by_name"], "Alice Chen");
+    assert_eq!(items[2]["created_by_name"], "admin");
+    assert_eq!(items[1]["description"], "Added January transactions");
+    assert_eq!(items[1]["id"], v1["dataset_version_id"]);
+
+    let page = app.get(&alice_key, &format!("/api/datasets/{id}/versions?limit=1&offset=2")).await.expect(200);
+    assert_eq!(page["items"][0]["version"], 2);
+
+    let detail = app.get(&alice_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(detail["dataset"]["dataset_version_id"], v2["dataset_version_id"]);
+    assert_eq!(detail["dataset"]["rows"], 1);
+    let columns = app.get(&alice_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(columns, json!({"columns": [{"name": "a", "dtype": "int64"}]}));
+}
+
+#[tokio::test]
+async fn a_dataset_version_is_served_with_its_columns() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("One", b"amount,merchant\n1.5,ACME\n2.5,ACME\n3.5,ACME\n").await;
+    let vid = up["dataset_version_id"].as_str().unwrap();
+    let version = app.get(&app.admin_key, &format!("/api/dataset-versions/{vid}")).await.expect(200);
+    assert_eq!(version["id"], up["dataset_version_id"]);
+    assert_eq!(version["dataset_id"], up["dataset_id"]);
+    assert_eq!(version["version"], 0);
+    assert_eq!(version["row_count"], 3);
+    assert_eq!(version["column_count"], 2);
+    assert_eq!(
+        version["columns"],
+        json!([{"name": "amount", "dtype": "float64"}, {"name": "merchant", "dtype": "category"}])
+    );
+    assert!(version["created_at"].is_string());
+    let missing = uuid::Uuid::new_v4();
+    app.get(&app.admin_key, &format!("/api/dataset-versions/{missing}")).await.expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_new_version_needs_a_description_and_an_existing_dataset() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("D", b"a\n1\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    app.new_version(&app.admin_key, id, "  ", b"a\n2\n").await.expect_error(400, "bad_request");
+    let missing = uuid::Uuid::new_v4();
+    app.new_version(&app.admin_key, missing, "x", b"a\n2\n").await.expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn version_list_limits_out_of_range_answer_400() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("D", b"a\n1\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    for query in ["limit=0", "limit=101", "offset=x"] {
+        app.get(&app.admin_key, &format!("/api/datasets/{id}/versions?{query}")).await.expect_error(400, "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_new_versions_get_unique_contiguous_numbers() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("Busy", b"a\n1\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    let uploads = (0..8).map(|i| {
+        let app = &app;
+        async move { app.new_version(&app.admin_key, id, &format!("v{i}"), format!("a\n{i}\n").as_bytes()).await }
+    });
+    let replies = futures_util::future::join_all(uploads).await;
+    let mut numbers: Vec<i64> = replies.iter().map(|r| r.expect(201)["version"].as_i64().unwrap()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=8).collect::<Vec<i64>>());
+}
