@@ -29,7 +29,7 @@ async fn creating_a_project_returns_it_and_lists_it() {
         .expect(201);
     assert_eq!(created["name"], "Fraud Detection v2");
     assert_eq!(created["description"], "cards");
-    assert!(created["created_at"].is_string());
+    assert!(created["created_at"].as_str().unwrap().ends_with('Z'), "UTC timestamps end in Z");
     let id = uuid_of(&created["id"]);
     let list = app.get(&app.admin_key, "/api/projects").await.expect(200);
     assert!(list["items"].as_array().unwrap().iter().any(|p| uuid_of(&p["id"]) == id));

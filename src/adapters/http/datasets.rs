@@ -1,6 +1,6 @@
 //! Every dataset endpoint of the spec.
 
-use chrono::{DateTime, Utc};
+use super::time::UtcTime;
 use poem::Body;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -83,7 +83,7 @@ pub struct DatasetItem {
     pub rows: u64,
     /// Columns of the latest version.
     pub columns: u64,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 impl From<DatasetListItem> for DatasetItem {
@@ -98,7 +98,7 @@ impl From<DatasetListItem> for DatasetItem {
             dataset_version_id: d.latest_version_id.0,
             rows: d.rows,
             columns: d.columns,
-            created_at: d.created_at,
+            created_at: d.created_at.into(),
         }
     }
 }
@@ -124,7 +124,7 @@ pub struct DatasetSummary {
     pub version: i64,
     /// The latest version's stored original file.
     pub artifact_id: Uuid,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 #[derive(Object, Debug)]
@@ -182,7 +182,7 @@ pub struct VersionItem {
     pub description: Option<String>,
     /// The name of the user who uploaded the version.
     pub created_by_name: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 impl From<VersionSummary> for VersionItem {
@@ -195,7 +195,7 @@ impl From<VersionSummary> for VersionItem {
             column_count: v.column_count,
             description: v.description,
             created_by_name: v.created_by_name,
-            created_at: v.created_at,
+            created_at: v.created_at.into(),
         }
     }
 }
@@ -218,7 +218,7 @@ pub struct VersionDetail {
     pub description: Option<String>,
     pub created_by_name: String,
     pub columns: Vec<ColumnDto>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +392,7 @@ impl DatasetsApi {
                 dataset_version_id: v.summary.id.0,
                 version: v.summary.version,
                 artifact_id: v.original.id.0,
-                created_at: d.created_at,
+                created_at: d.created_at.into(),
             },
             preview: v.preview.into_iter().map(serde_json::Value::Object).collect(),
             preview_error: None,
@@ -551,7 +551,7 @@ impl VersionsApi {
             description: s.description,
             created_by_name: s.created_by_name,
             columns: v.columns.iter().map(Into::into).collect(),
-            created_at: s.created_at,
+            created_at: s.created_at.into(),
         }))
     }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod datasets;
 pub mod errors;
 pub mod projects;
+pub mod time;
 pub mod upload;
 
 use poem::{Endpoint, EndpointExt, Route, get};

@@ -1,6 +1,6 @@
 //! Projects, users, API keys and memberships.
 
-use chrono::{DateTime, Utc};
+use super::time::UtcTime;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -27,12 +27,12 @@ pub struct ProjectDto {
     pub id: Uuid,
     pub name: String,
     pub description: Option<String>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 impl From<Project> for ProjectDto {
     fn from(p: Project) -> Self {
-        Self { id: p.id.0, name: p.name, description: p.description, created_at: p.created_at }
+        Self { id: p.id.0, name: p.name, description: p.description, created_at: p.created_at.into() }
     }
 }
 
@@ -54,12 +54,12 @@ pub struct UserDto {
     pub name: String,
     pub email: Option<String>,
     pub is_admin: bool,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 impl From<User> for UserDto {
     fn from(u: User) -> Self {
-        Self { id: u.id.0, name: u.name, email: u.email, is_admin: u.is_admin, created_at: u.created_at }
+        Self { id: u.id.0, name: u.name, email: u.email, is_admin: u.is_admin, created_at: u.created_at.into() }
     }
 }
 
@@ -108,7 +108,7 @@ pub struct MemberDto {
     pub project_id: Uuid,
     pub user_id: Uuid,
     pub role: RoleDto,
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcTime,
 }
 
 #[derive(ApiResponse)]
@@ -179,7 +179,7 @@ impl ProjectsApi {
             project_id: m.project_id.0,
             user_id: m.user_id.0,
             role: RoleDto::from_role(m.role),
-            created_at: m.created_at,
+            created_at: m.created_at.into(),
         })))
     }
 }
