@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::adapters::formats::{FileIngestor, StoreExporter};
+use crate::adapters::formats::{FileIngestor, StoredTables};
 use crate::adapters::http::routes;
 use crate::adapters::opendal::OpendalStore;
 use crate::adapters::sea_orm::SeaOrmStore;
@@ -15,7 +15,7 @@ use crate::app::{App, AppSettings};
 use crate::config::{Settings, StorageTarget};
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::metadata::MetadataStore;
-use crate::ports::tables::IngestLimits;
+use crate::ports::tables::{IngestLimits, TableExporter};
 
 /// Why the server could not start. Each names the setting or backend at fault.
 #[derive(Debug, Error)]
@@ -61,13 +61,16 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             Arc::new(store)
         }
     };
+    let tables = Arc::new(StoredTables::new(Arc::clone(&artifacts)));
     std::fs::create_dir_all(&settings.spool_dir)
         .map_err(|e| StartupError::Spool(settings.spool_dir.display().to_string(), e.to_string()))?;
     let app = App {
         metadata: Arc::new(metadata),
         artifacts: Arc::clone(&artifacts),
         ingestor: Arc::new(FileIngestor::new(settings.spool_dir.clone())),
-        exporter: Arc::new(StoreExporter::new(artifacts)),
+        exporter: Arc::clone(&tables) as Arc<dyn TableExporter>,
+        tables,
+        inflight: Arc::default(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7),
         secrets: Arc::new(RandomSecrets),

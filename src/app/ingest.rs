@@ -134,6 +134,7 @@ impl App {
                 return Err(e.into());
             }
         };
+        self.precompute_statistics(version_id);
         Ok(Uploaded {
             dataset_id,
             version_id,

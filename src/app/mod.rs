@@ -2,6 +2,7 @@
 //! calls the ports; the HTTP adapter only converts to and from DTOs.
 
 pub mod access;
+pub mod analysis;
 pub mod datasets;
 pub mod errors;
 pub mod ingest;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::metadata::MetadataStore;
 use crate::ports::system::{Clock, IdGenerator, SecretGenerator};
-use crate::ports::tables::{IngestLimits, TableExporter, TableIngestor};
+use crate::ports::tables::{IngestLimits, TableExporter, TableIngestor, TableSource};
 
 pub use errors::AppError;
 
@@ -34,6 +35,9 @@ pub struct App {
     pub artifacts: Arc<dyn ArtifactStore>,
     pub ingestor: Arc<dyn TableIngestor>,
     pub exporter: Arc<dyn TableExporter>,
+    pub tables: Arc<dyn TableSource>,
+    /// Statistics computations in progress, one per version (see `analysis`).
+    pub inflight: Arc<analysis::Inflight>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub secrets: Arc<dyn SecretGenerator>,

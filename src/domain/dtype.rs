@@ -4,7 +4,8 @@
 use arrow::datatypes::{DataType, TimeUnit};
 
 /// A column's type as the API reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DType {
     /// 64-bit signed integers, nullable (a missing value does not turn the column into floats).
     Int64,

@@ -10,3 +10,4 @@ pub mod preview;
 pub mod quality;
 pub mod records;
 pub mod row_hash;
+pub mod statistics;

@@ -82,13 +82,46 @@ struct ColumnTally {
     varies: bool,
 }
 
+/// Counts rows equal to an earlier row, by 64-bit row hashes (see `row_hash`). Memory is one
+/// hash per distinct row.
+#[derive(Default)]
+pub struct DuplicateRows {
+    seen: HashSet<u64, BuildHasherDefault<PreHashed>>,
+    duplicates: u64,
+}
+
+impl DuplicateRows {
+    /// Adds the rows whose hashes are given.
+    pub fn observe_hashes(&mut self, row_hashes: impl IntoIterator<Item = u64>) {
+        for h in row_hashes {
+            if !self.seen.insert(h) {
+                self.duplicates += 1;
+            }
+        }
+    }
+
+    /// Adds every row of `batch`.
+    pub fn observe(&mut self, batch: &RecordBatch) {
+        let mut row_hashes = vec![0u64; batch.num_rows()];
+        for column in batch.columns() {
+            for (row, cell) in cell_hashes(column).into_iter().enumerate() {
+                row_hashes[row] = combine(row_hashes[row], cell);
+            }
+        }
+        self.observe_hashes(row_hashes);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.duplicates
+    }
+}
+
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
 /// one 64-bit hash per distinct row (for the duplicate count) plus a few words per column.
 pub struct QualityAccumulator {
     columns: Vec<ColumnTally>,
     rows: u64,
-    duplicate_rows: u64,
-    seen_rows: HashSet<u64, BuildHasherDefault<PreHashed>>,
+    duplicates: DuplicateRows,
 }
 
 impl QualityAccumulator {
@@ -96,8 +129,7 @@ impl QualityAccumulator {
         Self {
             columns: column_names.into_iter().map(|name| ColumnTally { name, ..Default::default() }).collect(),
             rows: 0,
-            duplicate_rows: 0,
-            seen_rows: HashSet::default(),
+            duplicates: DuplicateRows::default(),
         }
     }
 
@@ -115,11 +147,7 @@ impl QualityAccumulator {
                 }
             }
         }
-        for h in row_hashes {
-            if !self.seen_rows.insert(h) {
-                self.duplicate_rows += 1;
-            }
-        }
+        self.duplicates.observe_hashes(row_hashes);
         self.rows += n as u64;
     }
 
@@ -144,7 +172,8 @@ impl QualityAccumulator {
             _ => "No missing values".to_string(),
         };
 
-        let duplicate_fraction = fraction(self.duplicate_rows, rows);
+        let duplicate_rows = self.duplicates.count();
+        let duplicate_fraction = fraction(duplicate_rows, rows);
         let empty: Vec<&str> =
             self.columns.iter().filter(|c| rows > 0 && c.missing == rows).map(|c| c.name.as_str()).collect();
         let constant: Vec<&str> = self
@@ -165,8 +194,8 @@ impl QualityAccumulator {
                 passed: duplicate_fraction <= MAX_DUPLICATE_FRACTION,
                 details: format!(
                     "{} duplicate{} ({})",
-                    self.duplicate_rows,
-                    if self.duplicate_rows == 1 { "" } else { "s" },
+                    duplicate_rows,
+                    if duplicate_rows == 1 { "" } else { "s" },
                     percent(duplicate_fraction)
                 ),
             },

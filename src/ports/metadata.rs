@@ -1,6 +1,7 @@
 //! The metadata store: users, keys, projects, memberships, datasets and versions.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::access::{Principal, Role};
 use crate::domain::ids::{DatasetId, ProjectId, UserId, VersionId};
@@ -8,6 +9,7 @@ use crate::domain::records::{
     ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
     VersionSummary,
 };
+use crate::domain::statistics::DatasetStatistics;
 use crate::ports::StoreError;
 
 /// Persistent metadata.
@@ -56,4 +58,14 @@ pub trait MetadataStore: Send + Sync {
     async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
     async fn find_version_by_number(&self, dataset: DatasetId, number: i64) -> Result<Option<Version>, StoreError>;
     async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError>;
+
+    /// The statistics recorded for a version, if any.
+    async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError>;
+    /// Records a version's statistics once; a second save of the same version is a no-op.
+    async fn save_statistics(
+        &self,
+        version: VersionId,
+        statistics: &DatasetStatistics,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
+use arrow::array::RecordBatch;
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use thiserror::Error;
 
 use crate::domain::dtype::ColumnSchema;
@@ -71,4 +73,17 @@ pub trait TableIngestor: Send + Sync {
 pub trait TableExporter: Send + Sync {
     /// RFC 4180 CSV, UTF-8, with a header row.
     async fn csv(&self, key: &str) -> Result<ByteStream, StoreError>;
+}
+
+/// Record batches of a stored table.
+pub type BatchStream = BoxStream<'static, Result<RecordBatch, StoreError>>;
+
+/// Reads stored normalized tables.
+///
+/// Contract: streams the canonical record batches of the Parquet artifact at `key` in row
+/// order, in bounded memory; with `columns`, only those columns (indices into the version's
+/// schema, in that order of the schema).
+#[async_trait]
+pub trait TableSource: Send + Sync {
+    async fn batches(&self, key: &str, columns: Option<Vec<usize>>) -> Result<BatchStream, StoreError>;
 }

@@ -2,6 +2,7 @@
 //! and on the database named by `TEST_DATABASE_URL` when set.
 
 mod access;
+mod analysis;
 mod auth_and_projects;
 mod bad_input;
 mod datasets;

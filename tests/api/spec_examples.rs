@@ -100,7 +100,7 @@ async fn example_project(app: &TestApp) {
     let _ = app.app.metadata.insert_project(&project, None).await;
 }
 
-const TRANSACTIONS: &str = "amount,merchant,is_fraud\n29.99,ACME Corp,0\n1250.00,Luxury Ltd,1\n12.50,ACME Corp,0\n";
+const TRANSACTIONS: &str = "amount,merchant,is_fraud\n29.99,ACME Corp,0\n1250.00,Luxury Ltd,1\n12.50,ACME Corp,0\n8.75,Corner Shop,0\n19.99,ACME Corp,0\n";
 
 #[tokio::test]
 async fn every_implemented_example_works_as_written() {
@@ -154,6 +154,13 @@ async fn every_implemented_example_works_as_written() {
     let csv = app.get(&app.admin_key, &format!("/api/datasets/{id}/download")).await;
     assert_eq!(csv.status.as_u16(), 200);
     assert!(csv.text().starts_with("amount,merchant,is_fraud\r\n29.99,ACME Corp,0\r\n"));
+
+    // requests.get(f"{BASE_URL}/api/datasets/{id}/analyze"); stats = resp.json()["statistics"]
+    let analysis = app.get(&app.admin_key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    assert_shape("analyze", &analysis, &examples["Statistical Analysis"]);
+    for (_, info) in analysis["statistics"]["columns"].as_object().unwrap() {
+        assert!(info["type"].is_string() && info["missing"].is_u64());
+    }
 
     let quality = app.get(&app.admin_key, &format!("/api/datasets/{id}/quality")).await.expect(200);
     assert_shape("quality", &quality, &examples["Data Quality Report"]);

@@ -17,7 +17,9 @@ use async_trait::async_trait;
 
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
-use crate::ports::tables::{IngestError, IngestLimits, IngestedTable, TableExporter, TableIngestor};
+use crate::ports::tables::{
+    BatchStream, IngestError, IngestLimits, IngestedTable, TableExporter, TableIngestor, TableSource,
+};
 
 /// Parquet files begin (and end) with these four bytes.
 const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
@@ -58,21 +60,28 @@ impl TableIngestor for FileIngestor {
     }
 }
 
-/// The [`TableExporter`] over the artifact store.
-pub struct StoreExporter {
+/// The [`TableSource`] and [`TableExporter`] over the artifact store.
+pub struct StoredTables {
     store: Arc<dyn ArtifactStore>,
 }
 
-impl StoreExporter {
+impl StoredTables {
     pub fn new(store: Arc<dyn ArtifactStore>) -> Self {
         Self { store }
     }
 }
 
 #[async_trait]
-impl TableExporter for StoreExporter {
+impl TableExporter for StoredTables {
     async fn csv(&self, key: &str) -> Result<ByteStream, StoreError> {
-        let batches = parquet_source::read_batches(Arc::clone(&self.store), key).await?;
+        let batches = parquet_source::read_batches(Arc::clone(&self.store), key, None).await?;
         Ok(csv_export::encode(batches))
+    }
+}
+
+#[async_trait]
+impl TableSource for StoredTables {
+    async fn batches(&self, key: &str, columns: Option<Vec<usize>>) -> Result<BatchStream, StoreError> {
+        parquet_source::read_batches(Arc::clone(&self.store), key, columns).await
     }
 }

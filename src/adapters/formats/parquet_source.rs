@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::errors::{ParquetError, Result as ParquetResult};
@@ -54,15 +55,25 @@ impl AsyncFileReader for StoredParquet {
 }
 
 /// Batches of the stored Parquet file at `key`, in row order.
+/// With `columns`, only those columns (indices of the flat canonical schema).
 pub async fn read_batches(
     store: Arc<dyn ArtifactStore>,
     key: &str,
+    columns: Option<Vec<usize>>,
 ) -> Result<BoxStream<'static, Result<RecordBatch, StoreError>>, StoreError> {
     let size = store.size(key).await?;
     let source = StoredParquet { store, key: key.to_string(), size };
     let other = |e: ParquetError| StoreError::Other(format!("reading stored Parquet: {e}"));
-    let builder = ParquetRecordBatchStreamBuilder::new(source).await.map_err(other)?;
-    let rows = batch_rows(builder.schema().fields().len());
-    let stream = builder.with_batch_size(rows).build().map_err(other)?;
+    let mut builder = ParquetRecordBatchStreamBuilder::new(source).await.map_err(other)?;
+    let mut width = builder.schema().fields().len();
+    if let Some(columns) = columns {
+        if columns.iter().any(|&c| c >= width) {
+            return Err(StoreError::Other("a requested column is not in the stored table".into()));
+        }
+        width = columns.len();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
+        builder = builder.with_projection(mask);
+    }
+    let stream = builder.with_batch_size(batch_rows(width)).build().map_err(other)?;
     Ok(stream.map(move |batch| batch.map_err(other)).boxed())
 }

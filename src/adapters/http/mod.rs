@@ -1,9 +1,11 @@
 //! The HTTP adapter: one poem-openapi API struct per resource, their DTOs, and one error
 //! mapping. Handlers extract, convert, call one service and convert back.
 
+pub mod analysis;
 pub mod auth;
 pub mod datasets;
 pub mod errors;
+pub mod ordered_map;
 pub mod projects;
 pub mod time;
 pub mod upload;
@@ -45,7 +47,14 @@ impl SystemApi {
     }
 }
 
-type Apis = (SystemApi, projects::ProjectsApi, projects::UsersApi, datasets::DatasetsApi, datasets::VersionsApi);
+type Apis = (
+    SystemApi,
+    projects::ProjectsApi,
+    projects::UsersApi,
+    datasets::DatasetsApi,
+    datasets::VersionsApi,
+    analysis::AnalysisApi,
+);
 
 const DESCRIPTION: &str = "Versioned tabular datasets (CSV, Parquet) with schema, data quality and downloads. \
 Every `/api` operation needs `Authorization: Bearer KEY`. Errors are JSON: \
@@ -54,7 +63,14 @@ Every `/api` operation needs `Authorization: Bearer KEY`. Errors are JSON: \
 /// The OpenAPI service describing every operation.
 pub fn openapi() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (SystemApi, projects::ProjectsApi, projects::UsersApi, datasets::DatasetsApi, datasets::VersionsApi),
+        (
+            SystemApi,
+            projects::ProjectsApi,
+            projects::UsersApi,
+            datasets::DatasetsApi,
+            datasets::VersionsApi,
+            analysis::AnalysisApi,
+        ),
         "datasets-api",
         env!("CARGO_PKG_VERSION"),
     )

@@ -169,3 +169,21 @@ pub mod artifact {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod statistics {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "version_statistics")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version_id: Uuid,
+        pub statistics: Json,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use self::entities::{api_key, artifact, dataset, member, project, user, version};
+use self::entities::{api_key, artifact, dataset, member, project, statistics, user, version};
 use crate::domain::access::{Principal, Role};
 use crate::domain::dtype::{ColumnSchema, DType};
 use crate::domain::ids::{ArtifactId, DatasetId, ProjectId, UserId, VersionId};
@@ -24,6 +24,7 @@ use crate::domain::records::{
     ApiKeyRecord, Artifact, ArtifactKind, Dataset, DatasetListItem, DatasetQuery, DatasetSort, Membership, NewVersion,
     Page, Project, SortDirection, SourceFormat, User, Version, VersionSummary,
 };
+use crate::domain::statistics::DatasetStatistics;
 use crate::ports::StoreError;
 use crate::ports::metadata::MetadataStore;
 
@@ -531,5 +532,30 @@ impl MetadataStore for SeaOrmStore {
         }
         txn.commit().await.map_err(store_error)?;
         Ok(keys)
+    }
+
+    async fn find_statistics(&self, version_id: VersionId) -> Result<Option<DatasetStatistics>, StoreError> {
+        let found = statistics::Entity::find_by_id(version_id.0).one(&self.db).await.map_err(store_error)?;
+        found.map(|m| serde_json::from_value(m.statistics).map_err(|_| corrupt("statistics"))).transpose()
+    }
+
+    async fn save_statistics(
+        &self,
+        version_id: VersionId,
+        stats: &DatasetStatistics,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::to_value(stats).map_err(|e| StoreError::Other(e.to_string()))?;
+        let inserted = statistics::Entity::insert(statistics::ActiveModel {
+            version_id: Set(version_id.0),
+            statistics: Set(value),
+            created_at: Set(at),
+        })
+        .exec_without_returning(&self.db)
+        .await;
+        match inserted.map_err(store_error) {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

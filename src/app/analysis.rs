@@ -1,0 +1,184 @@
+//! Statistics of a version (`/analyze`): computed once per version (versions are immutable),
+//! in the background after upload or on first request, then served from the metadata store.
+//! Concurrent first requests in one process share one computation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
+use futures_util::StreamExt;
+
+use crate::app::{App, AppError};
+use crate::domain::access::{Action, Principal};
+use crate::domain::ids::{DatasetId, VersionId};
+use crate::domain::quality::DuplicateRows;
+use crate::domain::records::Version;
+use crate::domain::statistics::{
+    ColumnValues, Correlations, DatasetStatistics, MAX_CORRELATION_COLUMNS, layout_bytes, memory_usage_mb,
+};
+use crate::ports::tables::BatchStream;
+
+/// Per-version locks of computations in progress.
+#[derive(Default)]
+pub struct Inflight {
+    locks: Mutex<HashMap<VersionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Inflight {
+    fn lock_for(&self, version: VersionId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(locks.entry(version).or_default())
+    }
+
+    fn release(&self, version: VersionId) {
+        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if locks.get(&version).is_some_and(|l| Arc::strong_count(l) == 1) {
+            locks.remove(&version);
+        }
+    }
+}
+
+impl App {
+    /// The statistics of the dataset's latest version.
+    pub async fn analyze(&self, principal: &Principal, id: DatasetId) -> Result<DatasetStatistics, AppError> {
+        let dataset = self.visible_dataset(principal, id, Action::Read).await?;
+        let version = self
+            .metadata
+            .find_version(dataset.latest_version_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("dataset {id} has no latest version row")))?;
+        self.statistics_of(&version).await
+    }
+
+    /// Cached statistics, or computes and records them (once per version per process).
+    pub async fn statistics_of(&self, version: &Version) -> Result<DatasetStatistics, AppError> {
+        let id = version.summary.id;
+        if let Some(found) = self.metadata.find_statistics(id).await? {
+            return Ok(found);
+        }
+        let lock = self.inflight.lock_for(id);
+        let result = async {
+            let _guard = lock.lock().await;
+            if let Some(found) = self.metadata.find_statistics(id).await? {
+                return Ok(found);
+            }
+            let stats = self.compute_statistics(version).await?;
+            self.metadata.save_statistics(id, &stats, self.clock.now()).await?;
+            Ok(stats)
+        }
+        .await;
+        drop(lock);
+        self.inflight.release(id);
+        result
+    }
+
+    /// Starts computing a new version's statistics in the background.
+    pub(crate) fn precompute_statistics(&self, version: VersionId) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let found = match app.metadata.find_version(version).await {
+                Ok(Some(v)) => v,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(%version, error = %e, "cannot load a version to precompute its statistics");
+                    return;
+                }
+            };
+            if let Err(e) = app.statistics_of(&found).await {
+                tracing::warn!(%version, error = %e, "precomputing statistics failed; they will be computed on request");
+            }
+        });
+    }
+
+    async fn compute_statistics(&self, version: &Version) -> Result<DatasetStatistics, AppError> {
+        let key = &version.normalized.storage_key;
+        let columns = &version.columns;
+        let rows = version.summary.row_count;
+
+        // Pass 1, every column: duplicate rows, correlations, memory usage.
+        let numeric: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].dtype.is_numeric()).collect();
+        let mut error = None;
+        let correlations = if numeric.len() <= MAX_CORRELATION_COLUMNS {
+            Some(Correlations::new(numeric.iter().map(|&i| columns[i].name.clone()).collect()))
+        } else {
+            error = Some(format!(
+                "correlations were not computed: the dataset has {} numeric columns, more than {MAX_CORRELATION_COLUMNS}",
+                numeric.len()
+            ));
+            None
+        };
+        let first = WholeTable { duplicates: DuplicateRows::default(), value_bytes: 0, correlations, numeric };
+        let first = drain(self.tables.batches(key, None).await?, first, WholeTable::observe).await?;
+        let text_columns = columns.iter().filter(|c| c.dtype.is_text()).count() as u64;
+
+        // Then one column at a time, so that memory holds one column's values.
+        let mut column_stats = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter().enumerate() {
+            let stream = self.tables.batches(key, Some(vec![i])).await?;
+            let one = drain(stream, OneColumn::default(), OneColumn::observe).await?;
+            let values = one.values.unwrap_or_else(|| ColumnValues::for_type(&DataType::Utf8));
+            column_stats.push(values.finish(column.name.clone(), column.dtype, rows, one.missing));
+        }
+        Ok(DatasetStatistics {
+            columns: column_stats,
+            row_count: rows,
+            duplicate_rows: first.duplicates.count(),
+            memory_usage: memory_usage_mb(first.value_bytes, rows, columns.len() as u64, text_columns),
+            correlations: first.correlations.map(Correlations::finish).unwrap_or_default(),
+            error,
+        })
+    }
+}
+
+/// What the pass over whole rows accumulates.
+struct WholeTable {
+    duplicates: DuplicateRows,
+    value_bytes: u64,
+    correlations: Option<Correlations>,
+    numeric: Vec<usize>,
+}
+
+impl WholeTable {
+    fn observe(&mut self, batch: &RecordBatch) {
+        self.duplicates.observe(batch);
+        self.value_bytes += batch.columns().iter().map(layout_bytes).sum::<u64>();
+        if let Some(c) = self.correlations.as_mut() {
+            let numeric: Vec<_> = self.numeric.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+            c.observe(&numeric);
+        }
+    }
+}
+
+/// What the pass over one column accumulates.
+#[derive(Default)]
+struct OneColumn {
+    values: Option<ColumnValues>,
+    missing: u64,
+}
+
+impl OneColumn {
+    fn observe(&mut self, batch: &RecordBatch) {
+        let chunk = batch.column(0);
+        let values = self.values.get_or_insert_with(|| ColumnValues::for_type(chunk.data_type()));
+        self.missing += values.observe(chunk);
+    }
+}
+
+/// Feeds every batch of `stream` to `observe` on a blocking thread (the work is CPU-bound)
+/// and returns the final state.
+async fn drain<S: Send + 'static>(
+    mut stream: BatchStream,
+    mut state: S,
+    observe: fn(&mut S, &RecordBatch),
+) -> Result<S, AppError> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        while let Some(batch) = handle.block_on(stream.next()) {
+            observe(&mut state, &batch?);
+        }
+        Ok(state)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("a statistics task failed: {e}")))?
+}

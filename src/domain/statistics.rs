@@ -1,0 +1,711 @@
+//! Per-column statistics of a version (`GET /api/datasets/{id}/analyze`). Every figure is
+//! exact over every row; definitions are here and in `docs/statistics.md`.
+//!
+//! Notation: for a numeric column, x₁…xₙ are its non-missing **finite** values (missing cells
+//! and ±infinity are excluded from every figure below except `unique`, `missing` and
+//! `infinite_count`), x̄ their mean, and mₖ = Σ(xᵢ − x̄)ᵏ / n the k-th central moment.
+//!
+//! - `mean` = Σxᵢ / n (compensated summation); null when n = 0.
+//! - `std` = √(Σ(xᵢ − x̄)² / (n − 1)) (sample); null when n < 2.
+//! - `percentiles` pₚ for p ∈ {0.25, 0.5, 0.75}: with the values sorted, h = (n − 1)·p,
+//!   pₚ = x₍⌊h⌋₎ + (h − ⌊h⌋)·(x₍⌊h⌋+1₎ − x₍⌊h⌋₎) (linear interpolation between closest ranks,
+//!   numpy's default); null when n = 0.
+//! - `skewness` = G₁ = g₁·√(n(n − 1))/(n − 2) with g₁ = m₃/m₂^{3/2} (adjusted Fisher–Pearson);
+//!   null when n < 3 or m₂ = 0.
+//! - `kurtosis` = G₂ = ((n + 1)·g₂ + 6)·(n − 1)/((n − 2)(n − 3)) with g₂ = m₄/m₂² − 3 (excess,
+//!   bias-corrected); null when n < 4 or m₂ = 0.
+//! - `iqr` = p75 − p25; `outlier_count` = #{xᵢ < p25 − 1.5·iqr or xᵢ > p75 + 1.5·iqr}.
+//! - `histogram`: 10 bins with edges eᵢ = min + i·(max − min)/10 (e₁₀ = max); a value falls in
+//!   the last bin i with eᵢ ≤ x (the last bin is closed, so max is counted in bin 10); counts
+//!   sum to n. A constant column uses edges from min − 0.5 to min + 0.5.
+//! - `unique`: distinct non-missing values (−0.0 equals 0.0; +∞ and −∞ count as values).
+//! - `missing_percent` = missing / rows, a fraction from 0 to 1.
+//! - `top_values` (text, category, bool): the 10 most frequent values with their counts,
+//!   ties broken by the value in ascending byte order.
+//! - datetime columns: `min`, `max` and a 10-bin histogram over microseconds since the epoch,
+//!   edges written as ISO-8601 timestamps.
+//! - `correlations`: Pearson's r over the rows where both columns hold finite values
+//!   (pairwise-complete), for int64 and float64 columns; null when fewer than 2 such rows or
+//!   either column is constant on them.
+//! - `duplicate_rows`: rows equal to an earlier row (see `quality`).
+//! - `memory_usage`: MB (10⁶ bytes) of the columns in Arrow's in-memory layout: per column a
+//!   validity bitmap of ⌈rows/8⌉ bytes, plus 8 bytes per row (int64, float64, timestamps),
+//!   4 bytes per row (dates), ⌈rows/8⌉ bytes (bool), or 4·(rows + 1) offset bytes plus the UTF-8
+//!   bytes of the values (text).
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::dtype::DType;
+use crate::domain::preview::{format_date, format_timestamp};
+
+/// Bins of every histogram.
+pub const HISTOGRAM_BINS: usize = 10;
+/// Entries of `top_values`.
+pub const TOP_VALUES: usize = 10;
+/// Correlations are computed for at most this many numeric columns (a larger matrix is
+/// skipped and said so in `error`).
+pub const MAX_CORRELATION_COLUMNS: usize = 100;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// An exact number: integers stay integers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Int(i64),
+    Float(f64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub counts: Vec<u64>,
+    pub bin_edges: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NumericStats {
+    pub min: Option<Scalar>,
+    pub max: Option<Scalar>,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub percentiles: Option<Percentiles>,
+    pub skewness: Option<f64>,
+    pub kurtosis: Option<f64>,
+    pub iqr: Option<f64>,
+    pub outlier_count: Option<u64>,
+    pub histogram: Option<Histogram>,
+    /// Values equal to +∞ or −∞ (float64 only).
+    pub infinite_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeHistogram {
+    pub counts: Vec<u64>,
+    pub bin_edges: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemporalStats {
+    pub min: String,
+    pub max: String,
+    pub histogram: TimeHistogram,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    pub name: String,
+    pub dtype: DType,
+    pub unique: u64,
+    pub missing: u64,
+    pub missing_percent: f64,
+    pub numeric: Option<NumericStats>,
+    pub top_values: Option<Vec<(String, u64)>>,
+    pub temporal: Option<TemporalStats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetStatistics {
+    pub columns: Vec<ColumnStats>,
+    pub row_count: u64,
+    pub duplicate_rows: u64,
+    pub memory_usage: f64,
+    /// Row name → (column name → r), in column order.
+    pub correlations: Vec<(String, Vec<(String, Option<f64>)>)>,
+    /// Why something could not be computed, when something could not.
+    pub error: Option<String>,
+}
+
+/// Neumaier's compensated sum.
+#[derive(Default, Clone, Copy)]
+struct Sum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl Sum {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.compensation += (self.sum - t) + x;
+        } else {
+            self.compensation += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    fn value(self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// The linear-interpolation percentile of sorted values (n ≥ 1).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let frac = h - lo as f64;
+    match sorted.get(lo + 1) {
+        Some(&next) if frac > 0.0 => sorted[lo] + frac * (next - sorted[lo]),
+        _ => sorted[lo],
+    }
+}
+
+/// Histogram of sorted values by the module's rule.
+pub fn histogram(sorted: &[f64]) -> Option<Histogram> {
+    let (&min, &max) = (sorted.first()?, sorted.last()?);
+    let (lo, hi) = if min == max { (min - 0.5, max + 0.5) } else { (min, max) };
+    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    let mut edges: Vec<f64> = (0..=HISTOGRAM_BINS).map(|i| lo + i as f64 * width).collect();
+    edges[HISTOGRAM_BINS] = hi;
+    let at_least = |edge: f64| sorted.len() - sorted.partition_point(|&x| x < edge);
+    let counts = (0..HISTOGRAM_BINS)
+        .map(|i| {
+            let from = at_least(edges[i]);
+            let to = if i + 1 == HISTOGRAM_BINS { 0 } else { at_least(edges[i + 1]) };
+            (from - to) as u64
+        })
+        .collect();
+    Some(Histogram { counts, bin_edges: edges })
+}
+
+/// Statistics of sorted finite values; `exact` gives min and max in the column's own type.
+fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_count: u64) -> NumericStats {
+    let n = sorted.len();
+    if n == 0 {
+        return NumericStats { infinite_count, ..Default::default() };
+    }
+    let nf = n as f64;
+    let mut total = Sum::default();
+    sorted.iter().for_each(|&x| total.add(x));
+    let mean = total.value() / nf;
+    let (mut s1, mut s2, mut s3, mut s4) = (Sum::default(), Sum::default(), Sum::default(), Sum::default());
+    for &x in sorted {
+        let d = x - mean;
+        let d2 = d * d;
+        s1.add(d);
+        s2.add(d2);
+        s3.add(d2 * d);
+        s4.add(d2 * d2);
+    }
+    // Corrected two-pass: Σd is zero in exact arithmetic; subtracting (Σd)²/n removes the
+    // error of the rounded mean from the sum of squares.
+    let squares = (s2.value() - s1.value() * s1.value() / nf).max(0.0);
+    let (m2, m3, m4) = (squares / nf, s3.value() / nf, s4.value() / nf);
+    let std = (n >= 2).then(|| (squares / (nf - 1.0)).sqrt());
+    let skewness = (n >= 3 && m2 > 0.0)
+        .then(|| {
+            let g1 = m3 / m2.powf(1.5);
+            g1 * (nf * (nf - 1.0)).sqrt() / (nf - 2.0)
+        })
+        .and_then(finite);
+    let kurtosis = (n >= 4 && m2 > 0.0)
+        .then(|| {
+            let g2 = m4 / (m2 * m2) - 3.0;
+            ((nf + 1.0) * g2 + 6.0) * (nf - 1.0) / ((nf - 2.0) * (nf - 3.0))
+        })
+        .and_then(finite);
+    let p = Percentiles { p25: percentile(sorted, 0.25), p50: percentile(sorted, 0.5), p75: percentile(sorted, 0.75) };
+    let iqr = p.p75 - p.p25;
+    let (low, high) = (p.p25 - 1.5 * iqr, p.p75 + 1.5 * iqr);
+    let outliers = sorted.partition_point(|&x| x < low) + (n - sorted.partition_point(|&x| x <= high));
+    let (min, max) = exact_min_max.unwrap_or((Scalar::Float(sorted[0]), Scalar::Float(sorted[n - 1])));
+    NumericStats {
+        min: Some(min),
+        max: Some(max),
+        mean: finite(mean),
+        std: std.and_then(finite),
+        percentiles: Some(p),
+        skewness,
+        kurtosis,
+        iqr: finite(iqr),
+        outlier_count: Some(outliers as u64),
+        histogram: histogram(sorted),
+        infinite_count,
+    }
+}
+
+/// Statistics of an int64 column's non-missing values (any order).
+pub fn int_stats(mut values: Vec<i64>) -> (NumericStats, u64) {
+    values.sort_unstable();
+    let unique = count_distinct(&values);
+    let exact = values.first().zip(values.last()).map(|(&a, &b)| (Scalar::Int(a), Scalar::Int(b)));
+    let floats: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+    drop(values);
+    (summarize(&floats, exact, 0), unique)
+}
+
+/// Statistics of a float64 column's non-missing values (any order, infinities included).
+pub fn float_stats(mut values: Vec<f64>) -> (NumericStats, u64) {
+    values.iter_mut().filter(|v| **v == 0.0).for_each(|v| *v = 0.0);
+    values.sort_unstable_by(f64::total_cmp);
+    let unique = count_distinct(&values);
+    let finite_from = values.partition_point(|&x| x == f64::NEG_INFINITY);
+    let finite_to = values.partition_point(|&x| x < f64::INFINITY);
+    let infinite = (finite_from + values.len() - finite_to) as u64;
+    (summarize(&values[finite_from..finite_to], None, infinite), unique)
+}
+
+fn count_distinct<T: PartialEq>(sorted: &[T]) -> u64 {
+    match sorted.first() {
+        None => 0,
+        Some(_) => 1 + sorted.windows(2).filter(|w| w[0] != w[1]).count() as u64,
+    }
+}
+
+/// The [`TOP_VALUES`] most frequent values, ties by value ascending.
+pub fn top_values(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut all: Vec<(String, u64)> = counts.into_iter().collect();
+    all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(TOP_VALUES);
+    all
+}
+
+/// Min, max and histogram of times in microseconds since the epoch (any order).
+pub fn temporal_stats(mut micros: Vec<i64>, dates: bool, utc: bool) -> (Option<TemporalStats>, u64) {
+    micros.sort_unstable();
+    let unique = count_distinct(&micros);
+    let (Some(&min), Some(&max)) = (micros.first(), micros.last()) else { return (None, unique) };
+    let show = |m: i64| {
+        if dates { format_date((m / MICROS_PER_DAY) as i32) } else { format_timestamp(m, utc) }
+    };
+    let floats: Vec<f64> = micros.iter().map(|&m| m as f64).collect();
+    let histogram = histogram(&floats).map(|h| TimeHistogram {
+        counts: h.counts,
+        bin_edges: h.bin_edges.iter().map(|&e| format_timestamp(e.round() as i64, utc)).collect(),
+    });
+    let stats = histogram.map(|histogram| TemporalStats { min: show(min), max: show(max), histogram });
+    (stats, unique)
+}
+
+/// Collects one column's non-missing values across batches.
+pub enum ColumnValues {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    Bool { trues: u64, falses: u64 },
+    Text(HashMap<String, u64>),
+    Time { micros: Vec<i64>, dates: bool, utc: bool },
+}
+
+impl ColumnValues {
+    pub fn for_type(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Int64 => Self::Int(Vec::new()),
+            DataType::Float64 => Self::Float(Vec::new()),
+            DataType::Boolean => Self::Bool { trues: 0, falses: 0 },
+            DataType::Date32 => Self::Time { micros: Vec::new(), dates: true, utc: false },
+            DataType::Timestamp(_, tz) => Self::Time { micros: Vec::new(), dates: false, utc: tz.is_some() },
+            _ => Self::Text(HashMap::new()),
+        }
+    }
+
+    /// Adds a column chunk; returns its number of missing cells.
+    pub fn observe(&mut self, column: &ArrayRef) -> u64 {
+        let valid = |i: usize| column.is_valid(i);
+        let n = column.len();
+        match self {
+            Self::Int(v) => {
+                let a = column.as_primitive::<Int64Type>();
+                v.extend((0..n).filter(|&i| valid(i)).map(|i| a.value(i)));
+            }
+            Self::Float(v) => {
+                let a = column.as_primitive::<Float64Type>();
+                v.extend((0..n).filter(|&i| valid(i)).map(|i| a.value(i)));
+            }
+            Self::Bool { trues, falses } => {
+                let a = column.as_boolean();
+                for i in (0..n).filter(|&i| valid(i)) {
+                    if a.value(i) { *trues += 1 } else { *falses += 1 }
+                }
+            }
+            Self::Text(counts) => {
+                let a = column.as_string::<i32>();
+                for value in a.iter().flatten() {
+                    match counts.get_mut(value) {
+                        Some(c) => *c += 1,
+                        None => {
+                            counts.insert(value.to_string(), 1);
+                        }
+                    }
+                }
+            }
+            Self::Time { micros, dates, .. } => {
+                if *dates {
+                    let a = column.as_primitive::<Date32Type>();
+                    micros.extend((0..n).filter(|&i| valid(i)).map(|i| i64::from(a.value(i)) * MICROS_PER_DAY));
+                } else {
+                    let a = column.as_primitive::<TimestampMicrosecondType>();
+                    micros.extend((0..n).filter(|&i| valid(i)).map(|i| a.value(i)));
+                }
+            }
+        }
+        column.null_count() as u64
+    }
+
+    /// The column's statistics.
+    pub fn finish(self, name: String, dtype: DType, rows: u64, missing: u64) -> ColumnStats {
+        let missing_percent = if rows == 0 { 0.0 } else { missing as f64 / rows as f64 };
+        let mut stats = ColumnStats {
+            name,
+            dtype,
+            unique: 0,
+            missing,
+            missing_percent,
+            numeric: None,
+            top_values: None,
+            temporal: None,
+        };
+        match self {
+            Self::Int(v) => {
+                let (numeric, unique) = int_stats(v);
+                stats.numeric = Some(numeric);
+                stats.unique = unique;
+            }
+            Self::Float(v) => {
+                let (numeric, unique) = float_stats(v);
+                stats.numeric = Some(numeric);
+                stats.unique = unique;
+            }
+            Self::Bool { trues, falses } => {
+                let mut counts = HashMap::new();
+                if trues > 0 {
+                    counts.insert("true".to_string(), trues);
+                }
+                if falses > 0 {
+                    counts.insert("false".to_string(), falses);
+                }
+                stats.unique = counts.len() as u64;
+                stats.top_values = Some(top_values(counts));
+            }
+            Self::Text(counts) => {
+                stats.unique = counts.len() as u64;
+                stats.top_values = Some(top_values(counts));
+            }
+            Self::Time { micros, dates, utc } => {
+                let (temporal, unique) = temporal_stats(micros, dates, utc);
+                stats.temporal = temporal;
+                stats.unique = unique;
+            }
+        }
+        stats
+    }
+}
+
+/// Pearson co-moments of one pair of columns, updated one row at a time (Welford).
+#[derive(Debug, Clone, Copy, Default)]
+struct CoMoment {
+    n: u64,
+    mean_x: f64,
+    mean_y: f64,
+    m2_x: f64,
+    m2_y: f64,
+    c_xy: f64,
+}
+
+impl CoMoment {
+    fn add(&mut self, x: f64, y: f64) {
+        self.n += 1;
+        let n = self.n as f64;
+        let dx = x - self.mean_x;
+        self.mean_x += dx / n;
+        let dy = y - self.mean_y;
+        self.mean_y += dy / n;
+        self.m2_x += dx * (x - self.mean_x);
+        self.m2_y += dy * (y - self.mean_y);
+        self.c_xy += dx * (y - self.mean_y);
+    }
+
+    fn r(&self) -> Option<f64> {
+        if self.n < 2 || self.m2_x <= 0.0 || self.m2_y <= 0.0 {
+            return None;
+        }
+        finite((self.c_xy / (self.m2_x.sqrt() * self.m2_y.sqrt())).clamp(-1.0, 1.0))
+    }
+}
+
+/// Pairwise-complete Pearson correlations of numeric columns, fed batch by batch.
+pub struct Correlations {
+    names: Vec<String>,
+    /// Upper triangle including the diagonal, row-major.
+    pairs: Vec<CoMoment>,
+}
+
+impl Correlations {
+    pub fn new(names: Vec<String>) -> Self {
+        let k = names.len();
+        Self { names, pairs: vec![CoMoment::default(); k * (k + 1) / 2] }
+    }
+
+    fn index(&self, i: usize, j: usize) -> usize {
+        let k = self.names.len();
+        i * k - i * (i + 1) / 2 + j
+    }
+
+    /// `columns` are this batch's numeric columns (Int64 or Float64) in the order of `names`.
+    pub fn observe(&mut self, columns: &[ArrayRef]) {
+        let values: Vec<Vec<Option<f64>>> = columns.iter().map(|c| as_f64(c)).collect();
+        let rows = columns.first().map_or(0, |c| c.len());
+        let k = self.names.len();
+        for row in 0..rows {
+            for i in 0..k {
+                let Some(x) = values[i][row] else { continue };
+                for j in i..k {
+                    if let Some(y) = values[j][row] {
+                        let at = self.index(i, j);
+                        self.pairs[at].add(x, y);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Vec<(String, Vec<(String, Option<f64>)>)> {
+        let k = self.names.len();
+        (0..k)
+            .map(|i| {
+                let row = (0..k)
+                    .map(|j| {
+                        let (a, b) = if i <= j { (i, j) } else { (j, i) };
+                        (self.names[j].clone(), self.pairs[self.index(a, b)].r())
+                    })
+                    .collect();
+                (self.names[i].clone(), row)
+            })
+            .collect()
+    }
+}
+
+/// Finite values as f64; missing and infinite values as `None`.
+fn as_f64(column: &ArrayRef) -> Vec<Option<f64>> {
+    match column.data_type() {
+        DataType::Int64 => column.as_primitive::<Int64Type>().iter().map(|v| v.map(|x| x as f64)).collect(),
+        DataType::Float64 => column.as_primitive::<Float64Type>().iter().map(|v| v.and_then(finite)).collect(),
+        _ => vec![None; column.len()],
+    }
+}
+
+/// Bytes of one column chunk in the documented in-memory layout (without the per-column
+/// validity bitmap, which [`memory_usage_mb`] adds once).
+pub fn layout_bytes(column: &ArrayRef) -> u64 {
+    let n = column.len() as u64;
+    match column.data_type() {
+        DataType::Int64 | DataType::Float64 | DataType::Timestamp(_, _) => 8 * n,
+        DataType::Date32 => 4 * n,
+        DataType::Boolean => n.div_ceil(8),
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            4 * n + a.iter().flatten().map(|s| s.len() as u64).sum::<u64>()
+        }
+        _ => 8 * n,
+    }
+}
+
+/// Total MB (10⁶ bytes, exact to the byte) of `columns` columns of `rows` rows whose value bytes are
+/// `value_bytes`: adds each column's validity bitmap and the extra text offset.
+pub fn memory_usage_mb(value_bytes: u64, rows: u64, columns: u64, text_columns: u64) -> f64 {
+    let total = value_bytes + columns * rows.div_ceil(8) + text_columns * 4;
+    total as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Textbook formulas, written out independently of the implementation.
+    fn naive(xs: &[f64]) -> (f64, f64, f64, f64) {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let m = |k: i32| xs.iter().map(|x| (x - mean).powi(k)).sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let g1 = m(3) / m(2).powf(1.5);
+        let skew = g1 * (n * (n - 1.0)).sqrt() / (n - 2.0);
+        let g2 = m(4) / m(2).powi(2) - 3.0;
+        let kurt = (n - 1.0) / ((n - 2.0) * (n - 3.0)) * ((n + 1.0) * g2 + 6.0);
+        (mean, var.sqrt(), skew, kurt)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn moments_match_the_textbook_formulas() {
+        let xs = vec![2.0, 8.0, 0.0, 4.0, 1.0, 9.0, 9.0, 0.0, 3.5, -7.25];
+        let (mean, std, skew, kurt) = naive(&xs);
+        let (s, unique) = float_stats(xs);
+        assert_eq!(unique, 8);
+        assert!(close(s.mean.unwrap(), mean));
+        assert!(close(s.std.unwrap(), std));
+        assert!(close(s.skewness.unwrap(), skew));
+        assert!(close(s.kurtosis.unwrap(), kurt));
+    }
+
+    #[test]
+    fn anscombe_quartet_has_its_published_summary() {
+        let x = [10.0, 8.0, 13.0, 9.0, 11.0, 14.0, 6.0, 4.0, 12.0, 7.0, 5.0];
+        let y1 = [8.04, 6.95, 7.58, 8.81, 8.33, 9.96, 7.24, 4.26, 10.84, 4.82, 5.68];
+        let (sx, _) = float_stats(x.to_vec());
+        assert!(close(sx.mean.unwrap(), 9.0));
+        assert!(close(sx.std.unwrap().powi(2), 11.0), "sample variance of x is 11");
+        let (sy, _) = float_stats(y1.to_vec());
+        assert!((sy.mean.unwrap() - 7.50).abs() < 0.005);
+        assert!((sy.std.unwrap().powi(2) - 4.127).abs() < 0.003);
+        let mut c = Correlations::new(vec!["x".into(), "y".into()]);
+        let xs: ArrayRef = std::sync::Arc::new(arrow::array::Float64Array::from(x.to_vec()));
+        let ys: ArrayRef = std::sync::Arc::new(arrow::array::Float64Array::from(y1.to_vec()));
+        c.observe(&[xs, ys]);
+        let m = c.finish();
+        assert!((m[0].1[1].1.unwrap() - 0.816).abs() < 0.0005);
+        assert_eq!(m[1].1[0].1, m[0].1[1].1, "the matrix is symmetric");
+        assert_eq!(m[0].1[0].1, Some(1.0));
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_closest_ranks() {
+        let (s, _) = float_stats(vec![4.0, 1.0, 3.0, 2.0]);
+        let p = s.percentiles.unwrap();
+        // h = 3p: p25 → 0.75 between 1 and 2; p50 → 1.5; p75 → 2.25.
+        assert_eq!((p.p25, p.p50, p.p75), (1.75, 2.5, 3.25));
+        assert_eq!(s.iqr, Some(1.5));
+    }
+
+    #[test]
+    fn outliers_are_outside_one_and_a_half_iqr() {
+        let mut xs: Vec<f64> = (1..=8).map(f64::from).collect();
+        xs.push(100.0);
+        xs.push(-50.0);
+        let (s, _) = float_stats(xs.clone());
+        let p = s.percentiles.clone().unwrap();
+        let iqr = p.p75 - p.p25;
+        let expected = xs.iter().filter(|&&x| x < p.p25 - 1.5 * iqr || x > p.p75 + 1.5 * iqr).count() as u64;
+        assert_eq!(s.outlier_count, Some(expected));
+        assert_eq!(expected, 2);
+    }
+
+    #[test]
+    fn the_histogram_has_ten_equal_bins_and_a_closed_last_bin() {
+        let xs: Vec<f64> = (0..=100).map(f64::from).collect();
+        let h = histogram(&xs).unwrap();
+        assert_eq!(h.bin_edges.len(), 11);
+        assert_eq!(h.bin_edges[0], 0.0);
+        assert_eq!(h.bin_edges[10], 100.0);
+        assert_eq!(h.counts, vec![10, 10, 10, 10, 10, 10, 10, 10, 10, 11]);
+        assert_eq!(h.counts.iter().sum::<u64>(), 101);
+    }
+
+    #[test]
+    fn a_constant_column_has_null_shape_statistics_and_a_centred_histogram() {
+        let (s, unique) = float_stats(vec![3.0; 5]);
+        assert_eq!(unique, 1);
+        assert_eq!(s.std, Some(0.0));
+        assert_eq!(s.skewness, None);
+        assert_eq!(s.kurtosis, None);
+        let h = s.histogram.unwrap();
+        assert_eq!(h.bin_edges[0], 2.5);
+        assert_eq!(h.bin_edges[10], 3.5);
+        assert_eq!(h.counts.iter().sum::<u64>(), 5);
+        assert_eq!(h.counts[5], 5);
+    }
+
+    #[test]
+    fn one_value_has_a_mean_but_no_spread() {
+        let (s, _) = float_stats(vec![42.0]);
+        assert_eq!(s.mean, Some(42.0));
+        assert_eq!(s.std, None);
+        assert_eq!(s.skewness, None);
+        assert_eq!(s.percentiles.unwrap().p50, 42.0);
+    }
+
+    #[test]
+    fn no_values_give_no_numbers() {
+        let (s, unique) = float_stats(vec![]);
+        assert_eq!(unique, 0);
+        assert_eq!(s, NumericStats::default());
+    }
+
+    #[test]
+    fn large_values_with_tiny_variance_keep_an_exact_std() {
+        let xs: Vec<f64> = (0..1000).map(|i| 1e9 + f64::from(i % 2) * 0.001).collect();
+        let (s, _) = float_stats(xs);
+        // Half the values are a = 1e9, half b = the double nearest 1e9 + 0.001; d = b − a is
+        // exact, and the sample std is (d/2)·√(1000/999).
+        let d = (1e9 + 0.001) - 1e9;
+        let expected = d / 2.0 * (1000.0f64 / 999.0).sqrt();
+        assert!((s.std.unwrap() - expected).abs() < 1e-12, "{:?} vs {expected}", s.std);
+        assert!((s.mean.unwrap() - (1e9 + d / 2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn infinities_are_counted_and_kept_out_of_the_moments() {
+        let (s, unique) = float_stats(vec![1.0, f64::INFINITY, 3.0, f64::NEG_INFINITY, f64::INFINITY]);
+        assert_eq!(s.infinite_count, 3);
+        assert_eq!(unique, 4);
+        assert_eq!(s.mean, Some(2.0));
+        assert_eq!(s.max, Some(Scalar::Float(3.0)));
+    }
+
+    #[test]
+    fn int64_extremes_keep_exact_min_and_max() {
+        let (s, unique) = int_stats(vec![i64::MAX, i64::MIN, 0]);
+        assert_eq!(unique, 3);
+        assert_eq!(s.min, Some(Scalar::Int(i64::MIN)));
+        assert_eq!(s.max, Some(Scalar::Int(i64::MAX)));
+        assert!(s.mean.unwrap().is_finite());
+    }
+
+    #[test]
+    fn top_values_break_ties_by_value() {
+        let counts: HashMap<String, u64> =
+            [("b", 2), ("a", 2), ("c", 5), ("d", 1)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        assert_eq!(top_values(counts), vec![("c".into(), 5), ("a".into(), 2), ("b".into(), 2), ("d".into(), 1)]);
+        let many: HashMap<String, u64> = (0..30).map(|i| (format!("v{i:02}"), 1)).collect();
+        assert_eq!(top_values(many).len(), TOP_VALUES);
+    }
+
+    #[test]
+    fn correlation_with_a_constant_column_is_null() {
+        let mut c = Correlations::new(vec!["x".into(), "k".into()]);
+        let xs: ArrayRef = std::sync::Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0, 3.0]));
+        let ks: ArrayRef = std::sync::Arc::new(arrow::array::Int64Array::from(vec![7, 7, 7]));
+        c.observe(&[xs, ks]);
+        let m = c.finish();
+        assert_eq!(m[0].1[1].1, None);
+        assert_eq!(m[1].1[1].1, None);
+    }
+
+    #[test]
+    fn correlations_use_pairwise_complete_rows() {
+        let mut c = Correlations::new(vec!["x".into(), "y".into()]);
+        let xs: ArrayRef =
+            std::sync::Arc::new(arrow::array::Float64Array::from(vec![Some(1.0), Some(2.0), None, Some(4.0)]));
+        let ys: ArrayRef =
+            std::sync::Arc::new(arrow::array::Float64Array::from(vec![Some(2.0), Some(4.0), Some(100.0), Some(8.0)]));
+        c.observe(&[xs, ys]);
+        assert!(close(c.finish()[0].1[1].1.unwrap(), 1.0));
+    }
+
+    #[test]
+    fn datetime_columns_report_range_and_histogram() {
+        let day = MICROS_PER_DAY;
+        let (t, unique) = temporal_stats(vec![0, 10 * day, 5 * day, 5 * day], true, false);
+        let t = t.unwrap();
+        assert_eq!(unique, 3);
+        assert_eq!(t.min, "1970-01-01");
+        assert_eq!(t.max, "1970-01-11");
+        assert_eq!(t.histogram.bin_edges[1], "1970-01-02T00:00:00");
+        assert_eq!(t.histogram.counts, vec![1, 0, 0, 0, 0, 2, 0, 0, 0, 1]);
+    }
+}
