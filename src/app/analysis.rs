@@ -150,6 +150,15 @@ impl WholeTable {
     }
 }
 
+impl App {
+    /// Every non-missing value of column `index` of a stored table, and its missing count.
+    pub(crate) async fn read_column(&self, key: &str, index: usize) -> Result<(Option<ColumnValues>, u64), AppError> {
+        let stream = self.tables.batches(key, Some(vec![index])).await?;
+        let one = drain(stream, OneColumn::default(), OneColumn::observe).await?;
+        Ok((one.values, one.missing))
+    }
+}
+
 /// What the pass over one column accumulates.
 #[derive(Default)]
 struct OneColumn {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod analysis;
+pub mod compare;
 pub mod datasets;
 pub mod errors;
 pub mod ingest;

@@ -175,6 +175,11 @@ async fn every_implemented_example_works_as_written() {
     assert_shape("new version", &version, &examples["Upload New Version"]);
     assert_eq!(version["version"], 1);
 
+    // curl "$BASE_URL/api/datasets/{id}/compare?v1=0&v2=1"; Python: summary["rows_diff"]
+    let compare = app.get(&app.admin_key, &format!("/api/datasets/{id}/compare?v1=0&v2=1")).await.expect(200);
+    assert_shape("compare", &compare, &examples["Compare Versions"]);
+    assert_eq!(compare["summary"]["rows_diff"], 1);
+
     let versions = app.get(&app.admin_key, &format!("/api/datasets/{id}/versions")).await.expect(200);
     assert_shape("versions", &versions, &examples["List Versions"]);
 

@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod compare;
 pub mod datasets;
 pub mod errors;
 pub mod ordered_map;
@@ -54,6 +55,7 @@ type Apis = (
     datasets::DatasetsApi,
     datasets::VersionsApi,
     analysis::AnalysisApi,
+    compare::CompareApi,
 );
 
 const DESCRIPTION: &str = "Versioned tabular datasets (CSV, Parquet) with schema, data quality and downloads. \
@@ -70,6 +72,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             datasets::DatasetsApi,
             datasets::VersionsApi,
             analysis::AnalysisApi,
+            compare::CompareApi,
         ),
         "datasets-api",
         env!("CARGO_PKG_VERSION"),

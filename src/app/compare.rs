@@ -1,0 +1,217 @@
+//! Comparing two versions of a dataset: schema changes and drift (definitions in
+//! `domain::drift` and docs/compare.md).
+
+use std::collections::HashMap;
+
+use crate::app::{App, AppError};
+use crate::domain::access::{Action, Principal};
+use crate::domain::drift::{CategoryChange, ShiftLevel, categorical_drift, mean_shift_pct, numeric_psi};
+use crate::domain::dtype::DType;
+use crate::domain::ids::DatasetId;
+use crate::domain::records::Version;
+use crate::domain::statistics::{ColumnStats, ColumnValues};
+
+/// Entries of the category lists and of `top_changes`.
+pub const CATEGORY_LIST_LIMIT: usize = 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeChange {
+    pub name: String,
+    pub from: DType,
+    pub to: DType,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnDiff {
+    Numeric {
+        v1_mean: Option<f64>,
+        v2_mean: Option<f64>,
+        v1_std: Option<f64>,
+        v2_std: Option<f64>,
+        missing_v1: f64,
+        missing_v2: f64,
+        mean_shift_pct: Option<f64>,
+        psi: Option<f64>,
+    },
+    Categorical {
+        missing_v1: f64,
+        missing_v2: f64,
+        categories_added: Vec<String>,
+        categories_added_count: u64,
+        categories_removed: Vec<String>,
+        categories_removed_count: u64,
+        top_changes: Vec<CategoryChange>,
+        psi: Option<f64>,
+    },
+    Datetime {
+        v1_min: Option<String>,
+        v1_max: Option<String>,
+        v2_min: Option<String>,
+        v2_max: Option<String>,
+        missing_v1: f64,
+        missing_v2: f64,
+    },
+    /// The column changed between type families (e.g. int64 → object): no distribution is
+    /// compared.
+    TypeChanged { from: DType, to: DType, missing_v1: f64, missing_v2: f64 },
+}
+
+impl ColumnDiff {
+    pub fn shift_level(psi: Option<f64>) -> Option<ShiftLevel> {
+        psi.map(ShiftLevel::of)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub v1: i64,
+    pub v2: i64,
+    pub v1_rows: u64,
+    pub v2_rows: u64,
+    pub v1_columns: u64,
+    pub v2_columns: u64,
+    pub columns_added: Vec<String>,
+    pub columns_removed: Vec<String>,
+    pub columns_type_changed: Vec<TypeChange>,
+    /// Every column present in both versions, in v2's column order.
+    pub column_diffs: Vec<(String, ColumnDiff)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Numeric,
+    Categorical,
+    Datetime,
+}
+
+fn family(d: DType) -> Family {
+    match d {
+        DType::Int64 | DType::Float64 => Family::Numeric,
+        DType::Datetime64 => Family::Datetime,
+        DType::Object | DType::Category | DType::Bool => Family::Categorical,
+    }
+}
+
+fn floats(values: Option<ColumnValues>) -> Vec<f64> {
+    match values {
+        Some(ColumnValues::Int(v)) => v.into_iter().map(|x| x as f64).collect(),
+        Some(ColumnValues::Float(v)) => v,
+        _ => Vec::new(),
+    }
+}
+
+fn categories(values: Option<ColumnValues>) -> HashMap<String, u64> {
+    match values {
+        Some(ColumnValues::Text(counts)) => counts,
+        Some(ColumnValues::Bool { trues, falses }) => [("true", trues), ("false", falses)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+        _ => HashMap::new(),
+    }
+}
+
+impl App {
+    pub async fn compare(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        v1: i64,
+        v2: i64,
+    ) -> Result<Comparison, AppError> {
+        self.visible_dataset(principal, id, Action::Read).await?;
+        let first = self.metadata.find_version_by_number(id, v1).await?.ok_or(AppError::NotFound("version v1"))?;
+        let second = self.metadata.find_version_by_number(id, v2).await?.ok_or(AppError::NotFound("version v2"))?;
+        let (s1, s2) = (self.statistics_of(&first).await?, self.statistics_of(&second).await?);
+        let stats1: HashMap<&str, &ColumnStats> = s1.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let stats2: HashMap<&str, &ColumnStats> = s2.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let index1: HashMap<&str, usize> =
+            first.columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+
+        let columns_added =
+            second.columns.iter().filter(|c| !index1.contains_key(c.name.as_str())).map(|c| c.name.clone()).collect();
+        let names2: std::collections::HashSet<&str> = second.columns.iter().map(|c| c.name.as_str()).collect();
+        let columns_removed =
+            first.columns.iter().filter(|c| !names2.contains(c.name.as_str())).map(|c| c.name.clone()).collect();
+        let mut columns_type_changed = Vec::new();
+        let mut column_diffs = Vec::new();
+        for (j, column) in second.columns.iter().enumerate() {
+            let Some(&i) = index1.get(column.name.as_str()) else { continue };
+            let (from, to) = (first.columns[i].dtype, column.dtype);
+            if from != to {
+                columns_type_changed.push(TypeChange { name: column.name.clone(), from, to });
+            }
+            let (Some(a), Some(b)) = (stats1.get(column.name.as_str()), stats2.get(column.name.as_str())) else {
+                return Err(AppError::Internal(format!("statistics lack column {}", column.name)));
+            };
+            let diff = self.column_diff(&first, &second, (i, j), a, b).await?;
+            column_diffs.push((column.name.clone(), diff));
+        }
+        Ok(Comparison {
+            v1,
+            v2,
+            v1_rows: first.summary.row_count,
+            v2_rows: second.summary.row_count,
+            v1_columns: first.summary.column_count,
+            v2_columns: second.summary.column_count,
+            columns_added,
+            columns_removed,
+            columns_type_changed,
+            column_diffs,
+        })
+    }
+
+    async fn column_diff(
+        &self,
+        first: &Version,
+        second: &Version,
+        (i, j): (usize, usize),
+        a: &ColumnStats,
+        b: &ColumnStats,
+    ) -> Result<ColumnDiff, AppError> {
+        let (missing_v1, missing_v2) = (a.missing_percent, b.missing_percent);
+        let (k1, k2) = (&first.normalized.storage_key, &second.normalized.storage_key);
+        Ok(match (family(a.dtype), family(b.dtype)) {
+            (Family::Numeric, Family::Numeric) => {
+                let (n1, n2) = (a.numeric.clone().unwrap_or_default(), b.numeric.clone().unwrap_or_default());
+                let v1 = floats(self.read_column(k1, i).await?.0);
+                let v2 = floats(self.read_column(k2, j).await?.0);
+                ColumnDiff::Numeric {
+                    v1_mean: n1.mean,
+                    v2_mean: n2.mean,
+                    v1_std: n1.std,
+                    v2_std: n2.std,
+                    missing_v1,
+                    missing_v2,
+                    mean_shift_pct: mean_shift_pct(n1.mean, n2.mean),
+                    psi: numeric_psi(v1, &v2),
+                }
+            }
+            (Family::Categorical, Family::Categorical) => {
+                let c1 = categories(self.read_column(k1, i).await?.0);
+                let c2 = categories(self.read_column(k2, j).await?.0);
+                let d = categorical_drift(&c1, &c2, CATEGORY_LIST_LIMIT);
+                ColumnDiff::Categorical {
+                    missing_v1,
+                    missing_v2,
+                    categories_added: d.added,
+                    categories_added_count: d.added_count,
+                    categories_removed: d.removed,
+                    categories_removed_count: d.removed_count,
+                    top_changes: d.top_changes,
+                    psi: d.psi,
+                }
+            }
+            (Family::Datetime, Family::Datetime) => ColumnDiff::Datetime {
+                v1_min: a.temporal.as_ref().map(|t| t.min.clone()),
+                v1_max: a.temporal.as_ref().map(|t| t.max.clone()),
+                v2_min: b.temporal.as_ref().map(|t| t.min.clone()),
+                v2_max: b.temporal.as_ref().map(|t| t.max.clone()),
+                missing_v1,
+                missing_v2,
+            },
+            _ => ColumnDiff::TypeChanged { from: a.dtype, to: b.dtype, missing_v1, missing_v2 },
+        })
+    }
+}
