@@ -15,6 +15,8 @@ pub const DEFAULT_STORAGE_URL: &str = "data/artifacts";
 pub const DEFAULT_SPOOL_DIR: &str = "data/spool";
 /// 500 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 500 * 1000 * 1000;
+/// Excel's sheet holds 1,048,576 rows, one of which is the header.
+pub const EXCEL_DATA_ROWS: u64 = 1_048_575;
 
 /// Every setting: (environment variable, meaning).
 pub const SETTINGS: &[(&str, &str)] = &[
@@ -24,6 +26,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("MAX_DATASET_UPLOAD_BYTES", "largest accepted upload in bytes (default 500000000)"),
     ("ADMIN_API_KEY", "the admin's API key; when unset, a key is created and printed once at first start"),
     ("SPOOL_DIR", "folder for uploads being processed (default data/spool)"),
+    ("MAX_XLSX_ROWS", "most data rows an XLSX download may have (default and maximum 1048575, Excel's limit)"),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
 ];
@@ -75,6 +78,7 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub admin_api_key: Option<Secret>,
     pub spool_dir: PathBuf,
+    pub max_xlsx_rows: u64,
     pub log_format: LogFormat,
 }
 
@@ -124,6 +128,17 @@ impl Settings {
             None => None,
         };
         let spool_dir = PathBuf::from(get("SPOOL_DIR").unwrap_or_else(|| DEFAULT_SPOOL_DIR.into()));
+        let max_xlsx_rows = match get("MAX_XLSX_ROWS") {
+            None => EXCEL_DATA_ROWS,
+            Some(raw) => {
+                raw.trim().parse::<u64>().ok().filter(|&n| (1..=EXCEL_DATA_ROWS).contains(&n)).ok_or_else(|| {
+                    ConfigError {
+                        name: "MAX_XLSX_ROWS",
+                        problem: format!("{raw:?} is not a number from 1 to {EXCEL_DATA_ROWS}"),
+                    }
+                })?
+            }
+        };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -131,7 +146,16 @@ impl Settings {
                 return Err(ConfigError { name: "LOG_FORMAT", problem: format!("{other:?} is neither text nor json") });
             }
         };
-        Ok(Self { bind_addr, database_url, storage, max_upload_bytes, admin_api_key, spool_dir, log_format })
+        Ok(Self {
+            bind_addr,
+            database_url,
+            storage,
+            max_upload_bytes,
+            admin_api_key,
+            spool_dir,
+            max_xlsx_rows,
+            log_format,
+        })
     }
 }
 

@@ -78,6 +78,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             max_upload_bytes: settings.max_upload_bytes,
             ingest_limits: IngestLimits::default(),
             spool_dir: settings.spool_dir.clone(),
+            max_xlsx_rows: settings.max_xlsx_rows,
         },
     };
     let admin = app

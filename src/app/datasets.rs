@@ -5,6 +5,7 @@ use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, Version, VersionSummary};
 use crate::ports::artifacts::ByteStream;
+use crate::ports::tables::{CsvOptions, ExportError};
 
 /// A dataset listing request before access filtering.
 #[derive(Debug, Clone)]
@@ -83,10 +84,35 @@ impl App {
     }
 
     /// The latest version's data as CSV, and the file name to offer.
-    pub async fn download_csv(&self, principal: &Principal, id: DatasetId) -> Result<(ByteStream, String), AppError> {
+    pub async fn download_csv(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        options: CsvOptions,
+    ) -> Result<(ByteStream, String), AppError> {
         let (dataset, version) = self.dataset_detail(principal, id).await?;
-        let stream = self.exporter.csv(&version.normalized.storage_key).await?;
+        let stream = self.exporter.csv(&version.normalized.storage_key, options).await?;
         Ok((stream, download_file_name(&dataset.name, version.summary.version, "csv")))
+    }
+
+    /// The latest version as an Excel workbook, and the file name to offer. Datasets with
+    /// more rows than `max_xlsx_rows` (or than Excel holds) are refused with a hint to use CSV.
+    pub async fn download_xlsx(&self, principal: &Principal, id: DatasetId) -> Result<(ByteStream, String), AppError> {
+        let (dataset, version) = self.dataset_detail(principal, id).await?;
+        let rows = version.summary.row_count;
+        if rows > self.settings.max_xlsx_rows {
+            return Err(AppError::NotExportable(format!(
+                "the dataset has {rows} rows; XLSX export is limited to {} rows: download it as CSV (format=csv)",
+                self.settings.max_xlsx_rows
+            )));
+        }
+        let stream = self.exporter.xlsx(&version.normalized.storage_key, &self.settings.spool_dir).await.map_err(
+            |e| match e {
+                ExportError::DoesNotFit(m) => AppError::NotExportable(format!("{m}: download it as CSV (format=csv)")),
+                ExportError::Store(e) => e.into(),
+            },
+        )?;
+        Ok((stream, download_file_name(&dataset.name, version.summary.version, "xlsx")))
     }
 
     /// Deletes the dataset, all its versions and all their artifact files.

@@ -27,6 +27,9 @@ pub enum AppError {
     Unreadable(IngestError),
     #[error("{0}")]
     Conflict(String),
+    /// The data cannot be written in the requested format (e.g. beyond Excel's limits).
+    #[error("{0}")]
+    NotExportable(String),
     /// A backing store is unreachable; the request may succeed later.
     #[error("service unavailable: {0}")]
     Unavailable(String),

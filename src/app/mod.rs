@@ -27,6 +27,8 @@ pub struct AppSettings {
     pub ingest_limits: IngestLimits,
     /// Local folder for spooled uploads and normalized files before they are stored.
     pub spool_dir: PathBuf,
+    /// Most data rows an XLSX download may have.
+    pub max_xlsx_rows: u64,
 }
 
 /// The application: every port it needs, chosen at start-up.

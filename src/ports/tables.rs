@@ -65,6 +65,24 @@ pub trait TableIngestor: Send + Sync {
     fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError>;
 }
 
+/// Options of the CSV download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CsvOptions {
+    /// Prefix text cells that begin with `=`, `+`, `-`, `@`, tab or CR with `'` (OWASP CSV
+    /// injection); off by default so that the file stays faithful to the data.
+    pub escape_formulas: bool,
+}
+
+/// Why a table cannot be written in a format.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ExportError {
+    /// The table does not fit the format (e.g. Excel's row, column or cell-length limits).
+    #[error("{0}")]
+    DoesNotFit(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Writes stored tables out in download formats.
 ///
 /// Contract: reads the normalized Parquet artifact at `key` and streams it encoded, in
@@ -72,7 +90,13 @@ pub trait TableIngestor: Send + Sync {
 #[async_trait]
 pub trait TableExporter: Send + Sync {
     /// RFC 4180 CSV, UTF-8, with a header row.
-    async fn csv(&self, key: &str) -> Result<ByteStream, StoreError>;
+    async fn csv(&self, key: &str, options: CsvOptions) -> Result<ByteStream, StoreError>;
+
+    /// An Excel workbook with one sheet: a bold header row, then the rows with numbers as
+    /// numbers, dates and timestamps as Excel dates, booleans as booleans and text as text
+    /// (never formulas). Written in constant memory to a local file in `work_dir`, then
+    /// streamed; fails with `DoesNotFit` before any byte is sent when a value cannot be held.
+    async fn xlsx(&self, key: &str, work_dir: &Path) -> Result<ByteStream, ExportError>;
 }
 
 /// Record batches of a stored table.

@@ -65,19 +65,26 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(max_upload_bytes: u64) -> TestApp {
+    spawn_app_configured(|s| s.max_upload_bytes = max_upload_bytes).await
+}
+
+/// A fresh app whose settings `configure` may change.
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("test.db").display()));
     let admin_key = format!("test-admin-{}", Uuid::new_v4());
-    let settings = Settings {
+    let mut settings = Settings {
         bind_addr: "127.0.0.1:0".parse().unwrap(),
         database_url,
         storage: StorageTarget::Filesystem(dir.path().join("artifacts")),
-        max_upload_bytes,
+        max_upload_bytes: 500_000_000,
+        max_xlsx_rows: 1_048_575,
         admin_api_key: Some(Secret::new(admin_key.clone())),
         spool_dir: dir.path().join("spool"),
         log_format: LogFormat::Text,
     };
+    configure(&mut settings);
     let (app, _) = {
         let _guard = BUILD_LOCK.lock().await;
         build_app(&settings).await.expect("the app starts")

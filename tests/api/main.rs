@@ -7,6 +7,7 @@ mod auth_and_projects;
 mod bad_input;
 mod compare;
 mod datasets;
+mod exports;
 mod helpers;
 mod openapi;
 mod spec_examples;

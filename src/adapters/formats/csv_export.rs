@@ -21,21 +21,22 @@ use futures_util::stream::BoxStream;
 use crate::domain::preview::{format_date, format_timestamp};
 use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
+use crate::ports::tables::CsvOptions;
 
 /// Encodes the batches; the header comes from the first batch's schema.
-pub fn encode(batches: BoxStream<'static, Result<RecordBatch, StoreError>>) -> ByteStream {
+pub fn encode(batches: BoxStream<'static, Result<RecordBatch, StoreError>>, options: CsvOptions) -> ByteStream {
     let mut first = true;
     batches
         .map(move |batch| {
             let batch = batch?;
-            let bytes = encode_batch(&batch, first)?;
+            let bytes = encode_batch(&batch, first, options)?;
             first = false;
             Ok(bytes)
         })
         .boxed()
 }
 
-fn encode_batch(batch: &RecordBatch, header: bool) -> Result<Bytes, StoreError> {
+fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Result<Bytes, StoreError> {
     let fail = |e: csv::Error| StoreError::Other(format!("encoding CSV: {e}"));
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -48,10 +49,18 @@ fn encode_batch(batch: &RecordBatch, header: bool) -> Result<Bytes, StoreError> 
         for (cell, column) in row_cells.iter_mut().zip(batch.columns()) {
             cell.clear();
             write_cell(cell, column, row);
+            if options.escape_formulas && column.data_type() == &DataType::Utf8 && starts_like_formula(cell) {
+                cell.insert(0, '\'');
+            }
         }
         writer.write_record(&row_cells).map_err(fail)?;
     }
     writer.into_inner().map(Bytes::from).map_err(|e| StoreError::Other(format!("encoding CSV: {e}")))
+}
+
+/// Text that a spreadsheet could run as a formula (OWASP's list).
+fn starts_like_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
 }
 
 /// The CSV text of one cell (see the module table); empty for a missing cell.
@@ -101,7 +110,23 @@ mod tests {
             Arc::new(StringArray::from(vec![Some("a,\"b\"\nc"), Some("x")])),
         ];
         let batch = RecordBatch::try_new(schema, columns).unwrap();
-        let text = String::from_utf8(encode_batch(&batch, true).unwrap().to_vec()).unwrap();
+        let text = String::from_utf8(encode_batch(&batch, true, CsvOptions::default()).unwrap().to_vec()).unwrap();
         assert_eq!(text, "i,f,b,s\r\n-9223372036854775808,1.0,false,\"a,\"\"b\"\"\nc\"\r\n,1e-7,,x\r\n");
+    }
+
+    #[test]
+    fn formula_escaping_prefixes_only_text_cells_that_look_like_formulas() {
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true), Field::new("s", DataType::Utf8, true)]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![-1, -2, -3, -4, -5, -6, -7])),
+            Arc::new(StringArray::from(vec!["=SUM(A1)", "+1", "-2", "@x", "\tx", "plain", "a=b"])),
+        ];
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let escaped = encode_batch(&batch, false, CsvOptions { escape_formulas: true }).unwrap();
+        let text = String::from_utf8(escaped.to_vec()).unwrap();
+        assert_eq!(text, "-1,'=SUM(A1)\r\n-2,'+1\r\n-3,'-2\r\n-4,'@x\r\n-5,'\tx\r\n-6,plain\r\n-7,a=b\r\n");
+        let plain = encode_batch(&batch, false, CsvOptions::default()).unwrap();
+        assert!(String::from_utf8(plain.to_vec()).unwrap().starts_with("-1,=SUM(A1)\r\n"));
     }
 }

@@ -8,6 +8,7 @@ mod parquet_ingest;
 mod parquet_source;
 mod sink;
 mod sniff;
+mod xlsx_export;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use async_trait::async_trait;
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
 use crate::ports::tables::{
-    BatchStream, IngestError, IngestLimits, IngestedTable, TableExporter, TableIngestor, TableSource,
+    BatchStream, CsvOptions, ExportError, IngestError, IngestLimits, IngestedTable, TableExporter, TableIngestor,
+    TableSource,
 };
 
 /// Parquet files begin (and end) with these four bytes.
@@ -73,9 +75,40 @@ impl StoredTables {
 
 #[async_trait]
 impl TableExporter for StoredTables {
-    async fn csv(&self, key: &str) -> Result<ByteStream, StoreError> {
+    async fn csv(&self, key: &str, options: CsvOptions) -> Result<ByteStream, StoreError> {
         let batches = parquet_source::read_batches(Arc::clone(&self.store), key, None).await?;
-        Ok(csv_export::encode(batches))
+        Ok(csv_export::encode(batches, options))
+    }
+
+    async fn xlsx(&self, key: &str, work_dir: &Path) -> Result<ByteStream, ExportError> {
+        use futures_util::StreamExt;
+        let mut batches = parquet_source::read_batches(Arc::clone(&self.store), key, None).await?;
+        let file = tempfile::Builder::new()
+            .prefix("export-")
+            .suffix(".xlsx")
+            .tempfile_in(work_dir)
+            .map_err(|e| StoreError::Other(format!("cannot create an export file: {e}")))?
+            .into_temp_path();
+        let (path, dir) = (file.to_path_buf(), work_dir.to_path_buf());
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = xlsx_export::XlsxWriter::new(&dir)?;
+            while let Some(batch) = handle.block_on(batches.next()) {
+                writer.write_batch(&batch?)?;
+            }
+            writer.save(&path)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("the export task failed: {e}")))??;
+        let opened = tokio::fs::File::open(&file)
+            .await
+            .map_err(|e| StoreError::Other(format!("cannot read the export file: {e}")))?;
+        // The stream owns the temporary file, which is deleted when the download ends.
+        let stream = tokio_util::io::ReaderStream::new(opened).map(move |chunk| {
+            let _keep = &file;
+            chunk.map_err(|e| StoreError::Other(e.to_string()))
+        });
+        Ok(stream.boxed())
     }
 }
 

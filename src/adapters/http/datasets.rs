@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
-use super::errors::{ApiError, ErrorBody};
+use super::errors::ApiError;
 use super::upload::{UploadDatasetForm, UploadVersionForm, read_form};
 use crate::app::App;
 use crate::app::datasets::ListDatasets;
@@ -19,6 +19,7 @@ use crate::domain::dtype::ColumnSchema;
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::quality::{QualityCheck, QualityReport};
 use crate::domain::records::{DatasetListItem, DatasetQuery, DatasetSort, Page, SortDirection, VersionSummary};
+use crate::ports::tables::CsvOptions;
 
 /// One check of a quality report.
 #[derive(Object, Debug, Clone)]
@@ -259,10 +260,14 @@ pub enum VersionCreated {
 
 #[derive(ApiResponse)]
 pub enum Download {
-    /// The file, streamed.
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Csv(Binary<Body>, #[oai(header = "Content-Disposition")] String),
+    /// The file, streamed: CSV (`text/csv; charset=utf-8`) or XLSX
+    /// (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`).
+    #[oai(status = 200)]
+    File(Binary<Body>, #[oai(header = "Content-Type")] String, #[oai(header = "Content-Disposition")] String),
 }
+
+const CSV_TYPE: &str = "text/csv; charset=utf-8";
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 fn default_list_limit() -> u64 {
     50
@@ -415,7 +420,12 @@ impl DatasetsApi {
 
     /// Download a dataset
     ///
-    /// The latest version as a file: `format=csv` (default) streams RFC 4180 CSV in UTF-8.
+    /// The latest version as a file. `format=csv` (default) streams RFC 4180 CSV in UTF-8;
+    /// `escape_formulas=true` prefixes text cells that begin with `=`, `+`, `-`, `@`, tab or CR
+    /// with `'` (CSV-injection protection; off by default to stay faithful to the data).
+    /// `format=xlsx` returns an Excel workbook (numbers, dates, booleans and text as typed
+    /// cells, a bold header row); a dataset beyond Excel's limits or `MAX_XLSX_ROWS` answers
+    /// 422 `not_exportable`, suggesting CSV.
     #[oai(path = "/api/datasets/:dataset_id/download", method = "get", operation_id = "download_dataset")]
     async fn download(
         &self,
@@ -425,21 +435,29 @@ impl DatasetsApi {
         /// `csv` or `xlsx`.
         #[oai(default = "default_format")]
         format: Query<DownloadFormat>,
+        /// CSV only: escape text cells that a spreadsheet could run as formulas.
+        #[oai(default)]
+        escape_formulas: Query<bool>,
     ) -> Result<Download, ApiError> {
-        if format.0 == DownloadFormat::Xlsx {
-            return Err(ApiError::BadRequest(Json(ErrorBody::new(
-                "unsupported_format",
-                "XLSX export is not available in this version of the server; use format=csv",
-            ))));
-        }
-        let (stream, file_name) = app.download_csv(&auth.0, DatasetId(dataset_id.0)).await?;
+        let id = DatasetId(dataset_id.0);
+        let (stream, file_name, content_type) = match format.0 {
+            DownloadFormat::Csv => {
+                let options = CsvOptions { escape_formulas: escape_formulas.0 };
+                let (stream, name) = app.download_csv(&auth.0, id, options).await?;
+                (stream, name, CSV_TYPE)
+            }
+            DownloadFormat::Xlsx => {
+                let (stream, name) = app.download_xlsx(&auth.0, id).await?;
+                (stream, name, XLSX_TYPE)
+            }
+        };
         let body = Body::from_bytes_stream(futures_util::StreamExt::map(stream, |chunk| {
             chunk.map_err(|e| {
                 tracing::error!(error = %e, "download stream failed");
                 std::io::Error::other(e.to_string())
             })
         }));
-        Ok(Download::Csv(Binary(body), format!("attachment; filename=\"{file_name}\"")))
+        Ok(Download::File(Binary(body), content_type.to_string(), format!("attachment; filename=\"{file_name}\"")))
     }
 
     /// Get the quality report

@@ -18,6 +18,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// One of `bad_request`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unprocessable_file`,
+    /// `not_exportable`,
     /// `service_unavailable`, `internal_error`.
     pub code: String,
     pub message: String,
@@ -50,7 +51,7 @@ pub enum ApiError {
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
     /// The file is not a table that can be read (the message says why, with a line number
-    /// where there is one).
+    /// where there is one), or the data cannot be exported in the requested format.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// An unexpected error; details are in the server log, not here.
@@ -92,6 +93,7 @@ impl From<AppError> for ApiError {
             )),
             AppError::Unreadable(i) => ApiError::Unprocessable(json("unprocessable_file", i.to_string())),
             AppError::Conflict(m) => ApiError::Conflict(json("conflict", m)),
+            AppError::NotExportable(m) => ApiError::Unprocessable(json("not_exportable", m)),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "a backing store is unavailable");
                 ApiError::Unavailable(json("service_unavailable", "a backing store is unavailable; retry later".into()))
