@@ -7,6 +7,7 @@ pub mod compare;
 pub mod datasets;
 pub mod errors;
 pub mod ingest;
+pub mod lineage;
 pub mod projects;
 
 use std::path::PathBuf;

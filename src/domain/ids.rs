@@ -54,3 +54,15 @@ id_type!(
     /// A stored file (the original upload or its normalized Parquet copy).
     ArtifactId
 );
+id_type!(
+    /// A training experiment that used a dataset.
+    ExperimentId
+);
+id_type!(
+    /// A model trained by an experiment.
+    ModelId
+);
+id_type!(
+    /// A deployment serving a model.
+    DeploymentId
+);

@@ -6,6 +6,7 @@ pub mod drift;
 pub mod dtype;
 pub mod ids;
 pub mod inference;
+pub mod lineage;
 pub mod names;
 pub mod preview;
 pub mod quality;

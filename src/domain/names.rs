@@ -73,6 +73,19 @@ name_type!(
     UserName, "name", 200
 );
 
+name_type!(
+    /// The name of an experiment, a model or a deployment (1–200 characters).
+    ResourceName, "name", 200
+);
+
+/// A short optional label (an algorithm, a stage, a problem type, a target column): trimmed,
+/// empty means none, at most `max` characters, no control characters.
+pub fn optional_label(field: &'static str, raw: Option<&str>, max: usize) -> Result<Option<String>, TextError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let value = checked(field, raw, max, false)?;
+    Ok((!value.is_empty()).then_some(value))
+}
+
 /// Free text describing a dataset, a version or a project (0–10,000 characters; newlines and
 /// tabs allowed). An empty description is stored as none.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::access::{Principal, Role};
-use crate::domain::ids::{DatasetId, ProjectId, UserId, VersionId};
+use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
+use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use crate::domain::records::{
     ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
     VersionSummary,
@@ -58,6 +59,19 @@ pub trait MetadataStore: Send + Sync {
     async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
     async fn find_version_by_number(&self, dataset: DatasetId, number: i64) -> Result<Option<Version>, StoreError>;
     async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError>;
+
+    async fn insert_experiment(&self, experiment: &Experiment) -> Result<(), StoreError>;
+    async fn find_experiment(&self, id: ExperimentId) -> Result<Option<Experiment>, StoreError>;
+    async fn insert_model(&self, model: &Model) -> Result<(), StoreError>;
+    async fn find_model(&self, id: ModelId) -> Result<Option<Model>, StoreError>;
+    async fn insert_deployment(&self, deployment: &Deployment) -> Result<(), StoreError>;
+    /// Experiments matching the filter's projects and dataset, oldest first, with their
+    /// model counts.
+    async fn list_experiments(&self, filter: &LineageFilter) -> Result<Vec<ExperimentSummary>, StoreError>;
+    /// Models matching the filter's projects and experiments, oldest first.
+    async fn list_models(&self, filter: &LineageFilter) -> Result<Vec<Model>, StoreError>;
+    /// Deployments matching the filter's projects and models, oldest first.
+    async fn list_deployments(&self, filter: &LineageFilter) -> Result<Vec<Deployment>, StoreError>;
 
     /// The statistics recorded for a version, if any.
     async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError>;

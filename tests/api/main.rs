@@ -9,6 +9,7 @@ mod compare;
 mod datasets;
 mod exports;
 mod helpers;
+mod lineage;
 mod openapi;
 mod spec_examples;
 mod uploads;

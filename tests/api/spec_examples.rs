@@ -187,6 +187,34 @@ async fn every_implemented_example_works_as_written() {
     let one = app.get(&app.admin_key, &format!("/api/dataset-versions/{vid}")).await.expect(200);
     assert_shape("version", &one, &examples["Get Dataset Version"]);
 
+    // curl "$BASE_URL/api/datasets/{id}/lineage", after recording what used the dataset
+    let experiment = app
+        .post_json(
+            &app.admin_key,
+            "/api/experiments",
+            serde_json::json!({"project_id": EXAMPLE_PROJECT, "name": "AutoML Run 1", "dataset_id": id,
+                               "target_column": "is_fraud", "problem_type": "classification", "status": "succeeded"}),
+        )
+        .await
+        .expect(201);
+    let model = app
+        .post_json(
+            &app.admin_key,
+            "/api/models",
+            serde_json::json!({"name": "GBM_1_AutoML", "algorithm": "GBM", "experiment_id": experiment["id"]}),
+        )
+        .await
+        .expect(201);
+    app.post_json(
+        &app.admin_key,
+        "/api/deployments",
+        serde_json::json!({"name": "GBM_1_AutoML", "model_id": model["id"], "stage": "production", "is_active": true}),
+    )
+    .await
+    .expect(201);
+    let lineage = app.get(&app.admin_key, &format!("/api/datasets/{id}/lineage")).await.expect(200);
+    assert_shape("lineage", &lineage, &examples["Dataset Lineage"]);
+
     // curl -X DELETE "$BASE_URL/api/datasets/{id}"
     let deleted = app.delete(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
     assert_shape("delete", &deleted, &examples["Delete Dataset"]);

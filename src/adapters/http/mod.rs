@@ -6,6 +6,7 @@ pub mod auth;
 pub mod compare;
 pub mod datasets;
 pub mod errors;
+pub mod lineage;
 pub mod ordered_map;
 pub mod projects;
 pub mod time;
@@ -25,6 +26,8 @@ pub enum ApiTags {
     Projects,
     /// Users and API keys (admin only).
     Users,
+    /// Experiments, models and deployments that used datasets.
+    Lineage,
     /// Health.
     System,
 }
@@ -56,6 +59,7 @@ type Apis = (
     datasets::VersionsApi,
     analysis::AnalysisApi,
     compare::CompareApi,
+    lineage::LineageApi,
 );
 
 const DESCRIPTION: &str = "Versioned tabular datasets (CSV, Parquet) with schema, data quality and downloads. \
@@ -73,6 +77,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             datasets::VersionsApi,
             analysis::AnalysisApi,
             compare::CompareApi,
+            lineage::LineageApi,
         ),
         "datasets-api",
         env!("CARGO_PKG_VERSION"),

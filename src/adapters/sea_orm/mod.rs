@@ -14,10 +14,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use self::entities::{api_key, artifact, dataset, member, project, statistics, user, version};
+use self::entities::{
+    api_key, artifact, dataset, deployment, experiment, member, model, project, statistics, user, version,
+};
 use crate::domain::access::{Principal, Role};
 use crate::domain::dtype::{ColumnSchema, DType};
-use crate::domain::ids::{ArtifactId, DatasetId, ProjectId, UserId, VersionId};
+use crate::domain::ids::{ArtifactId, DatasetId, DeploymentId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
+use crate::domain::lineage::{Deployment, Experiment, ExperimentStatus, ExperimentSummary, LineageFilter, Model};
 use crate::domain::preview::PreviewRow;
 use crate::domain::quality::QualityReport;
 use crate::domain::records::{
@@ -127,6 +130,43 @@ fn summary_from(m: &version::Model, creator: Option<user::Model>) -> VersionSumm
         description: m.description.clone(),
         created_by: UserId(m.created_by),
         created_by_name: creator.map(|u| u.name).unwrap_or_default(),
+        created_at: m.created_at,
+    }
+}
+
+fn experiment_from(m: experiment::Model) -> Result<Experiment, StoreError> {
+    Ok(Experiment {
+        id: ExperimentId(m.id),
+        project_id: ProjectId(m.project_id),
+        name: m.name,
+        dataset_id: DatasetId(m.dataset_id),
+        dataset_version_id: m.dataset_version_id.map(VersionId),
+        target_column: m.target_column,
+        problem_type: m.problem_type,
+        status: ExperimentStatus::parse(&m.status).ok_or_else(|| corrupt("experiment status"))?,
+        created_at: m.created_at,
+    })
+}
+
+fn model_from(m: model::Model) -> Model {
+    Model {
+        id: ModelId(m.id),
+        project_id: ProjectId(m.project_id),
+        experiment_id: ExperimentId(m.experiment_id),
+        name: m.name,
+        algorithm: m.algorithm,
+        created_at: m.created_at,
+    }
+}
+
+fn deployment_from(m: deployment::Model) -> Deployment {
+    Deployment {
+        id: DeploymentId(m.id),
+        project_id: ProjectId(m.project_id),
+        model_id: ModelId(m.model_id),
+        name: m.name,
+        stage: m.stage,
+        is_active: m.is_active,
         created_at: m.created_at,
     }
 }
@@ -557,5 +597,130 @@ impl MetadataStore for SeaOrmStore {
             Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    async fn insert_experiment(&self, e: &Experiment) -> Result<(), StoreError> {
+        experiment::Entity::insert(experiment::ActiveModel {
+            id: Set(e.id.0),
+            project_id: Set(e.project_id.0),
+            name: Set(e.name.clone()),
+            dataset_id: Set(e.dataset_id.0),
+            dataset_version_id: Set(e.dataset_version_id.map(|v| v.0)),
+            target_column: Set(e.target_column.clone()),
+            problem_type: Set(e.problem_type.clone()),
+            status: Set(e.status.as_str().to_string()),
+            created_at: Set(e.created_at),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn find_experiment(&self, id: ExperimentId) -> Result<Option<Experiment>, StoreError> {
+        experiment::Entity::find_by_id(id.0).one(&self.db).await.map_err(store_error)?.map(experiment_from).transpose()
+    }
+
+    async fn insert_model(&self, m: &Model) -> Result<(), StoreError> {
+        model::Entity::insert(model::ActiveModel {
+            id: Set(m.id.0),
+            project_id: Set(m.project_id.0),
+            experiment_id: Set(m.experiment_id.0),
+            name: Set(m.name.clone()),
+            algorithm: Set(m.algorithm.clone()),
+            created_at: Set(m.created_at),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn find_model(&self, id: ModelId) -> Result<Option<Model>, StoreError> {
+        Ok(model::Entity::find_by_id(id.0).one(&self.db).await.map_err(store_error)?.map(model_from))
+    }
+
+    async fn insert_deployment(&self, d: &Deployment) -> Result<(), StoreError> {
+        deployment::Entity::insert(deployment::ActiveModel {
+            id: Set(d.id.0),
+            project_id: Set(d.project_id.0),
+            model_id: Set(d.model_id.0),
+            name: Set(d.name.clone()),
+            stage: Set(d.stage.clone()),
+            is_active: Set(d.is_active),
+            created_at: Set(d.created_at),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn list_experiments(&self, f: &LineageFilter) -> Result<Vec<ExperimentSummary>, StoreError> {
+        let mut query = experiment::Entity::find();
+        if let Some(projects) = &f.projects {
+            query = query.filter(experiment::Column::ProjectId.is_in(projects.iter().map(|p| p.0)));
+        }
+        if let Some(dataset) = f.dataset {
+            query = query.filter(experiment::Column::DatasetId.eq(dataset.0));
+        }
+        let rows = query
+            .order_by_asc(experiment::Column::CreatedAt)
+            .order_by_asc(experiment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
+        let mut counts: std::collections::HashMap<Uuid, u64> = std::collections::HashMap::new();
+        if !ids.is_empty() {
+            for m in model::Entity::find()
+                .filter(model::Column::ExperimentId.is_in(ids))
+                .all(&self.db)
+                .await
+                .map_err(store_error)?
+            {
+                *counts.entry(m.experiment_id).or_default() += 1;
+            }
+        }
+        rows.into_iter()
+            .map(|e| {
+                let model_count = counts.get(&e.id).copied().unwrap_or(0);
+                Ok(ExperimentSummary { experiment: experiment_from(e)?, model_count })
+            })
+            .collect()
+    }
+
+    async fn list_models(&self, f: &LineageFilter) -> Result<Vec<Model>, StoreError> {
+        let mut query = model::Entity::find();
+        if let Some(projects) = &f.projects {
+            query = query.filter(model::Column::ProjectId.is_in(projects.iter().map(|p| p.0)));
+        }
+        if let Some(experiments) = &f.experiments {
+            query = query.filter(model::Column::ExperimentId.is_in(experiments.iter().map(|e| e.0)));
+        }
+        let rows = query
+            .order_by_asc(model::Column::CreatedAt)
+            .order_by_asc(model::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(model_from).collect())
+    }
+
+    async fn list_deployments(&self, f: &LineageFilter) -> Result<Vec<Deployment>, StoreError> {
+        let mut query = deployment::Entity::find();
+        if let Some(projects) = &f.projects {
+            query = query.filter(deployment::Column::ProjectId.is_in(projects.iter().map(|p| p.0)));
+        }
+        if let Some(models) = &f.models {
+            query = query.filter(deployment::Column::ModelId.is_in(models.iter().map(|m| m.0)));
+        }
+        let rows = query
+            .order_by_asc(deployment::Column::CreatedAt)
+            .order_by_asc(deployment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(deployment_from).collect())
     }
 }

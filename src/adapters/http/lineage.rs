@@ -1,0 +1,326 @@
+//! Lineage: registering experiments, models and deployments, and tracing a dataset's lineage.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::auth::BearerAuth;
+use super::errors::ApiError;
+use super::time::UtcTime;
+use crate::app::App;
+use crate::app::lineage::NewExperiment;
+use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, VersionId};
+use crate::domain::lineage::{Deployment, Experiment, ExperimentStatus, ExperimentSummary, Model};
+
+/// Where an experiment is in its life.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum StatusDto {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl StatusDto {
+    fn from_status(s: ExperimentStatus) -> Self {
+        match s {
+            ExperimentStatus::Pending => Self::Pending,
+            ExperimentStatus::Running => Self::Running,
+            ExperimentStatus::Succeeded => Self::Succeeded,
+            ExperimentStatus::Failed => Self::Failed,
+            ExperimentStatus::Cancelled => Self::Cancelled,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct CreateExperiment {
+    pub project_id: Uuid,
+    pub name: String,
+    /// The dataset the experiment trained on (in the same project).
+    pub dataset_id: Uuid,
+    /// The exact version used, when known.
+    pub dataset_version_id: Option<Uuid>,
+    pub target_column: Option<String>,
+    /// e.g. `classification`, `regression`.
+    pub problem_type: Option<String>,
+    /// Defaults to `pending`.
+    pub status: Option<StatusDto>,
+}
+
+#[derive(Object, Debug)]
+pub struct ExperimentDto {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub dataset_id: Uuid,
+    pub dataset_version_id: Option<Uuid>,
+    pub target_column: Option<String>,
+    pub problem_type: Option<String>,
+    pub status: StatusDto,
+    /// Models recorded for this experiment.
+    pub model_count: u64,
+    pub created_at: UtcTime,
+}
+
+fn experiment_dto(e: Experiment, model_count: u64) -> ExperimentDto {
+    ExperimentDto {
+        id: e.id.0,
+        project_id: e.project_id.0,
+        name: e.name,
+        dataset_id: e.dataset_id.0,
+        dataset_version_id: e.dataset_version_id.map(|v| v.0),
+        target_column: e.target_column,
+        problem_type: e.problem_type,
+        status: StatusDto::from_status(e.status),
+        model_count,
+        created_at: e.created_at.into(),
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct CreateModel {
+    pub name: String,
+    /// e.g. `GBM`, `XGBoost`, `GLM`.
+    pub algorithm: String,
+    pub experiment_id: Uuid,
+}
+
+#[derive(Object, Debug)]
+pub struct ModelDto {
+    pub id: Uuid,
+    pub name: String,
+    pub algorithm: String,
+    pub experiment_id: Uuid,
+    pub project_id: Uuid,
+    pub created_at: UtcTime,
+}
+
+impl From<Model> for ModelDto {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id.0,
+            name: m.name,
+            algorithm: m.algorithm,
+            experiment_id: m.experiment_id.0,
+            project_id: m.project_id.0,
+            created_at: m.created_at.into(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct CreateDeployment {
+    pub name: String,
+    pub model_id: Uuid,
+    /// e.g. `staging`, `production`.
+    pub stage: String,
+    pub is_active: bool,
+}
+
+#[derive(Object, Debug)]
+pub struct DeploymentDto {
+    pub id: Uuid,
+    pub name: String,
+    pub model_id: Uuid,
+    pub stage: String,
+    pub is_active: bool,
+    pub project_id: Uuid,
+    pub created_at: UtcTime,
+}
+
+impl From<Deployment> for DeploymentDto {
+    fn from(d: Deployment) -> Self {
+        Self {
+            id: d.id.0,
+            name: d.name,
+            model_id: d.model_id.0,
+            stage: d.stage,
+            is_active: d.is_active,
+            project_id: d.project_id.0,
+            created_at: d.created_at.into(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct ExperimentList {
+    pub items: Vec<ExperimentDto>,
+}
+
+#[derive(Object, Debug)]
+pub struct ModelList {
+    pub items: Vec<ModelDto>,
+}
+
+#[derive(Object, Debug)]
+pub struct DeploymentList {
+    pub items: Vec<DeploymentDto>,
+}
+
+#[derive(Object, Debug)]
+pub struct LineageDto {
+    /// Experiments that used the dataset, oldest first.
+    pub experiments: Vec<ExperimentDto>,
+    /// Models trained by those experiments.
+    pub models: Vec<ModelDto>,
+    /// Deployments serving those models.
+    pub deployments: Vec<DeploymentDto>,
+}
+
+#[derive(ApiResponse)]
+pub enum ExperimentCreated {
+    #[oai(status = 201)]
+    Created(Json<ExperimentDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum ModelCreated {
+    #[oai(status = 201)]
+    Created(Json<ModelDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeploymentCreated {
+    #[oai(status = 201)]
+    Created(Json<DeploymentDto>),
+}
+
+fn summaries(items: Vec<ExperimentSummary>) -> Vec<ExperimentDto> {
+    items.into_iter().map(|s| experiment_dto(s.experiment, s.model_count)).collect()
+}
+
+pub struct LineageApi;
+
+#[OpenApi(tag = "ApiTags::Lineage")]
+impl LineageApi {
+    /// Record an experiment
+    ///
+    /// Records that an experiment used a dataset (and optionally one of its versions). Editors
+    /// and owners of the project, and the admin.
+    #[oai(path = "/api/experiments", method = "post", operation_id = "create_experiment")]
+    async fn create_experiment(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        body: Json<CreateExperiment>,
+    ) -> Result<ExperimentCreated, ApiError> {
+        let b = body.0;
+        let new = NewExperiment {
+            project_id: ProjectId(b.project_id),
+            name: b.name,
+            dataset_id: DatasetId(b.dataset_id),
+            dataset_version_id: b.dataset_version_id.map(VersionId),
+            target_column: b.target_column,
+            problem_type: b.problem_type,
+            status: b.status.map(|s| s.as_str().to_string()),
+        };
+        let e = app.record_experiment(&auth.0, new).await?;
+        Ok(ExperimentCreated::Created(Json(experiment_dto(e, 0))))
+    }
+
+    /// List experiments
+    ///
+    /// Experiments the caller can see, oldest first; filter by project or dataset.
+    #[oai(path = "/api/experiments", method = "get", operation_id = "list_experiments")]
+    async fn list_experiments(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        project_id: Query<Option<Uuid>>,
+        dataset_id: Query<Option<Uuid>>,
+    ) -> Result<Json<ExperimentList>, ApiError> {
+        let items = app.list_experiments(&auth.0, project_id.0.map(ProjectId), dataset_id.0.map(DatasetId)).await?;
+        Ok(Json(ExperimentList { items: summaries(items) }))
+    }
+
+    /// Record a model
+    ///
+    /// Records a model trained by an experiment.
+    #[oai(path = "/api/models", method = "post", operation_id = "create_model")]
+    async fn create_model(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        body: Json<CreateModel>,
+    ) -> Result<ModelCreated, ApiError> {
+        let m = app.record_model(&auth.0, ExperimentId(body.experiment_id), &body.name, &body.algorithm).await?;
+        Ok(ModelCreated::Created(Json(m.into())))
+    }
+
+    /// List models
+    ///
+    /// Models the caller can see, oldest first; filter by experiment.
+    #[oai(path = "/api/models", method = "get", operation_id = "list_models")]
+    async fn list_models(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        experiment_id: Query<Option<Uuid>>,
+    ) -> Result<Json<ModelList>, ApiError> {
+        let items = app.list_models(&auth.0, experiment_id.0.map(ExperimentId)).await?;
+        Ok(Json(ModelList { items: items.into_iter().map(Into::into).collect() }))
+    }
+
+    /// Record a deployment
+    ///
+    /// Records a deployment serving a model.
+    #[oai(path = "/api/deployments", method = "post", operation_id = "create_deployment")]
+    async fn create_deployment(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        body: Json<CreateDeployment>,
+    ) -> Result<DeploymentCreated, ApiError> {
+        let d = app.record_deployment(&auth.0, ModelId(body.model_id), &body.name, &body.stage, body.is_active).await?;
+        Ok(DeploymentCreated::Created(Json(d.into())))
+    }
+
+    /// List deployments
+    ///
+    /// Deployments the caller can see, oldest first; filter by model.
+    #[oai(path = "/api/deployments", method = "get", operation_id = "list_deployments")]
+    async fn list_deployments(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        model_id: Query<Option<Uuid>>,
+    ) -> Result<Json<DeploymentList>, ApiError> {
+        let items = app.list_deployments(&auth.0, model_id.0.map(ModelId)).await?;
+        Ok(Json(DeploymentList { items: items.into_iter().map(Into::into).collect() }))
+    }
+
+    /// Dataset lineage
+    ///
+    /// The full lineage of a dataset: which experiments used it (with their model counts),
+    /// which models were trained from those experiments, and which deployments serve them.
+    #[oai(path = "/api/datasets/:dataset_id/lineage", method = "get", operation_id = "get_dataset_lineage")]
+    async fn lineage(
+        &self,
+        auth: BearerAuth,
+        app: Data<&App>,
+        dataset_id: Path<Uuid>,
+    ) -> Result<Json<LineageDto>, ApiError> {
+        let l = app.lineage(&auth.0, DatasetId(dataset_id.0)).await?;
+        Ok(Json(LineageDto {
+            experiments: summaries(l.experiments),
+            models: l.models.into_iter().map(Into::into).collect(),
+            deployments: l.deployments.into_iter().map(Into::into).collect(),
+        }))
+    }
+}
