@@ -79,6 +79,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             ingest_limits: IngestLimits::default(),
             spool_dir: settings.spool_dir.clone(),
             max_xlsx_rows: settings.max_xlsx_rows,
+            precompute_statistics: true,
         },
     };
     let admin = app

@@ -134,7 +134,9 @@ impl App {
                 return Err(e.into());
             }
         };
-        self.precompute_statistics(version_id);
+        if self.settings.precompute_statistics {
+            self.precompute_statistics(version_id);
+        }
         Ok(Uploaded {
             dataset_id,
             version_id,

@@ -30,6 +30,8 @@ pub struct AppSettings {
     pub spool_dir: PathBuf,
     /// Most data rows an XLSX download may have.
     pub max_xlsx_rows: u64,
+    /// Compute a new version's statistics in the background right after its upload.
+    pub precompute_statistics: bool,
 }
 
 /// The application: every port it needs, chosen at start-up.

@@ -1,0 +1,194 @@
+//! The pipeline benchmark: a realistic transactions CSV (default ~500 MB; `BENCH_MB` to
+//! change) goes through the same code paths as the API — upload (ingest, typing, quality,
+//! normalized Parquet, artifact store, metadata), `/analyze` statistics, and CSV and XLSX
+//! export — and each phase prints its wall time, throughput and peak RSS.
+//!
+//! Run: `cargo bench --bench pipeline` (or `scripts/bench.sh` to compare with pandas, polars
+//! and DuckDB). The CSV is generated once into `BENCH_DIR` (default
+//! `/var/tmp/datasets-api-bench`) and reused. Not a test: nothing here asserts a time.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use datasets_api::app::ingest::SpooledUpload;
+use datasets_api::config::{LogFormat, Secret, Settings, StorageTarget};
+use datasets_api::domain::ids::ProjectId;
+use datasets_api::ports::tables::CsvOptions;
+use datasets_api::server::build_app;
+use futures_util::StreamExt;
+
+/// A small deterministic generator (xorshift64*), so every run measures the same file.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const MERCHANTS: [&str; 40] = [
+    "ACME Corp", "Luxury Ltd", "Corner Shop", "MegaMart", "FuelStop", "Book Nook", "Cafe Roma", "TechWorld",
+    "Pharma Plus", "Green Grocer", "City Taxi", "AirFly", "Hotel Bella", "StreamFlix", "GameHub", "PetPals",
+    "Shoe Box", "Home Depot-ish", "Garden Co", "Music Hall", "Cinema 9", "Sushi Go", "Burger Barn", "Pizza Pie",
+    "Toy Town", "Jewel Box", "Auto Parts", "Bike Shop", "Gym Pro", "Spa Day", "Dentist", "Vet Clinic",
+    "Bakery", "Florist", "Hardware", "Stationery", "Electronics", "Outdoor", "Kids Wear", "Optician",
+];
+const CATEGORIES: [&str; 12] = [
+    "grocery", "fuel", "travel", "dining", "retail", "health", "entertainment", "services", "online", "utilities",
+    "education", "other",
+];
+const CURRENCIES: [&str; 5] = ["EUR", "USD", "GBP", "CHF", "JPY"];
+const WORDS: [&str; 16] = [
+    "payment", "refund", "monthly", "subscription", "order", "gift", "online", "store", "card", "transfer", "fee",
+    "bonus", "travel", "dinner", "tickets", "repair",
+];
+
+fn generate(path: &Path, target_bytes: u64) -> std::io::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let header = "transaction_id,user_id,merchant,category,amount,currency,country,timestamp,is_fraud,card_present,device_id,description,latitude,longitude,zip\n";
+    out.write_all(header.as_bytes())?;
+    let mut written = header.len() as u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rows = 0u64;
+    let start = 1_735_689_600i64; // 2025-01-01T00:00:00Z
+    while written < target_bytes {
+        let amount = if rng.below(50) == 0 { String::new() } else { format!("{:.2}", (rng.unit() * 6.0).exp() * 3.0) };
+        let t = start + (rows as i64) * 7 + rng.below(7) as i64;
+        let ts = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ");
+        let words = (0..1 + rng.below(4)).map(|_| WORDS[rng.below(16) as usize]).collect::<Vec<_>>().join(" ");
+        let description = if rng.below(10) == 0 { format!("\"{words}, ref {}\"", rng.below(100_000)) } else { words };
+        let line = format!(
+            "{},{},{},{},{},{},C{:02},{},{},{},dev-{:012x},{},{:.5},{:.5},{:05}\n",
+            rows + 1,
+            rng.below(200_000),
+            MERCHANTS[rng.below(40) as usize],
+            CATEGORIES[rng.below(12) as usize],
+            amount,
+            CURRENCIES[rng.below(5) as usize],
+            rng.below(30),
+            ts,
+            rng.below(100) == 0,
+            rng.below(3) != 0,
+            rng.next() & 0xffff_ffff_ffff,
+            description,
+            rng.unit() * 180.0 - 90.0,
+            rng.unit() * 360.0 - 180.0,
+            rng.below(100_000),
+        );
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        rows += 1;
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak RSS since the last reset, in MiB.
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn report(phase: &str, seconds: f64, megabytes: f64) {
+    println!(
+        "{phase:<28} {seconds:>8.2} s {:>9.1} MB/s   peak RSS {:>7.1} MiB",
+        megabytes / seconds,
+        peak_mib()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let target_mb: u64 = std::env::var("BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let dir = PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp/datasets-api-bench".into()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let csv = dir.join(format!("transactions-{target_mb}MB.csv"));
+    if !csv.exists() {
+        let t = Instant::now();
+        let rows = generate(&csv, target_mb * 1_000_000).expect("generate the CSV");
+        println!("generated {} ({rows} rows) in {:.1} s", csv.display(), t.elapsed().as_secs_f64());
+    }
+    let size = std::fs::metadata(&csv).expect("csv").len();
+    let mb = size as f64 / 1e6;
+    println!("input: {} ({mb:.1} MB)", csv.display());
+
+    let work = tempfile::tempdir_in(&dir).expect("work dir");
+    let settings = Settings {
+        bind_addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", work.path().join("bench.db").display()),
+        storage: StorageTarget::Filesystem(work.path().join("artifacts")),
+        max_upload_bytes: u64::MAX,
+        admin_api_key: Some(Secret::new("benchmark-admin-key-000")),
+        spool_dir: work.path().join("spool"),
+        max_xlsx_rows: 1_048_575,
+        log_format: LogFormat::Text,
+    };
+    let (mut app, _) = build_app(&settings).await.expect("app");
+    app.settings.precompute_statistics = false;
+    let admin = app.authenticate("benchmark-admin-key-000").await.unwrap().unwrap();
+    let project = app.create_project(&admin, "bench", None).await.unwrap();
+
+    // The upload endpoint spools the request body to a file; the copy stands for that step.
+    let spooled = work.path().join("spool").join("upload.csv");
+    std::fs::copy(&csv, &spooled).expect("spool copy");
+    let upload = SpooledUpload { path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"), size, sha256: String::new() };
+
+    reset_peak();
+    let t = Instant::now();
+    let uploaded = app.upload_dataset(&admin, ProjectId(project.id.0), "transactions", None, upload).await.expect("upload");
+    report("upload (ingest + store)", t.elapsed().as_secs_f64(), mb);
+    println!("  {} rows, {} columns, quality score {}", uploaded.row_count, uploaded.column_count, uploaded.quality.overall_score);
+
+    reset_peak();
+    let t = Instant::now();
+    let stats = app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
+    report("analyze (first, computed)", t.elapsed().as_secs_f64(), mb);
+    println!("  duplicate rows {}, memory_usage {:.1} MB", stats.duplicate_rows, stats.memory_usage);
+    let t = Instant::now();
+    app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
+    println!("analyze (cached)             {:>8.2} ms", t.elapsed().as_secs_f64() * 1e3);
+
+    reset_peak();
+    let t = Instant::now();
+    let (mut stream, _) = app.download_csv(&admin, uploaded.dataset_id, CsvOptions::default()).await.expect("csv");
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        bytes += chunk.expect("chunk").len() as u64;
+    }
+    report("download CSV", t.elapsed().as_secs_f64(), bytes as f64 / 1e6);
+
+    if uploaded.row_count <= app.settings.max_xlsx_rows {
+        reset_peak();
+        let t = Instant::now();
+        let (mut stream, _) = app.download_xlsx(&admin, uploaded.dataset_id).await.expect("xlsx");
+        let mut bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            bytes += chunk.expect("chunk").len() as u64;
+        }
+        report("download XLSX", t.elapsed().as_secs_f64(), mb);
+        println!("  {:.1} MB workbook", bytes as f64 / 1e6);
+    } else {
+        println!("download XLSX                skipped: {} rows exceed Excel's limit", uploaded.row_count);
+    }
+}
