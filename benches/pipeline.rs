@@ -110,12 +110,11 @@ fn peak_mib() -> f64 {
     kb / 1024.0
 }
 
-fn report(phase: &str, seconds: f64, megabytes: f64) {
-    println!(
-        "{phase:<28} {seconds:>8.2} s {:>9.1} MB/s   peak RSS {:>7.1} MiB",
-        megabytes / seconds,
-        peak_mib()
-    );
+/// Prints a phase's line and records it for `results.json`.
+fn report(results: &mut Vec<serde_json::Value>, phase: &str, seconds: f64, megabytes: f64) {
+    let peak = peak_mib();
+    println!("{phase:<28} {seconds:>8.2} s {:>9.1} MB/s   peak RSS {peak:>7.1} MiB", megabytes / seconds);
+    results.push(serde_json::json!({"phase": phase, "seconds": seconds, "mb_per_s": megabytes / seconds, "peak_rss_mib": peak}));
 }
 
 #[tokio::main]
@@ -154,16 +153,17 @@ async fn main() {
     std::fs::copy(&csv, &spooled).expect("spool copy");
     let upload = SpooledUpload { path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"), size, sha256: String::new() };
 
+    let mut results = Vec::new();
     reset_peak();
     let t = Instant::now();
     let uploaded = app.upload_dataset(&admin, ProjectId(project.id.0), "transactions", None, upload).await.expect("upload");
-    report("upload (ingest + store)", t.elapsed().as_secs_f64(), mb);
+    report(&mut results, "upload (ingest + store)", t.elapsed().as_secs_f64(), mb);
     println!("  {} rows, {} columns, quality score {}", uploaded.row_count, uploaded.column_count, uploaded.quality.overall_score);
 
     reset_peak();
     let t = Instant::now();
     let stats = app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
-    report("analyze (first, computed)", t.elapsed().as_secs_f64(), mb);
+    report(&mut results, "analyze (first, computed)", t.elapsed().as_secs_f64(), mb);
     println!("  duplicate rows {}, memory_usage {:.1} MB", stats.duplicate_rows, stats.memory_usage);
     let t = Instant::now();
     app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
@@ -176,7 +176,7 @@ async fn main() {
     while let Some(chunk) = stream.next().await {
         bytes += chunk.expect("chunk").len() as u64;
     }
-    report("download CSV", t.elapsed().as_secs_f64(), bytes as f64 / 1e6);
+    report(&mut results, "download CSV", t.elapsed().as_secs_f64(), bytes as f64 / 1e6);
 
     if uploaded.row_count <= app.settings.max_xlsx_rows {
         reset_peak();
@@ -186,9 +186,13 @@ async fn main() {
         while let Some(chunk) = stream.next().await {
             bytes += chunk.expect("chunk").len() as u64;
         }
-        report("download XLSX", t.elapsed().as_secs_f64(), mb);
+        report(&mut results, "download XLSX", t.elapsed().as_secs_f64(), mb);
         println!("  {:.1} MB workbook", bytes as f64 / 1e6);
     } else {
         println!("download XLSX                skipped: {} rows exceed Excel's limit", uploaded.row_count);
     }
+    let summary = serde_json::json!({"input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results});
+    let out = dir.join("results.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&summary).unwrap_or_default()).expect("results.json");
+    println!("results: {}", out.display());
 }

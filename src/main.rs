@@ -10,8 +10,13 @@ use datasets_api::server::{build_app, serve};
 fn help() -> String {
     let mut text = String::from(
         "datasets-api — a registry of versioned tabular datasets\n\n\
-         Usage: datasets-api [--print-openapi | --help]\n\n\
-         With no argument, starts the server. Settings (environment variables):\n",
+         Usage: datasets-api [COMMAND]\n\n\
+         Commands:\n  \
+           (none)            start the server\n  \
+           create-admin-key  print a new API key for the admin (recovers access), then exit\n  \
+           --print-openapi   print the OpenAPI document, then exit\n  \
+           --help            print this help\n\n\
+         Settings (environment variables):\n",
     );
     for (name, meaning) in SETTINGS {
         text.push_str(&format!("  {name:<26} {meaning}\n"));
@@ -40,6 +45,7 @@ async fn main() -> ExitCode {
             println!("{}", openapi_json());
             return ExitCode::SUCCESS;
         }
+        Some("create-admin-key") => return create_admin_key().await,
         Some(other) => {
             eprintln!("unknown argument {other:?}\n\n{}", help());
             return ExitCode::from(2);
@@ -66,6 +72,32 @@ async fn main() -> ExitCode {
     }
     match serve(&settings, app).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("datasets-api: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Connects to the configured stores and prints a new admin key.
+async fn create_admin_key() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("datasets-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let key = match build_app(&settings).await {
+        Ok((_, AdminBootstrap::Created { key })) => Ok(key),
+        Ok((app, _)) => app.new_admin_key().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match key {
+        Ok(key) => {
+            println!("{key}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("datasets-api: {e}");
             ExitCode::from(1)

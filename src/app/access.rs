@@ -45,6 +45,15 @@ impl App {
         Ok(AdminBootstrap::Created { key })
     }
 
+    /// A new API key for the admin (created when missing): recovers access when every admin
+    /// key is lost. Shown once by the caller.
+    pub async fn new_admin_key(&self) -> Result<String, AppError> {
+        let admin = self.admin_user().await?;
+        let key = self.secrets.new_api_key();
+        self.add_key(admin.id, &key).await?;
+        Ok(key)
+    }
+
     async fn admin_user(&self) -> Result<User, AppError> {
         if let Some(admin) = self.metadata.find_admin().await? {
             return Ok(admin);

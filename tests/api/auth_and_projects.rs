@@ -102,3 +102,22 @@ async fn members_are_added_by_owners_with_a_known_role() {
     let nobody = uuid::Uuid::new_v4();
     app.post_json(&owner_key, &path, json!({"user_id": nobody, "role": "editor"})).await.expect_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn ready_checks_both_stores_without_a_key() {
+    let app = spawn_app().await;
+    let reply = app.send(app.client.get("/ready")).await;
+    assert_eq!(reply.expect(200), json!({"status": "ready", "database": "ok", "artifact_store": "ok"}));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let reply = app.send(app.client.get("/health")).await;
+    let id = reply.headers.get("x-request-id").expect("a request id").to_str().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+    let echoed = app.send(app.client.get("/api/projects").header("X-Request-Id", "client-123")).await;
+    assert_eq!(echoed.headers["x-request-id"], "client-123", "a client's id is kept, errors included");
+    let refused = app.send(app.client.get("/health").header("X-Request-Id", "bad id\twith spaces")).await;
+    assert_ne!(refused.headers["x-request-id"], "bad id\twith spaces");
+}

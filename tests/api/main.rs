@@ -5,6 +5,7 @@ mod access;
 mod analysis;
 mod auth_and_projects;
 mod bad_input;
+mod cli;
 mod compare;
 mod datasets;
 mod exports;

@@ -9,12 +9,14 @@ pub mod errors;
 pub mod lineage;
 pub mod ordered_map;
 pub mod projects;
+pub mod request_id;
 pub mod time;
 pub mod upload;
 
 use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, OpenApiService, Tags};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 
 use crate::app::App;
 
@@ -38,6 +40,27 @@ pub struct Health {
     pub status: String,
 }
 
+/// The state of each backing store.
+#[derive(Object)]
+pub struct Readiness {
+    /// `ready` when every store answers, else `unavailable`.
+    pub status: String,
+    /// `ok`, or why the metadata database did not answer.
+    pub database: String,
+    /// `ok`, or why the artifact store did not answer.
+    pub artifact_store: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Both stores answer.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// A store does not answer.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
 pub struct SystemApi;
 
 #[OpenApi(tag = "ApiTags::System")]
@@ -48,6 +71,25 @@ impl SystemApi {
     #[oai(path = "/health", method = "get", operation_id = "health")]
     async fn health(&self) -> Json<Health> {
         Json(Health { status: "ok".into() })
+    }
+
+    /// Readiness
+    ///
+    /// Checks the metadata database (a query) and the artifact store (writes, reads back and
+    /// deletes a probe object): 200 when both answer, 503 otherwise. Needs no API key.
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, app: Data<&App>) -> ReadyResponse {
+        let database = match app.metadata.ping().await {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let artifact_store = match app.artifacts.probe().await {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let ok = database == "ok" && artifact_store == "ok";
+        let body = Readiness { status: if ok { "ready" } else { "unavailable" }.into(), database, artifact_store };
+        if ok { ReadyResponse::Ready(Json(body)) } else { ReadyResponse::NotReady(Json(body)) }
     }
 }
 
@@ -101,4 +143,5 @@ pub fn routes(app: App) -> impl Endpoint<Output = poem::Response> {
         .nest("/", api)
         .data(app)
         .catch_all_error(errors::catch_all)
+        .around(request_id::track)
 }

@@ -20,6 +20,8 @@ use crate::app::ingest::SpooledUpload;
 
 /// Longest text form field, in bytes.
 const MAX_TEXT_FIELD: u64 = 64 * 1024;
+/// Most fields a form may have.
+const MAX_FIELDS: usize = 32;
 const CHUNK: usize = 256 * 1024;
 
 fn is_multipart(content_type: &str) -> bool {
@@ -116,7 +118,12 @@ fn malformed(e: impl std::fmt::Display) -> ApiError {
 pub async fn read_form(mut form: Multipart, spool_dir: &Path, max_bytes: u64) -> Result<ReceivedForm, ApiError> {
     let mut text = HashMap::new();
     let mut file = None;
+    let mut fields = 0usize;
     while let Some(field) = form.next_field().await.map_err(malformed)? {
+        fields += 1;
+        if fields > MAX_FIELDS {
+            return Err(ApiError::bad_request(format!("the form has more than {MAX_FIELDS} fields")));
+        }
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
             if file.is_some() {
