@@ -37,20 +37,79 @@ impl Rng {
 }
 
 const MERCHANTS: [&str; 40] = [
-    "ACME Corp", "Luxury Ltd", "Corner Shop", "MegaMart", "FuelStop", "Book Nook", "Cafe Roma", "TechWorld",
-    "Pharma Plus", "Green Grocer", "City Taxi", "AirFly", "Hotel Bella", "StreamFlix", "GameHub", "PetPals",
-    "Shoe Box", "Home Depot-ish", "Garden Co", "Music Hall", "Cinema 9", "Sushi Go", "Burger Barn", "Pizza Pie",
-    "Toy Town", "Jewel Box", "Auto Parts", "Bike Shop", "Gym Pro", "Spa Day", "Dentist", "Vet Clinic",
-    "Bakery", "Florist", "Hardware", "Stationery", "Electronics", "Outdoor", "Kids Wear", "Optician",
+    "ACME Corp",
+    "Luxury Ltd",
+    "Corner Shop",
+    "MegaMart",
+    "FuelStop",
+    "Book Nook",
+    "Cafe Roma",
+    "TechWorld",
+    "Pharma Plus",
+    "Green Grocer",
+    "City Taxi",
+    "AirFly",
+    "Hotel Bella",
+    "StreamFlix",
+    "GameHub",
+    "PetPals",
+    "Shoe Box",
+    "Home Depot-ish",
+    "Garden Co",
+    "Music Hall",
+    "Cinema 9",
+    "Sushi Go",
+    "Burger Barn",
+    "Pizza Pie",
+    "Toy Town",
+    "Jewel Box",
+    "Auto Parts",
+    "Bike Shop",
+    "Gym Pro",
+    "Spa Day",
+    "Dentist",
+    "Vet Clinic",
+    "Bakery",
+    "Florist",
+    "Hardware",
+    "Stationery",
+    "Electronics",
+    "Outdoor",
+    "Kids Wear",
+    "Optician",
 ];
 const CATEGORIES: [&str; 12] = [
-    "grocery", "fuel", "travel", "dining", "retail", "health", "entertainment", "services", "online", "utilities",
-    "education", "other",
+    "grocery",
+    "fuel",
+    "travel",
+    "dining",
+    "retail",
+    "health",
+    "entertainment",
+    "services",
+    "online",
+    "utilities",
+    "education",
+    "other",
 ];
 const CURRENCIES: [&str; 5] = ["EUR", "USD", "GBP", "CHF", "JPY"];
 const WORDS: [&str; 16] = [
-    "payment", "refund", "monthly", "subscription", "order", "gift", "online", "store", "card", "transfer", "fee",
-    "bonus", "travel", "dinner", "tickets", "repair",
+    "payment",
+    "refund",
+    "monthly",
+    "subscription",
+    "order",
+    "gift",
+    "online",
+    "store",
+    "card",
+    "transfer",
+    "fee",
+    "bonus",
+    "travel",
+    "dinner",
+    "tickets",
+    "repair",
 ];
 
 fn generate(path: &Path, target_bytes: u64) -> std::io::Result<u64> {
@@ -114,7 +173,9 @@ fn peak_mib() -> f64 {
 fn report(results: &mut Vec<serde_json::Value>, phase: &str, seconds: f64, megabytes: f64) {
     let peak = peak_mib();
     println!("{phase:<28} {seconds:>8.2} s {:>9.1} MB/s   peak RSS {peak:>7.1} MiB", megabytes / seconds);
-    results.push(serde_json::json!({"phase": phase, "seconds": seconds, "mb_per_s": megabytes / seconds, "peak_rss_mib": peak}));
+    results.push(
+        serde_json::json!({"phase": phase, "seconds": seconds, "mb_per_s": megabytes / seconds, "peak_rss_mib": peak}),
+    );
 }
 
 #[tokio::main]
@@ -151,14 +212,22 @@ async fn main() {
     // The upload endpoint spools the request body to a file; the copy stands for that step.
     let spooled = work.path().join("spool").join("upload.csv");
     std::fs::copy(&csv, &spooled).expect("spool copy");
-    let upload = SpooledUpload { path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"), size, sha256: String::new() };
+    let upload = SpooledUpload {
+        path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
+        size,
+        sha256: String::new(),
+    };
 
     let mut results = Vec::new();
     reset_peak();
     let t = Instant::now();
-    let uploaded = app.upload_dataset(&admin, ProjectId(project.id.0), "transactions", None, upload).await.expect("upload");
+    let uploaded =
+        app.upload_dataset(&admin, ProjectId(project.id.0), "transactions", None, upload).await.expect("upload");
     report(&mut results, "upload (ingest + store)", t.elapsed().as_secs_f64(), mb);
-    println!("  {} rows, {} columns, quality score {}", uploaded.row_count, uploaded.column_count, uploaded.quality.overall_score);
+    println!(
+        "  {} rows, {} columns, quality score {}",
+        uploaded.row_count, uploaded.column_count, uploaded.quality.overall_score
+    );
 
     reset_peak();
     let t = Instant::now();

@@ -19,6 +19,9 @@ use crate::domain::statistics::{
 };
 use crate::ports::tables::BatchStream;
 
+/// Values held in memory by one pass of the per-column statistics.
+const CELLS_PER_PASS: u64 = 4 << 20;
+
 /// Per-version locks of computations in progress.
 #[derive(Default)]
 pub struct Inflight {
@@ -112,13 +115,18 @@ impl App {
         let first = drain(self.tables.batches(key, None).await?, first, WholeTable::observe).await?;
         let text_columns = columns.iter().filter(|c| c.dtype.is_text()).count() as u64;
 
-        // Then one column at a time, so that memory holds one column's values.
+        // Then a few columns at a time (one for long tables), so that memory holds at most
+        // about CELLS_PER_PASS values.
+        let per_pass = (CELLS_PER_PASS / rows.max(1)).clamp(1, columns.len().max(1) as u64) as usize;
         let mut column_stats = Vec::with_capacity(columns.len());
-        for (i, column) in columns.iter().enumerate() {
-            let stream = self.tables.batches(key, Some(vec![i])).await?;
-            let one = drain(stream, OneColumn::default(), OneColumn::observe).await?;
-            let values = one.values.unwrap_or_else(|| ColumnValues::for_type(&DataType::Utf8));
-            column_stats.push(values.finish(column.name.clone(), column.dtype, rows, one.missing));
+        let indices: Vec<usize> = (0..columns.len()).collect();
+        for group in indices.chunks(per_pass) {
+            let stream = self.tables.batches(key, Some(group.to_vec())).await?;
+            let collected = drain(stream, ColumnGroup::new(group.len()), ColumnGroup::observe).await?;
+            for (&i, one) in group.iter().zip(collected.0) {
+                let values = one.values.unwrap_or_else(|| ColumnValues::for_type(&DataType::Utf8));
+                column_stats.push(values.finish(columns[i].name.clone(), columns[i].dtype, rows, one.missing));
+            }
         }
         Ok(DatasetStatistics {
             columns: column_stats,
@@ -156,6 +164,23 @@ impl App {
         let stream = self.tables.batches(key, Some(vec![index])).await?;
         let one = drain(stream, OneColumn::default(), OneColumn::observe).await?;
         Ok((one.values, one.missing))
+    }
+}
+
+/// What a pass over a group of columns accumulates, one entry per column.
+struct ColumnGroup(Vec<OneColumn>);
+
+impl ColumnGroup {
+    fn new(columns: usize) -> Self {
+        Self((0..columns).map(|_| OneColumn::default()).collect())
+    }
+
+    fn observe(&mut self, batch: &RecordBatch) {
+        for (k, one) in self.0.iter_mut().enumerate() {
+            let chunk = batch.column(k);
+            let values = one.values.get_or_insert_with(|| ColumnValues::for_type(chunk.data_type()));
+            one.missing += values.observe(chunk);
+        }
     }
 }
 

@@ -168,7 +168,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub fn histogram(sorted: &[f64]) -> Option<Histogram> {
     let (&min, &max) = (sorted.first()?, sorted.last()?);
     let (lo, hi) = if min == max { (min - 0.5, max + 0.5) } else { (min, max) };
-    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    // (hi − lo) overflows for values near ±f64::MAX; hi/10 − lo/10 cannot.
+    let width = hi / HISTOGRAM_BINS as f64 - lo / HISTOGRAM_BINS as f64;
     let mut edges: Vec<f64> = (0..=HISTOGRAM_BINS).map(|i| lo + i as f64 * width).collect();
     edges[HISTOGRAM_BINS] = hi;
     let at_least = |edge: f64| sorted.len() - sorted.partition_point(|&x| x < edge);
@@ -182,6 +183,15 @@ pub fn histogram(sorted: &[f64]) -> Option<Histogram> {
     Some(Histogram { counts, bin_edges: edges })
 }
 
+/// The power of two at or below `magnitude` (its exponent with a mantissa of 1), at least the
+/// smallest normal double; 1 for zero or non-finite input.
+fn power_of_two_scale(magnitude: f64) -> f64 {
+    if magnitude == 0.0 || !magnitude.is_finite() {
+        return 1.0;
+    }
+    f64::from_bits(magnitude.to_bits() & 0x7ff0_0000_0000_0000).max(f64::MIN_POSITIVE)
+}
+
 /// Statistics of sorted finite values; `exact` gives min and max in the column's own type.
 fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_count: u64) -> NumericStats {
     let n = sorted.len();
@@ -189,12 +199,16 @@ fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_c
         return NumericStats { infinite_count, ..Default::default() };
     }
     let nf = n as f64;
+    // Sums run on values divided by a power of two near their magnitude (an exact division),
+    // so that neither huge values (near 1e308) overflow nor subnormal ones underflow.
+    let scale = power_of_two_scale(sorted[0].abs().max(sorted[n - 1].abs()));
     let mut total = Sum::default();
-    sorted.iter().for_each(|&x| total.add(x));
-    let mean = total.value() / nf;
+    sorted.iter().for_each(|&x| total.add(x / scale));
+    let mean = total.value() / nf * scale;
+    let dev_scale = power_of_two_scale((sorted[0] - mean).abs().max((sorted[n - 1] - mean).abs()).min(f64::MAX));
     let (mut s1, mut s2, mut s3, mut s4) = (Sum::default(), Sum::default(), Sum::default(), Sum::default());
     for &x in sorted {
-        let d = x - mean;
+        let d = (x - mean) / dev_scale;
         let d2 = d * d;
         s1.add(d);
         s2.add(d2);
@@ -202,10 +216,11 @@ fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_c
         s4.add(d2 * d2);
     }
     // Corrected two-pass: Σd is zero in exact arithmetic; subtracting (Σd)²/n removes the
-    // error of the rounded mean from the sum of squares.
+    // error of the rounded mean from the sum of squares. Moments here are of the scaled
+    // deviations: std is scaled back; skewness and kurtosis do not depend on the scale.
     let squares = (s2.value() - s1.value() * s1.value() / nf).max(0.0);
     let (m2, m3, m4) = (squares / nf, s3.value() / nf, s4.value() / nf);
-    let std = (n >= 2).then(|| (squares / (nf - 1.0)).sqrt());
+    let std = (n >= 2).then(|| (squares / (nf - 1.0)).sqrt() * dev_scale);
     let skewness = (n >= 3 && m2 > 0.0)
         .then(|| {
             let g1 = m3 / m2.powf(1.5);
@@ -655,6 +670,23 @@ mod tests {
         assert_eq!(unique, 4);
         assert_eq!(s.mean, Some(2.0));
         assert_eq!(s.max, Some(Scalar::Float(3.0)));
+    }
+
+    #[test]
+    fn huge_and_tiny_floats_keep_finite_statistics() {
+        let (s, _) = float_stats(vec![1e300, -1e300, 1e-300, 0.0, 5e-324]);
+        assert_eq!(s.min, Some(Scalar::Float(-1e300)));
+        assert_eq!(s.max, Some(Scalar::Float(1e300)));
+        assert!(s.mean.unwrap().abs() < 1e285, "the huge values cancel: {:?}", s.mean);
+        // Sample std of {1e300, -1e300, ~0, ~0, ~0}: √(2·1e600 / 4) = 1e300/√2.
+        assert!(close(s.std.unwrap(), 1e300 / 2f64.sqrt()), "{:?}", s.std);
+        let h = s.histogram.unwrap();
+        assert!(h.bin_edges.iter().all(|e| e.is_finite()), "{:?}", h.bin_edges);
+        assert_eq!(h.counts.iter().sum::<u64>(), 5);
+        let (t, _) = float_stats(vec![1e-310, 2e-310, 3e-310, 4e-310]);
+        assert!((t.mean.unwrap() - 2.5e-310).abs() < 1e-320, "{:?}", t.mean);
+        // Sample std of {1, 2, 3, 4}·1e-310 is √(5/3)·1e-310.
+        assert!((t.std.unwrap() - (5.0f64 / 3.0).sqrt() * 1e-310).abs() < 1e-320, "{:?}", t.std);
     }
 
     #[test]

@@ -155,3 +155,23 @@ async fn analyze_follows_the_access_rules() {
     let missing = uuid::Uuid::new_v4();
     app.get(&app.admin_key, &format!("/api/datasets/{missing}/analyze")).await.expect_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn ten_thousand_columns_are_analyzed_and_the_correlation_matrix_is_skipped_with_a_note() {
+    let app = spawn_app().await;
+    let width = 10_000;
+    let header: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+    let mut csv = header.join(",") + "\n";
+    for r in 0..3 {
+        let row: Vec<String> = (0..width).map(|i| (i * 3 + r).to_string()).collect();
+        csv.push_str(&(row.join(",") + "\n"));
+    }
+    let up = app.upload_ok("Wide", csv.as_bytes()).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let body = app.get(&app.admin_key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    let columns = body["statistics"]["columns"].as_object().unwrap();
+    assert_eq!(columns.len(), width);
+    assert_eq!(columns["c9999"]["mean"], 29998.0);
+    assert_eq!(body["statistics"]["correlations"], json!({}));
+    assert!(body["error"].as_str().unwrap().contains("10000 numeric columns"), "{}", body["error"]);
+}

@@ -28,7 +28,10 @@ fn help_documents_every_setting() {
 fn print_openapi_prints_the_document_without_starting_a_server() {
     let out = run(&["--print-openapi"], &[]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), datasets_api::adapters::http::openapi_json().trim_end());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim_end(),
+        datasets_api::adapters::http::openapi_json().trim_end()
+    );
 }
 
 #[test]
@@ -54,7 +57,9 @@ async fn create_admin_key_prints_a_working_admin_key() {
     let (k1, k2) = (k1.trim(), k2.trim());
     assert!(k1.starts_with("dsk_") && k2.starts_with("dsk_") && k1 != k2);
 
-    let settings = datasets_api::config::Settings::from_map(&env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap();
+    let settings =
+        datasets_api::config::Settings::from_map(&env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            .unwrap();
     let (app, _) = datasets_api::server::build_app(&settings).await.unwrap();
     for key in [k1, k2] {
         let principal = app.authenticate(key).await.unwrap().expect("the key authenticates");

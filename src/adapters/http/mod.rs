@@ -13,9 +13,9 @@ pub mod request_id;
 pub mod time;
 pub mod upload;
 
+use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::payload::Json;
-use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, Tags};
 
 use crate::app::App;
