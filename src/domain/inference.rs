@@ -299,6 +299,30 @@ pub struct ColumnInference {
     date_family: Option<DateFamily>,
     /// Distinct non-missing raw values.
     distinct: DistinctValues,
+    /// How many non-missing values each non-text type would accept (for the `mixed_types`
+    /// quality check).
+    fits: TypeFits,
+}
+
+/// Counts of non-missing values that parse as each non-text type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeFits {
+    pub int: u64,
+    /// Integers count here too.
+    pub float: u64,
+    pub bool: u64,
+    pub datetime: u64,
+}
+
+/// A text column whose values mostly fit one non-text type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MixedColumn {
+    pub name: String,
+    /// The type most values fit (`int64`, `float64`, `bool` or `datetime64`).
+    pub mostly: DType,
+    /// Non-missing values that do not fit it.
+    pub non_fitting: u64,
+    pub non_missing: u64,
 }
 
 impl Default for ColumnInference {
@@ -312,6 +336,7 @@ impl Default for ColumnInference {
             could_be_datetime: true,
             date_family: None,
             distinct: DistinctValues::default(),
+            fits: TypeFits::default(),
         }
     }
 }
@@ -331,6 +356,7 @@ impl ColumnInference {
             return;
         }
         self.non_missing += 1;
+        self.count_fits(cell);
         if self.could_be_int || self.could_be_float {
             match parse_int(cell) {
                 IntLiteral::Value(_) => {}
@@ -362,6 +388,38 @@ impl ColumnInference {
 
     pub fn missing(&self) -> u64 {
         self.missing
+    }
+
+    fn count_fits(&mut self, cell: &str) {
+        match parse_int(cell) {
+            IntLiteral::Value(_) => {
+                self.fits.int += 1;
+                self.fits.float += 1;
+            }
+            _ if parse_float(cell).is_some() => self.fits.float += 1,
+            _ if parse_bool(cell).is_some() => self.fits.bool += 1,
+            _ if parse_datetime(cell).is_some() => self.fits.datetime += 1,
+            _ => {}
+        }
+    }
+
+    /// When the column is text but at least half of its non-missing values fit one non-text
+    /// type: that type and how many values do not fit it.
+    pub fn mixed(&self, name: &str) -> Option<MixedColumn> {
+        if !self.decide().dtype.is_text() || self.non_missing == 0 {
+            return None;
+        }
+        let f = self.fits;
+        let (mostly, fitting) =
+            [(DType::Int64, f.int), (DType::Float64, f.float), (DType::Bool, f.bool), (DType::Datetime64, f.datetime)]
+                .into_iter()
+                .max_by_key(|&(d, n)| (n, d == DType::Int64))?;
+        (fitting * 2 >= self.non_missing).then(|| MixedColumn {
+            name: name.to_string(),
+            mostly,
+            non_fitting: self.non_missing - fitting,
+            non_missing: self.non_missing,
+        })
     }
 
     pub fn decide(&self) -> InferredType {
@@ -542,6 +600,21 @@ mod tests {
         assert!(!is_category(3, 5));
         assert!(!is_category(51, 1000));
         assert!(!is_category(0, 0));
+    }
+
+    #[test]
+    fn a_text_column_of_mostly_numbers_is_reported_as_mixed() {
+        let mut c = ColumnInference::default();
+        ["1", "2", "3", "n/a?", "4.5"].iter().for_each(|v| c.observe(v));
+        assert_eq!(c.decide().dtype, DType::Object);
+        let mixed = c.mixed("amount").unwrap();
+        assert_eq!((mixed.mostly, mixed.non_fitting, mixed.non_missing), (DType::Float64, 1, 5));
+        let mut words = ColumnInference::default();
+        ["a", "b", "1"].iter().for_each(|v| words.observe(v));
+        assert_eq!(words.mixed("w"), None, "only a third are numbers");
+        let mut clean = ColumnInference::default();
+        ["1", "2"].iter().for_each(|v| clean.observe(v));
+        assert_eq!(clean.mixed("n"), None, "an int64 column is not mixed");
     }
 
     #[test]

@@ -8,23 +8,33 @@
 //! | `duplicate_rows` | at most 1% of the rows repeat an earlier row | 1 − duplicate rows / rows |
 //! | `constant_columns` | no column has exactly one distinct non-missing value (checked from 2 rows on) | 1 − constant columns / columns |
 //! | `empty_columns` | no column is entirely missing | 1 − empty columns / columns |
+//! | `mixed_types` | no text column has at least half its values fitting one non-text type | 1 − values that do not fit / all cells |
+//! | `high_cardinality` | no text column has more than 50 distinct values making up at least half its values | 1 − such columns / columns |
+//! | `outliers` | no numeric column has more than 5% of its values outside the Tukey fences | 1 − outliers / numeric values |
 //!
-//! `overall_score` = 100 × (0.4·missing + 0.3·duplicates + 0.15·constant + 0.15·empty),
-//! rounded to one decimal: 100 for a complete, duplicate-free table of varying columns.
+//! `overall_score` = 100 × the weighted sum of the components ([`WEIGHTS`]), rounded to one
+//! decimal: 100 for a clean table.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 
-use crate::domain::row_hash::{cell_hashes, combine};
+use crate::domain::inference::MixedColumn;
+use crate::domain::row_hash::{DistinctEstimate, cell_hashes, combine};
 
 /// Largest share of missing cells in any column for `missing_values` to pass.
 pub const MAX_MISSING_FRACTION: f64 = 0.05;
 /// Largest share of duplicate rows for `duplicate_rows` to pass.
 pub const MAX_DUPLICATE_FRACTION: f64 = 0.01;
+/// Largest share of outliers in a numeric column for `outliers` to pass.
+pub const MAX_OUTLIER_FRACTION: f64 = 0.05;
+/// A text column with more distinct values than this (and mostly distinct) is high-cardinality.
+pub const HIGH_CARDINALITY_DISTINCT: u64 = 50;
 /// Weights of the component scores in `overall_score` (they add up to 1).
-pub const WEIGHTS: Weights = Weights { missing: 0.4, duplicates: 0.3, constant: 0.15, empty: 0.15 };
+pub const WEIGHTS: Weights =
+    Weights { missing: 0.3, duplicates: 0.2, constant: 0.1, empty: 0.1, mixed: 0.1, cardinality: 0.1, outliers: 0.1 };
 
 #[derive(Debug, Clone, Copy)]
 pub struct Weights {
@@ -32,6 +42,9 @@ pub struct Weights {
     pub duplicates: f64,
     pub constant: f64,
     pub empty: f64,
+    pub mixed: f64,
+    pub cardinality: f64,
+    pub outliers: f64,
 }
 
 /// One named check of the report.
@@ -56,6 +69,23 @@ impl QualityReport {
     }
 }
 
+/// Outliers of one numeric column, counted by the reader (it needs the column's quartiles).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnOutliers {
+    pub name: String,
+    pub outliers: u64,
+    /// Finite values of the column.
+    pub values: u64,
+}
+
+/// What the reader knows beyond the batches: text columns that mix types (CSV only) and the
+/// outliers of numeric columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QualityExtras {
+    pub mixed: Vec<MixedColumn>,
+    pub outliers: Vec<ColumnOutliers>,
+}
+
 /// Identity hasher for keys that already are good 64-bit hashes.
 #[derive(Default)]
 struct PreHashed(u64);
@@ -74,12 +104,14 @@ impl Hasher for PreHashed {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 struct ColumnTally {
     name: String,
     missing: u64,
     first_value: Option<u64>,
     varies: bool,
+    /// Distinct values of text columns.
+    distinct: Option<DistinctEstimate>,
 }
 
 /// Counts rows equal to an earlier row, by 64-bit row hashes (see `row_hash`). Memory is one
@@ -117,7 +149,7 @@ impl DuplicateRows {
 }
 
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
-/// one 64-bit hash per distinct row (for the duplicate count) plus a few words per column.
+/// one 64-bit hash per distinct row (for the duplicate count) plus 4 KiB per text column.
 pub struct QualityAccumulator {
     columns: Vec<ColumnTally>,
     rows: u64,
@@ -125,9 +157,17 @@ pub struct QualityAccumulator {
 }
 
 impl QualityAccumulator {
-    pub fn new(column_names: impl IntoIterator<Item = String>) -> Self {
+    /// `columns`: each column's name and canonical Arrow type, in batch order.
+    pub fn new(columns: impl IntoIterator<Item = (String, DataType)>) -> Self {
         Self {
-            columns: column_names.into_iter().map(|name| ColumnTally { name, ..Default::default() }).collect(),
+            columns: columns
+                .into_iter()
+                .map(|(name, t)| ColumnTally {
+                    name,
+                    distinct: (t == DataType::Utf8).then(DistinctEstimate::default),
+                    ..Default::default()
+                })
+                .collect(),
             rows: 0,
             duplicates: DuplicateRows::default(),
         }
@@ -145,6 +185,9 @@ impl QualityAccumulator {
                     (Some(h), None) => tally.first_value = Some(h),
                     (Some(h), Some(first)) => tally.varies |= h != first,
                 }
+                if let (Some(h), Some(d)) = (cell, tally.distinct.as_mut()) {
+                    d.add(h);
+                }
             }
         }
         self.duplicates.observe_hashes(row_hashes);
@@ -155,7 +198,7 @@ impl QualityAccumulator {
         self.rows
     }
 
-    pub fn finish(self) -> QualityReport {
+    pub fn finish(self, extras: QualityExtras) -> QualityReport {
         let rows = self.rows;
         let n_cols = self.columns.len() as u64;
         let cells = rows * n_cols;
@@ -183,6 +226,66 @@ impl QualityAccumulator {
             .map(|c| c.name.as_str())
             .collect();
 
+        let non_fitting: u64 = extras.mixed.iter().map(|m| m.non_fitting).sum();
+        let mixed_details = match extras.mixed.as_slice() {
+            [] => "No column mixes types".to_string(),
+            mixed => {
+                let listed: Vec<String> = mixed
+                    .iter()
+                    .take(10)
+                    .map(|m| {
+                        format!(
+                            "{} ({} of {} values are not {})",
+                            m.name,
+                            m.non_fitting,
+                            m.non_missing,
+                            m.mostly.as_str()
+                        )
+                    })
+                    .collect();
+                format!("{} mixing types: {}", columns_word(mixed.len()), listed.join(", "))
+            }
+        };
+
+        let high_cardinality: Vec<(&str, u64)> = self
+            .columns
+            .iter()
+            .filter_map(|c| {
+                let distinct = c.distinct.as_ref()?.estimate();
+                let non_missing = rows - c.missing;
+                (distinct > HIGH_CARDINALITY_DISTINCT && distinct * 2 >= non_missing)
+                    .then_some((c.name.as_str(), distinct))
+            })
+            .collect();
+        let cardinality_details = match high_cardinality.as_slice() {
+            [] => "No high-cardinality text column".to_string(),
+            found => {
+                let listed: Vec<String> = found.iter().take(10).map(|(n, d)| format!("{n} (~{d} distinct)")).collect();
+                format!("{} of mostly distinct text: {}", columns_word(found.len()), listed.join(", "))
+            }
+        };
+
+        let heavy: Vec<&ColumnOutliers> =
+            extras.outliers.iter().filter(|o| fraction(o.outliers, o.values) > MAX_OUTLIER_FRACTION).collect();
+        let outlier_values: u64 = extras.outliers.iter().map(|o| o.outliers).sum();
+        let numeric_values: u64 = extras.outliers.iter().map(|o| o.values).sum();
+        let outlier_details = match heavy.as_slice() {
+            [] => format!("No column has more than {} outliers", percent(MAX_OUTLIER_FRACTION)),
+            found => {
+                let listed: Vec<String> = found
+                    .iter()
+                    .take(10)
+                    .map(|o| format!("{} ({})", o.name, percent(fraction(o.outliers, o.values))))
+                    .collect();
+                format!(
+                    "{} with over {} outliers: {}",
+                    columns_word(found.len()),
+                    percent(MAX_OUTLIER_FRACTION),
+                    listed.join(", ")
+                )
+            }
+        };
+
         let checks = vec![
             QualityCheck {
                 name: "missing_values".into(),
@@ -209,14 +312,28 @@ impl QualityAccumulator {
                 passed: empty.is_empty(),
                 details: column_list("empty", &empty),
             },
+            QualityCheck { name: "mixed_types".into(), passed: extras.mixed.is_empty(), details: mixed_details },
+            QualityCheck {
+                name: "high_cardinality".into(),
+                passed: high_cardinality.is_empty(),
+                details: cardinality_details,
+            },
+            QualityCheck { name: "outliers".into(), passed: heavy.is_empty(), details: outlier_details },
         ];
         let score = 100.0
             * (WEIGHTS.missing * (1.0 - fraction(missing_cells, cells))
                 + WEIGHTS.duplicates * (1.0 - duplicate_fraction)
                 + WEIGHTS.constant * (1.0 - fraction(constant.len() as u64, n_cols))
-                + WEIGHTS.empty * (1.0 - fraction(empty.len() as u64, n_cols)));
+                + WEIGHTS.empty * (1.0 - fraction(empty.len() as u64, n_cols))
+                + WEIGHTS.mixed * (1.0 - fraction(non_fitting, cells))
+                + WEIGHTS.cardinality * (1.0 - fraction(high_cardinality.len() as u64, n_cols))
+                + WEIGHTS.outliers * (1.0 - fraction(outlier_values, numeric_values)));
         QualityReport { overall_score: (score * 10.0).round() / 10.0, checks }
     }
+}
+
+fn columns_word(n: usize) -> String {
+    format!("{n} column{}", if n == 1 { "" } else { "s" })
 }
 
 /// A fraction as a percentage with two decimals: 0.0009 → "0.09%".
@@ -241,7 +358,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, Int64Array, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::datatypes::{Field, Schema};
 
     use super::*;
 
@@ -255,9 +372,10 @@ mod tests {
     }
 
     fn report(batches: &[RecordBatch]) -> QualityReport {
-        let mut acc = QualityAccumulator::new(["id".to_string(), "name".to_string()]);
+        let mut acc =
+            QualityAccumulator::new([("id".to_string(), DataType::Int64), ("name".to_string(), DataType::Utf8)]);
         batches.iter().for_each(|b| acc.observe(b));
-        acc.finish()
+        acc.finish(QualityExtras::default())
     }
 
     fn check<'a>(r: &'a QualityReport, name: &str) -> &'a QualityCheck {
@@ -280,8 +398,8 @@ mod tests {
         let c = check(&r, "duplicate_rows");
         assert_eq!(c.details, "2 duplicates (40.00%)");
         assert!(!c.passed);
-        // Score by the documented formula: missing 1, duplicates 1 - 2/5, constant 1, empty 1.
-        let expected = 100.0 * (0.4 + 0.3 * (1.0 - 2.0 / 5.0) + 0.15 + 0.15);
+        // Score by the documented formula: every component 1 but duplicates, 1 − 2/5.
+        let expected = 100.0 * (0.3 + 0.2 * (1.0 - 2.0 / 5.0) + 0.1 + 0.1 + 0.1 + 0.1 + 0.1);
         assert_eq!(r.overall_score, (expected * 10.0_f64).round() / 10.0);
     }
 
@@ -314,5 +432,39 @@ mod tests {
     fn a_single_row_has_no_constant_columns() {
         let r = report(&[batch(vec![Some(1)], vec![Some("a")])]);
         assert!(check(&r, "constant_columns").passed);
+    }
+
+    #[test]
+    fn mixed_columns_and_heavy_outliers_fail_their_checks() {
+        let mut acc = QualityAccumulator::new([("a".to_string(), DataType::Int64)]);
+        acc.observe(&batch(vec![Some(1), Some(2)], vec![Some("x"), Some("y")]).project(&[0]).unwrap());
+        let extras = QualityExtras {
+            mixed: vec![MixedColumn {
+                name: "a".into(),
+                mostly: crate::domain::dtype::DType::Float64,
+                non_fitting: 1,
+                non_missing: 2,
+            }],
+            outliers: vec![ColumnOutliers { name: "a".into(), outliers: 1, values: 10 }],
+        };
+        let r = acc.finish(extras);
+        assert_eq!(check(&r, "mixed_types").details, "1 column mixing types: a (1 of 2 values are not float64)");
+        assert!(!check(&r, "mixed_types").passed);
+        assert_eq!(check(&r, "outliers").details, "1 column with over 5.00% outliers: a (10.00%)");
+        let expected = 100.0 * (0.3 + 0.2 + 0.1 + 0.1 + 0.1 * (1.0 - 1.0 / 2.0) + 0.1 + 0.1 * (1.0 - 1.0 / 10.0));
+        assert_eq!(r.overall_score, (expected * 10.0_f64).round() / 10.0);
+    }
+
+    #[test]
+    fn mostly_distinct_text_is_high_cardinality() {
+        let ids: Vec<Option<i64>> = (0..200).map(Some).collect();
+        let names: Vec<String> = (0..200).map(|i| format!("user-{i}")).collect();
+        let mut acc =
+            QualityAccumulator::new([("id".to_string(), DataType::Int64), ("name".to_string(), DataType::Utf8)]);
+        acc.observe(&batch(ids, names.iter().map(|s| Some(s.as_str())).collect()));
+        let r = acc.finish(QualityExtras::default());
+        let c = check(&r, "high_cardinality");
+        assert!(!c.passed);
+        assert!(c.details.starts_with("1 column of mostly distinct text: name (~"), "{}", c.details);
     }
 }

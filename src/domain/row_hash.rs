@@ -74,3 +74,57 @@ pub fn combine(row: u64, cell: Option<u64>) -> u64 {
     let mixed = (row ^ c).wrapping_mul(0xff51_afd7_ed55_8ccd);
     (mixed ^ (mixed >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53) ^ (mixed >> 29)
 }
+
+/// HyperLogLog distinct-count estimate over 64-bit hashes: 2¹² registers (4 KiB), standard
+/// error about 1.6%; exact counting by linear counting for small sets.
+#[derive(Clone)]
+pub struct DistinctEstimate {
+    registers: Vec<u8>,
+}
+
+const HLL_BITS: u32 = 12;
+
+impl Default for DistinctEstimate {
+    fn default() -> Self {
+        Self { registers: vec![0; 1 << HLL_BITS] }
+    }
+}
+
+impl DistinctEstimate {
+    pub fn add(&mut self, hash: u64) {
+        let index = (hash >> (64 - HLL_BITS)) as usize;
+        let rank = ((hash << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
+        if rank > self.registers[index] {
+            self.registers[index] = rank;
+        }
+    }
+
+    pub fn estimate(&self) -> u64 {
+        let m = self.registers.len() as f64;
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let sum: f64 = self.registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+        let raw = alpha * m * m / sum;
+        let zeros = self.registers.iter().filter(|&&r| r == 0).count();
+        let estimate = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
+        estimate.round() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_estimates_are_within_a_few_percent() {
+        for n in [10u64, 1_000, 100_000] {
+            let mut e = DistinctEstimate::default();
+            for i in 0..n {
+                let h = xxh3_64_with_seed(&i.to_le_bytes(), 4);
+                e.add(h);
+                e.add(h);
+            }
+            let got = e.estimate() as f64;
+            assert!((got - n as f64).abs() <= 0.05 * n as f64 + 1.0, "{n}: {got}");
+        }
+    }
+}

@@ -192,6 +192,24 @@ fn power_of_two_scale(magnitude: f64) -> f64 {
     f64::from_bits(magnitude.to_bits() & 0x7ff0_0000_0000_0000).max(f64::MIN_POSITIVE)
 }
 
+/// Values outside [p25 − 1.5·IQR, p75 + 1.5·IQR] of sorted values.
+fn tukey_outliers(sorted: &[f64], p: &Percentiles) -> usize {
+    let iqr = p.p75 - p.p25;
+    let (low, high) = (p.p25 - 1.5 * iqr, p.p75 + 1.5 * iqr);
+    sorted.partition_point(|&x| x < low) + (sorted.len() - sorted.partition_point(|&x| x <= high))
+}
+
+/// The `outlier_count` of a column's finite values (any order); 0 for no values.
+pub fn outlier_count(mut values: Vec<f64>) -> u64 {
+    values.retain(|x| x.is_finite());
+    if values.is_empty() {
+        return 0;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    let p = Percentiles { p25: percentile(&values, 0.25), p50: 0.0, p75: percentile(&values, 0.75) };
+    tukey_outliers(&values, &p) as u64
+}
+
 /// Statistics of sorted finite values; `exact` gives min and max in the column's own type.
 fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_count: u64) -> NumericStats {
     let n = sorted.len();
@@ -235,8 +253,7 @@ fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_c
         .and_then(finite);
     let p = Percentiles { p25: percentile(sorted, 0.25), p50: percentile(sorted, 0.5), p75: percentile(sorted, 0.75) };
     let iqr = p.p75 - p.p25;
-    let (low, high) = (p.p25 - 1.5 * iqr, p.p75 + 1.5 * iqr);
-    let outliers = sorted.partition_point(|&x| x < low) + (n - sorted.partition_point(|&x| x <= high));
+    let outliers = tukey_outliers(sorted, &p);
     let (min, max) = exact_min_max.unwrap_or((Scalar::Float(sorted[0]), Scalar::Float(sorted[n - 1])));
     NumericStats {
         min: Some(min),

@@ -164,14 +164,52 @@ async fn the_quality_report_is_stored_with_the_upload() {
     let id = uuid_of(&up["dataset_id"]);
     let report = app.get(&app.admin_key, &format!("/api/datasets/{id}/quality")).await.expect(200);
     let checks = report["quality"]["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 4);
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "missing_values",
+            "duplicate_rows",
+            "constant_columns",
+            "empty_columns",
+            "mixed_types",
+            "high_cardinality",
+            "outliers"
+        ]
+    );
     assert_eq!(checks[1], json!({"name": "duplicate_rows", "passed": false, "details": "1 duplicate (25.00%)"}));
     assert_eq!(checks[2]["details"], "1 constant column: b");
     assert_eq!(checks[3]["details"], "1 empty column: c");
-    // missing: 4 of 12 cells; duplicates: 1 of 4 rows; constant: 1 of 3; empty: 1 of 3.
-    let expected = 100.0 * (0.4 * (1.0 - 4.0 / 12.0) + 0.3 * 0.75 + 0.15 * (2.0 / 3.0) + 0.15 * (2.0 / 3.0));
+    // missing: 4 of 12 cells; duplicates: 1 of 4 rows; constant: 1 of 3; empty: 1 of 3;
+    // nothing mixed, no high cardinality, no outliers in a = [1, 2, 1, 3].
+    let expected =
+        100.0 * (0.3 * (1.0 - 4.0 / 12.0) + 0.2 * 0.75 + 0.1 * (2.0 / 3.0) + 0.1 * (2.0 / 3.0) + 0.1 + 0.1 + 0.1);
     assert_eq!(report["quality"]["overall_score"], (expected * 10.0f64).round() / 10.0);
     assert_eq!(up["quality"]["overall_score"], report["quality"]["overall_score"]);
+}
+
+#[tokio::test]
+async fn mixed_types_high_cardinality_and_outliers_are_reported() {
+    let app = spawn_app().await;
+    let mut csv = String::from("amount,user,score\n");
+    for i in 0..100 {
+        let amount = if i == 7 { "unknown".to_string() } else { format!("{}.5", i % 10) };
+        let score = if i < 10 { 1000 } else { i % 5 };
+        csv.push_str(&format!("{amount},user-{i},{score}\n"));
+    }
+    let up = app.upload_ok("Messy", csv.as_bytes()).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(columns["columns"][0]["dtype"], "category", "one word makes the column text (10 distinct values)");
+    let report = app.get(&app.admin_key, &format!("/api/datasets/{id}/quality")).await.expect(200);
+    let check = |name: &str| {
+        report["quality"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
+    };
+    assert_eq!(check("mixed_types")["details"], "1 column mixing types: amount (1 of 100 values are not float64)");
+    assert_eq!(check("mixed_types")["passed"], false);
+    assert_eq!(check("high_cardinality")["passed"], false);
+    assert!(check("high_cardinality")["details"].as_str().unwrap().contains("user (~"));
+    assert_eq!(check("outliers")["details"], "1 column with over 5.00% outliers: score (10.00%)");
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ use super::encoding::{Utf8Text, to_utf8};
 use super::sink::{CanonicalSink, batch_rows};
 use super::sniff::{Dialect, column_names, detect};
 use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
+use crate::domain::inference::MixedColumn;
 use crate::domain::inference::{
     ColumnInference, InferredType, IntLiteral, Temporal, is_missing, parse_bool, parse_datetime, parse_float, parse_int,
 };
@@ -55,7 +56,7 @@ pub fn ingest_csv(
     let schema = canonical_schema(&shape.names, &shape.types);
     let mut sink = CanonicalSink::create(normalized, Arc::clone(&schema))?;
     convert_pass(&text, &dialect, &shape, &schema, &mut sink)?;
-    let summary = sink.finish()?;
+    let summary = sink.finish(shape.mixed.clone())?;
     Ok(IngestedTable {
         format: SourceFormat::Csv,
         columns,
@@ -94,6 +95,8 @@ fn csv_reader(text: &Utf8Text, dialect: &Dialect) -> Result<csv::Reader<BufReade
 struct Shape {
     names: Vec<String>,
     types: Vec<InferredType>,
+    /// Text columns whose values mostly fit a non-text type.
+    mixed: Vec<MixedColumn>,
 }
 
 fn csv_error(e: csv::Error) -> IngestError {
@@ -167,7 +170,8 @@ fn infer_pass(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Resu
     if rows == 0 {
         return Err(IngestError::NoRows);
     }
-    Ok(Shape { names, types: inferences.iter().map(ColumnInference::decide).collect() })
+    let mixed = names.iter().zip(&inferences).filter_map(|(name, i)| i.mixed(name)).collect();
+    Ok(Shape { types: inferences.iter().map(ColumnInference::decide).collect(), names, mixed })
 }
 
 fn observe(record: &csv::ByteRecord, inferences: &mut [ColumnInference]) -> Result<(), IngestError> {

@@ -83,7 +83,7 @@ pub fn ingest_parquet(upload: &Path, normalized: &Path, limits: &IngestLimits) -
             .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
         sink.write(&canonical)?;
     }
-    let summary = sink.finish()?;
+    let summary = sink.finish(Vec::new())?;
     if summary.rows == 0 {
         return Err(IngestError::NoRows);
     }

@@ -2,17 +2,22 @@
 //! normalized Parquet file, the quality checks and the preview are all fed from here.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use crate::domain::inference::MixedColumn;
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
-use crate::domain::quality::{QualityAccumulator, QualityReport};
+use crate::domain::quality::{ColumnOutliers, QualityAccumulator, QualityExtras, QualityReport};
+use crate::domain::statistics::outlier_count;
 use crate::ports::tables::IngestError;
 
 /// Rows per Parquet row group: bounds the writer's buffer.
@@ -27,6 +32,8 @@ pub fn batch_rows(columns: usize) -> usize {
 }
 
 pub struct CanonicalSink {
+    path: PathBuf,
+    schema: SchemaRef,
     writer: ArrowWriter<File>,
     quality: QualityAccumulator,
     preview: Vec<PreviewRow>,
@@ -53,8 +60,9 @@ impl CanonicalSink {
             .set_max_row_group_row_count(Some(rows_per_group))
             .build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
-        let names = schema.fields().iter().map(|f| f.name().clone());
-        Ok(Self { writer, quality: QualityAccumulator::new(names), preview: Vec::new(), rows: 0 })
+        let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
+        let quality = QualityAccumulator::new(columns);
+        Ok(Self { path: path.to_path_buf(), schema, writer, quality, preview: Vec::new(), rows: 0 })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
@@ -64,8 +72,42 @@ impl CanonicalSink {
         self.writer.write(batch).map_err(parquet_err)
     }
 
-    pub fn finish(self) -> Result<SinkSummary, IngestError> {
+    /// Closes the file and completes the quality report with the reader's `mixed` columns
+    /// and the outliers of each numeric column (read back from the file one column at a time,
+    /// since the Tukey fences need the column's quartiles).
+    pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         self.writer.close().map_err(parquet_err)?;
-        Ok(SinkSummary { rows: self.rows, quality: self.quality.finish(), preview: self.preview })
+        let mut outliers = Vec::new();
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            if matches!(field.data_type(), DataType::Int64 | DataType::Float64) {
+                let values = read_floats(&self.path, i)?;
+                let count = values.iter().filter(|v| v.is_finite()).count() as u64;
+                outliers.push(ColumnOutliers {
+                    name: field.name().clone(),
+                    outliers: outlier_count(values),
+                    values: count,
+                });
+            }
+        }
+        let quality = self.quality.finish(QualityExtras { mixed, outliers });
+        Ok(SinkSummary { rows: self.rows, quality, preview: self.preview })
     }
+}
+
+/// The non-missing values of numeric column `index` of a Parquet file, as floats.
+fn read_floats(path: &Path, index: usize) -> Result<Vec<f64>, IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::Io(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_err)?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
+        let column = batch.column(0);
+        match column.data_type() {
+            DataType::Int64 => out.extend(column.as_primitive::<Int64Type>().iter().flatten().map(|v| v as f64)),
+            _ => out.extend(column.as_primitive::<Float64Type>().iter().flatten()),
+        }
+    }
+    Ok(out)
 }
