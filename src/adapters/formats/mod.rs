@@ -6,6 +6,8 @@ mod csv_ingest;
 mod encoding;
 mod parquet_ingest;
 mod parquet_source;
+#[cfg(test)]
+mod roundtrip_tests;
 mod sink;
 mod sniff;
 mod xlsx_export;
