@@ -74,13 +74,13 @@ def main():
         if result:
             seconds, peak = result
             measured[name] = seconds
-            print(f"{name:<34} {seconds:>8.2} s {mb / seconds:>9.1} MB/s   peak RSS {peak:>7.1} MiB")
+            print(f"{name:<34} {seconds:>8.2f} s {mb / seconds:>9.1f} MB/s   peak RSS {peak:>7.1f} MiB")
     ours_ingest = rust["upload (ingest + store)"]["seconds"]
     ours_analyze = rust["analyze (first, computed)"]["seconds"]
     print("ratios (their time / ours; > 1 means datasets-api is faster):")
     for name, seconds in measured.items():
         ours = ours_analyze if ("statistics" in name or "SUMMARIZE" in name) else ours_ingest
-        print(f"  {name:<34} {seconds / ours:>6.2}x")
+        print(f"  {name:<34} {seconds / ours:>6.2f}x")
 
 
 main()

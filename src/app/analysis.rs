@@ -15,7 +15,8 @@ use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::quality::DuplicateRows;
 use crate::domain::records::Version;
 use crate::domain::statistics::{
-    ColumnValues, Correlations, DatasetStatistics, MAX_CORRELATION_COLUMNS, layout_bytes, memory_usage_mb,
+    ColumnValues, Correlations, DatasetStatistics, MAX_CORRELATION_COLUMNS, TopValueRecovery, layout_bytes,
+    memory_usage_mb,
 };
 use crate::ports::tables::BatchStream;
 
@@ -124,8 +125,24 @@ impl App {
             let stream = self.tables.batches(key, Some(group.to_vec())).await?;
             let collected = drain(stream, ColumnGroup::new(group.len()), ColumnGroup::observe).await?;
             for (&i, one) in group.iter().zip(collected.0) {
-                let values = one.values.unwrap_or_else(|| ColumnValues::for_type(&DataType::Utf8));
-                column_stats.push(values.finish(columns[i].name.clone(), columns[i].dtype, rows, one.missing));
+                let (name, dtype) = (columns[i].name.clone(), columns[i].dtype);
+                let stats = match one.values {
+                    Some(ColumnValues::TextHashes(counts)) => {
+                        // Text is counted by hash; a second pass over the column recovers the
+                        // text of the most frequent values.
+                        let unique = counts.len() as u64;
+                        let stream = self.tables.batches(key, Some(vec![i])).await?;
+                        let recovery =
+                            drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
+                        let mut stats = ColumnValues::Text(Default::default()).finish(name, dtype, rows, one.missing);
+                        stats.unique = unique;
+                        stats.top_values = Some(recovery.finish());
+                        stats
+                    }
+                    Some(values) => values.finish(name, dtype, rows, one.missing),
+                    None => ColumnValues::for_type(&DataType::Utf8).finish(name, dtype, rows, one.missing),
+                };
+                column_stats.push(stats);
             }
         }
         Ok(DatasetStatistics {
@@ -178,7 +195,7 @@ impl ColumnGroup {
     fn observe(&mut self, batch: &RecordBatch) {
         for (k, one) in self.0.iter_mut().enumerate() {
             let chunk = batch.column(k);
-            let values = one.values.get_or_insert_with(|| ColumnValues::for_type(chunk.data_type()));
+            let values = one.values.get_or_insert_with(|| ColumnValues::for_type_hashed(chunk.data_type(), true));
             one.missing += values.observe(chunk);
         }
     }

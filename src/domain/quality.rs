@@ -16,13 +16,13 @@
 //! decimal: 100 for a clean table.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
 
 use crate::domain::inference::MixedColumn;
-use crate::domain::row_hash::{DistinctEstimate, cell_hashes, combine};
+use crate::domain::row_hash::{DistinctEstimate, PreHashed, cell_hashes, combine};
 
 /// Largest share of missing cells in any column for `missing_values` to pass.
 pub const MAX_MISSING_FRACTION: f64 = 0.05;
@@ -84,24 +84,6 @@ pub struct ColumnOutliers {
 pub struct QualityExtras {
     pub mixed: Vec<MixedColumn>,
     pub outliers: Vec<ColumnOutliers>,
-}
-
-/// Identity hasher for keys that already are good 64-bit hashes.
-#[derive(Default)]
-struct PreHashed(u64);
-
-impl Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 #[derive(Clone, Default)]

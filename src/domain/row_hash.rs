@@ -8,7 +8,35 @@
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use std::hash::Hasher;
+
 use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Identity hasher for keys that already are good 64-bit hashes.
+#[derive(Default)]
+pub struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A hash set or map keyed by 64-bit hashes.
+pub type PreHashedState = std::hash::BuildHasherDefault<PreHashed>;
+
+/// The hash of a text value (the one [`cell_hashes`] gives a Utf8 cell).
+pub fn text_hash(value: &str) -> u64 {
+    hash_bytes(4, value.as_bytes())
+}
 
 /// The hash of a missing cell.
 pub const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::dtype::DType;
 use crate::domain::preview::{format_date, format_timestamp};
+use crate::domain::row_hash::{PreHashedState, text_hash};
 
 /// Bins of every histogram.
 pub const HISTOGRAM_BINS: usize = 10;
@@ -327,12 +328,31 @@ pub fn temporal_stats(mut micros: Vec<i64>, dates: bool, utc: bool) -> (Option<T
 pub enum ColumnValues {
     Int(Vec<i64>),
     Float(Vec<f64>),
-    Bool { trues: u64, falses: u64 },
+    Bool {
+        trues: u64,
+        falses: u64,
+    },
+    /// Exact counts by value (used to compare versions).
     Text(HashMap<String, u64>),
-    Time { micros: Vec<i64>, dates: bool, utc: bool },
+    /// Counts by 64-bit value hash: one entry of 16 bytes per distinct value, whatever the
+    /// values' length; `top_values` then needs a second pass ([`TopValueRecovery`]).
+    TextHashes(HashMap<u64, u64, PreHashedState>),
+    Time {
+        micros: Vec<i64>,
+        dates: bool,
+        utc: bool,
+    },
 }
 
 impl ColumnValues {
+    /// A collector for the column type; text is counted by value hash when `hashed_text`.
+    pub fn for_type_hashed(data_type: &DataType, hashed_text: bool) -> Self {
+        match (data_type, hashed_text) {
+            (DataType::Utf8, true) => Self::TextHashes(HashMap::default()),
+            _ => Self::for_type(data_type),
+        }
+    }
+
     pub fn for_type(data_type: &DataType) -> Self {
         match data_type {
             DataType::Int64 => Self::Int(Vec::new()),
@@ -372,6 +392,11 @@ impl ColumnValues {
                             counts.insert(value.to_string(), 1);
                         }
                     }
+                }
+            }
+            Self::TextHashes(counts) => {
+                for value in column.as_string::<i32>().iter().flatten() {
+                    *counts.entry(text_hash(value)).or_default() += 1;
                 }
             }
             Self::Time { micros, dates, .. } => {
@@ -426,6 +451,10 @@ impl ColumnValues {
                 stats.unique = counts.len() as u64;
                 stats.top_values = Some(top_values(counts));
             }
+            Self::TextHashes(counts) => {
+                stats.unique = counts.len() as u64;
+                stats.top_values = Some(Vec::new());
+            }
             Self::Time { micros, dates, utc } => {
                 let (temporal, unique) = temporal_stats(micros, dates, utc);
                 stats.temporal = temporal;
@@ -433,6 +462,63 @@ impl ColumnValues {
             }
         }
         stats
+    }
+}
+
+/// Recovers the text of the [`TOP_VALUES`] most frequent values from hash counts, in a
+/// second pass over the column: keeps the values whose count is above the 10th count, and the
+/// smallest of the values tied at it (ties are broken by value, ascending).
+pub struct TopValueRecovery {
+    counts: HashMap<u64, u64, PreHashedState>,
+    boundary: u64,
+    above: HashMap<u64, Option<String>, PreHashedState>,
+    tied_wanted: usize,
+    tied: std::collections::BTreeSet<String>,
+}
+
+impl TopValueRecovery {
+    pub fn new(counts: HashMap<u64, u64, PreHashedState>) -> Self {
+        let mut by_count: Vec<u64> = counts.values().copied().collect();
+        by_count.sort_unstable_by(|a, b| b.cmp(a));
+        let boundary = by_count.get(TOP_VALUES - 1).or(by_count.last()).copied().unwrap_or(0);
+        let above: HashMap<u64, Option<String>, PreHashedState> =
+            counts.iter().filter(|&(_, &c)| c > boundary).map(|(&h, _)| (h, None)).collect();
+        let tied_wanted = TOP_VALUES.saturating_sub(above.len());
+        Self { counts, boundary, above, tied_wanted, tied: Default::default() }
+    }
+
+    pub fn observe(&mut self, column: &ArrayRef) {
+        for value in column.as_string::<i32>().iter().flatten() {
+            let h = text_hash(value);
+            let count = self.counts.get(&h).copied().unwrap_or(0);
+            if count > self.boundary {
+                if let Some(slot @ None) = self.above.get_mut(&h) {
+                    *slot = Some(value.to_string());
+                }
+            } else if count == self.boundary && self.tied_wanted > 0 {
+                let worth_keeping =
+                    self.tied.len() < self.tied_wanted || self.tied.last().is_some_and(|last| value < last.as_str());
+                if worth_keeping && !self.tied.contains(value) {
+                    self.tied.insert(value.to_string());
+                    if self.tied.len() > self.tied_wanted {
+                        self.tied.pop_last();
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Vec<(String, u64)> {
+        let counts = &self.counts;
+        let mut top: Vec<(String, u64)> = self
+            .above
+            .into_iter()
+            .filter_map(|(h, value)| value.map(|v| (v, counts.get(&h).copied().unwrap_or(0))))
+            .collect();
+        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top.extend(self.tied.into_iter().map(|v| (v, self.boundary)));
+        top.truncate(TOP_VALUES);
+        top
     }
 }
 
@@ -722,6 +808,37 @@ mod tests {
         assert_eq!(top_values(counts), vec![("c".into(), 5), ("a".into(), 2), ("b".into(), 2), ("d".into(), 1)]);
         let many: HashMap<String, u64> = (0..30).map(|i| (format!("v{i:02}"), 1)).collect();
         assert_eq!(top_values(many).len(), TOP_VALUES);
+    }
+
+    #[test]
+    fn top_values_recovered_from_hashes_equal_the_exact_ones() {
+        let values: Vec<String> =
+            (0..500).map(|i| format!("v{}", (i * 7919) % 37)).chain((0..40).map(|i| format!("u{i}"))).collect();
+        let column: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(values.clone()));
+        let mut exact = ColumnValues::for_type(&DataType::Utf8);
+        exact.observe(&column);
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        hashed.observe(&column);
+        let (ColumnValues::Text(counts), ColumnValues::TextHashes(hash_counts)) = (exact, hashed) else {
+            unreachable!()
+        };
+        assert_eq!(counts.len(), hash_counts.len());
+        let mut recovery = TopValueRecovery::new(hash_counts);
+        recovery.observe(&column);
+        assert_eq!(recovery.finish(), top_values(counts));
+        // All-distinct values: every count ties, so the smallest values win.
+        let unique: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(
+            (0..100).rev().map(|i| format!("id{i:03}")).collect::<Vec<_>>(),
+        ));
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        hashed.observe(&unique);
+        let ColumnValues::TextHashes(h) = hashed else { unreachable!() };
+        let mut recovery = TopValueRecovery::new(h);
+        recovery.observe(&unique);
+        let top = recovery.finish();
+        assert_eq!(top.len(), 10);
+        assert_eq!(top[0], ("id000".to_string(), 1));
+        assert_eq!(top[9], ("id009".to_string(), 1));
     }
 
     #[test]

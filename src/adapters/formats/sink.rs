@@ -77,16 +77,17 @@ impl CanonicalSink {
     /// since the Tukey fences need the column's quartiles).
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         self.writer.close().map_err(parquet_err)?;
-        let mut outliers = Vec::new();
-        for (i, field) in self.schema.fields().iter().enumerate() {
-            if matches!(field.data_type(), DataType::Int64 | DataType::Float64) {
-                let values = read_floats(&self.path, i)?;
+        let numeric: Vec<usize> = (0..self.schema.fields().len())
+            .filter(|&i| matches!(self.schema.field(i).data_type(), DataType::Int64 | DataType::Float64))
+            .collect();
+        // Read back a group of columns at a time, at most about READ_BACK_CELLS values.
+        let per_group = (READ_BACK_CELLS / self.rows.max(1)).clamp(1, numeric.len().max(1) as u64) as usize;
+        let mut outliers = Vec::with_capacity(numeric.len());
+        for group in numeric.chunks(per_group) {
+            for (&i, values) in group.iter().zip(read_floats(&self.path, group)?) {
                 let count = values.iter().filter(|v| v.is_finite()).count() as u64;
-                outliers.push(ColumnOutliers {
-                    name: field.name().clone(),
-                    outliers: outlier_count(values),
-                    values: count,
-                });
+                let name = self.schema.field(i).name().clone();
+                outliers.push(ColumnOutliers { name, outliers: outlier_count(values), values: count });
             }
         }
         let quality = self.quality.finish(QualityExtras { mixed, outliers });
@@ -94,19 +95,24 @@ impl CanonicalSink {
     }
 }
 
-/// The non-missing values of numeric column `index` of a Parquet file, as floats.
-fn read_floats(path: &Path, index: usize) -> Result<Vec<f64>, IngestError> {
+/// Values read back at once to count outliers.
+const READ_BACK_CELLS: u64 = 4 << 20;
+
+/// The non-missing values of the numeric columns `indices` (ascending) of a Parquet file, as
+/// floats, one vector per column.
+fn read_floats(path: &Path, indices: &[usize]) -> Result<Vec<Vec<f64>>, IngestError> {
     let file = File::open(path).map_err(|e| IngestError::Io(e.to_string()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_err)?;
-    let mut out = Vec::new();
+    let mut out = vec![Vec::new(); indices.len()];
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
-        let column = batch.column(0);
-        match column.data_type() {
-            DataType::Int64 => out.extend(column.as_primitive::<Int64Type>().iter().flatten().map(|v| v as f64)),
-            _ => out.extend(column.as_primitive::<Float64Type>().iter().flatten()),
+        for (values, column) in out.iter_mut().zip(batch.columns()) {
+            match column.data_type() {
+                DataType::Int64 => values.extend(column.as_primitive::<Int64Type>().iter().flatten().map(|v| v as f64)),
+                _ => values.extend(column.as_primitive::<Float64Type>().iter().flatten()),
+            }
         }
     }
     Ok(out)
