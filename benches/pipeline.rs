@@ -186,6 +186,9 @@ fn report(results: &mut Vec<serde_json::Value>, phase: &str, seconds: f64, megab
 
 #[tokio::main]
 async fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,datasets_api=debug"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let target_mb: u64 = std::env::var("BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
     let dir = PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp/datasets-api-bench".into()));
     std::fs::create_dir_all(&dir).expect("bench dir");

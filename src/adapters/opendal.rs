@@ -35,6 +35,9 @@ pub struct OpendalStore {
     op: Operator,
     /// A human-readable name of the backend for messages (`fs:/path`).
     name: String,
+    /// For the filesystem backend: its root and staging folder, so that a local file on the
+    /// same filesystem can be linked into place instead of copied.
+    local: Option<(PathBuf, PathBuf)>,
 }
 
 impl OpendalStore {
@@ -48,7 +51,9 @@ impl OpendalStore {
         let builder =
             opendal::services::Fs::default().root(&root.to_string_lossy()).atomic_write_dir(&staging.to_string_lossy());
         let op = Operator::new(builder).map_err(store_error)?;
-        Ok(Self { op, name: format!("fs:{}", root.display()) })
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", staging.display())))?;
+        Ok(Self { op, name: format!("fs:{}", root.display()), local: Some((root, staging)) })
     }
 
     pub fn name(&self) -> &str {
@@ -56,9 +61,41 @@ impl OpendalStore {
     }
 }
 
+impl OpendalStore {
+    /// On the filesystem backend, hard-links `source` to a staging name and renames it to
+    /// `key`: atomic, and no byte is copied. `None` when not possible (another backend, another
+    /// filesystem), so that the caller copies instead.
+    fn link_into_place(&self, key: &str, source: &Path) -> Result<Option<u64>, StoreError> {
+        let Some((root, staging)) = &self.local else { return Ok(None) };
+        let target = root.join(key);
+        if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+            return Err(StoreError::Other(format!("invalid artifact key {key:?}")));
+        }
+        let temp = staging.join(uuid::Uuid::new_v4().to_string());
+        if std::fs::hard_link(source, &temp).is_err() {
+            return Ok(None);
+        }
+        let placed = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::rename(&temp, &target))
+            .and_then(|()| std::fs::metadata(&target).map(|m| m.len()));
+        match placed {
+            Ok(size) => Ok(Some(size)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(StoreError::Other(format!("placing {key}: {e}")))
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl ArtifactStore for OpendalStore {
     async fn put_file(&self, key: &str, source: &Path) -> Result<u64, StoreError> {
+        if let Some(size) = self.link_into_place(key, source)? {
+            return Ok(size);
+        }
         let mut file = tokio::fs::File::open(source).await.map_err(io_error)?;
         let mut writer = self.op.writer_with(key).chunk(CHUNK).await.map_err(store_error)?;
         let mut total = 0u64;

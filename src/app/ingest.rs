@@ -85,7 +85,9 @@ impl App {
             .tempfile_in(&self.settings.spool_dir)
             .map_err(|e| AppError::Internal(format!("cannot create a spool file: {e}")))?
             .into_temp_path();
+        let started = std::time::Instant::now();
         let (table, normalized_sha256) = self.normalize(&file.path, &normalized).await?;
+        let normalized_at = started.elapsed();
 
         let version_id = VersionId(self.ids.new_id());
         let now = self.clock.now();
@@ -127,6 +129,12 @@ impl App {
             self.metadata.insert_version(&record).await
         }
         .await;
+        tracing::debug!(
+            normalize_ms = normalized_at.as_millis() as u64,
+            store_ms = (started.elapsed() - normalized_at).as_millis() as u64,
+            rows = table.row_count,
+            "upload phases"
+        );
         let number = match stored {
             Ok(number) => number,
             Err(e) => {

@@ -39,7 +39,9 @@ pub fn ingest_csv(
     limits: &IngestLimits,
     spool_dir: &Path,
 ) -> Result<IngestedTable, IngestError> {
+    let started = std::time::Instant::now();
     let text = to_utf8(upload, spool_dir)?;
+    let decoded = started.elapsed();
     let (sample, truncated) = read_sample(&text)?;
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty);
@@ -47,6 +49,7 @@ pub fn ingest_csv(
     let dialect = detect(&sample, truncated);
     tracing::debug!(encoding = text.source_encoding.name(), delimiter = %(dialect.delimiter as char), header = dialect.has_header, "CSV dialect");
     let shape = infer_pass(&text, &dialect, limits)?;
+    let inferred = started.elapsed();
     let columns: Vec<ColumnSchema> = shape
         .names
         .iter()
@@ -56,7 +59,15 @@ pub fn ingest_csv(
     let schema = canonical_schema(&shape.names, &shape.types);
     let mut sink = CanonicalSink::create(normalized, Arc::clone(&schema))?;
     convert_pass(&text, &dialect, &shape, &schema, &mut sink)?;
+    let converted = started.elapsed();
     let summary = sink.finish(shape.mixed.clone())?;
+    tracing::debug!(
+        encoding_ms = decoded.as_millis() as u64,
+        infer_ms = (inferred - decoded).as_millis() as u64,
+        convert_ms = (converted - inferred).as_millis() as u64,
+        quality_ms = (started.elapsed() - converted).as_millis() as u64,
+        "CSV ingest phases"
+    );
     Ok(IngestedTable {
         format: SourceFormat::Csv,
         columns,
@@ -274,6 +285,32 @@ fn convert_pass(
     schema: &SchemaRef,
     sink: &mut CanonicalSink,
 ) -> Result<(), IngestError> {
+    // Parsing runs on this thread while the sink (quality checks, Parquet encoding) runs on
+    // another; two batches in flight bound the memory.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<(), IngestError> {
+            for batch in receiver {
+                sink.write(&batch)?;
+            }
+            Ok(())
+        });
+        let parsed = parse_batches(text, dialect, shape, schema, |batch| sender.send(batch).is_ok());
+        drop(sender);
+        let written = writer.join().unwrap_or_else(|_| Err(IngestError::Io("the Parquet writer thread failed".into())));
+        // A writer error stops the parser (its sends fail), so report the writer's error first.
+        written.and(parsed)
+    })
+}
+
+/// Parses the records into batches and hands each to `emit`, which answers false to stop.
+fn parse_batches(
+    text: &Utf8Text,
+    dialect: &Dialect,
+    shape: &Shape,
+    schema: &SchemaRef,
+    mut emit: impl FnMut(RecordBatch) -> bool,
+) -> Result<(), IngestError> {
     let mut reader = csv_reader(text, dialect)?;
     let mut record = csv::ByteRecord::new();
     if dialect.has_header {
@@ -282,11 +319,10 @@ fn convert_pass(
     let per_batch = batch_rows(shape.names.len());
     let mut builders: Vec<ColumnBuilder> = shape.types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect();
     let mut pending = 0usize;
-    let flush = |builders: &mut Vec<ColumnBuilder>, sink: &mut CanonicalSink| -> Result<(), IngestError> {
+    let flush = |builders: &mut Vec<ColumnBuilder>| -> Result<RecordBatch, IngestError> {
         let columns: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
-        let batch = RecordBatch::try_new(Arc::clone(schema), columns)
-            .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
-        sink.write(&batch)
+        RecordBatch::try_new(Arc::clone(schema), columns)
+            .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))
     };
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
         let line = line_of(&record);
@@ -298,12 +334,14 @@ fn convert_pass(
         }
         pending += 1;
         if pending == per_batch {
-            flush(&mut builders, sink)?;
+            if !emit(flush(&mut builders)?) {
+                return Ok(());
+            }
             pending = 0;
         }
     }
     if pending > 0 {
-        flush(&mut builders, sink)?;
+        emit(flush(&mut builders)?);
     }
     Ok(())
 }
