@@ -106,3 +106,15 @@ async fn a_json_body_on_the_upload_answers_415() {
     let reply = app.post_json(&app.admin_key, "/api/datasets/upload", serde_json::json!({"name": "x"})).await;
     reply.expect_error(415, "unsupported_media_type");
 }
+
+#[tokio::test]
+async fn a_ragged_row_far_into_the_file_is_reported_with_its_line() {
+    let app = spawn_app().await;
+    let mut csv = String::from("a,b\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},{i}\n"));
+    }
+    csv.push_str("1,2,3\n");
+    let message = refused(&app, "far.csv", csv.as_bytes()).await;
+    assert!(message.contains("line 20002"), "{message}");
+}
