@@ -211,6 +211,8 @@ async fn main() {
         admin_api_key: Some(Secret::new("benchmark-admin-key-000")),
         spool_dir: work.path().join("spool"),
         max_xlsx_rows: 1_048_575,
+        max_concurrent_ingests: 2,
+        ingest_wait_seconds: 120,
         log_format: LogFormat::Text,
     };
     let (mut app, _) = build_app(&settings).await.expect("app");

@@ -27,6 +27,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("ADMIN_API_KEY", "the admin's API key; when unset, a key is created and printed once at first start"),
     ("SPOOL_DIR", "folder for uploads being processed (default data/spool)"),
     ("MAX_XLSX_ROWS", "most data rows an XLSX download may have (default and maximum 1048575, Excel's limit)"),
+    ("MAX_CONCURRENT_INGESTS", "uploads read and normalized at once; others wait (default: the number of CPUs)"),
+    ("INGEST_WAIT_SECONDS", "how long an upload waits for an ingest slot before 503 with Retry-After (default 120)"),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
 ];
@@ -79,6 +81,8 @@ pub struct Settings {
     pub admin_api_key: Option<Secret>,
     pub spool_dir: PathBuf,
     pub max_xlsx_rows: u64,
+    pub max_concurrent_ingests: usize,
+    pub ingest_wait_seconds: u64,
     pub log_format: LogFormat,
 }
 
@@ -139,6 +143,19 @@ impl Settings {
                 })?
             }
         };
+        let positive =
+            |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(raw) => raw.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| ConfigError {
+                        name,
+                        problem: format!("{raw:?} is not a positive whole number"),
+                    }),
+                }
+            };
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+        let max_concurrent_ingests = positive("MAX_CONCURRENT_INGESTS", cpus)? as usize;
+        let ingest_wait_seconds = positive("INGEST_WAIT_SECONDS", 120)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -154,6 +171,8 @@ impl Settings {
             admin_api_key,
             spool_dir,
             max_xlsx_rows,
+            max_concurrent_ingests,
+            ingest_wait_seconds,
             log_format,
         })
     }

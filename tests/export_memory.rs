@@ -40,6 +40,8 @@ async fn a_large_csv_download_streams_in_bounded_memory() {
         admin_api_key: Some(Secret::new("memory-test-admin-key")),
         spool_dir: dir.path().join("spool"),
         max_xlsx_rows: 1_048_575,
+        max_concurrent_ingests: 2,
+        ingest_wait_seconds: 120,
         log_format: LogFormat::Text,
     };
     let (mut app, _) = build_app(&settings).await.unwrap();

@@ -30,6 +30,9 @@ pub enum AppError {
     /// The data cannot be written in the requested format (e.g. beyond Excel's limits).
     #[error("{0}")]
     NotExportable(String),
+    /// Every ingest slot stayed taken for the whole wait; the request may succeed later.
+    #[error("busy: retry in {retry_after_seconds} s")]
+    Busy { retry_after_seconds: u64 },
     /// A backing store is unreachable; the request may succeed later.
     #[error("service unavailable: {0}")]
     Unavailable(String),

@@ -6,6 +6,7 @@
 //! earlier steps stored, so nothing of a failed upload stays visible.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tempfile::TempPath;
 
@@ -159,10 +160,17 @@ impl App {
     /// Reads the upload into the normalized Parquet file; returns the table and the SHA-256 of
     /// the normalized file.
     async fn normalize(&self, upload: &Path, normalized: &Path) -> Result<(IngestedTable, String), AppError> {
+        let wait = self.settings.ingest_wait;
+        let permit = match tokio::time::timeout(wait, Arc::clone(&self.ingest_slots).acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(AppError::Internal("the ingest slots were closed".into())),
+            Err(_) => return Err(AppError::Busy { retry_after_seconds: wait.as_secs().max(1) }),
+        };
         let ingestor = self.ingestor.clone();
         let limits = self.settings.ingest_limits;
         let (upload, normalized) = (upload.to_path_buf(), normalized.to_path_buf());
         tokio::task::spawn_blocking(move || {
+            let _slot = permit;
             let table = ingestor.ingest(&upload, &normalized, &limits)?;
             let sha = sha256_file(&normalized).map_err(|e| AppError::Internal(format!("hashing: {e}")))?;
             Ok::<_, AppError>((table, sha))

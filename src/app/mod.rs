@@ -32,6 +32,11 @@ pub struct AppSettings {
     pub max_xlsx_rows: u64,
     /// Compute a new version's statistics in the background right after its upload.
     pub precompute_statistics: bool,
+    /// Most uploads read and normalized at once (each takes up to ~200 MB of memory for a
+    /// 500 MB file); further uploads wait for a slot.
+    pub max_concurrent_ingests: usize,
+    /// How long an upload waits for an ingest slot before it is answered 503 (`Retry-After`).
+    pub ingest_wait: std::time::Duration,
 }
 
 /// The application: every port it needs, chosen at start-up.
@@ -44,6 +49,8 @@ pub struct App {
     pub tables: Arc<dyn TableSource>,
     /// Statistics computations in progress, one per version (see `analysis`).
     pub inflight: Arc<analysis::Inflight>,
+    /// Ingest slots (`AppSettings::max_concurrent_ingests` permits).
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub secrets: Arc<dyn SecretGenerator>,

@@ -80,6 +80,8 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
         storage: StorageTarget::Filesystem(dir.path().join("artifacts")),
         max_upload_bytes: 500_000_000,
         max_xlsx_rows: 1_048_575,
+        max_concurrent_ingests: 2,
+        ingest_wait_seconds: 120,
         admin_api_key: Some(Secret::new(admin_key.clone())),
         spool_dir: dir.path().join("spool"),
         log_format: LogFormat::Text,

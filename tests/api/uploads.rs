@@ -198,3 +198,20 @@ async fn the_original_and_the_normalized_copy_are_stored_with_their_checksums() 
     assert_eq!(&parquet_head[..], b"PAR1");
     assert_eq!(files_under(&app.artifacts_dir()).len(), 2);
 }
+
+#[tokio::test]
+async fn uploads_beyond_the_ingest_limit_wait_then_get_503_with_retry_after() {
+    let app = crate::helpers::spawn_app_configured(|s| {
+        s.max_concurrent_ingests = 1;
+        s.ingest_wait_seconds = 1;
+    })
+    .await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let slot = std::sync::Arc::clone(&app.app.ingest_slots).acquire_owned().await.unwrap();
+    let reply = app.upload(&app.admin_key, project, "Waits", "w.csv", b"a\n1\n").await;
+    reply.expect_error(503, "busy");
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert!(files_under(&app.artifacts_dir()).is_empty());
+    drop(slot);
+    app.upload(&app.admin_key, project, "Goes", "g.csv", b"a\n1\n").await.expect(201);
+}

@@ -18,7 +18,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// One of `bad_request`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unprocessable_file`,
-    /// `not_exportable`,
+    /// `not_exportable`, `busy`,
     /// `service_unavailable`, `internal_error`.
     pub code: String,
     pub message: String,
@@ -57,9 +57,10 @@ pub enum ApiError {
     /// An unexpected error; details are in the server log, not here.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// A backing store is unreachable; retry later.
+    /// A backing store is unreachable, or the server is at its limit of concurrent ingests;
+    /// retry later (after `Retry-After` seconds when given).
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<String>),
 }
 
 impl ApiError {
@@ -96,8 +97,20 @@ impl From<AppError> for ApiError {
             AppError::NotExportable(m) => ApiError::Unprocessable(json("not_exportable", m)),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "a backing store is unavailable");
-                ApiError::Unavailable(json("service_unavailable", "a backing store is unavailable; retry later".into()))
+                ApiError::Unavailable(
+                    json("service_unavailable", "a backing store is unavailable; retry later".into()),
+                    None,
+                )
             }
+            AppError::Busy { retry_after_seconds } => ApiError::Unavailable(
+                json(
+                    "busy",
+                    format!(
+                        "the server is ingesting as many files as it may at once; retry in {retry_after_seconds} s"
+                    ),
+                ),
+                Some(retry_after_seconds.to_string()),
+            ),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::Internal(json("internal_error", "an unexpected error occurred; it has been logged".into()))
