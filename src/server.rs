@@ -94,6 +94,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
 
 /// Serves until SIGINT or SIGTERM; in-flight requests get up to 30 s to finish.
 pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
+    app.start_sweeper();
     let addr = settings.bind_addr.to_string();
     let listener = poem::listener::TcpListener::bind(addr.clone());
     let acceptor = poem::listener::Listener::into_acceptor(listener)

@@ -144,6 +144,20 @@ impl ArtifactStore for OpendalStore {
         self.op.delete(key).await.map_err(store_error)
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let entries = match self.op.list_with(prefix).recursive(true).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(store_error(e)),
+        };
+        Ok(entries.into_iter().filter(|e| e.metadata().is_file()).map(|e| e.path().to_string()).collect())
+    }
+
+    async fn modified_at(&self, key: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let meta = self.op.stat(key).await.map_err(store_error)?;
+        Ok(meta.last_modified().map(|t| chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::from(t))))
+    }
+
     async fn probe(&self) -> Result<(), StoreError> {
         let key = format!("probe/{}", uuid::Uuid::new_v4());
         let body = Bytes::from_static(b"datasets-api probe");

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod ingest;
 pub mod lineage;
 pub mod projects;
+pub mod sweeper;
 
 use std::path::PathBuf;
 use std::sync::Arc;

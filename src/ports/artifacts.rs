@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
 use crate::ports::StoreError;
@@ -36,6 +37,12 @@ pub trait ArtifactStore: Send + Sync {
     async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError>;
 
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Every object key under `prefix` (recursively), in no particular order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// When the object was last written, if the store knows.
+    async fn modified_at(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Writes, reads back and deletes a small probe object: proves the store is usable.
     async fn probe(&self) -> Result<(), StoreError>;

@@ -59,6 +59,8 @@ pub trait MetadataStore: Send + Sync {
     async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
     async fn find_version_by_number(&self, dataset: DatasetId, number: i64) -> Result<Option<Version>, StoreError>;
     async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError>;
+    /// Which of `keys` are storage keys of recorded artifacts.
+    async fn known_storage_keys(&self, keys: &[String]) -> Result<std::collections::HashSet<String>, StoreError>;
 
     async fn insert_experiment(&self, experiment: &Experiment) -> Result<(), StoreError>;
     async fn find_experiment(&self, id: ExperimentId) -> Result<Option<Experiment>, StoreError>;

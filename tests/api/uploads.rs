@@ -215,3 +215,20 @@ async fn uploads_beyond_the_ingest_limit_wait_then_get_503_with_retry_after() {
     drop(slot);
     app.upload(&app.admin_key, project, "Goes", "g.csv", b"a\n1\n").await.expect(201);
 }
+
+#[tokio::test]
+async fn the_sweeper_deletes_old_orphan_files_and_keeps_recorded_and_young_ones() {
+    let app = spawn_app().await;
+    app.upload_ok("Kept", b"a\n1\n").await;
+    let orphan = app.dir.path().join("orphan.bin");
+    std::fs::write(&orphan, b"left behind by a crash").unwrap();
+    app.app.artifacts.put_file("datasets/lost/version/data.parquet", &orphan).await.unwrap();
+    assert_eq!(files_under(&app.artifacts_dir()).len(), 3);
+
+    let young = app.app.sweep_orphans(std::time::Duration::from_secs(3600)).await.unwrap();
+    assert_eq!((young.checked, young.deleted, young.young), (3, 0, 1), "a fresh orphan may be an upload in progress");
+    let swept = app.app.sweep_orphans(std::time::Duration::ZERO).await.unwrap();
+    assert_eq!((swept.checked, swept.deleted), (3, 1));
+    assert_eq!(files_under(&app.artifacts_dir()).len(), 2);
+    assert!(app.app.artifacts.size("datasets/lost/version/data.parquet").await.is_err());
+}

@@ -723,4 +723,17 @@ impl MetadataStore for SeaOrmStore {
             .map_err(store_error)?;
         Ok(rows.into_iter().map(deployment_from).collect())
     }
+
+    async fn known_storage_keys(&self, keys: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut known = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let rows = artifact::Entity::find()
+                .filter(artifact::Column::StorageKey.is_in(chunk.iter().cloned()))
+                .all(&self.db)
+                .await
+                .map_err(store_error)?;
+            known.extend(rows.into_iter().map(|a| a.storage_key));
+        }
+        Ok(known)
+    }
 }
