@@ -2,6 +2,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261128_000001_init;
 mod m20261128_000002_statistics;
 mod m20261128_000003_lineage;

@@ -1,8 +1,8 @@
 //! Users and API keys, projects and members, datasets, versions and artifacts.
 
+use crate::columns::utc_time;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -86,16 +86,6 @@ enum Artifacts {
     SizeBytes,
     Sha256,
     CreatedAt,
-}
-
-/// A UTC timestamp with microseconds on every backend (MySQL's TIMESTAMP keeps whole seconds
-/// and ends in 2038, so DATETIME(6) holding UTC is used there).
-fn utc_time<T: IntoIden>(backend: DbBackend, col: T) -> ColumnDef {
-    if backend == DbBackend::MySql {
-        ColumnDef::new(col).custom(Alias::new("DATETIME(6)")).not_null().take()
-    } else {
-        timestamp_with_time_zone(col)
-    }
 }
 
 fn cascade(

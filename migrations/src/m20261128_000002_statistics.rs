@@ -1,8 +1,8 @@
 //! The statistics of each version, computed once (versions are immutable).
 
+use crate::columns::utc_time;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -24,11 +24,7 @@ enum DatasetVersions {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let created_at = if manager.get_database_backend() == DbBackend::MySql {
-            ColumnDef::new(VersionStatistics::CreatedAt).custom(Alias::new("DATETIME(6)")).not_null().take()
-        } else {
-            timestamp_with_time_zone(VersionStatistics::CreatedAt)
-        };
+        let created_at = utc_time(manager.get_database_backend(), VersionStatistics::CreatedAt);
         manager
             .create_table(
                 Table::create()

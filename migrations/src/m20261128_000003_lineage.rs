@@ -1,9 +1,9 @@
 //! Experiments, models and deployments: what used a dataset. No foreign key points at
 //! datasets, so deleting a dataset leaves its lineage in place.
 
+use crate::columns::utc_time;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -49,14 +49,6 @@ enum Deployments {
 enum Projects {
     Table,
     Id,
-}
-
-fn utc_time<T: IntoIden>(backend: DbBackend, col: T) -> ColumnDef {
-    if backend == DbBackend::MySql {
-        ColumnDef::new(col).custom(Alias::new("DATETIME(6)")).not_null().take()
-    } else {
-        timestamp_with_time_zone(col)
-    }
 }
 
 #[async_trait::async_trait]
