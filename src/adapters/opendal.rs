@@ -75,9 +75,13 @@ impl OpendalStore {
         if std::fs::hard_link(source, &temp).is_err() {
             return Ok(None);
         }
-        let placed = target
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
+        // A link keeps the source's modification time; the sweeper judges an unreferenced
+        // file's age by it, so the placed file must be as new as its placing.
+        let placed = std::fs::File::options()
+            .write(true)
+            .open(&temp)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .and_then(|()| target.parent().map_or(Ok(()), std::fs::create_dir_all))
             .and_then(|()| std::fs::rename(&temp, &target))
             .and_then(|()| std::fs::metadata(&target).map(|m| m.len()));
         match placed {

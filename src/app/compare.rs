@@ -80,7 +80,8 @@ pub struct Comparison {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
     Numeric,
-    Categorical,
+    Text,
+    Bool,
     Datetime,
 }
 
@@ -88,7 +89,8 @@ fn family(d: DType) -> Family {
     match d {
         DType::Int64 | DType::Float64 => Family::Numeric,
         DType::Datetime64 => Family::Datetime,
-        DType::Object | DType::Category | DType::Bool => Family::Categorical,
+        DType::Object | DType::Category => Family::Text,
+        DType::Bool => Family::Bool,
     }
 }
 
@@ -188,7 +190,7 @@ impl App {
                     psi: numeric_psi(v1, &v2),
                 }
             }
-            (Family::Categorical, Family::Categorical) => {
+            (Family::Text, Family::Text) | (Family::Bool, Family::Bool) => {
                 let c1 = categories(self.read_column(k1, i).await?.0);
                 let c2 = categories(self.read_column(k2, j).await?.0);
                 let d = categorical_drift(&c1, &c2, CATEGORY_LIST_LIMIT);

@@ -45,7 +45,10 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound("resource"),
-            StoreError::Conflict(m) => AppError::Conflict(m),
+            StoreError::Conflict(m) => {
+                tracing::info!(detail = %m, "conflict in a store");
+                AppError::Conflict("the request conflicts with data already stored".into())
+            }
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Other(m) => AppError::Internal(m),
         }

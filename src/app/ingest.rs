@@ -138,6 +138,12 @@ impl App {
         );
         let number = match stored {
             Ok(number) => number,
+            // A commit can fail on the way back while the database did commit: then the
+            // version exists and its files must stay.
+            Err(e) if let Ok(Some(v)) = self.metadata.find_version(version_id).await => {
+                tracing::warn!(error = %e, %version_id, "the metadata commit reported an error but the version exists");
+                v.summary.version
+            }
             Err(e) => {
                 self.delete_artifacts(&[original.storage_key.clone(), normalized_artifact.storage_key.clone()]).await;
                 return Err(e.into());

@@ -160,19 +160,38 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     let lo = h.floor() as usize;
     let frac = h - lo as f64;
     match sorted.get(lo + 1) {
-        Some(&next) if frac > 0.0 => sorted[lo] + frac * (next - sorted[lo]),
+        Some(&next) if frac > 0.0 => interpolate(sorted[lo], next, frac),
         _ => sorted[lo],
     }
+}
+
+/// a + t·(b − a), without overflow when b − a exceeds the largest double.
+fn interpolate(a: f64, b: f64, t: f64) -> f64 {
+    let direct = a + t * (b - a);
+    if direct.is_finite() { direct } else { a * (1.0 - t) + b * t }
 }
 
 /// Histogram of sorted values by the module's rule.
 pub fn histogram(sorted: &[f64]) -> Option<Histogram> {
     let (&min, &max) = (sorted.first()?, sorted.last()?);
     let (lo, hi) = if min == max { (min - 0.5, max + 0.5) } else { (min, max) };
-    // (hi − lo) overflows for values near ±f64::MAX; hi/10 − lo/10 cannot.
+    // (hi − lo) overflows for values near ±f64::MAX; hi/10 − lo/10 cannot (edges that still
+    // overflow are interpolated).
     let width = hi / HISTOGRAM_BINS as f64 - lo / HISTOGRAM_BINS as f64;
-    let mut edges: Vec<f64> = (0..=HISTOGRAM_BINS).map(|i| lo + i as f64 * width).collect();
+    let mut edges: Vec<f64> = (0..=HISTOGRAM_BINS)
+        .map(|i| {
+            let edge = lo + i as f64 * width;
+            if edge.is_finite() { edge } else { interpolate(lo, hi, i as f64 / HISTOGRAM_BINS as f64) }
+        })
+        .collect();
     edges[HISTOGRAM_BINS] = hi;
+    if min == max {
+        // By definition every value of a constant column is in the middle bin (bin 6), even
+        // where rounding would move the edges (tiny or huge values).
+        let mut counts = vec![0; HISTOGRAM_BINS];
+        counts[HISTOGRAM_BINS / 2] = sorted.len() as u64;
+        return Some(Histogram { counts, bin_edges: edges });
+    }
     let at_least = |edge: f64| sorted.len() - sorted.partition_point(|&x| x < edge);
     let counts = (0..HISTOGRAM_BINS)
         .map(|i| {
@@ -402,7 +421,9 @@ impl ColumnValues {
             Self::Time { micros, dates, .. } => {
                 if *dates {
                     let a = column.as_primitive::<Date32Type>();
-                    micros.extend((0..n).filter(|&i| valid(i)).map(|i| i64::from(a.value(i)) * MICROS_PER_DAY));
+                    micros.extend(
+                        (0..n).filter(|&i| valid(i)).map(|i| i64::from(a.value(i)).saturating_mul(MICROS_PER_DAY)),
+                    );
                 } else {
                     let a = column.as_primitive::<TimestampMicrosecondType>();
                     micros.extend((0..n).filter(|&i| valid(i)).map(|i| a.value(i)));
@@ -790,6 +811,28 @@ mod tests {
         assert!((t.mean.unwrap() - 2.5e-310).abs() < 1e-320, "{:?}", t.mean);
         // Sample std of {1, 2, 3, 4}·1e-310 is √(5/3)·1e-310.
         assert!((t.std.unwrap() - (5.0f64 / 3.0).sqrt() * 1e-310).abs() < 1e-320, "{:?}", t.std);
+    }
+
+    #[test]
+    fn values_near_the_largest_double_keep_finite_percentiles_and_edges() {
+        let (s, _) = float_stats(vec![-1.7e308, 1.7e308, 0.0]);
+        let p = s.percentiles.clone().unwrap();
+        assert!(p.p25.is_finite() && p.p75.is_finite(), "{p:?}");
+        assert!((p.p25 - (-0.85e308)).abs() < 1e293);
+        let h = s.histogram.clone().unwrap();
+        assert!(h.bin_edges.iter().all(|e| e.is_finite()), "{:?}", h.bin_edges);
+        assert!(h.bin_edges.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(h.counts[9], 1, "the max is in the last bin");
+        let stored = serde_json::to_value(&s).unwrap();
+        assert!(serde_json::from_value::<NumericStats>(stored).is_ok(), "the statistics can be stored and read back");
+    }
+
+    #[test]
+    fn a_constant_column_of_huge_or_odd_values_is_in_the_middle_bin() {
+        for v in [0.001, 1e17, -3.3] {
+            let (s, _) = float_stats(vec![v; 4]);
+            assert_eq!(s.histogram.unwrap().counts[5], 4, "{v}");
+        }
     }
 
     #[test]

@@ -118,3 +118,21 @@ async fn a_ragged_row_far_into_the_file_is_reported_with_its_line() {
     let message = refused(&app, "far.csv", csv.as_bytes()).await;
     assert!(message.contains("line 20002"), "{message}");
 }
+
+#[tokio::test]
+async fn a_parquet_date_beyond_year_9999_is_refused() {
+    use std::sync::Arc;
+    let app = spawn_app().await;
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+        "day",
+        arrow::datatypes::DataType::Date32,
+        true,
+    )]));
+    let column: arrow::array::ArrayRef = Arc::new(arrow::array::Date32Array::from(vec![0, i32::MAX]));
+    let batch = arrow::array::RecordBatch::try_new(Arc::clone(&schema), vec![column]).unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    assert!(refused(&app, "far.parquet", &bytes).await.contains("0001–9999"));
+}

@@ -115,3 +115,12 @@ async fn undefined_drift_figures_are_null() {
     assert_eq!(c["column_diffs"]["b"]["psi"], Value::Null, "no values on either side");
     assert_eq!(c["column_diffs"]["b"]["shift_level"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_bool_column_that_becomes_text_is_a_type_change() {
+    let app = spawn_app().await;
+    let id = two_versions(&app, b"flag\ntrue\nfalse\ntrue\n", b"flag\nyes please\nno\nmaybe\n").await;
+    let c = app.get(&app.admin_key, &format!("/api/datasets/{id}/compare?v1=0&v2=1")).await.expect(200);
+    assert_eq!(c["column_diffs"]["flag"]["type"], "type_changed");
+    assert_eq!(c["column_diffs"]["flag"]["from"], "bool");
+}

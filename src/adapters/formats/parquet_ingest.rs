@@ -7,8 +7,8 @@
 //! | signed and unsigned integers | `int64` | Int64 (a UInt64 value above the int64 range is refused) |
 //! | floats, decimals | `float64` | Float64 (NaN is stored as missing) |
 //! | boolean | `bool` | Boolean |
-//! | date32/date64 | `datetime64` | Date32 |
-//! | timestamps | `datetime64` | Timestamp(µs), UTC when the column has a zone (finer units truncated to µs) |
+//! | date32/date64 | `datetime64` | Date32 (years 0001–9999, else the file is refused) |
+//! | timestamps | `datetime64` | Timestamp(µs), UTC when the column has a zone (finer units truncated to µs; years 0001–9999) |
 //! | strings, dictionaries of strings | `category` or `object` by the category rule | Utf8 |
 //! | anything else (times, binary, lists, structs, maps) | `object` | Utf8, Arrow's display form |
 
@@ -35,6 +35,13 @@ use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 /// footers that claim billions of rows in a few bytes.
 const MAX_ROWS_PER_BYTE: u64 = 256;
 const ROW_ALLOWANCE: u64 = 1 << 20;
+
+/// Dates and timestamps are accepted for the years 0001–9999, as in CSV: days and
+/// microseconds since 1970-01-01 of 0001-01-01 and of the end of 9999-12-31.
+const FIRST_DAY: i32 = -719_162;
+const LAST_DAY: i32 = 2_932_896;
+const FIRST_MICROS: i64 = -62_135_596_800_000_000;
+const LAST_MICROS: i64 = 253_402_300_799_999_999;
 
 fn invalid(reason: impl Into<String>) -> IngestError {
     IngestError::Invalid(format!("invalid Parquet file: {}", reason.into()))
@@ -188,6 +195,18 @@ impl ColumnPlan {
             cast_with_options(column, target, &strict).map_err(|e| invalid(format!("cannot convert a value: {e}")))
         };
         match self.how {
+            Conversion::Cast if self.target == DataType::Date32 => {
+                let days = cast(&DataType::Date32)?;
+                let out_of_range = days
+                    .as_primitive::<arrow::datatypes::Date32Type>()
+                    .iter()
+                    .flatten()
+                    .any(|d| !(FIRST_DAY..=LAST_DAY).contains(&d));
+                if out_of_range {
+                    return Err(invalid("a date lies outside the years 0001–9999"));
+                }
+                Ok(days)
+            }
             Conversion::Cast => cast(&self.target),
             Conversion::FloatNanToNull => {
                 let floats = cast(&DataType::Float64)?;
@@ -199,6 +218,9 @@ impl ColumnPlan {
                 let DataType::Timestamp(_, tz) = column.data_type() else { return cast(&self.target) };
                 let micros = cast(&DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))?;
                 let values = micros.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().clone();
+                if values.iter().flatten().any(|t| !(FIRST_MICROS..=LAST_MICROS).contains(&t)) {
+                    return Err(invalid("a timestamp lies outside the years 0001–9999"));
+                }
                 let relabelled: TimestampMicrosecondArray =
                     if utc { values.with_timezone("UTC") } else { values.with_timezone_opt(None::<String>) };
                 Ok(Arc::new(relabelled))

@@ -1,8 +1,9 @@
 //! CSV dialect and header detection on a sample of the text (docs/csv-ingest.md).
 //!
 //! - Delimiter: each of `,` `;` tab `|` is tried on the sample with quote-aware parsing; the one
-//!   whose records most consistently share one field count greater than 1 wins (ties go to the
-//!   earlier candidate in that list). If none gives more than one field, the file has one column.
+//!   whose records most consistently share one field count greater than 1 wins; on equal
+//!   consistency, the one giving more fields; then the earlier in that list. If none gives more
+//!   than one field, the file has one column.
 //! - Quoting: `"` quotes fields, `""` inside quotes is a literal quote; quoted fields may hold
 //!   delimiters and line breaks. Lines end in LF or CRLF.
 //! - Header: the first record is a header when, in the columns whose other sampled values have a
@@ -107,7 +108,7 @@ fn has_header(records: &[Vec<String>]) -> bool {
         }
     }
     if header_votes + data_votes > 0 {
-        return header_votes > 0 && header_votes >= data_votes;
+        return header_votes > data_votes;
     }
     let mut seen = std::collections::HashSet::new();
     first.iter().filter(|v| !v.trim().is_empty()).all(|v| seen.insert(v.trim()))
@@ -177,6 +178,11 @@ mod tests {
     #[test]
     fn numbers_in_the_first_row_mean_no_header() {
         assert!(!dialect("1,2.5,true\n2,3.5,false\n").has_header);
+    }
+
+    #[test]
+    fn a_tied_vote_keeps_the_first_row_as_data() {
+        assert!(!dialect("x,1\n2,3\n4,5\n").has_header);
     }
 
     #[test]
