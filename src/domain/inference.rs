@@ -24,7 +24,9 @@ pub const CATEGORY_MAX_DISTINCT: usize = 50;
 
 /// True when a trimmed cell is one of [`MISSING_TOKENS`].
 pub fn is_missing(cell: &str) -> bool {
-    MISSING_TOKENS.contains(&trim(cell))
+    let t = trim(cell);
+    // Every token is at most 4 bytes long: longer cells need no comparison.
+    t.len() <= 4 && MISSING_TOKENS.contains(&t)
 }
 
 /// Trims ASCII white space (space, tab, CR, LF, form feed) from both ends.
@@ -252,30 +254,36 @@ fn parse_offset(s: &[u8]) -> Option<i32> {
     Some(sign * (h as i32 * 3600 + m as i32 * 60))
 }
 
-/// Distinct values of a text column, tracked exactly until there are more than
-/// [`CATEGORY_MAX_DISTINCT`] (then only "too many" is known).
+/// Distinct values of a text column, tracked until there are more than
+/// [`CATEGORY_MAX_DISTINCT`] (then only "too many" is known). Values are compared by 64-bit
+/// hash: two different values would have to collide (probability below 10⁻¹⁶) to be counted
+/// as one.
 #[derive(Debug, Clone, Default)]
 pub struct DistinctValues {
-    values: Vec<String>,
+    hashes: Vec<u64>,
     overflow: bool,
 }
 
 impl DistinctValues {
     pub fn observe(&mut self, value: &str) {
-        if self.overflow || self.values.iter().any(|v| v == value) {
+        if self.overflow {
             return;
         }
-        if self.values.len() == CATEGORY_MAX_DISTINCT {
+        let h = xxhash_rust::xxh3::xxh3_64(value.as_bytes());
+        if self.hashes.contains(&h) {
+            return;
+        }
+        if self.hashes.len() == CATEGORY_MAX_DISTINCT {
             self.overflow = true;
-            self.values = Vec::new();
+            self.hashes = Vec::new();
         } else {
-            self.values.push(value.to_string());
+            self.hashes.push(h);
         }
     }
 
     /// The number of distinct values, or `None` when there are more than the category limit.
     pub fn count(&self) -> Option<usize> {
-        (!self.overflow).then_some(self.values.len())
+        (!self.overflow).then_some(self.hashes.len())
     }
 
     /// The text type for a column with `non_missing` values: `category` or `object`.
@@ -356,31 +364,50 @@ impl ColumnInference {
             return;
         }
         self.non_missing += 1;
-        self.count_fits(cell);
-        if self.could_be_int || self.could_be_float {
-            match parse_int(cell) {
-                IntLiteral::Value(_) => {}
-                IntLiteral::OutOfRange => {
-                    self.could_be_int = false;
-                    self.could_be_float = false;
-                }
-                IntLiteral::NotAnInteger => {
-                    self.could_be_int = false;
-                    if self.could_be_float && parse_float(cell).is_none() {
-                        self.could_be_float = false;
+        // The non-text types are exclusive (no value parses as two of them), so each value is
+        // tried against them in order and parsed at most once per type; the first it fits is
+        // counted for the `mixed_types` check.
+        let literal = parse_int(cell);
+        if !matches!(literal, IntLiteral::Value(_)) {
+            self.could_be_int = false;
+        }
+        match literal {
+            IntLiteral::Value(_) => {
+                self.fits.int += 1;
+                self.fits.float += 1;
+                self.could_be_bool = false;
+                self.could_be_datetime = false;
+            }
+            IntLiteral::OutOfRange => {
+                // Text, so that no digit is lost to float rounding.
+                self.could_be_float = false;
+                self.fits.float += 1;
+                self.could_be_bool = false;
+                self.could_be_datetime = false;
+            }
+            IntLiteral::NotAnInteger if parse_float(cell).is_some() => {
+                self.fits.float += 1;
+                self.could_be_bool = false;
+                self.could_be_datetime = false;
+            }
+            IntLiteral::NotAnInteger => {
+                self.could_be_float = false;
+                if parse_bool(cell).is_some() {
+                    self.fits.bool += 1;
+                    self.could_be_datetime = false;
+                } else {
+                    self.could_be_bool = false;
+                    match parse_datetime(cell) {
+                        Some((family, _)) => {
+                            self.fits.datetime += 1;
+                            if self.date_family.is_some_and(|f| f != family) {
+                                self.could_be_datetime = false;
+                            }
+                            self.date_family.get_or_insert(family);
+                        }
+                        None => self.could_be_datetime = false,
                     }
                 }
-            }
-        }
-        if self.could_be_bool && parse_bool(cell).is_none() {
-            self.could_be_bool = false;
-        }
-        if self.could_be_datetime {
-            match parse_datetime(cell) {
-                Some((family, _)) if self.date_family.is_none_or(|f| f == family) => {
-                    self.date_family = Some(family);
-                }
-                _ => self.could_be_datetime = false,
             }
         }
         self.distinct.observe(cell);
@@ -388,19 +415,6 @@ impl ColumnInference {
 
     pub fn missing(&self) -> u64 {
         self.missing
-    }
-
-    fn count_fits(&mut self, cell: &str) {
-        match parse_int(cell) {
-            IntLiteral::Value(_) => {
-                self.fits.int += 1;
-                self.fits.float += 1;
-            }
-            _ if parse_float(cell).is_some() => self.fits.float += 1,
-            _ if parse_bool(cell).is_some() => self.fits.bool += 1,
-            _ if parse_datetime(cell).is_some() => self.fits.datetime += 1,
-            _ => {}
-        }
     }
 
     /// When the column is text but at least half of its non-missing values fit one non-text
@@ -465,6 +479,11 @@ mod tests {
         }
         assert!(!is_missing("0"));
         assert!(!is_missing("none of these"));
+    }
+
+    #[test]
+    fn missing_tokens_are_at_most_four_bytes_as_is_missing_assumes() {
+        assert!(MISSING_TOKENS.iter().all(|t| t.len() <= 4));
     }
 
     #[test]
