@@ -12,6 +12,7 @@ mod exports;
 mod helpers;
 mod lineage;
 mod openapi;
+mod route_inventory;
 mod spec_examples;
 mod uploads;
 mod versions;
