@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::adapters::formats::{FileIngestor, StoredTables};
 use crate::adapters::http::routes;
+use crate::adapters::metrics::Metrics;
 use crate::adapters::opendal::OpendalStore;
 use crate::adapters::sea_orm::SeaOrmStore;
 use crate::adapters::system::{RandomSecrets, SystemClock, UuidV7};
@@ -74,6 +75,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7),
         secrets: Arc::new(RandomSecrets),
+        telemetry: Arc::new(Metrics::default()),
         settings: AppSettings {
             max_upload_bytes: settings.max_upload_bytes,
             ingest_limits: IngestLimits::default(),

@@ -2,6 +2,7 @@
 
 pub mod formats;
 pub mod http;
+pub mod metrics;
 pub mod opendal;
 pub mod sea_orm;
 pub mod system;

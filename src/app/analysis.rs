@@ -59,6 +59,7 @@ impl App {
     pub async fn statistics_of(&self, version: &Version) -> Result<DatasetStatistics, AppError> {
         let id = version.summary.id;
         if let Some(found) = self.metadata.find_statistics(id).await? {
+            self.telemetry.analyzed(true);
             return Ok(found);
         }
         let lock = self.inflight.lock_for(id);
@@ -68,6 +69,7 @@ impl App {
                 return Ok(found);
             }
             let stats = self.compute_statistics(version).await?;
+            self.telemetry.analyzed(false);
             self.metadata.save_statistics(id, &stats, self.clock.now()).await?;
             Ok(stats)
         }

@@ -130,6 +130,7 @@ impl App {
             self.metadata.insert_version(&record).await
         }
         .await;
+        self.telemetry.ingested(file.size, table.row_count, normalized_at.as_secs_f64());
         tracing::debug!(
             normalize_ms = normalized_at.as_millis() as u64,
             store_ms = (started.elapsed() - normalized_at).as_millis() as u64,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::metadata::MetadataStore;
-use crate::ports::system::{Clock, IdGenerator, SecretGenerator};
+use crate::ports::system::{Clock, IdGenerator, SecretGenerator, Telemetry};
 use crate::ports::tables::{IngestLimits, TableExporter, TableIngestor, TableSource};
 
 pub use errors::AppError;
@@ -55,5 +55,6 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub secrets: Arc<dyn SecretGenerator>,
+    pub telemetry: Arc<dyn Telemetry>,
     pub settings: AppSettings,
 }

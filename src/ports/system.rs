@@ -19,3 +19,28 @@ pub trait SecretGenerator: Send + Sync {
     /// A new API key: at least 256 bits of entropy, printable ASCII.
     fn new_api_key(&self) -> String;
 }
+
+/// What the use cases report for monitoring. Implementations must be cheap and never fail.
+pub trait Telemetry: Send + Sync {
+    /// An upload was read and stored: its size, its rows and how long reading it took.
+    fn ingested(&self, bytes: u64, rows: u64, seconds: f64);
+    /// `/analyze` was answered from the stored statistics (`true`) or computed (`false`).
+    fn analyzed(&self, cache_hit: bool);
+    /// An HTTP request ended: its method, the operation it reached (`unmatched` for none),
+    /// its status and its duration.
+    fn request(&self, method: &str, operation: &str, status: u16, seconds: f64);
+    /// Everything recorded, in the Prometheus text exposition format (`GET /metrics`).
+    fn exposition(&self) -> String;
+}
+
+/// Telemetry that records nothing (tests, tools).
+pub struct NoTelemetry;
+
+impl Telemetry for NoTelemetry {
+    fn ingested(&self, _bytes: u64, _rows: u64, _seconds: f64) {}
+    fn analyzed(&self, _cache_hit: bool) {}
+    fn request(&self, _method: &str, _operation: &str, _status: u16, _seconds: f64) {}
+    fn exposition(&self) -> String {
+        String::new()
+    }
+}

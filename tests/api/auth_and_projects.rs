@@ -121,3 +121,30 @@ async fn every_response_carries_a_request_id() {
     let refused = app.send(app.client.get("/health").header("X-Request-Id", "bad id\twith spaces")).await;
     assert_ne!(refused.headers["x-request-id"], "bad id\twith spaces");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_uploads_and_analyze_cache_hits() {
+    let app = spawn_app().await;
+    let csv = b"a,b\n1,x\n2,y\n3,z\n";
+    let up = app.upload_ok("Measured", csv).await;
+    let id = up["dataset_id"].as_str().unwrap().to_string();
+    app.get(&app.admin_key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    app.get(&app.admin_key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    let reply = app.send(app.client.get("/metrics")).await;
+    assert_eq!(reply.status.as_u16(), 200);
+    assert!(reply.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = reply.text();
+    let bytes = format!("datasets_api_upload_bytes_total {}", csv.len());
+    for expected in [
+        r#"datasets_api_http_requests_total{method="POST",operation="upload_dataset",status="201"} 1"#,
+        r#"datasets_api_http_requests_total{method="GET",operation="analyze_dataset",status="200"} 2"#,
+        bytes.as_str(),
+        "datasets_api_rows_ingested_total 3",
+        "datasets_api_ingest_duration_seconds_count 1",
+        r#"datasets_api_analyze_total{result="computed"} 1"#,
+        r#"datasets_api_http_request_duration_seconds_count{method="GET",operation="analyze_dataset"} 2"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(text.contains(r#"datasets_api_analyze_total{result="hit"}"#), "{text}");
+}

@@ -132,16 +132,24 @@ pub fn openapi_json() -> String {
     openapi().spec()
 }
 
-/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, errors as JSON.
+/// `GET /metrics`: Prometheus text exposition (outside the OpenAPI document, no key).
+#[poem::handler]
+fn metrics(app: poem::web::Data<&App>) -> poem::Response {
+    poem::Response::builder().content_type("text/plain; version=0.0.4; charset=utf-8").body(app.telemetry.exposition())
+}
+
+/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, `/metrics`, errors as JSON.
 pub fn routes(app: App) -> impl Endpoint<Output = poem::Response> {
     let api = openapi();
     let spec = api.spec_endpoint();
     let ui = api.swagger_ui();
+    let telemetry = std::sync::Arc::clone(&app.telemetry);
     Route::new()
         .at("/openapi.json", get(spec))
+        .at("/metrics", get(metrics))
         .nest("/docs", ui)
         .nest("/", api)
         .data(app)
         .catch_all_error(errors::catch_all)
-        .around(request_id::track)
+        .around(move |next, req| request_id::track(next, req, std::sync::Arc::clone(&telemetry)))
 }
