@@ -66,3 +66,56 @@ async fn create_admin_key_prints_a_working_admin_key() {
         assert!(principal.is_admin);
     }
 }
+
+/// Sends one HTTP/1.1 request over a plain TCP connection and returns the raw response.
+fn http_get(addr: &str, path: &str, request_id: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Request-Id: {request_id}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn the_server_logs_json_lines_with_the_request_id_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("BIND_ADDR", &addr)
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("s.db").display()))
+        .env("STORAGE_URL", dir.path().join("artifacts"))
+        .env("SPOOL_DIR", dir.path().join("spool"))
+        .env("ADMIN_API_KEY", "json-log-test-admin-key")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the server did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let response = http_get(&addr, "/health", "trace-42");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.to_ascii_lowercase().contains("x-request-id: trace-42"), "{response}");
+
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "SIGTERM ends the server cleanly: {:?}", output.status);
+    let logs = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<serde_json::Value> =
+        logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}"))).collect();
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "trace-42")
+        .unwrap_or_else(|| panic!("no log line of the request in\n{logs}"));
+    assert_eq!(request["fields"]["status"], 200);
+    assert_eq!(request["fields"]["path"], "/health");
+    assert!(!logs.contains("json-log-test-admin-key"), "the admin key is never logged");
+}
