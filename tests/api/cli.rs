@@ -83,7 +83,7 @@ fn the_server_logs_json_lines_with_the_request_id_and_stops_cleanly_on_sigterm()
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .env_clear()
         .env("BIND_ADDR", &addr)
         .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("s.db").display()))
