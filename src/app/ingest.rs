@@ -37,6 +37,17 @@ pub struct Uploaded {
     pub row_count: u64,
     pub column_count: u64,
     pub quality: QualityReport,
+    /// How long each phase took.
+    pub timings: UploadTimings,
+}
+
+/// Durations of an upload's phases after the body was received.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UploadTimings {
+    /// Waiting for an ingest slot, reading, typing, normalizing and checking the file.
+    pub normalize: std::time::Duration,
+    /// Storing the artifacts and recording the version.
+    pub store: std::time::Duration,
 }
 
 impl App {
@@ -161,6 +172,7 @@ impl App {
             row_count: table.row_count,
             column_count: table.columns.len() as u64,
             quality: table.quality,
+            timings: UploadTimings { normalize: normalized_at, store: started.elapsed() - normalized_at },
         })
     }
 

@@ -232,3 +232,16 @@ async fn the_sweeper_deletes_old_orphan_files_and_keeps_recorded_and_young_ones(
     assert_eq!(files_under(&app.artifacts_dir()).len(), 2);
     assert!(app.app.artifacts.size("datasets/lost/version/data.parquet").await.is_err());
 }
+
+#[tokio::test]
+async fn upload_responses_report_their_phase_timings() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let reply = app.upload(&app.admin_key, project, "Timed", "t.csv", b"a\n1\n").await;
+    assert_eq!(reply.status.as_u16(), 201);
+    let timing = reply.headers["server-timing"].to_str().unwrap().to_string();
+    assert!(timing.starts_with("normalize;dur=") && timing.contains(", store;dur="), "{timing}");
+    let id = uuid_of(&reply.json()["dataset_id"]);
+    let version = app.new_version(&app.admin_key, id, "again", b"a\n2\n").await;
+    assert!(version.headers.contains_key("server-timing"));
+}

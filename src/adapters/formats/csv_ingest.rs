@@ -25,6 +25,30 @@ use crate::domain::inference::{
 use crate::domain::records::SourceFormat;
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 
+/// A long ingest logs its progress at most this often.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Logs rows parsed and bytes read at a bounded rate (every [`PROGRESS_INTERVAL`] at most;
+/// the clock is read once every 65,536 rows).
+struct Progress {
+    phase: &'static str,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    fn new(phase: &'static str) -> Self {
+        Self { phase, last: std::time::Instant::now() }
+    }
+
+    fn tick(&mut self, rows: u64, record: &csv::ByteRecord) {
+        if rows % 65_536 == 0 && self.last.elapsed() >= PROGRESS_INTERVAL {
+            self.last = std::time::Instant::now();
+            let bytes_read = record.position().map_or(0, |p| p.byte());
+            tracing::info!(phase = self.phase, rows, bytes_read, "ingest progress");
+        }
+    }
+}
+
 /// Bytes of text the dialect is detected from.
 const SAMPLE_BYTES: usize = 64 * 1024;
 const READ_BUFFER: usize = 1 << 20;
@@ -173,10 +197,12 @@ fn infer_pass(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Resu
         column_names(None, width)
     };
     let mut rows = u64::from(!dialect.has_header);
+    let mut progress = Progress::new("typing");
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
         check_record(&record, width, limits)?;
         observe(&record, &mut inferences)?;
         rows += 1;
+        progress.tick(rows, &record);
     }
     if rows == 0 {
         return Err(IngestError::NoRows);
@@ -319,6 +345,8 @@ fn parse_batches(
     let per_batch = batch_rows(shape.names.len());
     let mut builders: Vec<ColumnBuilder> = shape.types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect();
     let mut pending = 0usize;
+    let mut rows = 0u64;
+    let mut progress = Progress::new("converting");
     let flush = |builders: &mut Vec<ColumnBuilder>| -> Result<RecordBatch, IngestError> {
         let columns: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
         RecordBatch::try_new(Arc::clone(schema), columns)
@@ -333,6 +361,8 @@ fn parse_batches(
             builder.append(field_str(&record, i)?, line)?;
         }
         pending += 1;
+        rows += 1;
+        progress.tick(rows, &record);
         if pending == per_batch {
             if !emit(flush(&mut builders)?) {
                 return Ok(());

@@ -246,16 +246,25 @@ pub enum DownloadFormat {
     Xlsx,
 }
 
+/// `Server-Timing` of an upload: the normalize phase (waiting for a slot, reading, typing,
+/// normalizing, checking) and the store phase (artifacts and metadata), in milliseconds.
+fn server_timing(u: &Uploaded) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    format!("normalize;dur={:.1}, store;dur={:.1}", ms(u.timings.normalize), ms(u.timings.store))
+}
+
 #[derive(ApiResponse)]
 pub enum UploadCreated {
+    /// Created. `Server-Timing` says how long each phase took.
     #[oai(status = 201)]
-    Created(Json<UploadResult>),
+    Created(Json<UploadResult>, #[oai(header = "Server-Timing")] String),
 }
 
 #[derive(ApiResponse)]
 pub enum VersionCreated {
+    /// Created. `Server-Timing` says how long each phase took.
     #[oai(status = 201)]
-    Created(Json<NewVersionResult>),
+    Created(Json<NewVersionResult>, #[oai(header = "Server-Timing")] String),
 }
 
 #[derive(ApiResponse)]
@@ -317,13 +326,16 @@ impl DatasetsApi {
         let description = form.field("description").map(str::to_string);
         let uploaded =
             app.upload_dataset(&auth.0, ProjectId(project), &name, description.as_deref(), form.file).await?;
-        Ok(UploadCreated::Created(Json(UploadResult {
-            id: uploaded.dataset_id.0,
-            dataset_id: uploaded.dataset_id.0,
-            dataset_version_id: uploaded.version_id.0,
-            artifact_id: uploaded.original_artifact_id.0,
-            quality: upload_quality(&uploaded),
-        })))
+        Ok(UploadCreated::Created(
+            Json(UploadResult {
+                id: uploaded.dataset_id.0,
+                dataset_id: uploaded.dataset_id.0,
+                dataset_version_id: uploaded.version_id.0,
+                artifact_id: uploaded.original_artifact_id.0,
+                quality: upload_quality(&uploaded),
+            }),
+            server_timing(&uploaded),
+        ))
     }
 
     /// List datasets
@@ -534,13 +546,16 @@ impl DatasetsApi {
         let form = read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes).await?;
         let description = form.field("description").map(str::to_string);
         let uploaded = app.upload_version(&auth.0, DatasetId(dataset_id.0), description.as_deref(), form.file).await?;
-        Ok(VersionCreated::Created(Json(NewVersionResult {
-            dataset_version_id: uploaded.version_id.0,
-            version: uploaded.version,
-            row_count: uploaded.row_count,
-            column_count: uploaded.column_count,
-            quality: upload_quality(&uploaded),
-        })))
+        Ok(VersionCreated::Created(
+            Json(NewVersionResult {
+                dataset_version_id: uploaded.version_id.0,
+                version: uploaded.version,
+                row_count: uploaded.row_count,
+                column_count: uploaded.column_count,
+                quality: upload_quality(&uploaded),
+            }),
+            server_timing(&uploaded),
+        ))
     }
 }
 
