@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/datasets-api-target}"
+for tool in curl jq python3; do
+  command -v "$tool" >/dev/null || { echo "check-readme needs $tool (apt-get install $tool)" >&2; exit 1; }
+done
 cargo build --quiet
 BIN="$CARGO_TARGET_DIR/debug/datasets-api"
 WORK=$(mktemp -d)

@@ -51,8 +51,16 @@ impl App {
             .metadata
             .find_version(dataset.latest_version_id)
             .await?
-            .ok_or_else(|| AppError::Internal(format!("dataset {id} has no latest version row")))?;
-        self.statistics_of(&version).await
+            // The dataset was deleted since it was read.
+            .ok_or(AppError::NotFound("dataset"))?;
+        match self.statistics_of(&version).await {
+            // Reading the files failed: if the dataset was deleted meanwhile, say so.
+            Err(e) if !matches!(e, AppError::NotFound(_)) && self.metadata.find_dataset(id).await?.is_none() => {
+                tracing::debug!(error = %e, "statistics of a dataset deleted meanwhile");
+                Err(AppError::NotFound("dataset"))
+            }
+            other => other,
+        }
     }
 
     /// Cached statistics, or computes and records them (once per version per process).

@@ -4,6 +4,7 @@ use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, Version, VersionSummary};
+use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
 use crate::ports::tables::{CsvOptions, ExportError};
 
@@ -61,7 +62,8 @@ impl App {
         self.metadata
             .find_version(dataset.latest_version_id)
             .await?
-            .ok_or_else(|| AppError::Internal(format!("dataset {} has no latest version row", dataset.id)))
+            // The dataset was deleted since it was read.
+            .ok_or(AppError::NotFound("dataset"))
     }
 
     pub async fn list_versions(
@@ -91,7 +93,10 @@ impl App {
         options: CsvOptions,
     ) -> Result<(ByteStream, String), AppError> {
         let (dataset, version) = self.dataset_detail(principal, id).await?;
-        let stream = self.exporter.csv(&version.normalized.storage_key, options).await?;
+        let stream = self.exporter.csv(&version.normalized.storage_key, options).await.map_err(|e| match e {
+            StoreError::NotFound => AppError::NotFound("dataset"),
+            other => other.into(),
+        })?;
         Ok((stream, download_file_name(&dataset.name, version.summary.version, "csv")))
     }
 
@@ -109,6 +114,7 @@ impl App {
         let stream = self.exporter.xlsx(&version.normalized.storage_key, &self.settings.spool_dir).await.map_err(
             |e| match e {
                 ExportError::DoesNotFit(m) => AppError::NotExportable(format!("{m}: download it as CSV (format=csv)")),
+                ExportError::Store(StoreError::NotFound) => AppError::NotFound("dataset"),
                 ExportError::Store(e) => e.into(),
             },
         )?;

@@ -83,12 +83,35 @@ async fn concurrent_new_versions_get_unique_contiguous_numbers() {
     let app = spawn_app().await;
     let up = app.upload_ok("Busy", b"a\n1\n").await;
     let id = uuid_of(&up["dataset_id"]);
-    let uploads = (0..8).map(|i| {
+    let uploads = (0..16).map(|i| {
         let app = &app;
         async move { app.new_version(&app.admin_key, id, &format!("v{i}"), format!("a\n{i}\n").as_bytes()).await }
     });
     let replies = futures_util::future::join_all(uploads).await;
     let mut numbers: Vec<i64> = replies.iter().map(|r| r.expect(201)["version"].as_i64().unwrap()).collect();
     numbers.sort_unstable();
-    assert_eq!(numbers, (1..=8).collect::<Vec<i64>>());
+    assert_eq!(numbers, (1..=16).collect::<Vec<i64>>());
+}
+
+#[tokio::test]
+async fn concurrent_deletes_and_reads_never_answer_5xx() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("Racing", b"a,b\n1,x\n2,y\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    let paths = ["", "/columns", "/download", "/quality", "/versions", "/analyze", "/lineage"];
+    let reads = (0..21).map(|i| {
+        let app = &app;
+        let path = format!("/api/datasets/{id}{}", paths[i % paths.len()]);
+        async move { app.get(&app.admin_key, &path).await.status.as_u16() }
+    });
+    let deletes = (0..3).map(|_| {
+        let app = &app;
+        async move { app.delete(&app.admin_key, &format!("/api/datasets/{id}")).await.status.as_u16() }
+    });
+    let (reads, deletes) =
+        futures_util::future::join(futures_util::future::join_all(reads), futures_util::future::join_all(deletes))
+            .await;
+    assert!(reads.iter().all(|s| *s == 200 || *s == 404), "{reads:?}");
+    assert_eq!(deletes.iter().filter(|s| **s == 200).count(), 1, "{deletes:?}");
+    assert!(deletes.iter().all(|s| *s == 200 || *s == 404), "{deletes:?}");
 }

@@ -283,7 +283,9 @@ impl SeaOrmStore {
         Ok(number)
     }
 
-    async fn load_version(&self, m: version::Model) -> Result<Version, StoreError> {
+    /// The version with its artifacts; `None` when the version was deleted while it was read
+    /// (its rows are read by separate statements).
+    async fn load_version(&self, m: version::Model) -> Result<Option<Version>, StoreError> {
         let creator = user::Entity::find_by_id(m.created_by).one(&self.db).await.map_err(store_error)?;
         let artifacts = artifact::Entity::find()
             .filter(artifact::Column::VersionId.eq(m.id))
@@ -293,12 +295,18 @@ impl SeaOrmStore {
             .into_iter()
             .map(artifact_from)
             .collect::<Result<Vec<_>, _>>()?;
+        if artifacts.len() < 2 {
+            let still_there = version::Entity::find_by_id(m.id).one(&self.db).await.map_err(store_error)?;
+            if still_there.is_none() {
+                return Ok(None);
+            }
+        }
         let pick = |kind| artifacts.iter().find(|a| a.kind == kind).cloned().ok_or_else(|| corrupt("artifact list"));
         let preview: Vec<PreviewRow> = match &m.preview {
             serde_json::Value::Array(rows) => rows.iter().filter_map(|r| r.as_object().cloned()).collect(),
             _ => return Err(corrupt("preview")),
         };
-        Ok(Version {
+        Ok(Some(Version {
             summary: summary_from(&m, creator),
             source_format: SourceFormat::parse(&m.source_format).ok_or_else(|| corrupt("source format"))?,
             columns: columns_from(&m.columns)?,
@@ -307,7 +315,7 @@ impl SeaOrmStore {
             preview,
             original: pick(ArtifactKind::Original)?,
             normalized: pick(ArtifactKind::Normalized)?,
-        })
+        }))
     }
 }
 
@@ -528,7 +536,7 @@ impl MetadataStore for SeaOrmStore {
 
     async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError> {
         match version::Entity::find_by_id(id.0).one(&self.db).await.map_err(store_error)? {
-            Some(m) => self.load_version(m).await.map(Some),
+            Some(m) => self.load_version(m).await,
             None => Ok(None),
         }
     }
@@ -541,7 +549,7 @@ impl MetadataStore for SeaOrmStore {
             .await
             .map_err(store_error)?;
         match found {
-            Some(m) => self.load_version(m).await.map(Some),
+            Some(m) => self.load_version(m).await,
             None => Ok(None),
         }
     }
