@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod datasets;
 mod exports;
+mod failures;
 mod helpers;
 mod lineage;
 mod openapi;

@@ -1,0 +1,279 @@
+//! Failures injected through the ports: an upload whose artifact store or metadata store
+//! fails leaves no dataset and no file; a failed file deletion leaves an orphan for the sweeper.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use datasets_api::adapters::http::routes;
+use datasets_api::domain::access::{Principal, Role};
+use datasets_api::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
+use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
+use datasets_api::domain::records::{
+    ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
+    VersionSummary,
+};
+use datasets_api::domain::statistics::DatasetStatistics;
+use datasets_api::ports::StoreError;
+use datasets_api::ports::artifacts::{ArtifactStore, ByteStream};
+use datasets_api::ports::metadata::MetadataStore;
+use poem::EndpointExt;
+use poem::test::TestClient;
+
+use crate::helpers::{TestApp, files_under, spawn_app, uuid_of};
+
+/// The real artifact store, failing writes of keys containing `fail_put` and deletes of keys
+/// containing `fail_delete`.
+struct FailingArtifacts {
+    inner: Arc<dyn ArtifactStore>,
+    fail_put: &'static str,
+    fail_delete: &'static str,
+}
+
+#[async_trait]
+impl ArtifactStore for FailingArtifacts {
+    async fn put_file(&self, key: &str, source: &Path) -> Result<u64, StoreError> {
+        if !self.fail_put.is_empty() && key.contains(self.fail_put) {
+            return Err(StoreError::Unavailable("injected: the artifact store failed".into()));
+        }
+        self.inner.put_file(key, source).await
+    }
+    async fn size(&self, key: &str) -> Result<u64, StoreError> {
+        self.inner.size(key).await
+    }
+    async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        self.inner.read_range(key, range).await
+    }
+    async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError> {
+        self.inner.read_stream(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if !self.fail_delete.is_empty() && key.contains(self.fail_delete) {
+            return Err(StoreError::Unavailable("injected: deleting failed".into()));
+        }
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn modified_at(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.modified_at(key).await
+    }
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.inner.probe().await
+    }
+}
+
+/// The real metadata store whose `insert_version` always fails.
+struct FailingMetadata {
+    inner: Arc<dyn MetadataStore>,
+}
+
+#[async_trait]
+impl MetadataStore for FailingMetadata {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.inner.migrate().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        self.inner.insert_user(user).await
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.inner.find_user(id).await
+    }
+
+    async fn find_admin(&self) -> Result<Option<User>, StoreError> {
+        self.inner.find_admin().await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.inner.insert_api_key(key).await
+    }
+
+    async fn find_principal_by_key_hash(&self, key_hash: &str) -> Result<Option<Principal>, StoreError> {
+        self.inner.find_principal_by_key_hash(key_hash).await
+    }
+
+    async fn insert_project(&self, project: &Project, owner: Option<&Membership>) -> Result<(), StoreError> {
+        self.inner.insert_project(project, owner).await
+    }
+
+    async fn find_project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
+        self.inner.find_project(id).await
+    }
+
+    async fn list_projects(&self, member: Option<UserId>) -> Result<Vec<Project>, StoreError> {
+        self.inner.list_projects(member).await
+    }
+
+    async fn role_of(&self, user: UserId, project: ProjectId) -> Result<Option<Role>, StoreError> {
+        self.inner.role_of(user, project).await
+    }
+
+    async fn upsert_membership(&self, membership: &Membership) -> Result<(), StoreError> {
+        self.inner.upsert_membership(membership).await
+    }
+
+    async fn insert_version(&self, _version: &NewVersion) -> Result<i64, StoreError> {
+        Err(StoreError::Other("injected: the metadata store failed".into()))
+    }
+
+    async fn find_dataset(&self, id: DatasetId) -> Result<Option<Dataset>, StoreError> {
+        self.inner.find_dataset(id).await
+    }
+
+    async fn list_datasets(&self, query: &DatasetQuery) -> Result<(Vec<DatasetListItem>, u64), StoreError> {
+        self.inner.list_datasets(query).await
+    }
+
+    async fn list_versions(&self, dataset: DatasetId, page: Page) -> Result<(Vec<VersionSummary>, u64), StoreError> {
+        self.inner.list_versions(dataset, page).await
+    }
+
+    async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError> {
+        self.inner.find_version(id).await
+    }
+
+    async fn find_version_by_number(&self, dataset: DatasetId, number: i64) -> Result<Option<Version>, StoreError> {
+        self.inner.find_version_by_number(dataset, number).await
+    }
+
+    async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError> {
+        self.inner.delete_dataset(id).await
+    }
+
+    async fn known_storage_keys(&self, keys: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.inner.known_storage_keys(keys).await
+    }
+
+    async fn insert_experiment(&self, experiment: &Experiment) -> Result<(), StoreError> {
+        self.inner.insert_experiment(experiment).await
+    }
+
+    async fn find_experiment(&self, id: ExperimentId) -> Result<Option<Experiment>, StoreError> {
+        self.inner.find_experiment(id).await
+    }
+
+    async fn insert_model(&self, model: &Model) -> Result<(), StoreError> {
+        self.inner.insert_model(model).await
+    }
+
+    async fn find_model(&self, id: ModelId) -> Result<Option<Model>, StoreError> {
+        self.inner.find_model(id).await
+    }
+
+    async fn insert_deployment(&self, deployment: &Deployment) -> Result<(), StoreError> {
+        self.inner.insert_deployment(deployment).await
+    }
+
+    async fn list_experiments(&self, filter: &LineageFilter) -> Result<Vec<ExperimentSummary>, StoreError> {
+        self.inner.list_experiments(filter).await
+    }
+
+    async fn list_models(&self, filter: &LineageFilter) -> Result<Vec<Model>, StoreError> {
+        self.inner.list_models(filter).await
+    }
+
+    async fn list_deployments(&self, filter: &LineageFilter) -> Result<Vec<Deployment>, StoreError> {
+        self.inner.list_deployments(filter).await
+    }
+
+    async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError> {
+        self.inner.find_statistics(version).await
+    }
+
+    async fn save_statistics(
+        &self,
+        version: VersionId,
+        statistics: &DatasetStatistics,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.save_statistics(version, statistics, at).await
+    }
+}
+
+/// A client over the same app with some ports replaced.
+fn client_with(
+    app: &TestApp,
+    change: impl FnOnce(&mut datasets_api::app::App),
+) -> TestClient<poem::endpoint::BoxEndpoint<'static, poem::Response>> {
+    let mut changed = app.app.clone();
+    change(&mut changed);
+    TestClient::new(routes(changed).boxed())
+}
+
+async fn upload_through(
+    app: &TestApp,
+    client: &TestClient<poem::endpoint::BoxEndpoint<'static, poem::Response>>,
+    project: uuid::Uuid,
+) -> u16 {
+    let form = poem::test::TestForm::new()
+        .text("project_id", project.to_string())
+        .text("name", "Doomed")
+        .field(poem::test::TestFormField::bytes(b"a,b\n1,2\n".to_vec()).name("file").filename("d.csv"));
+    let resp = client
+        .post("/api/datasets/upload")
+        .header("Authorization", format!("Bearer {}", app.admin_key))
+        .multipart(form)
+        .send()
+        .await;
+    resp.0.status().as_u16()
+}
+
+async fn nothing_stored(app: &TestApp, project: uuid::Uuid) {
+    let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
+    assert_eq!(list["total"], 0);
+    assert!(files_under(&app.artifacts_dir()).is_empty(), "{:?}", files_under(&app.artifacts_dir()));
+    assert!(files_under(&app.spool_dir()).is_empty());
+}
+
+#[tokio::test]
+async fn an_artifact_store_failure_leaves_no_dataset_and_no_file() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let client = client_with(&app, |a| {
+        a.artifacts =
+            Arc::new(FailingArtifacts { inner: Arc::clone(&a.artifacts), fail_put: "data.parquet", fail_delete: "" })
+    });
+    assert_eq!(upload_through(&app, &client, project).await, 503);
+    nothing_stored(&app, project).await;
+}
+
+#[tokio::test]
+async fn a_metadata_failure_leaves_no_dataset_and_no_file() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let client = client_with(&app, |a| a.metadata = Arc::new(FailingMetadata { inner: Arc::clone(&a.metadata) }));
+    assert_eq!(upload_through(&app, &client, project).await, 500);
+    nothing_stored(&app, project).await;
+}
+
+#[tokio::test]
+async fn a_failed_file_deletion_leaves_an_orphan_that_the_sweeper_removes() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("Stubborn", b"a\n1\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    let client = client_with(&app, |a| {
+        a.artifacts =
+            Arc::new(FailingArtifacts { inner: Arc::clone(&a.artifacts), fail_put: "", fail_delete: "data.parquet" })
+    });
+    let resp = client
+        .delete(format!("/api/datasets/{id}"))
+        .header("Authorization", format!("Bearer {}", app.admin_key))
+        .send()
+        .await;
+    assert_eq!(resp.0.status().as_u16(), 200, "the dataset is gone even if a file could not be deleted");
+    app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect_error(404, "not_found");
+    assert_eq!(files_under(&app.artifacts_dir()).len(), 1, "the normalized file is left as an orphan");
+    let swept = app.app.sweep_orphans(std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(swept.deleted, 1);
+    assert!(files_under(&app.artifacts_dir()).is_empty());
+}
