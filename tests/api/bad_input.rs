@@ -136,3 +136,22 @@ async fn a_parquet_date_beyond_year_9999_is_refused() {
     writer.close().unwrap();
     assert!(refused(&app, "far.parquet", &bytes).await.contains("0001–9999"));
 }
+
+#[tokio::test]
+async fn a_ten_megabyte_cell_is_refused() {
+    let app = spawn_app().await;
+    let mut csv = b"a,b\n1,".to_vec();
+    csv.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
+    csv.extend_from_slice(b"\n2,y\n");
+    let message = refused(&app, "big-cell.csv", &csv).await;
+    assert!(message.contains("line 2") && message.contains("exceeds the limit of 1048576 bytes"), "{message}");
+}
+
+#[tokio::test]
+async fn ten_thousand_and_one_columns_are_refused() {
+    let app = spawn_app().await;
+    let header: Vec<String> = (0..10_001).map(|i| format!("c{i}")).collect();
+    let csv = format!("{}\n{}\n", header.join(","), vec!["1"; 10_001].join(","));
+    let message = refused(&app, "wide.csv", csv.as_bytes()).await;
+    assert!(message.contains("10001 columns"), "{message}");
+}
