@@ -44,23 +44,35 @@ pub struct ColumnStatsDto {
     pub missing: u64,
     /// missing / rows, a fraction from 0 to 1.
     pub missing_percent: f64,
+    #[oai(nullable)]
     pub min: MaybeUndefined<Value>,
+    #[oai(nullable)]
     pub max: MaybeUndefined<Value>,
+    #[oai(nullable)]
     pub mean: MaybeUndefined<f64>,
     /// Sample standard deviation (n − 1).
+    #[oai(nullable)]
     pub std: MaybeUndefined<f64>,
+    #[oai(nullable)]
     pub percentiles: MaybeUndefined<PercentilesDto>,
     /// Adjusted Fisher–Pearson G1.
+    #[oai(nullable)]
     pub skewness: MaybeUndefined<f64>,
     /// Excess kurtosis, bias-corrected G2.
+    #[oai(nullable)]
     pub kurtosis: MaybeUndefined<f64>,
+    #[oai(nullable)]
     pub iqr: MaybeUndefined<f64>,
     /// Values outside [p25 − 1.5·iqr, p75 + 1.5·iqr].
+    #[oai(nullable)]
     pub outlier_count: MaybeUndefined<u64>,
+    #[oai(nullable)]
     pub histogram: MaybeUndefined<HistogramDto>,
     /// ±infinite values (float64), excluded from the other numeric figures.
+    #[oai(nullable)]
     pub infinite_count: MaybeUndefined<u64>,
     /// The 10 most frequent values and their counts, most frequent first.
+    #[oai(nullable)]
     pub top_values: MaybeUndefined<OrderedMap<u64>>,
 }
 
@@ -81,6 +93,7 @@ pub struct StatisticsDto {
 pub struct AnalyzeResponse {
     pub statistics: StatisticsDto,
     /// What could not be computed, or null.
+    #[oai(nullable)]
     pub error: Option<String>,
 }
 

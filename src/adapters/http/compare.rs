@@ -57,33 +57,51 @@ pub struct CategoryChangeDto {
 pub struct ColumnDiffDto {
     #[oai(rename = "type")]
     pub kind: String,
+    #[oai(nullable)]
     pub v1_mean: MaybeUndefined<f64>,
+    #[oai(nullable)]
     pub v2_mean: MaybeUndefined<f64>,
+    #[oai(nullable)]
     pub v1_std: MaybeUndefined<f64>,
+    #[oai(nullable)]
     pub v2_std: MaybeUndefined<f64>,
     /// Share of missing cells in v1 (0–1).
     pub missing_v1: f64,
     /// Share of missing cells in v2 (0–1).
     pub missing_v2: f64,
     /// (v2_mean − v1_mean) / |v1_mean| × 100; null when v1_mean is 0.
+    #[oai(nullable)]
     pub mean_shift_pct: MaybeUndefined<f64>,
     /// Population stability index (docs/compare.md).
+    #[oai(nullable)]
     pub psi: MaybeUndefined<f64>,
     /// `low` (PSI < 0.1), `moderate` (0.1–0.25) or `high` (> 0.25).
+    #[oai(nullable)]
     pub shift_level: MaybeUndefined<String>,
     /// Values only in v2, most frequent first (at most 20).
+    #[oai(nullable)]
     pub categories_added: MaybeUndefined<Vec<String>>,
+    #[oai(nullable)]
     pub categories_added_count: MaybeUndefined<u64>,
     /// Values only in v1, most frequent first (at most 20).
+    #[oai(nullable)]
     pub categories_removed: MaybeUndefined<Vec<String>>,
+    #[oai(nullable)]
     pub categories_removed_count: MaybeUndefined<u64>,
     /// The categories whose share changed most (at most 20).
+    #[oai(nullable)]
     pub top_changes: MaybeUndefined<Vec<CategoryChangeDto>>,
+    #[oai(nullable)]
     pub v1_min: MaybeUndefined<String>,
+    #[oai(nullable)]
     pub v1_max: MaybeUndefined<String>,
+    #[oai(nullable)]
     pub v2_min: MaybeUndefined<String>,
+    #[oai(nullable)]
     pub v2_max: MaybeUndefined<String>,
+    #[oai(nullable)]
     pub from: MaybeUndefined<String>,
+    #[oai(nullable)]
     pub to: MaybeUndefined<String>,
 }
 

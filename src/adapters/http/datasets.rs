@@ -75,6 +75,7 @@ pub struct NewVersionResult {
 pub struct DatasetItem {
     pub id: Uuid,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub project_id: Uuid,
     pub project_name: String,
@@ -116,6 +117,7 @@ pub struct DatasetPage {
 pub struct DatasetSummary {
     pub id: Uuid,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub project_id: Uuid,
     pub rows: u64,
@@ -135,6 +137,7 @@ pub struct DatasetDetail {
     /// boolean or null; datetimes as ISO-8601 strings).
     pub preview: Vec<serde_json::Value>,
     /// Why the preview is missing, when it is.
+    #[oai(nullable)]
     pub preview_error: Option<String>,
 }
 
@@ -180,6 +183,7 @@ pub struct VersionItem {
     pub version: i64,
     pub row_count: u64,
     pub column_count: u64,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// The name of the user who uploaded the version.
     pub created_by_name: String,
@@ -216,6 +220,7 @@ pub struct VersionDetail {
     pub version: i64,
     pub row_count: u64,
     pub column_count: u64,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub created_by_name: String,
     pub columns: Vec<ColumnDto>,
@@ -355,7 +360,7 @@ impl DatasetsApi {
         #[oai(default = "default_list_limit", validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<u64>,
         /// Pagination offset.
-        #[oai(default = "default_offset")]
+        #[oai(default = "default_offset", validator(minimum(value = "0")))]
         offset: Query<u64>,
         /// Text to find in the name or the description (case-insensitive).
         search: Query<Option<String>>,
@@ -518,7 +523,7 @@ impl DatasetsApi {
         #[oai(default = "default_version_limit", validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<u64>,
         /// Pagination offset.
-        #[oai(default = "default_offset")]
+        #[oai(default = "default_offset", validator(minimum(value = "0")))]
         offset: Query<u64>,
     ) -> Result<Json<VersionPage>, ApiError> {
         let page = Page { limit: limit.0, offset: offset.0 };

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The upload exceeds `MAX_DATASET_UPLOAD_BYTES`.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The request body is not of the documented media type (e.g. JSON sent to an upload).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The file is not a table that can be read (the message says why, with a line number
     /// where there is one), or the data cannot be exported in the requested format.
     #[oai(status = 422)]

@@ -51,15 +51,20 @@ impl StatusDto {
 #[derive(Object, Debug)]
 pub struct CreateExperiment {
     pub project_id: Uuid,
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub name: String,
     /// The dataset the experiment trained on (in the same project).
     pub dataset_id: Uuid,
     /// The exact version used, when known.
+    #[oai(nullable)]
     pub dataset_version_id: Option<Uuid>,
+    #[oai(nullable)]
     pub target_column: Option<String>,
     /// e.g. `classification`, `regression`.
+    #[oai(nullable)]
     pub problem_type: Option<String>,
     /// Defaults to `pending`.
+    #[oai(nullable)]
     pub status: Option<StatusDto>,
 }
 
@@ -69,8 +74,11 @@ pub struct ExperimentDto {
     pub project_id: Uuid,
     pub name: String,
     pub dataset_id: Uuid,
+    #[oai(nullable)]
     pub dataset_version_id: Option<Uuid>,
+    #[oai(nullable)]
     pub target_column: Option<String>,
+    #[oai(nullable)]
     pub problem_type: Option<String>,
     pub status: StatusDto,
     /// Models recorded for this experiment.
@@ -95,8 +103,10 @@ fn experiment_dto(e: Experiment, model_count: u64) -> ExperimentDto {
 
 #[derive(Object, Debug)]
 pub struct CreateModel {
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub name: String,
     /// e.g. `GBM`, `XGBoost`, `GLM`.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub algorithm: String,
     pub experiment_id: Uuid,
 }
@@ -126,9 +136,11 @@ impl From<Model> for ModelDto {
 
 #[derive(Object, Debug)]
 pub struct CreateDeployment {
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub name: String,
     pub model_id: Uuid,
     /// e.g. `staging`, `production`.
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub stage: String,
     pub is_active: bool,
 }

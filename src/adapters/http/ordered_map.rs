@@ -20,8 +20,13 @@ impl<V: Type> Type for OrderedMap<V> {
     }
 
     fn schema_ref() -> MetaSchemaRef {
+        let mut values = V::schema_ref();
+        // Optional values (`Option<T>`) are written as null: say so in the schema.
+        if let (false, MetaSchemaRef::Inline(schema)) = (V::IS_REQUIRED, &mut values) {
+            schema.nullable = true;
+        }
         MetaSchemaRef::Inline(Box::new(MetaSchema {
-            additional_properties: Some(Box::new(V::schema_ref())),
+            additional_properties: Some(Box::new(values)),
             ..MetaSchema::new("object")
         }))
     }

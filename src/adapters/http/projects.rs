@@ -18,7 +18,9 @@ use crate::domain::records::{Project, User};
 #[derive(Object, Debug)]
 pub struct CreateProject {
     /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
 }
 
@@ -26,6 +28,7 @@ pub struct CreateProject {
 pub struct ProjectDto {
     pub id: Uuid,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub created_at: UtcTime,
 }
@@ -44,7 +47,9 @@ pub struct ProjectList {
 #[derive(Object, Debug)]
 pub struct CreateUser {
     /// 1–200 characters.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"))]
     pub name: String,
+    #[oai(nullable)]
     pub email: Option<String>,
 }
 
@@ -52,6 +57,7 @@ pub struct CreateUser {
 pub struct UserDto {
     pub id: Uuid,
     pub name: String,
+    #[oai(nullable)]
     pub email: Option<String>,
     pub is_admin: bool,
     pub created_at: UtcTime,

@@ -36,6 +36,54 @@ fn string_schema(format: Option<&'static str>, description: &'static str) -> Met
     MetaSchemaRef::Inline(Box::new(MetaSchema { description: Some(description), ..base }))
 }
 
+/// A required text field: at least one non-space character, at most `max` characters, and
+/// for a single-line field no control character.
+fn text_schema(max: usize, single_line: bool, description: &'static str) -> MetaSchemaRef {
+    let pattern = if single_line { r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$" } else { r"\S" };
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        description: Some(description),
+        min_length: Some(1),
+        max_length: Some(max),
+        pattern: Some(pattern.to_string()),
+        ..MetaSchema::new("string")
+    }))
+}
+
+/// How one form field is described in the OpenAPI document.
+enum FieldKind {
+    Plain,
+    Format(&'static str),
+    Text(usize),
+    Line(usize),
+}
+
+impl FieldKind {
+    fn schema(self, description: &'static str) -> MetaSchemaRef {
+        match self {
+            FieldKind::Plain => string_schema(None, description),
+            FieldKind::Format(f) => string_schema(Some(f), description),
+            FieldKind::Text(max) => text_schema(max, false, description),
+            FieldKind::Line(max) => text_schema(max, true, description),
+        }
+    }
+}
+
+fn plain() -> FieldKind {
+    FieldKind::Plain
+}
+
+fn format(f: &'static str) -> FieldKind {
+    FieldKind::Format(f)
+}
+
+fn text(max: usize) -> FieldKind {
+    FieldKind::Text(max)
+}
+
+fn line(max: usize) -> FieldKind {
+    FieldKind::Line(max)
+}
+
 macro_rules! multipart_form {
     ($(#[$doc:meta])* $name:ident, required: [$($req:literal),*], fields: [$(($field:literal, $format:expr, $desc:literal)),* $(,)?]) => {
         $(#[$doc])*
@@ -51,7 +99,7 @@ macro_rules! multipart_form {
             fn schema_ref() -> MetaSchemaRef {
                 MetaSchemaRef::Inline(Box::new(MetaSchema {
                     required: vec![$($req),*],
-                    properties: vec![$(($field, string_schema($format, $desc))),*],
+                    properties: vec![$(($field, $format.schema($desc))),*],
                     ..MetaSchema::new("object")
                 }))
             }
@@ -76,10 +124,10 @@ multipart_form!(
     UploadDatasetForm,
     required: ["project_id", "name", "file"],
     fields: [
-        ("project_id", Some("uuid"), "UUID of the owning project."),
-        ("name", None, "Human-readable dataset name."),
-        ("description", None, "Optional description."),
-        ("file", Some("binary"), "The CSV or Parquet file to upload."),
+        ("project_id", format("uuid"), "UUID of the owning project."),
+        ("name", line(200), "Human-readable dataset name."),
+        ("description", plain(), "Optional description."),
+        ("file", format("binary"), "The CSV or Parquet file to upload."),
     ]
 );
 
@@ -88,8 +136,8 @@ multipart_form!(
     UploadVersionForm,
     required: ["description", "file"],
     fields: [
-        ("description", None, "Description of what changed in this version."),
-        ("file", Some("binary"), "The CSV or Parquet file."),
+        ("description", text(10_000), "Description of what changed in this version."),
+        ("file", format("binary"), "The CSV or Parquet file."),
     ]
 );
 
