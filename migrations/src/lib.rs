@@ -6,6 +6,7 @@ mod columns;
 mod m20261128_000001_init;
 mod m20261128_000002_statistics;
 mod m20261128_000003_lineage;
+mod m20261128_000004_artifact_index;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_init::Migration),
             Box::new(m20261128_000002_statistics::Migration),
             Box::new(m20261128_000003_lineage::Migration),
+            Box::new(m20261128_000004_artifact_index::Migration),
         ]
     }
 }

@@ -46,6 +46,16 @@ fn store_error(e: DbErr) -> StoreError {
     }
 }
 
+/// Deadlocks (MySQL 1213, PostgreSQL 40P01) and serialization failures (40001): the
+/// transaction was rolled back and may simply be run again.
+fn is_transient(e: &DbErr) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("deadlock")
+        || text.contains("could not serialize")
+        || text.contains("40001")
+        || text.contains("40p01")
+}
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("stored {what} is not readable"))
 }
@@ -319,6 +329,36 @@ impl SeaOrmStore {
     }
 }
 
+impl SeaOrmStore {
+    async fn try_delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let keys: Vec<String> = artifact::Entity::find()
+            .filter(artifact::Column::DatasetId.eq(id.0))
+            .all(&txn)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|a| a.storage_key)
+            .collect();
+        artifact::Entity::delete_many()
+            .filter(artifact::Column::DatasetId.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        version::Entity::delete_many()
+            .filter(version::Column::DatasetId.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await.map_err(store_error)?;
+        if deleted.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(keys)
+    }
+}
+
 #[async_trait]
 impl MetadataStore for SeaOrmStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -460,6 +500,10 @@ impl MetadataStore for SeaOrmStore {
             match self.try_insert_version(v).await {
                 Ok(number) => return Ok(number),
                 Err(DbErr::RecordNotFound(_)) => return Err(StoreError::NotFound),
+                Err(e) if is_transient(&e) => {
+                    tracing::info!(error = %e, "retrying a version insert after a transient database error");
+                    last = Some(store_error(e));
+                }
                 Err(e) => match store_error(e) {
                     StoreError::Conflict(m) if v.new_dataset.is_none() => last = Some(StoreError::Conflict(m)),
                     other => return Err(other),
@@ -555,31 +599,18 @@ impl MetadataStore for SeaOrmStore {
     }
 
     async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        let keys: Vec<String> = artifact::Entity::find()
-            .filter(artifact::Column::DatasetId.eq(id.0))
-            .all(&txn)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|a| a.storage_key)
-            .collect();
-        artifact::Entity::delete_many()
-            .filter(artifact::Column::DatasetId.eq(id.0))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        version::Entity::delete_many()
-            .filter(version::Column::DatasetId.eq(id.0))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await.map_err(store_error)?;
-        if deleted.rows_affected == 0 {
-            return Err(StoreError::NotFound);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_delete_dataset(id).await {
+                Err(StoreError::Other(m))
+                    if attempt < VERSION_ATTEMPTS && m.to_ascii_lowercase().contains("deadlock") =>
+                {
+                    tracing::info!(error = %m, "retrying a dataset deletion after a deadlock");
+                }
+                result => return result,
+            }
         }
-        txn.commit().await.map_err(store_error)?;
-        Ok(keys)
     }
 
     async fn find_statistics(&self, version_id: VersionId) -> Result<Option<DatasetStatistics>, StoreError> {
