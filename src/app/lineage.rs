@@ -18,7 +18,8 @@ pub struct NewExperiment {
     pub dataset_version_id: Option<VersionId>,
     pub target_column: Option<String>,
     pub problem_type: Option<String>,
-    pub status: Option<String>,
+    /// `None` records the experiment as pending.
+    pub status: Option<ExperimentStatus>,
 }
 
 fn required_label(field: &'static str, raw: &str, max: usize) -> Result<String, AppError> {
@@ -70,13 +71,7 @@ impl App {
         let name = ResourceName::parse(&new.name)?.into_string();
         let target_column = optional_label("target_column", new.target_column.as_deref(), 400)?;
         let problem_type = optional_label("problem_type", new.problem_type.as_deref(), 64)?;
-        let status = match new.status.as_deref() {
-            None => ExperimentStatus::Pending,
-            Some(raw) => ExperimentStatus::parse(raw).ok_or_else(|| {
-                let known: Vec<&str> = ExperimentStatus::ALL.iter().map(|s| s.as_str()).collect();
-                AppError::Invalid(format!("status must be one of {}", known.join(", ")))
-            })?,
-        };
+        let status = new.status.unwrap_or(ExperimentStatus::Pending);
         self.authorize(p, new.project_id, Action::Write).await?;
         let dataset = self.visible_dataset(p, new.dataset_id, Action::Read).await?;
         if dataset.project_id != new.project_id {

@@ -37,13 +37,13 @@ impl StatusDto {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    fn into_status(self) -> ExperimentStatus {
         match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
+            Self::Pending => ExperimentStatus::Pending,
+            Self::Running => ExperimentStatus::Running,
+            Self::Succeeded => ExperimentStatus::Succeeded,
+            Self::Failed => ExperimentStatus::Failed,
+            Self::Cancelled => ExperimentStatus::Cancelled,
         }
     }
 }
@@ -240,7 +240,7 @@ impl LineageApi {
             dataset_version_id: b.dataset_version_id.map(VersionId),
             target_column: b.target_column,
             problem_type: b.problem_type,
-            status: b.status.map(|s| s.as_str().to_string()),
+            status: b.status.map(StatusDto::into_status),
         };
         let e = app.record_experiment(&auth.0, new).await?;
         Ok(ExperimentCreated::Created(Json(experiment_dto(e, 0))))
