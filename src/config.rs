@@ -29,6 +29,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("MAX_XLSX_ROWS", "most data rows an XLSX download may have (default and maximum 1048575, Excel's limit)"),
     ("MAX_CONCURRENT_INGESTS", "uploads read and normalized at once; others wait (default: the number of CPUs)"),
     ("INGEST_WAIT_SECONDS", "how long an upload waits for an ingest slot before 503 with Retry-After (default 120)"),
+    ("SWEEP_GRACE_SECONDS", "age below which an unreferenced artifact is left alone by the orphan sweeper (default 3600)"),
+    ("SWEEP_INTERVAL_SECONDS", "time between two orphan sweeps of a running server (default 3600)"),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
 ];
@@ -83,6 +85,8 @@ pub struct Settings {
     pub max_xlsx_rows: u64,
     pub max_concurrent_ingests: usize,
     pub ingest_wait_seconds: u64,
+    pub sweep_grace_seconds: u64,
+    pub sweep_interval_seconds: u64,
     pub log_format: LogFormat,
 }
 
@@ -156,6 +160,8 @@ impl Settings {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let max_concurrent_ingests = positive("MAX_CONCURRENT_INGESTS", cpus)? as usize;
         let ingest_wait_seconds = positive("INGEST_WAIT_SECONDS", 120)?;
+        let sweep_grace_seconds = positive("SWEEP_GRACE_SECONDS", 3600)?;
+        let sweep_interval_seconds = positive("SWEEP_INTERVAL_SECONDS", 3600)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -173,6 +179,8 @@ impl Settings {
             max_xlsx_rows,
             max_concurrent_ingests,
             ingest_wait_seconds,
+            sweep_grace_seconds,
+            sweep_interval_seconds,
             log_format,
         })
     }

@@ -96,7 +96,10 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
 
 /// Serves until SIGINT or SIGTERM; in-flight requests get up to 30 s to finish.
 pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
-    app.start_sweeper();
+    app.start_sweeper(
+        Duration::from_secs(settings.sweep_grace_seconds),
+        Duration::from_secs(settings.sweep_interval_seconds),
+    );
     let addr = settings.bind_addr.to_string();
     let listener = poem::listener::TcpListener::bind(addr.clone());
     let acceptor = poem::listener::Listener::into_acceptor(listener)

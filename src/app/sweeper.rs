@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use crate::app::{App, AppError};
 
-/// Age below which an unreferenced file is presumed to belong to an upload in progress.
+/// Default age below which an unreferenced file is presumed to belong to an upload in progress
+/// (`SWEEP_GRACE_SECONDS`).
 pub const SWEEP_GRACE: Duration = Duration::from_secs(3600);
-/// Time between two sweeps of a running server.
+/// Default time between two sweeps of a running server (`SWEEP_INTERVAL_SECONDS`).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// What a sweep found.
@@ -44,17 +45,20 @@ impl App {
         Ok(report)
     }
 
-    /// Sweeps now and then every [`SWEEP_INTERVAL`], for the life of the process.
-    pub fn start_sweeper(&self) {
+    /// Sweeps now and then every `interval`, for the life of the process, deleting orphans
+    /// older than `grace`.
+    pub fn start_sweeper(&self, grace: Duration, interval: Duration) {
         let app = self.clone();
         tokio::spawn(async move {
             loop {
-                match app.sweep_orphans(SWEEP_GRACE).await {
-                    Ok(r) if r.deleted > 0 => tracing::info!(deleted = r.deleted, checked = r.checked, "orphan sweep"),
+                match app.sweep_orphans(grace).await {
+                    Ok(r) if r.deleted > 0 => {
+                        tracing::info!(deleted = r.deleted, checked = r.checked, young = r.young, "orphan sweep")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "orphan sweep failed; it will run again"),
                 }
-                tokio::time::sleep(SWEEP_INTERVAL).await;
+                tokio::time::sleep(interval).await;
             }
         });
     }
