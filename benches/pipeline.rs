@@ -213,6 +213,8 @@ async fn main() {
         max_xlsx_rows: 1_048_575,
         max_concurrent_ingests: 2,
         ingest_wait_seconds: 120,
+        sweep_grace_seconds: 3600,
+        sweep_interval_seconds: 3600,
         log_format: LogFormat::Text,
     };
     let (mut app, _) = build_app(&settings).await.expect("app");

@@ -82,6 +82,8 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
         max_xlsx_rows: 1_048_575,
         max_concurrent_ingests: 2,
         ingest_wait_seconds: 120,
+        sweep_grace_seconds: 3600,
+        sweep_interval_seconds: 3600,
         admin_api_key: Some(Secret::new(admin_key.clone())),
         spool_dir: dir.path().join("spool"),
         log_format: LogFormat::Text,
