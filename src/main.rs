@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use datasets_api::adapters::http::openapi_json;
 use datasets_api::app::access::AdminBootstrap;
-use datasets_api::config::{LogFormat, SETTINGS, Settings};
+use datasets_api::config::{CLOUD_VARIABLES, LogFormat, SETTINGS, Settings};
 use datasets_api::server::{build_app, serve};
 
 fn help() -> String {
@@ -20,6 +20,10 @@ fn help() -> String {
     );
     for (name, meaning) in SETTINGS {
         text.push_str(&format!("  {name:<26} {meaning}\n"));
+    }
+    text.push_str("\nObject store credentials (each cloud's standard variables, read with STORAGE_URL):\n");
+    for (name, meaning) in CLOUD_VARIABLES {
+        text.push_str(&format!("  {name:<42} {meaning}\n"));
     }
     text
 }

@@ -13,7 +13,7 @@ use crate::adapters::sea_orm::SeaOrmStore;
 use crate::adapters::system::{RandomSecrets, SystemClock, UuidV7};
 use crate::app::access::AdminBootstrap;
 use crate::app::{App, AppSettings};
-use crate::config::{Settings, StorageTarget};
+use crate::config::Settings;
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::metadata::MetadataStore;
 use crate::ports::tables::{IngestLimits, TableExporter};
@@ -54,14 +54,10 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
         .await
         .map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
     metadata.migrate().await.map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
-    let artifacts: Arc<dyn ArtifactStore> = match &settings.storage {
-        StorageTarget::Filesystem(path) => {
-            let store = OpendalStore::filesystem(path)
-                .map_err(|e| StartupError::Storage(path.display().to_string(), e.to_string()))?;
-            store.probe().await.map_err(|e| StartupError::Storage(store.name().to_string(), e.to_string()))?;
-            Arc::new(store)
-        }
-    };
+    let store_name = settings.storage.describe();
+    let store = OpendalStore::open(&settings.storage).map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
+    store.probe().await.map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
+    let artifacts: Arc<dyn ArtifactStore> = Arc::new(store);
     let tables = Arc::new(StoredTables::new(Arc::clone(&artifacts)));
     std::fs::create_dir_all(&settings.spool_dir)
         .map_err(|e| StartupError::Spool(settings.spool_dir.display().to_string(), e.to_string()))?;

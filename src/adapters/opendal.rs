@@ -1,5 +1,10 @@
-//! The [`ArtifactStore`] on OpenDAL. Only the local filesystem is wired so far; object stores
-//! are the subject of the backends issue. OpenDAL errors are translated in [`store_error`].
+//! The [`ArtifactStore`] on OpenDAL: a local folder, Amazon S3 (or an S3-compatible server),
+//! Google Cloud Storage or Azure Blob Storage, chosen by `STORAGE_URL`. OpenDAL errors are
+//! translated in [`store_error`].
+//!
+//! Object stores make a written object visible only when its upload completes (S3 multipart,
+//! GCS resumable, Azure block list), so no reader ever sees a partial artifact; large files are
+//! written in [`CHUNK`]-sized parts, so memory does not grow with the file.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -7,15 +12,19 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
+use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator};
 use tokio::io::AsyncReadExt;
 
+use crate::config::{AzblobTarget, AzureCredentials, GcsTarget, S3Target, StorageTarget};
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
 
 /// Size of the chunks written to and read from the store.
 const CHUNK: usize = 8 << 20;
 const READ_CHUNK: usize = 1 << 20;
+/// Artifacts are stored as plain bytes; an explicit type keeps every store's answer the same.
+const CONTENT_TYPE: &str = "application/octet-stream";
 
 fn store_error(e: opendal::Error) -> StoreError {
     match e.kind() {
@@ -25,6 +34,18 @@ fn store_error(e: opendal::Error) -> StoreError {
         ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Other(e.to_string()),
     }
+}
+
+/// A start-up probe's failure, said the way a deployer can act on it.
+fn probe_error(step: &str, e: opendal::Error) -> StoreError {
+    let why = match e.kind() {
+        ErrorKind::NotFound => "the bucket or container does not exist",
+        ErrorKind::PermissionDenied => "access denied: check the credentials and their permissions",
+        ErrorKind::ConfigInvalid => "invalid configuration",
+        _ if e.is_temporary() => "unreachable or not answering",
+        _ => "failed",
+    };
+    StoreError::Unavailable(format!("{step} of a probe object: {why} ({e})"))
 }
 
 fn io_error(e: std::io::Error) -> StoreError {
@@ -56,9 +77,74 @@ impl OpendalStore {
         Ok(Self { op, name: format!("fs:{}", root.display()), local: Some((root, staging)) })
     }
 
+    /// The store named by `target`. Object stores are not contacted here; [`ArtifactStore::probe`]
+    /// checks that they answer.
+    pub fn open(target: &StorageTarget) -> Result<Self, StoreError> {
+        let op = match target {
+            StorageTarget::Filesystem(path) => return Self::filesystem(path),
+            StorageTarget::S3(t) => Operator::new(s3_builder(t)).map_err(config_error)?,
+            StorageTarget::Gcs(t) => Operator::new(gcs_builder(t)).map_err(config_error)?,
+            StorageTarget::Azblob(t) => Operator::new(azblob_builder(t)?).map_err(config_error)?,
+        };
+        // A request that hangs fails after the timeout; a failed or timed-out request that can
+        // be retried is, up to 3 times with jittered backoff.
+        let op = op.layer(TimeoutLayer::new()).layer(RetryLayer::new().with_max_times(3).with_jitter());
+        Ok(Self { op, name: target.describe(), local: None })
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+fn config_error(e: opendal::Error) -> StoreError {
+    StoreError::Unavailable(format!("invalid configuration: {e}"))
+}
+
+fn s3_builder(t: &S3Target) -> opendal::services::S3 {
+    let mut b = opendal::services::S3::default().bucket(&t.bucket).root(&format!("/{}", t.prefix));
+    if let Some(endpoint) = &t.endpoint {
+        b = b.endpoint(endpoint);
+    }
+    // AWS needs the bucket's region; an S3-compatible server at an endpoint usually accepts
+    // the default one.
+    match (&t.region, &t.endpoint) {
+        (Some(region), _) => b = b.region(region),
+        (None, Some(_)) => b = b.region("us-east-1"),
+        (None, None) => {}
+    }
+    if let (Some(id), Some(secret)) = (&t.access_key_id, &t.secret_access_key) {
+        b = b.access_key_id(id).secret_access_key(secret.expose());
+    }
+    if let Some(token) = &t.session_token {
+        b = b.session_token(token.expose());
+    }
+    b
+}
+
+fn gcs_builder(t: &GcsTarget) -> opendal::services::Gcs {
+    let mut b = opendal::services::Gcs::default().bucket(&t.bucket).root(&format!("/{}", t.prefix));
+    if let Some(path) = &t.credential_path {
+        b = b.credential_path(path);
+    }
+    if let Some(host) = &t.emulator_host {
+        let endpoint = if host.contains("://") { host.clone() } else { format!("http://{host}") };
+        b = b.endpoint(&endpoint).skip_signature().disable_vm_metadata().disable_config_load();
+    }
+    b
+}
+
+fn azblob_builder(t: &AzblobTarget) -> Result<opendal::services::Azblob, StoreError> {
+    let b = match &t.credentials {
+        AzureCredentials::ConnectionString(conn) => opendal::services::Azblob::from_connection_string(conn.expose())
+            .map_err(|e| {
+                StoreError::Unavailable(format!("AZURE_STORAGE_CONNECTION_STRING is not a connection string: {}", e.kind()))
+            })?,
+        AzureCredentials::AccountKey { account, key, endpoint } => {
+            opendal::services::Azblob::default().account_name(account).account_key(key.expose()).endpoint(endpoint)
+        }
+    };
+    Ok(b.container(&t.container).root(&format!("/{}", t.prefix)))
 }
 
 impl OpendalStore {
@@ -101,7 +187,8 @@ impl ArtifactStore for OpendalStore {
             return Ok(size);
         }
         let mut file = tokio::fs::File::open(source).await.map_err(io_error)?;
-        let mut writer = self.op.writer_with(key).chunk(CHUNK).await.map_err(store_error)?;
+        let mut writer =
+            self.op.writer_with(key).chunk(CHUNK).content_type(CONTENT_TYPE).await.map_err(store_error)?;
         let mut total = 0u64;
         let result: Result<(), StoreError> = async {
             loop {
@@ -165,9 +252,9 @@ impl ArtifactStore for OpendalStore {
     async fn probe(&self) -> Result<(), StoreError> {
         let key = format!("probe/{}", uuid::Uuid::new_v4());
         let body = Bytes::from_static(b"datasets-api probe");
-        self.op.write(&key, body.clone()).await.map_err(store_error)?;
-        let read = self.op.read(&key).await.map_err(store_error)?.to_bytes();
-        self.op.delete(&key).await.map_err(store_error)?;
+        self.op.write_with(&key, body.clone()).content_type(CONTENT_TYPE).await.map_err(|e| probe_error("write", e))?;
+        let read = self.op.read(&key).await.map_err(|e| probe_error("read", e))?.to_bytes();
+        self.op.delete(&key).await.map_err(|e| probe_error("delete", e))?;
         if read != body {
             return Err(StoreError::Other("the probe object read back differently".into()));
         }

@@ -10,7 +10,7 @@ async fn refused(app: &TestApp, file_name: &str, bytes: &[u8]) -> String {
         app.upload(&app.admin_key, project, "Bad", file_name, bytes).await.expect_error(422, "unprocessable_file");
     let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
     assert_eq!(list["total"], 0);
-    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(app.stored_artifacts().await.is_empty());
     message
 }
 

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, files_under, spawn_app, uuid_of};
+use crate::helpers::{TestApp, spawn_app, uuid_of};
 
 fn names(list: &Value) -> Vec<String> {
     list["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
@@ -142,7 +142,7 @@ async fn deleting_a_dataset_removes_every_version_and_file() {
     let up = app.upload_ok("Doomed", b"a\n1\n2\n").await;
     let id = uuid_of(&up["dataset_id"]);
     app.new_version(&app.admin_key, id, "more", b"a\n1\n2\n3\n").await.expect(201);
-    assert_eq!(files_under(&app.artifacts_dir()).len(), 4);
+    assert_eq!(app.stored_artifacts().await.len(), 4);
     assert_eq!(app.delete(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200), json!({"ok": true}));
     for path in ["", "/columns", "/versions", "/quality", "/download"] {
         app.get(&app.admin_key, &format!("/api/datasets/{id}{path}")).await.expect_error(404, "not_found");
@@ -150,7 +150,7 @@ async fn deleting_a_dataset_removes_every_version_and_file() {
     let version = up["dataset_version_id"].as_str().unwrap();
     app.get(&app.admin_key, &format!("/api/dataset-versions/{version}")).await.expect_error(404, "not_found");
     app.delete(&app.admin_key, &format!("/api/datasets/{id}")).await.expect_error(404, "not_found");
-    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(app.stored_artifacts().await.is_empty());
 }
 
 #[tokio::test]

@@ -231,7 +231,7 @@ async fn upload_through(
 async fn nothing_stored(app: &TestApp, project: uuid::Uuid) {
     let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
     assert_eq!(list["total"], 0);
-    assert!(files_under(&app.artifacts_dir()).is_empty(), "{:?}", files_under(&app.artifacts_dir()));
+    assert!(app.stored_artifacts().await.is_empty(), "{:?}", app.stored_artifacts().await);
     assert!(files_under(&app.spool_dir()).is_empty());
 }
 
@@ -272,8 +272,8 @@ async fn a_failed_file_deletion_leaves_an_orphan_that_the_sweeper_removes() {
         .await;
     assert_eq!(resp.0.status().as_u16(), 200, "the dataset is gone even if a file could not be deleted");
     app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect_error(404, "not_found");
-    assert_eq!(files_under(&app.artifacts_dir()).len(), 1, "the normalized file is left as an orphan");
+    assert_eq!(app.stored_artifacts().await.len(), 1, "the normalized file is left as an orphan");
     let swept = app.app.sweep_orphans(std::time::Duration::ZERO).await.unwrap();
     assert_eq!(swept.deleted, 1);
-    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(app.stored_artifacts().await.is_empty());
 }

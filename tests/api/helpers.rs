@@ -1,12 +1,14 @@
 //! `spawn_app()`: a fresh server (in process, through the whole HTTP stack) on SQLite and a
-//! temporary folder, or on the database named by `TEST_DATABASE_URL`.
+//! temporary folder, or on the database named by `TEST_DATABASE_URL` and the artifact store
+//! named by `TEST_STORAGE_URL` (e.g. `s3://datasets-ci`, with the store's credentials in its
+//! standard variables; each app gets its own prefix in the bucket).
 
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use datasets_api::adapters::http::routes;
 use datasets_api::app::App;
-use datasets_api::config::{LogFormat, Secret, Settings, StorageTarget};
+use datasets_api::config::{LogFormat, Secret, Settings, StorageTarget, parse_storage};
 use datasets_api::server::build_app;
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, StatusCode};
@@ -77,7 +79,7 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
     let mut settings = Settings {
         bind_addr: "127.0.0.1:0".parse().unwrap(),
         database_url,
-        storage: StorageTarget::Filesystem(dir.path().join("artifacts")),
+        storage: test_storage(dir.path()),
         max_upload_bytes: 500_000_000,
         max_xlsx_rows: 1_048_575,
         max_concurrent_ingests: 2,
@@ -97,6 +99,18 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
     TestApp { client, admin_key, app, dir }
 }
 
+/// The local folder `dir/artifacts`, or a fresh prefix of the store named by `TEST_STORAGE_URL`.
+fn test_storage(dir: &Path) -> StorageTarget {
+    match std::env::var("TEST_STORAGE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let url = format!("{}/api-test-{}", url.trim_end_matches('/'), Uuid::new_v4());
+            parse_storage(&url, &|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()))
+                .unwrap_or_else(|e| panic!("TEST_STORAGE_URL: {e}"))
+        }
+        _ => StorageTarget::Filesystem(dir.join("artifacts")),
+    }
+}
+
 async fn read(resp: poem::test::TestResponse) -> Reply {
     let response = resp.0;
     let status = response.status();
@@ -110,8 +124,16 @@ pub fn bearer(key: &str) -> String {
 }
 
 impl TestApp {
-    pub fn artifacts_dir(&self) -> PathBuf {
-        self.dir.path().join("artifacts")
+    /// Every stored artifact: the files of the local folder (except the staging folder), or
+    /// every object under the app's prefix of an object store.
+    pub async fn stored_artifacts(&self) -> Vec<String> {
+        let folder = self.dir.path().join("artifacts");
+        if folder.exists() {
+            return files_under(&folder).into_iter().map(|p| p.display().to_string()).collect();
+        }
+        let mut keys = self.app.artifacts.list("").await.expect("listing the artifact store");
+        keys.retain(|k| !k.starts_with("probe/"));
+        keys
     }
 
     pub fn spool_dir(&self) -> PathBuf {

@@ -165,7 +165,7 @@ async fn an_upload_over_the_limit_answers_413_and_stores_nothing() {
     reply.expect_error(413, "payload_too_large");
     let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
     assert_eq!(list["total"], 0);
-    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(app.stored_artifacts().await.is_empty());
     assert!(files_under(&app.spool_dir()).is_empty());
     app.upload(&app.admin_key, project, "Small", "small.csv", b"a,b\n1,2\n").await.expect(201);
 }
@@ -179,7 +179,7 @@ async fn a_failed_upload_leaves_no_dataset_and_no_file() {
     assert!(message.contains("line 3"), "{message}");
     let list = app.get(&app.admin_key, &format!("/api/datasets?project_id={project}")).await.expect(200);
     assert_eq!(list["total"], 0);
-    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(app.stored_artifacts().await.is_empty());
     assert!(files_under(&app.spool_dir()).is_empty());
 }
 
@@ -196,7 +196,7 @@ async fn the_original_and_the_normalized_copy_are_stored_with_their_checksums() 
     assert_eq!(version.original.sha256, hex::encode(sha2::Sha256::digest(bytes)));
     let parquet_head = app.app.artifacts.read_range(&version.normalized.storage_key, 0..4).await.unwrap();
     assert_eq!(&parquet_head[..], b"PAR1");
-    assert_eq!(files_under(&app.artifacts_dir()).len(), 2);
+    assert_eq!(app.stored_artifacts().await.len(), 2);
 }
 
 #[tokio::test]
@@ -211,7 +211,7 @@ async fn uploads_beyond_the_ingest_limit_wait_then_get_503_with_retry_after() {
     let reply = app.upload(&app.admin_key, project, "Waits", "w.csv", b"a\n1\n").await;
     reply.expect_error(503, "busy");
     assert_eq!(reply.headers["retry-after"], "1");
-    assert!(files_under(&app.artifacts_dir()).is_empty());
+    assert!(app.stored_artifacts().await.is_empty());
     drop(slot);
     app.upload(&app.admin_key, project, "Goes", "g.csv", b"a\n1\n").await.expect(201);
 }
@@ -223,13 +223,13 @@ async fn the_sweeper_deletes_old_orphan_files_and_keeps_recorded_and_young_ones(
     let orphan = app.dir.path().join("orphan.bin");
     std::fs::write(&orphan, b"left behind by a crash").unwrap();
     app.app.artifacts.put_file("datasets/lost/version/data.parquet", &orphan).await.unwrap();
-    assert_eq!(files_under(&app.artifacts_dir()).len(), 3);
+    assert_eq!(app.stored_artifacts().await.len(), 3);
 
     let young = app.app.sweep_orphans(std::time::Duration::from_secs(3600)).await.unwrap();
     assert_eq!((young.checked, young.deleted, young.young), (3, 0, 1), "a fresh orphan may be an upload in progress");
     let swept = app.app.sweep_orphans(std::time::Duration::ZERO).await.unwrap();
     assert_eq!((swept.checked, swept.deleted), (3, 1));
-    assert_eq!(files_under(&app.artifacts_dir()).len(), 2);
+    assert_eq!(app.stored_artifacts().await.len(), 2);
     assert!(app.app.artifacts.size("datasets/lost/version/data.parquet").await.is_err());
 }
 

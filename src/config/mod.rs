@@ -9,6 +9,9 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+mod storage;
+pub use storage::{AzblobTarget, AzureCredentials, CLOUD_VARIABLES, GcsTarget, S3Target, StorageTarget, parse_storage};
+
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/datasets.db";
 pub const DEFAULT_STORAGE_URL: &str = "data/artifacts";
@@ -22,7 +25,7 @@ pub const EXCEL_DATA_ROWS: u64 = 1_048_575;
 pub const SETTINGS: &[(&str, &str)] = &[
     ("BIND_ADDR", "address to listen on (default 127.0.0.1:8080)"),
     ("DATABASE_URL", "sqlite://PATH, postgres://… or mysql://… (default sqlite://data/datasets.db)"),
-    ("STORAGE_URL", "artifact folder: PATH or fs://PATH (default data/artifacts)"),
+    ("STORAGE_URL", "artifact store: PATH, fs://PATH, s3://BUCKET/PREFIX, gcs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (default data/artifacts)"),
     ("MAX_DATASET_UPLOAD_BYTES", "largest accepted upload in bytes (default 500000000)"),
     ("ADMIN_API_KEY", "the admin's API key; when unset, a key is created and printed once at first start"),
     ("SPOOL_DIR", "folder for uploads being processed (default data/spool)"),
@@ -42,11 +45,6 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// Where artifacts are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageTarget {
-    Filesystem(PathBuf),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -120,7 +118,8 @@ impl Settings {
             });
         }
         let database_url = database_url.replacen("mariadb://", "mysql://", 1);
-        let storage = parse_storage(&get("STORAGE_URL").unwrap_or_else(|| DEFAULT_STORAGE_URL.into()))?;
+        let storage =
+            parse_storage(&get("STORAGE_URL").unwrap_or_else(|| DEFAULT_STORAGE_URL.into()), &|name: &str| get(name))?;
         let max_upload_bytes = match get("MAX_DATASET_UPLOAD_BYTES") {
             None => DEFAULT_MAX_UPLOAD_BYTES,
             Some(raw) => raw.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| ConfigError {
@@ -184,22 +183,6 @@ impl Settings {
             log_format,
         })
     }
-}
-
-fn parse_storage(url: &str) -> Result<StorageTarget, ConfigError> {
-    let err = |problem: String| ConfigError { name: "STORAGE_URL", problem };
-    if let Some(path) = url.strip_prefix("fs://") {
-        return Ok(StorageTarget::Filesystem(PathBuf::from(path)));
-    }
-    if let Some((scheme, _)) = url.split_once("://") {
-        return Err(err(format!(
-            "the {scheme}:// store is not supported by this build; use a folder path or fs://PATH"
-        )));
-    }
-    if url.trim().is_empty() {
-        return Err(err("is empty".into()));
-    }
-    Ok(StorageTarget::Filesystem(PathBuf::from(url)))
 }
 
 fn read_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The object-store backends, tested against emulators on 127.0.0.1 (started and stopped here by
+# scripts/emulators.sh: moto_server for S3, gcp-storage-emulator for GCS, azurite for Azure Blob):
+#   1. the artifact-store contract suite on the filesystem, S3, GCS and Azure Blob;
+#   2. the black-box API suite end to end on PostgreSQL + S3, MariaDB + Azure Blob, SQLite + GCS;
+#   3. two server processes sharing PostgreSQL and one S3 bucket (tests/backends/multi_instance.py);
+#   4. a large upload to S3: multipart, bounded server memory, streamed download
+#      (tests/backends/large_upload.py; LARGE_UPLOAD_MB, default 500).
+#
+# Alone: scripts/test-backends.sh [contract|api|multi|large ...]   (default: all four)
+# Needs: PostgreSQL and MariaDB as for scripts/test-databases.sh, python3, npm, curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/datasets-api-target}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+MYSQL_HOST="${MYSQL_HOST:-127.0.0.1}"
+steps=("$@")
+[[ ${#steps[@]} -eq 0 ]] && steps=(contract api multi large)
+want() { [[ " ${steps[*]} " == *" $1 "* ]]; }
+
+scripts/emulators.sh start
+trap 'scripts/emulators.sh stop' EXIT
+eval "$(scripts/emulators.sh env)"
+PY=/var/tmp/datasets-api-emulators/venv/bin/python
+
+fresh_pg() { psql -h "$PG_HOST" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
+fresh_maria() {
+  mariadb -h "$MYSQL_HOST" -u root -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1 CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+}
+
+if want contract; then
+  echo "== artifact-store contract: filesystem, S3, GCS, Azure Blob"
+  REQUIRE_OBJECT_STORES=1 cargo test --test artifact_store_contract
+fi
+
+if want api; then
+  echo "== API suite on PostgreSQL + S3"
+  fresh_pg datasets_api_s3
+  TEST_DATABASE_URL="postgres://postgres@$PG_HOST:5432/datasets_api_s3" TEST_STORAGE_URL="$TEST_S3_URL" \
+    cargo test --test api
+  echo "== API suite on MariaDB + Azure Blob"
+  fresh_maria datasets_api_azure
+  TEST_DATABASE_URL="mysql://root@$MYSQL_HOST:3306/datasets_api_azure" TEST_STORAGE_URL="$TEST_AZBLOB_URL" \
+    cargo test --test api
+  echo "== API suite on SQLite + GCS"
+  TEST_STORAGE_URL="$TEST_GCS_URL" cargo test --test api
+fi
+
+if want multi || want large; then
+  cargo build --quiet --bin datasets-api
+  BIN="$CARGO_TARGET_DIR/debug/datasets-api"
+fi
+
+if want multi; then
+  echo "== two instances on PostgreSQL + S3"
+  fresh_pg datasets_api_multi
+  DATABASE_URL="postgres://postgres@$PG_HOST:5432/datasets_api_multi" STORAGE_URL="$TEST_S3_URL/multi-$$" \
+    "$PY" tests/backends/multi_instance.py "$BIN"
+fi
+
+if want large; then
+  echo "== a ${LARGE_UPLOAD_MB:-500} MB upload to S3"
+  SIZE_MB="${LARGE_UPLOAD_MB:-500}" STORAGE_URL="$TEST_S3_URL/large-$$" "$PY" tests/backends/large_upload.py "$BIN"
+fi
