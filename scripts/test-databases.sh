@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the black-box API suite (tests/api) against PostgreSQL and MariaDB on this machine,
+# Runs the black-box API suite (tests/api) and the MetadataStore contract suite
+# (tests/metadata_store_contract.rs) against PostgreSQL and MariaDB on this machine,
 # each in a freshly created database `datasets_api_ci`.
 #
 # Alone: scripts/test-databases.sh            (both)
@@ -32,6 +33,7 @@ if [[ $which == all || $which == postgres ]]; then
   psql -h "$PG_HOST" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
   echo "-- PostgreSQL"
   TEST_DATABASE_URL="postgres://postgres@$PG_HOST:5432/$DB" cargo test --test api
+  TEST_DATABASE_URL="postgres://postgres@$PG_HOST:5432/$DB" cargo test --test metadata_store_contract
 fi
 
 if [[ $which == all || $which == mariadb ]]; then
@@ -42,4 +44,5 @@ if [[ $which == all || $which == mariadb ]]; then
   mariadb -h "$MYSQL_HOST" -u root -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
   echo "-- MariaDB"
   TEST_DATABASE_URL="mysql://root@$MYSQL_HOST:3306/$DB" cargo test --test api
+  TEST_DATABASE_URL="mysql://root@$MYSQL_HOST:3306/$DB" cargo test --test metadata_store_contract
 fi

@@ -7,6 +7,7 @@ mod m20261128_000001_init;
 mod m20261128_000002_statistics;
 mod m20261128_000003_lineage;
 mod m20261128_000004_artifact_index;
+mod m20261128_000005_json_as_text;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_statistics::Migration),
             Box::new(m20261128_000003_lineage::Migration),
             Box::new(m20261128_000004_artifact_index::Migration),
+            Box::new(m20261128_000005_json_as_text::Migration),
         ]
     }
 }

@@ -41,7 +41,7 @@ def main(binary):
         dataset = up["dataset_id"]
         # Read through the other instance.
         detail = cb.call("GET", f"/api/datasets/{dataset}", 200).json()
-        assert detail["id"] == dataset, detail
+        assert detail["dataset"]["id"] == dataset and detail["dataset"]["rows"] == 100, detail
         columns = cb.call("GET", f"/api/datasets/{dataset}/columns", 200).json()
         assert [c["name"] for c in columns["columns"]] == ["id", "amount", "label"], columns
         downloaded = cb.call("GET", f"/api/datasets/{dataset}/download", 200).content
@@ -52,7 +52,7 @@ def main(binary):
         versions = ca.call("GET", f"/api/datasets/{dataset}/versions", 200).json()
         assert [v["version"] for v in versions["items"]] == [0, 1], versions
         analysis = ca.call("GET", f"/api/datasets/{dataset}/analyze", 200).json()
-        assert analysis["row_count"] == 50, analysis["row_count"]
+        assert analysis["statistics"]["row_count"] == 50 and analysis["error"] is None, analysis
 
         # 16 concurrent new versions, 8 through each instance.
         def post(i):

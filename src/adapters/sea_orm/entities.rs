@@ -126,9 +126,15 @@ pub mod version {
         pub row_count: i64,
         pub column_count: i64,
         pub source_format: String,
-        pub columns: Json,
-        pub quality: Json,
-        pub preview: Json,
+        /// A JSON document, stored as text (see migration 005).
+        #[sea_orm(column_type = "Text")]
+        pub columns: String,
+        /// A JSON document, stored as text (see migration 005).
+        #[sea_orm(column_type = "Text")]
+        pub quality: String,
+        /// A JSON document, stored as text (see migration 005).
+        #[sea_orm(column_type = "Text")]
+        pub preview: String,
         pub created_at: DateTimeUtc,
     }
 
@@ -178,7 +184,9 @@ pub mod statistics {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub version_id: Uuid,
-        pub statistics: Json,
+        /// A JSON document, stored as text (see migration 005).
+        #[sea_orm(column_type = "Text")]
+        pub statistics: String,
         pub created_at: DateTimeUtc,
     }
 

@@ -276,9 +276,11 @@ impl SeaOrmStore {
             row_count: Set(to_i64(v.row_count)),
             column_count: Set(v.columns.len() as i64),
             source_format: Set(v.source_format.as_str().to_string()),
-            columns: Set(columns_json(&v.columns)),
-            quality: Set(serde_json::to_value(&v.quality).map_err(|e| DbErr::Custom(e.to_string()))?),
-            preview: Set(serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect())),
+            columns: Set(columns_json(&v.columns).to_string()),
+            quality: Set(serde_json::to_string(&v.quality).map_err(|e| DbErr::Custom(e.to_string()))?),
+            preview: Set(
+                serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect()).to_string(),
+            ),
             created_at: Set(v.created_at),
         })
         .exec_without_returning(&txn)
@@ -312,16 +314,15 @@ impl SeaOrmStore {
             }
         }
         let pick = |kind| artifacts.iter().find(|a| a.kind == kind).cloned().ok_or_else(|| corrupt("artifact list"));
-        let preview: Vec<PreviewRow> = match &m.preview {
-            serde_json::Value::Array(rows) => rows.iter().filter_map(|r| r.as_object().cloned()).collect(),
+        let preview: Vec<PreviewRow> = match serde_json::from_str(&m.preview) {
+            Ok(serde_json::Value::Array(rows)) => rows.iter().filter_map(|r| r.as_object().cloned()).collect(),
             _ => return Err(corrupt("preview")),
         };
         Ok(Some(Version {
             summary: summary_from(&m, creator),
             source_format: SourceFormat::parse(&m.source_format).ok_or_else(|| corrupt("source format"))?,
-            columns: columns_from(&m.columns)?,
-            quality: serde_json::from_value::<QualityReport>(m.quality.clone())
-                .map_err(|_| corrupt("quality report"))?,
+            columns: columns_from(&serde_json::from_str(&m.columns).map_err(|_| corrupt("schema"))?)?,
+            quality: serde_json::from_str::<QualityReport>(&m.quality).map_err(|_| corrupt("quality report"))?,
             preview,
             original: pick(ArtifactKind::Original)?,
             normalized: pick(ArtifactKind::Normalized)?,
@@ -615,7 +616,7 @@ impl MetadataStore for SeaOrmStore {
 
     async fn find_statistics(&self, version_id: VersionId) -> Result<Option<DatasetStatistics>, StoreError> {
         let found = statistics::Entity::find_by_id(version_id.0).one(&self.db).await.map_err(store_error)?;
-        found.map(|m| serde_json::from_value(m.statistics).map_err(|_| corrupt("statistics"))).transpose()
+        found.map(|m| serde_json::from_str(&m.statistics).map_err(|_| corrupt("statistics"))).transpose()
     }
 
     async fn save_statistics(
@@ -624,7 +625,7 @@ impl MetadataStore for SeaOrmStore {
         stats: &DatasetStatistics,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        let value = serde_json::to_value(stats).map_err(|e| StoreError::Other(e.to_string()))?;
+        let value = serde_json::to_string(stats).map_err(|e| StoreError::Other(e.to_string()))?;
         let inserted = statistics::Entity::insert(statistics::ActiveModel {
             version_id: Set(version_id.0),
             statistics: Set(value),
