@@ -3,11 +3,13 @@
 # scripts/emulators.sh: moto_server for S3, gcp-storage-emulator for GCS, azurite for Azure Blob):
 #   1. the artifact-store contract suite on the filesystem, S3, GCS and Azure Blob;
 #   2. the black-box API suite end to end on PostgreSQL + S3, MariaDB + Azure Blob, SQLite + GCS;
-#   3. two server processes sharing PostgreSQL and one S3 bucket (tests/backends/multi_instance.py);
-#   4. a large upload to S3: multipart, bounded server memory, streamed download
+#   3. start-up checks: a missing bucket/container or a wrong key stops the server with one line
+#      naming the store and the problem (tests/backends/startup_checks.py);
+#   4. two server processes sharing PostgreSQL and one S3 bucket (tests/backends/multi_instance.py);
+#   5. a large upload to S3: multipart, bounded server memory, streamed download
 #      (tests/backends/large_upload.py; LARGE_UPLOAD_MB, default 500).
 #
-# Alone: scripts/test-backends.sh [contract|api|multi|large ...]   (default: all four)
+# Alone: scripts/test-backends.sh [contract|api|startup|multi|large ...]   (default: all five)
 # Needs: PostgreSQL and MariaDB as for scripts/test-databases.sh, python3, npm, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/datasets-api-target}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 MYSQL_HOST="${MYSQL_HOST:-127.0.0.1}"
 steps=("$@")
-[[ ${#steps[@]} -eq 0 ]] && steps=(contract api multi large)
+[[ ${#steps[@]} -eq 0 ]] && steps=(contract api startup multi large)
 want() { [[ " ${steps[*]} " == *" $1 "* ]]; }
 
 scripts/emulators.sh start
@@ -46,9 +48,14 @@ if want api; then
   TEST_STORAGE_URL="$TEST_GCS_URL" cargo test --test api
 fi
 
-if want multi || want large; then
+if want startup || want multi || want large; then
   cargo build --quiet --bin datasets-api
   BIN="$CARGO_TARGET_DIR/debug/datasets-api"
+fi
+
+if want startup; then
+  echo "== start-up checks: missing buckets and containers, a wrong key"
+  "$PY" tests/backends/startup_checks.py "$BIN"
 fi
 
 if want multi; then

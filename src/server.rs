@@ -56,7 +56,13 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
     metadata.migrate().await.map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
     let store_name = settings.storage.describe();
     let store = OpendalStore::open(&settings.storage).map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
-    store.probe().await.map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
+    store.probe().await.map_err(|e| {
+        let problem = match e {
+            crate::ports::StoreError::Unavailable(message) => message,
+            other => other.to_string(),
+        };
+        StartupError::Storage(store_name.clone(), problem)
+    })?;
     let artifacts: Arc<dyn ArtifactStore> = Arc::new(store);
     let tables = Arc::new(StoredTables::new(Arc::clone(&artifacts)));
     std::fs::create_dir_all(&settings.spool_dir)

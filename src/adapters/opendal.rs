@@ -36,16 +36,31 @@ fn store_error(e: opendal::Error) -> StoreError {
     }
 }
 
-/// A start-up probe's failure, said the way a deployer can act on it.
+/// A start-up probe's failure, said the way a deployer can act on it: what went wrong, and the
+/// store's own error code and message when it sent one (never a credential: OpenDAL's errors
+/// carry the request's address and the response, not its signature).
 fn probe_error(step: &str, e: opendal::Error) -> StoreError {
-    let why = match e.kind() {
-        ErrorKind::NotFound => "the bucket or container does not exist",
-        ErrorKind::PermissionDenied => "access denied: check the credentials and their permissions",
-        ErrorKind::ConfigInvalid => "invalid configuration",
-        _ if e.is_temporary() => "unreachable or not answering",
-        _ => "failed",
+    let text = e.to_string();
+    let missing = ["NoSuchBucket", "ContainerNotFound", "BucketNotFound"].iter().any(|code| text.contains(code));
+    let why = if missing || e.kind() == ErrorKind::NotFound {
+        "the bucket or container does not exist"
+    } else if e.kind() == ErrorKind::PermissionDenied {
+        "access denied: check the credentials and their permissions"
+    } else if text.contains("error sending request") {
+        "unreachable: no answer from the store's endpoint"
+    } else if e.is_temporary() {
+        "the store is not answering"
+    } else if e.kind() == ErrorKind::ConfigInvalid {
+        "invalid configuration"
+    } else {
+        "failed"
     };
-    StoreError::Unavailable(format!("{step} of a probe object: {why} ({e})"))
+    // OpenDAL's message ends with the source: the service's error (code and message) or the
+    // transport's; the full context (headers, request ids) goes to the debug log only.
+    let detail = text.rsplit(" => ").next().unwrap_or(&text);
+    let detail = if detail.len() > 300 { format!("{}…", &detail[..detail.floor_char_boundary(300)]) } else { detail.to_string() };
+    tracing::debug!(error = %text, "artifact store probe failed");
+    StoreError::Unavailable(format!("{step} of a probe object: {why} ({detail})"))
 }
 
 fn io_error(e: std::io::Error) -> StoreError {

@@ -26,11 +26,15 @@ pub enum StorageTarget {
 impl StorageTarget {
     /// The store as it appears in messages: scheme, bucket and prefix, never a credential.
     pub fn describe(&self) -> String {
+        let url = |scheme: &str, bucket: &str, prefix: &str| match prefix {
+            "" => format!("{scheme}://{bucket}"),
+            _ => format!("{scheme}://{bucket}/{prefix}"),
+        };
         match self {
             StorageTarget::Filesystem(path) => format!("fs:{}", path.display()),
-            StorageTarget::S3(t) => format!("s3://{}/{}", t.bucket, t.prefix),
-            StorageTarget::Gcs(t) => format!("gcs://{}/{}", t.bucket, t.prefix),
-            StorageTarget::Azblob(t) => format!("azblob://{}/{}", t.container, t.prefix),
+            StorageTarget::S3(t) => url("s3", &t.bucket, &t.prefix),
+            StorageTarget::Gcs(t) => url("gcs", &t.bucket, &t.prefix),
+            StorageTarget::Azblob(t) => url("azblob", &t.container, &t.prefix),
         }
     }
 }

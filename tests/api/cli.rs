@@ -119,3 +119,28 @@ fn the_server_logs_json_lines_with_the_request_id_and_stops_cleanly_on_sigterm()
     assert_eq!(request["fields"]["path"], "/health");
     assert!(!logs.contains("json-log-test-admin-key"), "the admin key is never logged");
 }
+
+#[test]
+fn an_unreachable_object_store_stops_the_server_with_one_line_naming_it_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("s3.db").display());
+    let spool = dir.path().join("spool").display().to_string();
+    let env = [
+        ("DATABASE_URL", db.as_str()),
+        ("SPOOL_DIR", spool.as_str()),
+        ("STORAGE_URL", "s3://datasets/prod"),
+        // Port 1 on loopback: nothing listens there.
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID"),
+        ("AWS_SECRET_ACCESS_KEY", "very-secret-access-key-value"),
+        ("ADMIN_API_KEY", "an-admin-key-that-is-long-enough"),
+    ];
+    let out = run(&[], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("artifact store (s3://datasets/prod) is not usable"), "{last}");
+    assert!(last.contains("unreachable"), "{last}");
+    assert!(!err.contains("very-secret-access-key-value"), "the secret key was printed: {err}");
+    assert!(!err.contains("an-admin-key-that-is-long-enough"), "the admin key was printed: {err}");
+}
