@@ -215,6 +215,8 @@ async fn main() {
         ingest_wait_seconds: 120,
         sweep_grace_seconds: 3600,
         sweep_interval_seconds: 3600,
+        request_timeout_seconds: 300,
+        upload_idle_timeout_seconds: 60,
         log_format: LogFormat::Text,
     };
     let (mut app, _) = build_app(&settings).await.expect("app");

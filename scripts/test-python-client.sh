@@ -102,7 +102,7 @@ if (( GEN_RC != 0 )) || [[ ! -d "$WORK/gen/client/datasets_api_client" ]]; then
   die "openapi-python-client generate failed (exit $GEN_RC)"
 fi
 grep -E '^(WARNING|ERROR|Unable to process schema)' "$WORK/generate.log" | sort -u >"$WORK/warnings.txt" || true
-grep -vE '^(#|$)' "$HERE/known-generator-warnings.txt" | sort -u >"$WORK/known.txt"
+{ grep -vE '^(#|$)' "$HERE/known-generator-warnings.txt" || true; } | sort -u >"$WORK/known.txt"
 NEW=$(comm -23 "$WORK/warnings.txt" "$WORK/known.txt")
 GONE=$(comm -13 "$WORK/warnings.txt" "$WORK/known.txt")
 say "client generated; generator warnings: $(wc -l <"$WORK/warnings.txt") (known: $(wc -l <"$WORK/known.txt"))"

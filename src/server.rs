@@ -6,7 +6,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::adapters::formats::{FileIngestor, StoredTables};
-use crate::adapters::http::routes;
+use crate::adapters::http::limits::HttpLimits;
+use crate::adapters::http::routes_with;
 use crate::adapters::metrics::Metrics;
 use crate::adapters::opendal::OpendalStore;
 use crate::adapters::sea_orm::SeaOrmStore;
@@ -108,8 +109,12 @@ pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError::Bind(addr.clone(), e.to_string()))?;
     tracing::info!(address = %addr, "listening; Swagger UI at http://{addr}/docs");
+    let limits = HttpLimits {
+        request_timeout: Duration::from_secs(settings.request_timeout_seconds),
+        upload_idle_timeout: Duration::from_secs(settings.upload_idle_timeout_seconds),
+    };
     poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(routes(app), shutdown_signal(), Some(Duration::from_secs(30)))
+        .run_with_graceful_shutdown(routes_with(app, limits), shutdown_signal(), Some(Duration::from_secs(30)))
         .await
         .map_err(|e| StartupError::Bind(addr, e.to_string()))
 }

@@ -44,6 +44,8 @@ async fn a_large_csv_download_streams_in_bounded_memory() {
         ingest_wait_seconds: 120,
         sweep_grace_seconds: 3600,
         sweep_interval_seconds: 3600,
+        request_timeout_seconds: 300,
+        upload_idle_timeout_seconds: 60,
         log_format: LogFormat::Text,
     };
     let (mut app, _) = build_app(&settings).await.unwrap();

@@ -2,6 +2,10 @@
 //! They appear when the process dies between storing an upload's files and committing its
 //! row, or when deleting a dataset's files failed. Files younger than the grace period are
 //! left alone, since an upload in progress stores its files before it records them.
+//!
+//! The same sweep empties the spool folder of files older than the grace period: a process
+//! killed in the middle of an upload or an export leaves its temporary files there (they are
+//! deleted only when the request runs to its end).
 
 use std::time::Duration;
 
@@ -45,6 +49,34 @@ impl App {
         Ok(report)
     }
 
+    /// Deletes the files of the spool folder last modified more than `grace` ago; returns how
+    /// many. A request in progress keeps its files younger than that: an upload writes its
+    /// spool file as the body arrives, and reads it within `INGEST_WAIT_SECONDS` plus the
+    /// ingest's duration. (On Unix a file still open, e.g. an export being downloaded, stays
+    /// readable after its deletion.)
+    pub async fn sweep_spool(&self, grace: Duration) -> Result<u64, AppError> {
+        let dir = &self.settings.spool_dir;
+        let io = |e: std::io::Error| AppError::Internal(format!("sweeping the spool folder {}: {e}", dir.display()));
+        let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
+        let mut entries = tokio::fs::read_dir(dir).await.map_err(io)?;
+        let mut deleted = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            let Ok(meta) = entry.metadata().await else { continue };
+            if !meta.is_file() || meta.modified().is_ok_and(|m| m > cutoff) {
+                continue;
+            }
+            match tokio::fs::remove_file(entry.path()).await {
+                Ok(()) => {
+                    deleted += 1;
+                    tracing::info!(path = %entry.path().display(), "deleted a stale spool file");
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Sweeps now and then every `interval`, for the life of the process, deleting orphans
     /// older than `grace`.
     pub fn start_sweeper(&self, grace: Duration, interval: Duration) {
@@ -57,6 +89,11 @@ impl App {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "orphan sweep failed; it will run again"),
+                }
+                match app.sweep_spool(grace).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "spool sweep: deleted files left by interrupted requests"),
+                    Err(e) => tracing::warn!(error = %e, "spool sweep failed; it will run again"),
                 }
                 tokio::time::sleep(interval).await;
             }

@@ -34,6 +34,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("INGEST_WAIT_SECONDS", "how long an upload waits for an ingest slot before 503 with Retry-After (default 120)"),
     ("SWEEP_GRACE_SECONDS", "age below which an unreferenced artifact is left alone by the orphan sweeper (default 3600)"),
     ("SWEEP_INTERVAL_SECONDS", "time between two orphan sweeps of a running server (default 3600)"),
+    ("REQUEST_TIMEOUT_SECONDS", "longest time to answer a request other than an upload, until the response starts; then 503 timeout (default 300)"),
+    ("UPLOAD_IDLE_TIMEOUT_SECONDS", "an upload whose body sends no byte for this long is cancelled with 408 (default 60)"),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
 ];
@@ -85,6 +87,8 @@ pub struct Settings {
     pub ingest_wait_seconds: u64,
     pub sweep_grace_seconds: u64,
     pub sweep_interval_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub upload_idle_timeout_seconds: u64,
     pub log_format: LogFormat,
 }
 
@@ -161,6 +165,8 @@ impl Settings {
         let ingest_wait_seconds = positive("INGEST_WAIT_SECONDS", 120)?;
         let sweep_grace_seconds = positive("SWEEP_GRACE_SECONDS", 3600)?;
         let sweep_interval_seconds = positive("SWEEP_INTERVAL_SECONDS", 3600)?;
+        let request_timeout_seconds = positive("REQUEST_TIMEOUT_SECONDS", 300)?;
+        let upload_idle_timeout_seconds = positive("UPLOAD_IDLE_TIMEOUT_SECONDS", 60)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -180,6 +186,8 @@ impl Settings {
             ingest_wait_seconds,
             sweep_grace_seconds,
             sweep_interval_seconds,
+            request_timeout_seconds,
+            upload_idle_timeout_seconds,
             log_format,
         })
     }

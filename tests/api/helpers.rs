@@ -86,6 +86,8 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
         ingest_wait_seconds: 120,
         sweep_grace_seconds: 3600,
         sweep_interval_seconds: 3600,
+        request_timeout_seconds: 300,
+        upload_idle_timeout_seconds: 60,
         admin_api_key: Some(Secret::new(admin_key.clone())),
         spool_dir: dir.path().join("spool"),
         log_format: LogFormat::Text,

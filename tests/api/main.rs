@@ -15,5 +15,6 @@ mod lineage;
 mod openapi;
 mod route_inventory;
 mod spec_examples;
+mod time_limits;
 mod uploads;
 mod versions;

@@ -234,6 +234,23 @@ async fn the_sweeper_deletes_old_orphan_files_and_keeps_recorded_and_young_ones(
 }
 
 #[tokio::test]
+async fn the_sweeper_empties_the_spool_of_files_left_by_a_killed_process() {
+    let app = spawn_app().await;
+    let left = app.spool_dir().join("upload-left-by-a-kill");
+    std::fs::write(&left, b"a,b\n1,2\n").unwrap();
+
+    assert_eq!(
+        app.app.sweep_spool(std::time::Duration::from_secs(3600)).await.unwrap(),
+        0,
+        "a young file may be in use"
+    );
+    assert!(left.exists());
+    assert_eq!(app.app.sweep_spool(std::time::Duration::ZERO).await.unwrap(), 1);
+    assert!(!left.exists());
+    app.upload_ok("After", b"a\n1\n").await;
+}
+
+#[tokio::test]
 async fn upload_responses_report_their_phase_timings() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "P").await;

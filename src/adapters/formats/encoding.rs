@@ -6,7 +6,7 @@
 //! a UTF-8 spool file; bytes that the chosen encoding cannot decode are refused with their line.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
@@ -37,24 +37,29 @@ fn io(e: std::io::Error) -> IngestError {
 
 /// Detects the encoding of `upload`, transcoding into `spool_dir` when it is not UTF-8.
 pub fn to_utf8(upload: &Path, spool_dir: &Path) -> Result<Utf8Text, IngestError> {
+    to_utf8_in_chunks(upload, spool_dir, CHUNK)
+}
+
+/// [`to_utf8`], reading `chunk` bytes at a time (small chunks let tests cross every boundary).
+pub(super) fn to_utf8_in_chunks(upload: &Path, spool_dir: &Path, chunk: usize) -> Result<Utf8Text, IngestError> {
     let mut head = [0u8; 3];
     let n = read_up_to(&mut File::open(upload).map_err(io)?, &mut head)?;
     let head = &head[..n];
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        validate_utf8(upload, 3)?;
+        validate_utf8(upload, 3, chunk)?;
         return Ok(Utf8Text { path: upload.to_path_buf(), skip: 3, source_encoding: UTF_8, _temp: None });
     }
     if head.starts_with(&[0xFF, 0xFE]) {
-        return transcode(upload, UTF_16LE, 2, spool_dir);
+        return transcode(upload, UTF_16LE, 2, spool_dir, chunk);
     }
     if head.starts_with(&[0xFE, 0xFF]) {
-        return transcode(upload, UTF_16BE, 2, spool_dir);
+        return transcode(upload, UTF_16BE, 2, spool_dir, chunk);
     }
-    if validate_utf8(upload, 0).is_ok() {
+    if validate_utf8(upload, 0, chunk).is_ok() {
         return Ok(Utf8Text { path: upload.to_path_buf(), skip: 0, source_encoding: UTF_8, _temp: None });
     }
     let encoding = guess_legacy(upload)?;
-    transcode(upload, encoding, 0, spool_dir)
+    transcode(upload, encoding, 0, spool_dir, chunk)
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> Result<usize, IngestError> {
@@ -69,33 +74,31 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> Result<usize, IngestError> {
     Ok(filled)
 }
 
-/// Checks that the file from `skip` on is UTF-8; the error names the first bad line.
-fn validate_utf8(path: &Path, skip: usize) -> Result<(), IngestError> {
+/// Checks that the file from `skip` on is UTF-8, reading `chunk` bytes at a time; the error
+/// names the first bad line.
+fn validate_utf8(path: &Path, skip: usize, chunk: usize) -> Result<(), IngestError> {
     let mut file = File::open(path).map_err(io)?;
-    let mut buf = vec![0u8; CHUNK + 4];
+    file.seek(SeekFrom::Start(skip as u64)).map_err(io)?;
+    // Room for the chunk and the at most 3 bytes of a character cut at the previous chunk's end.
+    let mut buf = vec![0u8; chunk + 4];
     let mut carried = 0usize;
     let mut line = 1u64;
-    let mut first = true;
     loop {
-        let n = file.read(&mut buf[carried..carried + CHUNK]).map_err(io)?;
-        let start = if first { skip.min(carried + n) } else { 0 };
-        first = false;
-        let end = carried + n;
-        let chunk = &buf[start..end];
-        match std::str::from_utf8(chunk) {
+        let n = file.read(&mut buf[carried..carried + chunk]).map_err(io)?;
+        let text = &buf[..carried + n];
+        match std::str::from_utf8(text) {
             Ok(_) => {
-                line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                line += memchr::memchr_iter(b'\n', text).count() as u64;
                 carried = 0;
             }
             Err(e) => {
                 let good = e.valid_up_to();
-                line += memchr::memchr_iter(b'\n', &chunk[..good]).count() as u64;
+                line += memchr::memchr_iter(b'\n', &text[..good]).count() as u64;
                 if e.error_len().is_some() || n == 0 {
                     return Err(IngestError::InvalidAt { line, reason: "the text is not valid UTF-8".into() });
                 }
-                let tail = chunk.len() - good;
-                buf.copy_within(start + good..end, 0);
-                carried = tail;
+                carried = text.len() - good;
+                buf.copy_within(good..good + carried, 0);
             }
         }
         if n == 0 {
@@ -126,6 +129,7 @@ fn transcode(
     encoding: &'static Encoding,
     skip: usize,
     spool_dir: &Path,
+    chunk: usize,
 ) -> Result<Utf8Text, IngestError> {
     let temp = tempfile::Builder::new().prefix("utf8-").suffix(".csv").tempfile_in(spool_dir).map_err(io)?;
     let (out_file, temp) = temp.into_parts();
@@ -134,8 +138,8 @@ fn transcode(
     let mut skipped = [0u8; 3];
     read_up_to(&mut input, &mut skipped[..skip])?;
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut buf = vec![0u8; CHUNK];
-    let mut text = vec![0u8; CHUNK * 3 + 16];
+    let mut buf = vec![0u8; chunk];
+    let mut text = vec![0u8; chunk * 3 + 16];
     let mut line = 1u64;
     loop {
         let n = input.read(&mut buf).map_err(io)?;

@@ -4,6 +4,9 @@
 mod csv_export;
 mod csv_ingest;
 mod encoding;
+#[cfg(test)]
+mod fuzz_tests;
+mod parquet_guard;
 mod parquet_ingest;
 mod parquet_source;
 #[cfg(test)]

@@ -24,6 +24,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use super::parquet_guard;
 use super::sink::{CanonicalSink, batch_rows};
 use super::sniff::unique_names;
 use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
@@ -50,8 +51,10 @@ fn invalid(reason: impl Into<String>) -> IngestError {
 pub fn ingest_parquet(upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError> {
     let file = File::open(upload).map_err(|e| IngestError::Io(e.to_string()))?;
     let file_size = file.metadata().map_err(|e| IngestError::Io(e.to_string()))?.len();
+    parquet_guard::check_raw_footer(&file, file_size, limits)?;
     let metadata = ParquetMetaDataReader::new().parse_and_finish(&file).map_err(|e| invalid(e.to_string()))?;
     validate_footer(&metadata, file_size, limits)?;
+    parquet_guard::check_pages(&file, &metadata)?;
     let arrow_meta = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
         .map_err(|e| invalid(e.to_string()))?;
     let source_schema = Arc::clone(arrow_meta.schema());

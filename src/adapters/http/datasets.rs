@@ -4,14 +4,18 @@ use super::time::UtcTime;
 use poem::Body;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
-use super::errors::ApiError;
-use super::upload::{UploadDatasetForm, UploadVersionForm, read_form};
+use super::errors::{ApiError, ErrorBody};
+use super::limits::HttpLimits;
+use super::upload::{FormError, UploadDatasetForm, UploadVersionForm, read_form};
 use crate::app::App;
 use crate::app::datasets::ListDatasets;
 use crate::app::ingest::Uploaded;
@@ -263,6 +267,10 @@ pub enum UploadCreated {
     /// Created. `Server-Timing` says how long each phase took.
     #[oai(status = 201)]
     Created(Json<UploadResult>, #[oai(header = "Server-Timing")] String),
+    /// The body stopped arriving: no byte came for `UPLOAD_IDLE_TIMEOUT_SECONDS`
+    /// (`request_timeout`). Nothing was stored.
+    #[oai(status = 408)]
+    Stalled(Json<ErrorBody>),
 }
 
 #[derive(ApiResponse)]
@@ -270,14 +278,54 @@ pub enum VersionCreated {
     /// Created. `Server-Timing` says how long each phase took.
     #[oai(status = 201)]
     Created(Json<NewVersionResult>, #[oai(header = "Server-Timing")] String),
+    /// The body stopped arriving: no byte came for `UPLOAD_IDLE_TIMEOUT_SECONDS`
+    /// (`request_timeout`). Nothing was stored.
+    #[oai(status = 408)]
+    Stalled(Json<ErrorBody>),
 }
 
-#[derive(ApiResponse)]
-pub enum Download {
-    /// The file, streamed: CSV (`text/csv; charset=utf-8`) or XLSX
-    /// (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`).
-    #[oai(status = 200)]
-    File(Binary<Body>, #[oai(header = "Content-Type")] String, #[oai(header = "Content-Disposition")] String),
+/// A download: the file, streamed, documented with both of its media types (a derived
+/// `ApiResponse` documents one media type per status).
+pub struct Download {
+    body: Body,
+    content_type: &'static str,
+    file_name: String,
+}
+
+impl poem::IntoResponse for Download {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(self.content_type)
+            .header(poem::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", self.file_name))
+            .body(self.body)
+    }
+}
+
+impl poem_openapi::ApiResponse for Download {
+    fn meta() -> MetaResponses {
+        let binary = || MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary")));
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The file, streamed: CSV (`text/csv; charset=utf-8`) or XLSX\n\
+                              (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`).",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType { content_type: CSV_TYPE, schema: binary() },
+                    MetaMediaType { content_type: XLSX_TYPE, schema: binary() },
+                ],
+                headers: vec![MetaHeader {
+                    name: "CONTENT-DISPOSITION".to_string(),
+                    description: Some("`attachment; filename=\"NAME-vN.csv\"` (or `.xlsx`).".to_string()),
+                    required: true,
+                    deprecated: false,
+                    schema: <String as poem_openapi::types::Type>::schema_ref(),
+                }],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
 }
 
 const CSV_TYPE: &str = "text/csv; charset=utf-8";
@@ -321,9 +369,17 @@ impl DatasetsApi {
         &self,
         auth: BearerAuth,
         app: Data<&App>,
+        limits: Data<&HttpLimits>,
         form: UploadDatasetForm,
     ) -> Result<UploadCreated, ApiError> {
-        let form = read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes).await?;
+        let form =
+            match read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes, limits.upload_idle_timeout)
+                .await
+            {
+                Ok(form) => form,
+                Err(FormError::Stalled(body)) => return Ok(UploadCreated::Stalled(Json(body))),
+                Err(FormError::Api(e)) => return Err(e),
+            };
         let project = form.required("project_id")?;
         let project = Uuid::parse_str(project.trim())
             .map_err(|_| ApiError::bad_request("the form field `project_id` must be a UUID"))?;
@@ -474,7 +530,7 @@ impl DatasetsApi {
                 std::io::Error::other(e.to_string())
             })
         }));
-        Ok(Download::File(Binary(body), content_type.to_string(), format!("attachment; filename=\"{file_name}\"")))
+        Ok(Download { body, content_type, file_name })
     }
 
     /// Get the quality report
@@ -546,9 +602,17 @@ impl DatasetsApi {
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
+        limits: Data<&HttpLimits>,
         form: UploadVersionForm,
     ) -> Result<VersionCreated, ApiError> {
-        let form = read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes).await?;
+        let form =
+            match read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes, limits.upload_idle_timeout)
+                .await
+            {
+                Ok(form) => form,
+                Err(FormError::Stalled(body)) => return Ok(VersionCreated::Stalled(Json(body))),
+                Err(FormError::Api(e)) => return Err(e),
+            };
         let description = form.field("description").map(str::to_string);
         let uploaded = app.upload_version(&auth.0, DatasetId(dataset_id.0), description.as_deref(), form.file).await?;
         Ok(VersionCreated::Created(

@@ -3,7 +3,7 @@
 
 use poem::http::StatusCode;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object};
+use poem_openapi::{ApiResponse, Enum, Object};
 
 use crate::app::AppError;
 
@@ -16,17 +16,60 @@ pub struct ErrorBody {
 /// What went wrong: `code` is stable and machine-readable; `message` is for people.
 #[derive(Object, Debug, Clone)]
 pub struct ErrorDetail {
-    /// One of `bad_request`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
-    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unprocessable_file`,
-    /// `not_exportable`, `busy`,
-    /// `service_unavailable`, `internal_error`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
+/// The stable, machine-readable error codes. Each goes with one status: `bad_request` 400,
+/// `unauthorized` 401, `forbidden` 403, `not_found` 404, `method_not_allowed` 405,
+/// `request_timeout` 408 (an upload body stopped arriving), `conflict` 409,
+/// `payload_too_large` 413, `unsupported_media_type` 415, `unprocessable_file` and
+/// `not_exportable` 422, `internal_error` 500, `service_unavailable`, `busy` and `timeout` 503.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UnprocessableFile,
+    NotExportable,
+    InternalError,
+    ServiceUnavailable,
+    Busy,
+    Timeout,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UnprocessableFile => "unprocessable_file",
+            ErrorCode::NotExportable => "not_exportable",
+            ErrorCode::InternalError => "internal_error",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Timeout => "timeout",
+        }
+    }
+}
+
 impl ErrorBody {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { error: ErrorDetail { code: code.to_string(), message: message.into() } }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { error: ErrorDetail { code, message: message.into() } }
     }
 }
 
@@ -45,6 +88,7 @@ pub enum ApiError {
     /// No such resource, or one the caller may not see.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state (e.g. a name or membership that exists).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     /// The upload exceeds `MAX_DATASET_UPLOAD_BYTES`.
@@ -60,54 +104,70 @@ pub enum ApiError {
     /// An unexpected error; details are in the server log, not here.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// A backing store is unreachable, or the server is at its limit of concurrent ingests;
-    /// retry later (after `Retry-After` seconds when given).
+    /// A backing store is unreachable (`service_unavailable`), the server is at its limit of
+    /// concurrent ingests (`busy`), or the request took longer than the server's time limit
+    /// (`timeout`); retry later (after `Retry-After` seconds when given).
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<String>),
 }
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::BadRequest(Json(ErrorBody::new("bad_request", message)))
+        ApiError::BadRequest(Json(ErrorBody::new(ErrorCode::BadRequest, message)))
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError::NotFound(Json(ErrorBody::new("not_found", message)))
+        ApiError::NotFound(Json(ErrorBody::new(ErrorCode::NotFound, message)))
     }
 
     pub fn unauthorized() -> Self {
         ApiError::Unauthorized(
-            Json(ErrorBody::new("unauthorized", "a valid API key is required: Authorization: Bearer KEY")),
+            Json(ErrorBody::new(ErrorCode::Unauthorized, "a valid API key is required: Authorization: Bearer KEY")),
             "Bearer".to_string(),
+        )
+    }
+
+    /// The request took longer than the server's limit (`REQUEST_TIMEOUT_SECONDS`).
+    pub fn timeout(limit: std::time::Duration) -> Self {
+        ApiError::Unavailable(
+            Json(ErrorBody::new(
+                ErrorCode::Timeout,
+                format!(
+                    "the request took longer than the limit of {} s (REQUEST_TIMEOUT_SECONDS); retry later",
+                    limit.as_secs_f64()
+                ),
+            )),
+            None,
         )
     }
 }
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        let json = |code: &str, message: String| Json(ErrorBody::new(code, message));
+        use ErrorCode as C;
+        let json = |code: ErrorCode, message: String| Json(ErrorBody::new(code, message));
         match e {
-            AppError::NotFound(what) => ApiError::NotFound(json("not_found", format!("{what} not found"))),
-            AppError::Forbidden(m) => ApiError::Forbidden(json("forbidden", m)),
-            AppError::Invalid(m) => ApiError::BadRequest(json("bad_request", m)),
-            AppError::InvalidText(t) => ApiError::BadRequest(json("bad_request", t.to_string())),
+            AppError::NotFound(what) => ApiError::NotFound(json(C::NotFound, format!("{what} not found"))),
+            AppError::Forbidden(m) => ApiError::Forbidden(json(C::Forbidden, m)),
+            AppError::Invalid(m) => ApiError::BadRequest(json(C::BadRequest, m)),
+            AppError::InvalidText(t) => ApiError::BadRequest(json(C::BadRequest, t.to_string())),
             AppError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge(json(
-                "payload_too_large",
+                C::PayloadTooLarge,
                 format!("the upload exceeds the limit of {limit} bytes (MAX_DATASET_UPLOAD_BYTES)"),
             )),
-            AppError::Unreadable(i) => ApiError::Unprocessable(json("unprocessable_file", i.to_string())),
-            AppError::Conflict(m) => ApiError::Conflict(json("conflict", m)),
-            AppError::NotExportable(m) => ApiError::Unprocessable(json("not_exportable", m)),
+            AppError::Unreadable(i) => ApiError::Unprocessable(json(C::UnprocessableFile, i.to_string())),
+            AppError::Conflict(m) => ApiError::Conflict(json(C::Conflict, m)),
+            AppError::NotExportable(m) => ApiError::Unprocessable(json(C::NotExportable, m)),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "a backing store is unavailable");
                 ApiError::Unavailable(
-                    json("service_unavailable", "a backing store is unavailable; retry later".into()),
+                    json(C::ServiceUnavailable, "a backing store is unavailable; retry later".into()),
                     None,
                 )
             }
             AppError::Busy { retry_after_seconds } => ApiError::Unavailable(
                 json(
-                    "busy",
+                    C::Busy,
                     format!(
                         "the server is ingesting as many files as it may at once; retry in {retry_after_seconds} s"
                     ),
@@ -116,9 +176,27 @@ impl From<AppError> for ApiError {
             ),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                ApiError::Internal(json("internal_error", "an unexpected error occurred; it has been logged".into()))
+                ApiError::Internal(json(C::InternalError, "an unexpected error occurred; it has been logged".into()))
             }
         }
+    }
+}
+
+/// The code of an error answered with `status` when nothing more specific is known.
+pub fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::RequestTimeout,
+        409 => ErrorCode::Conflict,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        422 => ErrorCode::UnprocessableFile,
+        503 => ErrorCode::ServiceUnavailable,
+        s if s >= 500 => ErrorCode::InternalError,
+        _ => ErrorCode::BadRequest,
     }
 }
 
@@ -126,39 +204,24 @@ impl From<AppError> for ApiError {
 /// into the same JSON shape.
 pub async fn catch_all(err: poem::Error) -> poem::Response {
     use poem::IntoResponse;
-    use poem_openapi::error::{
-        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
-    };
+    use poem_openapi::error::AuthorizationError;
     if err.is_from_response() {
         return err.into_response();
     }
     let status = err.status();
-    let code = if err.is::<AuthorizationError>() || status == StatusCode::UNAUTHORIZED {
+    if err.is::<AuthorizationError>() || status == StatusCode::UNAUTHORIZED {
         return ApiError::unauthorized().into_response();
-    } else if err.is::<poem::error::NotFoundError>() || status == StatusCode::NOT_FOUND {
-        "not_found"
-    } else if err.is::<poem::error::MethodNotAllowedError>() || status == StatusCode::METHOD_NOT_ALLOWED {
-        "method_not_allowed"
-    } else if err.is::<ContentTypeError>() || status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        "unsupported_media_type"
-    } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() || err.is::<ParseRequestPayloadError>() {
-        "bad_request"
-    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "payload_too_large"
-    } else if status == StatusCode::SERVICE_UNAVAILABLE {
-        "service_unavailable"
-    } else if status.is_server_error() {
+    }
+    let code = code_for_status(status);
+    if code == ErrorCode::InternalError {
         tracing::error!(error = %err, "unhandled server error");
-        return poem::Response::builder()
-            .status(status)
-            .content_type("application/json")
-            .body(error_json("internal_error", "an unexpected error occurred; it has been logged"));
-    } else {
-        "bad_request"
-    };
-    poem::Response::builder().status(status).content_type("application/json").body(error_json(code, &err.to_string()))
+        return error_response(status, code, "an unexpected error occurred; it has been logged");
+    }
+    error_response(status, code, &err.to_string())
 }
 
-fn error_json(code: &str, message: &str) -> String {
-    serde_json::json!({"error": {"code": code, "message": message}}).to_string()
+/// An error answer in the common JSON shape, for code outside the operations.
+pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> poem::Response {
+    let body = serde_json::json!({"error": {"code": code.as_str(), "message": message}}).to_string();
+    poem::Response::builder().status(status).content_type("application/json; charset=utf-8").body(body)
 }

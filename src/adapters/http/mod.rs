@@ -1,15 +1,19 @@
 //! The HTTP adapter: one poem-openapi API struct per resource, their DTOs, and one error
 //! mapping. Handlers extract, convert, call one service and convert back.
 
+pub mod allow;
 pub mod analysis;
 pub mod auth;
 pub mod compare;
 pub mod datasets;
 pub mod errors;
+pub mod limits;
 pub mod lineage;
+pub mod openapi_doc;
 pub mod ordered_map;
 pub mod projects;
 pub mod request_id;
+pub mod text;
 pub mod time;
 pub mod upload;
 
@@ -76,22 +80,28 @@ impl SystemApi {
     /// Readiness
     ///
     /// Checks the metadata database (a query) and the artifact store (writes, reads back and
-    /// deletes a probe object): 200 when both answer, 503 otherwise. Needs no API key.
+    /// deletes a probe object), both at once and each for at most 10 s: 200 when both answer,
+    /// 503 otherwise. Needs no API key.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, app: Data<&App>) -> ReadyResponse {
-        let database = match app.metadata.ping().await {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
+        let bounded = |check: Result<Result<(), crate::ports::StoreError>, tokio::time::error::Elapsed>| match check {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} s", READY_CHECK_TIMEOUT.as_secs()),
         };
-        let artifact_store = match app.artifacts.probe().await {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        };
+        let (database, artifact_store) = tokio::join!(
+            tokio::time::timeout(READY_CHECK_TIMEOUT, app.metadata.ping()),
+            tokio::time::timeout(READY_CHECK_TIMEOUT, app.artifacts.probe()),
+        );
+        let (database, artifact_store) = (bounded(database), bounded(artifact_store));
         let ok = database == "ok" && artifact_store == "ok";
         let body = Readiness { status: if ok { "ready" } else { "unavailable" }.into(), database, artifact_store };
         if ok { ReadyResponse::Ready(Json(body)) } else { ReadyResponse::NotReady(Json(body)) }
     }
 }
+
+/// How long `/ready` waits for each store.
+const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Apis = (
     SystemApi,
@@ -127,9 +137,10 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
     .description(DESCRIPTION)
 }
 
-/// The OpenAPI document as JSON (what `/openapi.json` serves and `openapi/openapi.json` holds).
+/// The OpenAPI document as JSON (what `/openapi.json` serves and `openapi/openapi.json` holds),
+/// in the shape client generators read (see [`openapi_doc`]).
 pub fn openapi_json() -> String {
-    openapi().spec()
+    openapi_doc::for_generators(&openapi().spec())
 }
 
 /// `GET /metrics`: Prometheus text exposition (outside the OpenAPI document, no key).
@@ -138,10 +149,23 @@ fn metrics(app: poem::web::Data<&App>) -> poem::Response {
     poem::Response::builder().content_type("text/plain; version=0.0.4; charset=utf-8").body(app.telemetry.exposition())
 }
 
-/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, `/metrics`, errors as JSON.
+/// Every route with the default time limits (see [`routes_with`]).
 pub fn routes(app: App) -> impl Endpoint<Output = poem::Response> {
+    routes_with(app, limits::HttpLimits::default())
+}
+
+/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, `/metrics`, errors as JSON,
+/// 405 answers with `Allow`, and the time limits of `limits`.
+pub fn routes_with(app: App, time_limits: limits::HttpLimits) -> impl Endpoint<Output = poem::Response> {
     let api = openapi();
-    let spec = api.spec_endpoint();
+    let allowed = std::sync::Arc::new(allow::RouteTable::from_openapi(
+        &api.spec(),
+        &[("/openapi.json", &["GET"]), ("/metrics", &["GET"]), ("/docs", &["GET"])],
+    ));
+    let document = openapi_json();
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(document.clone())
+    });
     let ui = api.swagger_ui();
     let telemetry = std::sync::Arc::clone(&app.telemetry);
     Route::new()
@@ -150,6 +174,12 @@ pub fn routes(app: App) -> impl Endpoint<Output = poem::Response> {
         .nest("/docs", ui)
         .nest("/", api)
         .data(app)
+        .data(time_limits)
         .catch_all_error(errors::catch_all)
+        .around(move |next, req| limits::limit_time(next, req, time_limits.request_timeout))
+        .around(move |next, req| {
+            let allowed = std::sync::Arc::clone(&allowed);
+            async move { allow::add_allow(next, req, &allowed).await }
+        })
         .around(move |next, req| request_id::track(next, req, std::sync::Arc::clone(&telemetry)))
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use poem::web::Multipart;
 use poem::{Request, RequestBody};
@@ -14,7 +15,8 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::errors::ApiError;
+use super::errors::{ApiError, ErrorBody, ErrorCode};
+use super::text::{DESCRIPTION_PATTERN, NAME_PATTERN, REQUIRED_DESCRIPTION_PATTERN};
 use crate::app::AppError;
 use crate::app::ingest::SpooledUpload;
 
@@ -36,13 +38,11 @@ fn string_schema(format: Option<&'static str>, description: &'static str) -> Met
     MetaSchemaRef::Inline(Box::new(MetaSchema { description: Some(description), ..base }))
 }
 
-/// A required text field: at least one non-space character, at most `max` characters, and
-/// for a single-line field no control character.
-fn text_schema(max: usize, single_line: bool, description: &'static str) -> MetaSchemaRef {
-    let pattern = if single_line { r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$" } else { r"\S" };
+/// A text field with at most `max` characters and the given pattern (see `super::text`).
+fn text_schema(max: usize, min: usize, pattern: &str, description: &'static str) -> MetaSchemaRef {
     MetaSchemaRef::Inline(Box::new(MetaSchema {
         description: Some(description),
-        min_length: Some(1),
+        min_length: (min > 0).then_some(min),
         max_length: Some(max),
         pattern: Some(pattern.to_string()),
         ..MetaSchema::new("string")
@@ -51,37 +51,40 @@ fn text_schema(max: usize, single_line: bool, description: &'static str) -> Meta
 
 /// How one form field is described in the OpenAPI document.
 enum FieldKind {
-    Plain,
     Format(&'static str),
-    Text(usize),
-    Line(usize),
+    /// A required single-line name.
+    Name(usize),
+    /// An optional description.
+    Description(usize),
+    /// A required description.
+    RequiredDescription(usize),
 }
 
 impl FieldKind {
     fn schema(self, description: &'static str) -> MetaSchemaRef {
         match self {
-            FieldKind::Plain => string_schema(None, description),
             FieldKind::Format(f) => string_schema(Some(f), description),
-            FieldKind::Text(max) => text_schema(max, false, description),
-            FieldKind::Line(max) => text_schema(max, true, description),
+            FieldKind::Name(max) => text_schema(max, 1, NAME_PATTERN, description),
+            FieldKind::Description(max) => text_schema(max, 0, DESCRIPTION_PATTERN, description),
+            FieldKind::RequiredDescription(max) => text_schema(max, 1, REQUIRED_DESCRIPTION_PATTERN, description),
         }
     }
-}
-
-fn plain() -> FieldKind {
-    FieldKind::Plain
 }
 
 fn format(f: &'static str) -> FieldKind {
     FieldKind::Format(f)
 }
 
-fn text(max: usize) -> FieldKind {
-    FieldKind::Text(max)
+fn name(max: usize) -> FieldKind {
+    FieldKind::Name(max)
 }
 
-fn line(max: usize) -> FieldKind {
-    FieldKind::Line(max)
+fn description(max: usize) -> FieldKind {
+    FieldKind::Description(max)
+}
+
+fn required_description(max: usize) -> FieldKind {
+    FieldKind::RequiredDescription(max)
 }
 
 macro_rules! multipart_form {
@@ -125,8 +128,8 @@ multipart_form!(
     required: ["project_id", "name", "file"],
     fields: [
         ("project_id", format("uuid"), "UUID of the owning project."),
-        ("name", line(200), "Human-readable dataset name."),
-        ("description", plain(), "Optional description."),
+        ("name", name(200), "Human-readable dataset name."),
+        ("description", description(10_000), "Optional description."),
         ("file", format("binary"), "The CSV or Parquet file to upload."),
     ]
 );
@@ -136,7 +139,7 @@ multipart_form!(
     UploadVersionForm,
     required: ["description", "file"],
     fields: [
-        ("description", text(10_000), "Description of what changed in this version."),
+        ("description", required_description(10_000), "Description of what changed in this version."),
         ("file", format("binary"), "The CSV or Parquet file."),
     ]
 );
@@ -161,31 +164,61 @@ fn malformed(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("malformed multipart body: {e}"))
 }
 
+/// Why a form could not be read.
+#[derive(Debug)]
+pub enum FormError {
+    /// No byte of the body arrived for the idle limit: the answer is `408 request_timeout`,
+    /// documented on the two upload operations only.
+    Stalled(ErrorBody),
+    /// Any other error answer.
+    Api(ApiError),
+}
+
+impl From<ApiError> for FormError {
+    fn from(e: ApiError) -> Self {
+        FormError::Api(e)
+    }
+}
+
+/// Waits for `read`, at most `idle`.
+async fn within<T>(idle: Duration, read: impl Future<Output = T>) -> Result<T, FormError> {
+    tokio::time::timeout(idle, read).await.map_err(|_| {
+        tracing::info!(idle_s = idle.as_secs_f64(), "an upload body stalled; the upload is cancelled");
+        FormError::Stalled(ErrorBody::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "no byte of the upload arrived for {} s (UPLOAD_IDLE_TIMEOUT_SECONDS); the upload was cancelled",
+                idle.as_secs_f64()
+            ),
+        ))
+    })
+}
+
 /// Reads every field: text fields into memory (64 KiB each at most), the `file` field into a
-/// spool file in `spool_dir`. Fails with 413 as soon as the file passes `max_bytes`.
-pub async fn read_form(mut form: Multipart, spool_dir: &Path, max_bytes: u64) -> Result<ReceivedForm, ApiError> {
+/// spool file in `spool_dir`. Fails with 413 as soon as the file passes `max_bytes`, and with
+/// [`FormError::Stalled`] when no byte of the body arrives for `idle`.
+pub async fn read_form(
+    mut form: Multipart,
+    spool_dir: &Path,
+    max_bytes: u64,
+    idle: Duration,
+) -> Result<ReceivedForm, FormError> {
     let mut text = HashMap::new();
     let mut file = None;
     let mut fields = 0usize;
-    while let Some(field) = form.next_field().await.map_err(malformed)? {
+    while let Some(field) = within(idle, form.next_field()).await?.map_err(malformed)? {
         fields += 1;
         if fields > MAX_FIELDS {
-            return Err(ApiError::bad_request(format!("the form has more than {MAX_FIELDS} fields")));
+            return Err(ApiError::bad_request(format!("the form has more than {MAX_FIELDS} fields")).into());
         }
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
             if file.is_some() {
-                return Err(ApiError::bad_request("the form has more than one `file` field"));
+                return Err(ApiError::bad_request("the form has more than one `file` field").into());
             }
-            file = Some(spool(field, spool_dir, max_bytes).await?);
+            file = Some(spool(field, spool_dir, max_bytes, idle).await?);
         } else {
-            let mut value = Vec::new();
-            field.into_async_read().take(MAX_TEXT_FIELD + 1).read_to_end(&mut value).await.map_err(malformed)?;
-            if value.len() as u64 > MAX_TEXT_FIELD {
-                return Err(ApiError::bad_request(format!("the form field `{name}` is longer than 64 KiB")));
-            }
-            let value = String::from_utf8(value)
-                .map_err(|_| ApiError::bad_request(format!("the form field `{name}` is not UTF-8 text")))?;
+            let value = read_text(field, &name, idle).await?;
             text.insert(name, value);
         }
     }
@@ -193,7 +226,30 @@ pub async fn read_form(mut form: Multipart, spool_dir: &Path, max_bytes: u64) ->
     Ok(ReceivedForm { text, file })
 }
 
-async fn spool(field: poem::web::Field, spool_dir: &Path, max_bytes: u64) -> Result<SpooledUpload, ApiError> {
+async fn read_text(field: poem::web::Field, name: &str, idle: Duration) -> Result<String, FormError> {
+    let mut reader = field.into_async_read();
+    let mut value = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = within(idle, reader.read(&mut buf)).await?.map_err(malformed)?;
+        if n == 0 {
+            break;
+        }
+        value.extend_from_slice(&buf[..n]);
+        if value.len() as u64 > MAX_TEXT_FIELD {
+            return Err(ApiError::bad_request(format!("the form field `{name}` is longer than 64 KiB")).into());
+        }
+    }
+    String::from_utf8(value)
+        .map_err(|_| ApiError::bad_request(format!("the form field `{name}` is not UTF-8 text")).into())
+}
+
+async fn spool(
+    field: poem::web::Field,
+    spool_dir: &Path,
+    max_bytes: u64,
+    idle: Duration,
+) -> Result<SpooledUpload, FormError> {
     let internal = |e: std::io::Error| ApiError::from(AppError::Internal(format!("spooling an upload: {e}")));
     let temp = tempfile::Builder::new().prefix("upload-").tempfile_in(spool_dir).map_err(internal)?;
     let (std_file, path) = temp.into_parts();
@@ -203,13 +259,13 @@ async fn spool(field: poem::web::Field, spool_dir: &Path, max_bytes: u64) -> Res
     let mut size = 0u64;
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = reader.read(&mut buf).await.map_err(malformed)?;
+        let n = within(idle, reader.read(&mut buf)).await?.map_err(malformed)?;
         if n == 0 {
             break;
         }
         size += n as u64;
         if size > max_bytes {
-            return Err(AppError::PayloadTooLarge { limit: max_bytes }.into());
+            return Err(ApiError::from(AppError::PayloadTooLarge { limit: max_bytes }).into());
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).await.map_err(internal)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
@@ -481,18 +481,30 @@ impl MetadataStore for SeaOrmStore {
     }
 
     async fn upsert_membership(&self, m: &Membership) -> Result<(), StoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        member::Entity::delete_by_id((m.project_id.0, m.user_id.0)).exec(&txn).await.map_err(store_error)?;
-        member::Entity::insert(member::ActiveModel {
-            project_id: Set(m.project_id.0),
-            user_id: Set(m.user_id.0),
-            role: Set(m.role.as_str().to_string()),
-            created_at: Set(m.created_at),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)
+        // One statement (INSERT … ON CONFLICT / ON DUPLICATE KEY UPDATE): a delete-then-insert
+        // took InnoDB gap locks that deadlocked with concurrent inserts of other members.
+        let mut last = None;
+        for _ in 0..VERSION_ATTEMPTS {
+            let upsert = member::Entity::insert(member::ActiveModel {
+                project_id: Set(m.project_id.0),
+                user_id: Set(m.user_id.0),
+                role: Set(m.role.as_str().to_string()),
+                created_at: Set(m.created_at),
+            })
+            .on_conflict(
+                OnConflict::columns([member::Column::ProjectId, member::Column::UserId])
+                    .update_column(member::Column::Role)
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await;
+            match upsert {
+                Ok(_) => return Ok(()),
+                Err(e) if is_transient(&e) => last = Some(store_error(e)),
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Other("membership not recorded".into())))
     }
 
     async fn insert_version(&self, v: &NewVersion) -> Result<i64, StoreError> {
