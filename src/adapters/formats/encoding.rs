@@ -1,6 +1,6 @@
 //! Character encoding of CSV uploads: detect it, and give the rest of the pipeline UTF-8.
 //!
-//! Rules (docs/csv-ingest.md): a byte-order mark decides (UTF-8, UTF-16LE, UTF-16BE); without
+//! Rules (docs/type-inference.md): a byte-order mark decides (UTF-8, UTF-16LE, UTF-16BE); without
 //! one, a file that is valid UTF-8 throughout is UTF-8; otherwise chardetng guesses a legacy
 //! encoding (Windows-1252 for Latin-1 text) from the bytes. Non-UTF-8 files are transcoded to
 //! a UTF-8 spool file; bytes that the chosen encoding cannot decode are refused with their line.

@@ -1,6 +1,6 @@
 //! Parquet → canonical typed table. The footer is validated against the file size before any
 //! data is decoded; then row groups are read in batches and each column is converted to its
-//! canonical type (docs/csv-ingest.md, "Parquet input"):
+//! canonical type (docs/type-inference.md, "Parquet input"):
 //!
 //! | Parquet / Arrow type | dtype | stored as |
 //! |---|---|---|

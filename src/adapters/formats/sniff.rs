@@ -1,4 +1,4 @@
-//! CSV dialect and header detection on a sample of the text (docs/csv-ingest.md).
+//! CSV dialect and header detection on a sample of the text (docs/type-inference.md).
 //!
 //! - Delimiter: each of `,` `;` tab `|` is tried on the sample with quote-aware parsing; the one
 //!   whose records most consistently share one field count greater than 1 wins; on equal
