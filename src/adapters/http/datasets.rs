@@ -15,6 +15,7 @@ use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::{ApiError, ErrorBody};
 use super::limits::HttpLimits;
+use super::ordered_map::OrderedMap;
 use super::upload::{FormError, UploadDatasetForm, UploadVersionForm, read_form};
 use crate::app::App;
 use crate::app::datasets::ListDatasets;
@@ -139,7 +140,7 @@ pub struct DatasetDetail {
     pub dataset: DatasetSummary,
     /// The first 20 rows of the latest version: column name → typed value (number, string,
     /// boolean or null; datetimes as ISO-8601 strings).
-    pub preview: Vec<serde_json::Value>,
+    pub preview: Vec<OrderedMap<serde_json::Value>>,
     /// Why the preview is missing, when it is.
     #[oai(nullable)]
     pub preview_error: Option<String>,
@@ -472,7 +473,7 @@ impl DatasetsApi {
                 artifact_id: v.original.id.0,
                 created_at: d.created_at.into(),
             },
-            preview: v.preview.into_iter().map(serde_json::Value::Object).collect(),
+            preview: v.preview.into_iter().map(|row| OrderedMap(row.into_iter().collect())).collect(),
             preview_error: None,
         }))
     }
