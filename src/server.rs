@@ -56,7 +56,8 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
         .map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
     metadata.migrate().await.map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
     let store_name = settings.storage.describe();
-    let store = OpendalStore::open(&settings.storage).map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
+    let store =
+        OpendalStore::open(&settings.storage).map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
     store.probe().await.map_err(|e| {
         let problem = match e {
             crate::ports::StoreError::Unavailable(message) => message,

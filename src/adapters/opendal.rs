@@ -58,7 +58,11 @@ fn probe_error(step: &str, e: opendal::Error) -> StoreError {
     // OpenDAL's message ends with the source: the service's error (code and message) or the
     // transport's; the full context (headers, request ids) goes to the debug log only.
     let detail = text.rsplit(" => ").next().unwrap_or(&text);
-    let detail = if detail.len() > 300 { format!("{}…", &detail[..detail.floor_char_boundary(300)]) } else { detail.to_string() };
+    let detail = if detail.len() > 300 {
+        format!("{}…", &detail[..detail.floor_char_boundary(300)])
+    } else {
+        detail.to_string()
+    };
     tracing::debug!(error = %text, "artifact store probe failed");
     StoreError::Unavailable(format!("{step} of a probe object: {why} ({detail})"))
 }
@@ -153,7 +157,10 @@ fn azblob_builder(t: &AzblobTarget) -> Result<opendal::services::Azblob, StoreEr
     let b = match &t.credentials {
         AzureCredentials::ConnectionString(conn) => opendal::services::Azblob::from_connection_string(conn.expose())
             .map_err(|e| {
-                StoreError::Unavailable(format!("AZURE_STORAGE_CONNECTION_STRING is not a connection string: {}", e.kind()))
+                StoreError::Unavailable(format!(
+                    "AZURE_STORAGE_CONNECTION_STRING is not a connection string: {}",
+                    e.kind()
+                ))
             })?,
         AzureCredentials::AccountKey { account, key, endpoint } => {
             opendal::services::Azblob::default().account_name(account).account_key(key.expose()).endpoint(endpoint)
@@ -202,8 +209,7 @@ impl ArtifactStore for OpendalStore {
             return Ok(size);
         }
         let mut file = tokio::fs::File::open(source).await.map_err(io_error)?;
-        let mut writer =
-            self.op.writer_with(key).chunk(CHUNK).content_type(CONTENT_TYPE).await.map_err(store_error)?;
+        let mut writer = self.op.writer_with(key).chunk(CHUNK).content_type(CONTENT_TYPE).await.map_err(store_error)?;
         let mut total = 0u64;
         let result: Result<(), StoreError> = async {
             loop {

@@ -25,17 +25,29 @@ pub const EXCEL_DATA_ROWS: u64 = 1_048_575;
 pub const SETTINGS: &[(&str, &str)] = &[
     ("BIND_ADDR", "address to listen on (default 127.0.0.1:8080)"),
     ("DATABASE_URL", "sqlite://PATH, postgres://… or mysql://… (default sqlite://data/datasets.db)"),
-    ("STORAGE_URL", "artifact store: PATH, fs://PATH, s3://BUCKET/PREFIX, gcs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (default data/artifacts)"),
+    (
+        "STORAGE_URL",
+        "artifact store: PATH, fs://PATH, s3://BUCKET/PREFIX, gcs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (default data/artifacts)",
+    ),
     ("MAX_DATASET_UPLOAD_BYTES", "largest accepted upload in bytes (default 500000000)"),
     ("ADMIN_API_KEY", "the admin's API key; when unset, a key is created and printed once at first start"),
     ("SPOOL_DIR", "folder for uploads being processed (default data/spool)"),
     ("MAX_XLSX_ROWS", "most data rows an XLSX download may have (default and maximum 1048575, Excel's limit)"),
     ("MAX_CONCURRENT_INGESTS", "uploads read and normalized at once; others wait (default: the number of CPUs)"),
     ("INGEST_WAIT_SECONDS", "how long an upload waits for an ingest slot before 503 with Retry-After (default 120)"),
-    ("SWEEP_GRACE_SECONDS", "age below which an unreferenced artifact is left alone by the orphan sweeper (default 3600)"),
+    (
+        "SWEEP_GRACE_SECONDS",
+        "age below which an unreferenced artifact is left alone by the orphan sweeper (default 3600)",
+    ),
     ("SWEEP_INTERVAL_SECONDS", "time between two orphan sweeps of a running server (default 3600)"),
-    ("REQUEST_TIMEOUT_SECONDS", "longest time to answer a request other than an upload, until the response starts; then 503 timeout (default 300)"),
-    ("UPLOAD_IDLE_TIMEOUT_SECONDS", "an upload whose body sends no byte for this long is cancelled with 408 (default 60)"),
+    (
+        "REQUEST_TIMEOUT_SECONDS",
+        "longest time to answer a request other than an upload, until the response starts; then 503 timeout (default 300)",
+    ),
+    (
+        "UPLOAD_IDLE_TIMEOUT_SECONDS",
+        "an upload whose body sends no byte for this long is cancelled with 408 (default 60)",
+    ),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
 ];
@@ -46,7 +58,6 @@ pub struct ConfigError {
     pub name: &'static str,
     pub problem: String,
 }
-
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

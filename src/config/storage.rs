@@ -178,7 +178,10 @@ fn split_bucket(rest: &str) -> (String, String) {
 
 /// The cloud variables read by [`parse_storage`], for `--help`.
 pub const CLOUD_VARIABLES: &[(&str, &str)] = &[
-    ("AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", "S3 credentials (else the AWS default chain: profile, instance role)"),
+    (
+        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+        "S3 credentials (else the AWS default chain: profile, instance role)",
+    ),
     ("AWS_SESSION_TOKEN", "S3 temporary credentials' token"),
     ("AWS_REGION / AWS_DEFAULT_REGION", "S3 region"),
     ("AWS_ENDPOINT_URL(_S3)", "S3-compatible server or emulator, e.g. http://127.0.0.1:5000"),

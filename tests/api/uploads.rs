@@ -157,6 +157,51 @@ async fn parquet_uploads_keep_their_column_types() {
 }
 
 #[tokio::test]
+async fn nested_parquet_columns_are_objects_shown_as_json_text_in_previews_and_downloads() {
+    use arrow::array::{ListArray, StructArray};
+    use arrow::datatypes::Int32Type;
+    let tags: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+        Some(vec![Some(1), None]),
+        None,
+        Some(vec![]),
+    ]));
+    let place: ArrayRef = Arc::new(StructArray::from(vec![
+        (
+            Arc::new(Field::new("city", DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec!["Oslo", "Lima", "Pune"])) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("zip", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![Some(150), None, Some(411)])) as ArrayRef,
+        ),
+    ]));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("tags", tags.data_type().clone(), true),
+        Field::new("place", place.data_type().clone(), false),
+    ]));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), vec![tags, place]).unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "P").await;
+    let up = app.upload(&app.admin_key, project, "Nested", "nested.parquet", &bytes).await.expect(201);
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(dtypes(&columns), pairs(&[("tags", "object"), ("place", "object")]));
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(detail["preview"][0], json!({"tags": "[1,null]", "place": r#"{"city":"Oslo","zip":150}"#}));
+    assert_eq!(detail["preview"][1], json!({"tags": null, "place": r#"{"city":"Lima","zip":null}"#}));
+    let csv = app.get(&app.admin_key, &format!("/api/datasets/{id}/download")).await.text();
+    assert_eq!(
+        csv,
+        "tags,place\r\n\"[1,null]\",\"{\"\"city\"\":\"\"Oslo\"\",\"\"zip\"\":150}\"\r\n,\"{\"\"city\"\":\"\"Lima\"\",\"\"zip\"\":null}\"\r\n[],\"{\"\"city\"\":\"\"Pune\"\",\"\"zip\"\":411}\"\r\n"
+    );
+}
+
+#[tokio::test]
 async fn an_upload_over_the_limit_answers_413_and_stores_nothing() {
     let app = spawn_app_with(1_000).await;
     let project = app.create_project(&app.admin_key, "P").await;

@@ -6,6 +6,7 @@ mod csv_ingest;
 mod encoding;
 #[cfg(test)]
 mod fuzz_tests;
+mod nested_json;
 mod parquet_guard;
 mod parquet_ingest;
 mod parquet_source;

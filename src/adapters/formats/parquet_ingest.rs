@@ -10,7 +10,8 @@
 //! | date32/date64 | `datetime64` | Date32 (years 0001–9999, else the file is refused) |
 //! | timestamps | `datetime64` | Timestamp(µs), UTC when the column has a zone (finer units truncated to µs; years 0001–9999) |
 //! | strings, dictionaries of strings | `category` or `object` by the category rule | Utf8 |
-//! | anything else (times, binary, lists, structs, maps) | `object` | Utf8, Arrow's display form |
+//! | lists, structs, maps | `object` | Utf8, JSON text (`nested_json`) |
+//! | anything else (times, binary) | `object` | Utf8, Arrow's display form |
 
 use std::fs::File;
 use std::path::Path;
@@ -24,6 +25,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use super::nested_json;
 use super::parquet_guard;
 use super::sink::{CanonicalSink, batch_rows};
 use super::sniff::unique_names;
@@ -159,8 +161,12 @@ struct ColumnPlan {
 enum Conversion {
     Cast,
     FloatNanToNull,
-    TimestampToMicros { utc: bool },
+    TimestampToMicros {
+        utc: bool,
+    },
     Display,
+    /// Lists, structs and maps: JSON text (see `nested_json`).
+    Json,
 }
 
 impl ColumnPlan {
@@ -188,6 +194,7 @@ impl ColumnPlan {
             D::Dictionary(_, value) if matches!(**value, D::Utf8 | D::LargeUtf8 | D::Utf8View) => {
                 plan(DType::Object, D::Utf8, Conversion::Cast)
             }
+            t if nested_json::is_nested(t) => plan(DType::Object, D::Utf8, Conversion::Json),
             _ => plan(DType::Object, D::Utf8, Conversion::Display),
         }
     }
@@ -227,6 +234,19 @@ impl ColumnPlan {
                 let relabelled: TimestampMicrosecondArray =
                     if utc { values.with_timezone("UTC") } else { values.with_timezone_opt(None::<String>) };
                 Ok(Arc::new(relabelled))
+            }
+            Conversion::Json => {
+                let render = nested_json::JsonRender::new(column.as_ref())
+                    .map_err(|e| invalid(format!("cannot render a nested value: {e}")))?;
+                let mut builder = StringBuilder::with_capacity(column.len(), column.len() * 16);
+                for i in 0..column.len() {
+                    if column.is_null(i) {
+                        builder.append_null();
+                    } else {
+                        builder.append_value(render.value(i).to_string());
+                    }
+                }
+                Ok(Arc::new(builder.finish()))
             }
             Conversion::Display => {
                 let options = FormatOptions::default();

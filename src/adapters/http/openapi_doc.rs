@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn annotations_beside_a_ref_move_out_of_the_all_of() {
-        let mut doc = json!({"schema": {"default": "a", "allOf": [{"$ref": "#/E"}, {"default": "a", "description": "d"}]}});
+        let mut doc =
+            json!({"schema": {"default": "a", "allOf": [{"$ref": "#/E"}, {"default": "a", "description": "d"}]}});
         lift_allof_annotations(&mut doc);
         assert_eq!(doc, json!({"schema": {"default": "a", "allOf": [{"$ref": "#/E"}], "description": "d"}}));
     }

@@ -278,9 +278,8 @@ impl SeaOrmStore {
             source_format: Set(v.source_format.as_str().to_string()),
             columns: Set(columns_json(&v.columns).to_string()),
             quality: Set(serde_json::to_string(&v.quality).map_err(|e| DbErr::Custom(e.to_string()))?),
-            preview: Set(
-                serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect()).to_string(),
-            ),
+            preview: Set(serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect())
+                .to_string()),
             created_at: Set(v.created_at),
         })
         .exec_without_returning(&txn)
