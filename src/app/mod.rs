@@ -33,8 +33,8 @@ pub struct AppSettings {
     pub max_xlsx_rows: u64,
     /// Compute a new version's statistics in the background right after its upload.
     pub precompute_statistics: bool,
-    /// Most uploads read and normalized at once (each takes up to ~200 MB of memory for a
-    /// 500 MB file); further uploads wait for a slot.
+    /// Most uploads read and normalized at once (each takes about 200 MB of memory for a
+    /// 500 MB file of ~15 columns, more for very wide files); further uploads wait for a slot.
     pub max_concurrent_ingests: usize,
     /// How long an upload waits for an ingest slot before it is answered 503 (`Retry-After`).
     pub ingest_wait: std::time::Duration,
