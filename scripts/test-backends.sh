@@ -10,7 +10,8 @@
 #      (tests/backends/large_upload.py; LARGE_UPLOAD_MB, default 500).
 #
 # Alone: scripts/test-backends.sh [contract|api|startup|multi|large ...]   (default: all five)
-# Needs: PostgreSQL and MariaDB as for scripts/test-databases.sh, python3, npm, curl.
+# Needs: PostgreSQL and MariaDB as for scripts/test-databases.sh, python3 with venv (Debian:
+# python3-venv), npm, curl. It stops the emulators at the end, also ones it found running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/datasets-api-target}"
@@ -20,10 +21,11 @@ steps=("$@")
 [[ ${#steps[@]} -eq 0 ]] && steps=(contract api startup multi large)
 want() { [[ " ${steps[*]} " == *" $1 "* ]]; }
 
-scripts/emulators.sh start
+# The trap comes first, so that emulators started before a failed start are stopped too.
 trap 'scripts/emulators.sh stop' EXIT
+scripts/emulators.sh start
 eval "$(scripts/emulators.sh env)"
-PY=/var/tmp/datasets-api-emulators/venv/bin/python
+PY="${EMULATORS_HOME:-/var/tmp/datasets-api-emulators}/venv/bin/python"
 
 fresh_pg() { psql -h "$PG_HOST" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
 fresh_maria() {

@@ -23,6 +23,10 @@ use crate::ports::artifacts::{ArtifactStore, ByteStream};
 /// Size of the chunks written to and read from the store.
 const CHUNK: usize = 8 << 20;
 const READ_CHUNK: usize = 1 << 20;
+/// Longest wait for one object-store call that moves no body (stat, delete, list page).
+const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest wait for one body transfer (an 8 MiB part written, a range read).
+const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Artifacts are stored as plain bytes; an explicit type keeps every store's answer the same.
 const CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -105,9 +109,12 @@ impl OpendalStore {
             StorageTarget::Gcs(t) => Operator::new(gcs_builder(t)).map_err(config_error)?,
             StorageTarget::Azblob(t) => Operator::new(azblob_builder(t)?).map_err(config_error)?,
         };
-        // A request that hangs fails after the timeout; a failed or timed-out request that can
-        // be retried is, up to 3 times with jittered backoff.
-        let op = op.layer(TimeoutLayer::new()).layer(RetryLayer::new().with_max_times(3).with_jitter());
+        // A request that hangs fails after the timeout (each 8 MiB part or read must move within
+        // IO_TIMEOUT, i.e. at ~70 KB/s or faster); a failed or timed-out request that can be
+        // retried is, up to 3 times with jittered backoff.
+        let op = op
+            .layer(TimeoutLayer::new().with_timeout(OP_TIMEOUT).with_io_timeout(IO_TIMEOUT))
+            .layer(RetryLayer::new().with_max_times(3).with_jitter());
         Ok(Self { op, name: target.describe(), local: None })
     }
 
@@ -224,10 +231,16 @@ impl ArtifactStore for OpendalStore {
         }
         .await;
         match result {
-            Ok(()) => {
-                writer.close().await.map_err(store_error)?;
-                Ok(total)
-            }
+            Ok(()) => match writer.close().await {
+                Ok(_) => Ok(total),
+                Err(e) => {
+                    // An unfinished multipart upload would keep its parts (billed, unlisted).
+                    if let Err(abort) = writer.abort().await {
+                        tracing::warn!(key, error = %abort, "could not abort an artifact write whose completion failed");
+                    }
+                    Err(store_error(e))
+                }
+            },
             Err(e) => {
                 if let Err(abort) = writer.abort().await {
                     tracing::warn!(key, error = %abort, "could not abort a failed artifact write");

@@ -2,8 +2,9 @@
 //!
 //! Rules: a list (or fixed-size list) is a JSON array; a struct is a JSON object with its
 //! fields in schema order; a map is a JSON object whose keys are the map keys' text (a repeated
-//! key keeps its last value); booleans are JSON booleans; integers, floats and decimals are JSON
-//! numbers (a non-finite float is the string `"NaN"`, `"inf"` or `"-inf"`); a null is `null`;
+//! key keeps its last value); booleans are JSON booleans; integers and floats are JSON numbers
+//! (a non-finite float is the string `"NaN"`, `"inf"` or `"-inf"`); a decimal is a string of its
+//! digits, exactly as scaled (JSON readers would round it to a double); a null is `null`;
 //! every other value (text, dates, times, binary) is a JSON string of Arrow's display form.
 
 use arrow::array::{Array, AsArray};
@@ -21,6 +22,7 @@ pub struct JsonRender<'a> {
 enum Node<'a> {
     Bool,
     Number(ArrayFormatter<'a>),
+    Decimal(ArrayFormatter<'a>),
     Text(ArrayFormatter<'a>),
     List { offsets: Vec<usize>, child: Box<JsonRender<'a>> },
     Struct { fields: Vec<(String, JsonRender<'a>)> },
@@ -78,6 +80,9 @@ impl<'a> JsonRender<'a> {
                     values: Box::new(JsonRender::new(map.values().as_ref())?),
                 }
             }
+            DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+                Node::Decimal(ArrayFormatter::try_new(array, &options)?)
+            }
             t if t.is_numeric() => Node::Number(ArrayFormatter::try_new(array, &options)?),
             _ => Node::Text(ArrayFormatter::try_new(array, &options)?),
         };
@@ -98,6 +103,7 @@ impl<'a> JsonRender<'a> {
                     Err(_) => Value::String(text),
                 }
             }
+            Node::Decimal(format) => Value::String(format.value(i).to_string()),
             Node::Text(format) => Value::String(format.value(i).to_string()),
             Node::List { offsets, child } => {
                 Value::Array((offsets[i]..offsets[i + 1]).map(|j| child.value(j)).collect())
@@ -182,6 +188,15 @@ mod tests {
         builder.append(false).unwrap();
         let map = builder.finish();
         assert_eq!(rendered(&map), [r#"{"b":2,"a":1}"#, "null"]);
+    }
+
+    #[test]
+    fn decimals_are_exact_digit_strings() {
+        use arrow::array::Decimal128Array;
+        let decimals = Decimal128Array::from(vec![Some(12345678901234567890123i128), Some(1250), None])
+            .with_precision_and_scale(38, 2)
+            .unwrap();
+        assert_eq!(rendered(&decimals), [r#""123456789012345678901.23""#, r#""12.50""#, "null"]);
     }
 
     #[test]

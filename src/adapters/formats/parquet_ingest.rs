@@ -151,6 +151,9 @@ fn validate_footer(metadata: &ParquetMetaData, file_size: u64, limits: &IngestLi
     Ok(())
 }
 
+/// Most bytes of JSON text one batch of a nested column may render to.
+const MAX_NESTED_TEXT_PER_BATCH: usize = 256 << 20;
+
 /// How one source column becomes a canonical one.
 struct ColumnPlan {
     dtype: DType,
@@ -244,6 +247,14 @@ impl ColumnPlan {
                         builder.append_null();
                     } else {
                         builder.append_value(render.value(i).to_string());
+                    }
+                    // Arrow's string offsets are 32-bit: refuse before they could overflow.
+                    if builder.values_slice().len() > MAX_NESTED_TEXT_PER_BATCH {
+                        return Err(invalid(format!(
+                            "a nested column's values take more than {} MiB as text in {} rows",
+                            MAX_NESTED_TEXT_PER_BATCH >> 20,
+                            column.len()
+                        )));
                     }
                 }
                 Ok(Arc::new(builder.finish()))
