@@ -109,37 +109,50 @@ pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
     let acceptor = poem::listener::Listener::into_acceptor(listener)
         .await
         .map_err(|e| StartupError::Bind(addr.clone(), e.to_string()))?;
+    let shutdown = shutdown_signal();
     tracing::info!(address = %addr, "listening; Swagger UI at http://{addr}/docs");
     let limits = HttpLimits {
         request_timeout: Duration::from_secs(settings.request_timeout_seconds),
         upload_idle_timeout: Duration::from_secs(settings.upload_idle_timeout_seconds),
     };
     poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(routes_with(app, limits), shutdown_signal(), Some(Duration::from_secs(30)))
+        .run_with_graceful_shutdown(routes_with(app, limits), shutdown, Some(Duration::from_secs(30)))
         .await
         .map_err(|e| StartupError::Bind(addr, e.to_string()))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Waits for `signal`, or forever when its handler could not be installed.
+#[cfg(unix)]
+async fn wait_for(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        None => std::future::pending::<()>().await,
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// A future that ends at SIGINT or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a signal that arrives as soon as the server answers must
+/// still shut it down gracefully rather than kill it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let listen = |kind| tokio::signal::unix::signal(kind).ok();
+    #[cfg(unix)]
+    let (mut term, mut interrupt) =
+        (listen(tokio::signal::unix::SignalKind::terminate()), listen(tokio::signal::unix::SignalKind::interrupt()));
+    async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                () = wait_for(term.as_mut()) => {},
+                () = wait_for(interrupt.as_mut()) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }
 
 #[cfg(test)]
