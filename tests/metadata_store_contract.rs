@@ -170,6 +170,7 @@ fn version_record(
                 QualityCheck { name: "missing_values".into(), passed: true, details: "none".into() },
                 QualityCheck { name: "duplicate_rows".into(), passed: false, details: "3 of 10".into() },
             ],
+            duplicate_rows: Some(3),
         },
         preview: vec![row.clone(), row],
         original: artifact(dataset, version_id, ArtifactKind::Original, rows * 10 + 1, at),

@@ -7,16 +7,17 @@ use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
+use crate::domain::dtype::DType;
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::quality::DuplicateRows;
 use crate::domain::records::Version;
 use crate::domain::statistics::{
-    ColumnValues, Correlations, DatasetStatistics, MAX_CORRELATION_COLUMNS, TopValueRecovery, layout_bytes,
-    memory_usage_mb,
+    ColumnStats, ColumnValues, Correlations, DatasetStatistics, MAX_CORRELATION_COLUMNS, TopValueRecovery,
+    layout_bytes, memory_usage_mb,
 };
 use crate::ports::tables::BatchStream;
 
@@ -110,7 +111,7 @@ impl App {
         let columns = &version.columns;
         let rows = version.summary.row_count;
 
-        // Pass 1, every column: duplicate rows, correlations, memory usage.
+        // Correlations (Pearson) of the numeric columns, over whole rows.
         let numeric: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].dtype.is_numeric()).collect();
         let mut error = None;
         let correlations = if numeric.len() <= MAX_CORRELATION_COLUMNS {
@@ -122,62 +123,136 @@ impl App {
             ));
             None
         };
-        let first = WholeTable { duplicates: DuplicateRows::default(), value_bytes: 0, correlations, numeric };
-        let first = drain(self.tables.batches(key, None).await?, first, WholeTable::observe).await?;
+        // The duplicate count is the quality report's when it recorded it (same definition);
+        // then the pass over whole rows reads only the numeric columns, for the correlations.
+        let known_duplicates = version.quality.duplicate_rows;
+        let projection = known_duplicates.map(|_| numeric.clone());
+        let row_numeric = if projection.is_some() { (0..numeric.len()).collect() } else { numeric.clone() };
+        let first = WholeTable {
+            duplicates: known_duplicates.is_none().then(DuplicateRows::default),
+            correlations,
+            numeric: row_numeric,
+        };
+        let needs_row_pass = known_duplicates.is_none() || (first.correlations.is_some() && !numeric.is_empty());
         let text_columns = columns.iter().filter(|c| c.dtype.is_text()).count() as u64;
 
-        // Then a few columns at a time (one for long tables), so that memory holds at most
-        // about CELLS_PER_PASS values.
-        let per_pass = (CELLS_PER_PASS / rows.max(1)).clamp(1, columns.len().max(1) as u64) as usize;
-        let mut column_stats = Vec::with_capacity(columns.len());
-        let indices: Vec<usize> = (0..columns.len()).collect();
-        for group in indices.chunks(per_pass) {
-            let stream = self.tables.batches(key, Some(group.to_vec())).await?;
-            let collected = drain(stream, ColumnGroup::new(group.len()), ColumnGroup::observe).await?;
-            for (&i, one) in group.iter().zip(collected.0) {
-                let (name, dtype) = (columns[i].name.clone(), columns[i].dtype);
-                let stats = match one.values {
-                    Some(ColumnValues::TextHashes(counts)) => {
-                        // Text is counted by hash; a second pass over the column recovers the
-                        // text of the most frequent values.
-                        let unique = counts.len() as u64;
-                        let stream = self.tables.batches(key, Some(vec![i])).await?;
-                        let recovery =
-                            drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
-                        let mut stats = ColumnValues::Text(Default::default()).finish(name, dtype, rows, one.missing);
-                        stats.unique = unique;
-                        stats.top_values = Some(recovery.finish());
-                        stats
-                    }
-                    Some(values) => values.finish(name, dtype, rows, one.missing),
-                    None => ColumnValues::for_type(&DataType::Utf8).finish(name, dtype, rows, one.missing),
-                };
-                column_stats.push(stats);
+        // The pass over whole rows runs beside the per-column passes, which take a few columns
+        // at a time (one for long tables) so that each holds at most about CELLS_PER_PASS
+        // values; as many column passes run at once as there are cores.
+        let started = std::time::Instant::now();
+        let whole_table = async {
+            if !needs_row_pass {
+                return Ok(first);
             }
-        }
+            let done = drain(self.tables.batches(key, projection).await?, first, WholeTable::observe).await;
+            tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "statistics: the pass over whole rows");
+            done
+        };
+        let per_pass = (CELLS_PER_PASS / rows.max(1)).clamp(1, columns.len().max(1) as u64) as usize;
+        let indices: Vec<usize> = (0..columns.len()).collect();
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        // The costliest groups start first (free text needs a second pass), so that no long
+        // group is left to run alone at the end; results are put back in column order.
+        let mut groups: Vec<Vec<usize>> = indices.chunks(per_pass).map(<[usize]>::to_vec).collect();
+        let cost = |group: &Vec<usize>| -> u32 {
+            group
+                .iter()
+                .map(|&i| match columns[i].dtype {
+                    DType::Object => 4,
+                    DType::Category => 2,
+                    DType::Bool => 0,
+                    _ => 1,
+                })
+                .sum()
+        };
+        groups.sort_by_key(|g| std::cmp::Reverse(cost(g)));
+        let jobs: Vec<_> = groups.iter().map(|group| self.group_statistics(version, group.clone())).collect();
+        let per_column = futures_util::stream::iter(jobs).buffered(parallel).try_collect::<Vec<_>>();
+        let (first, results) = futures_util::try_join!(whole_table, per_column)?;
+        let mut by_column: Vec<(usize, Vec<(ColumnStats, u64)>)> = groups.iter().map(|g| g[0]).zip(results).collect();
+        by_column.sort_by_key(|&(first_column, _)| first_column);
+        let (column_stats, layouts): (Vec<ColumnStats>, Vec<u64>) =
+            by_column.into_iter().flat_map(|(_, stats)| stats).unzip();
+        let value_bytes = layouts.iter().sum::<u64>();
         Ok(DatasetStatistics {
             columns: column_stats,
             row_count: rows,
-            duplicate_rows: first.duplicates.count(),
-            memory_usage: memory_usage_mb(first.value_bytes, rows, columns.len() as u64, text_columns),
+            duplicate_rows: first.duplicates.map_or(known_duplicates.unwrap_or(0), |d| d.count()),
+            memory_usage: memory_usage_mb(value_bytes, rows, columns.len() as u64, text_columns),
             correlations: first.correlations.map(Correlations::finish).unwrap_or_default(),
             error,
         })
     }
 }
 
+impl App {
+    /// The statistics of the columns `group` of a version, in one pass over them (and a
+    /// second over each text column, to recover the text of its most frequent values).
+    /// Each column's statistics comes with its size in Arrow's layout (for `memory_usage`).
+    async fn group_statistics(
+        &self,
+        version: &Version,
+        group: Vec<usize>,
+    ) -> Result<Vec<(ColumnStats, u64)>, AppError> {
+        let key = &version.normalized.storage_key;
+        let (columns, rows) = (&version.columns, version.summary.row_count);
+        let started = std::time::Instant::now();
+        let stream = self.tables.batches(key, Some(group.clone())).await?;
+        let collected = drain(stream, ColumnGroup::new(group.len()), ColumnGroup::observe).await?;
+        let read_ms = started.elapsed().as_millis() as u64;
+        let mut column_stats = Vec::with_capacity(group.len());
+        for (&i, one) in group.iter().zip(collected.0) {
+            let (name, dtype) = (columns[i].name.clone(), columns[i].dtype);
+            let stats = match one.values {
+                Some(ColumnValues::TextHashes(tally)) => {
+                    // Text is counted by hash; a second pass over the column recovers the
+                    // text of the most frequent values.
+                    let t = std::time::Instant::now();
+                    let counts = drain_value(move || tally.into_counts()).await?;
+                    let counted_ms = t.elapsed().as_millis() as u64;
+                    let unique = counts.distinct();
+                    let stream = self.tables.batches(key, Some(vec![i])).await?;
+                    let recovery = drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
+                    tracing::debug!(
+                        column = i,
+                        counted_ms,
+                        recovered_ms = t.elapsed().as_millis() as u64 - counted_ms,
+                        "statistics: top values by hash"
+                    );
+                    let mut stats = ColumnValues::Text(Default::default()).finish(name, dtype, rows, one.missing);
+                    stats.unique = unique;
+                    stats.top_values = Some(recovery.finish());
+                    stats
+                }
+                Some(values) => drain_value(move || values.finish(name, dtype, rows, one.missing)).await?,
+                None => ColumnValues::for_type(&DataType::Utf8).finish(name, dtype, rows, one.missing),
+            };
+            column_stats.push((stats, one.layout_bytes));
+        }
+        tracing::debug!(
+            ?group,
+            read_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "statistics: a group of columns"
+        );
+        Ok(column_stats)
+    }
+}
+
 /// What the pass over whole rows accumulates.
 struct WholeTable {
-    duplicates: DuplicateRows,
-    value_bytes: u64,
+    /// `None` when the count is already known.
+    duplicates: Option<DuplicateRows>,
     correlations: Option<Correlations>,
+    /// Positions of the numeric columns in the batches read.
     numeric: Vec<usize>,
 }
 
 impl WholeTable {
     fn observe(&mut self, batch: &RecordBatch) {
-        self.duplicates.observe(batch);
-        self.value_bytes += batch.columns().iter().map(layout_bytes).sum::<u64>();
+        if let Some(d) = self.duplicates.as_mut() {
+            d.observe(batch);
+        }
         if let Some(c) = self.correlations.as_mut() {
             let numeric: Vec<_> = self.numeric.iter().map(|&i| Arc::clone(batch.column(i))).collect();
             c.observe(&numeric);
@@ -207,6 +282,7 @@ impl ColumnGroup {
             let chunk = batch.column(k);
             let values = one.values.get_or_insert_with(|| ColumnValues::for_type_hashed(chunk.data_type(), true));
             one.missing += values.observe(chunk);
+            one.layout_bytes += layout_bytes(chunk);
         }
     }
 }
@@ -216,6 +292,7 @@ impl ColumnGroup {
 struct OneColumn {
     values: Option<ColumnValues>,
     missing: u64,
+    layout_bytes: u64,
 }
 
 impl OneColumn {
@@ -224,6 +301,11 @@ impl OneColumn {
         let values = self.values.get_or_insert_with(|| ColumnValues::for_type(chunk.data_type()));
         self.missing += values.observe(chunk);
     }
+}
+
+/// Runs a CPU-bound computation on a blocking thread.
+async fn drain_value<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::Internal(format!("a statistics task failed: {e}")))
 }
 
 /// Feeds every batch of `stream` to `observe` on a blocking thread (the work is CPU-bound)

@@ -31,7 +31,12 @@ pub fn is_missing(cell: &str) -> bool {
 
 /// Trims ASCII white space (space, tab, CR, LF, form feed) from both ends.
 pub fn trim(cell: &str) -> &str {
-    cell.trim_matches(|c: char| c.is_ascii_whitespace())
+    let bytes = cell.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        // The common case: nothing to trim.
+        (Some(first), Some(last)) if !first.is_ascii_whitespace() && !last.is_ascii_whitespace() => cell,
+        _ => cell.trim_matches(|c: char| c.is_ascii_whitespace()),
+    }
 }
 
 /// The `category` rule: text with at most [`CATEGORY_MAX_DISTINCT`] distinct values, and at most
@@ -54,19 +59,34 @@ pub enum IntLiteral {
 /// An integer: an optional `+`/`-` sign and ASCII digits, with no leading zero unless the digits
 /// are exactly `0` (so codes like `02134` stay text). No thousands separators.
 pub fn parse_int(cell: &str) -> IntLiteral {
-    let s = trim(cell);
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || has_leading_zero(digits) {
+    let s = trim(cell).as_bytes();
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
         return IntLiteral::NotAnInteger;
     }
-    match s.parse::<i64>() {
-        Ok(v) => IntLiteral::Value(v),
-        Err(_) => IntLiteral::OutOfRange,
+    // Accumulated as a negative number, whose range includes i64::MIN.
+    let mut value: i64 = 0;
+    let mut in_range = true;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return IntLiteral::NotAnInteger;
+        }
+        if in_range {
+            match value.checked_mul(10).and_then(|v| v.checked_sub(i64::from(b - b'0'))) {
+                Some(v) => value = v,
+                None => in_range = false,
+            }
+        }
     }
-}
-
-fn has_leading_zero(digits: &str) -> bool {
-    digits.len() > 1 && digits.starts_with('0')
+    match (in_range, negative) {
+        (false, _) => IntLiteral::OutOfRange,
+        (true, true) => IntLiteral::Value(value),
+        (true, false) => value.checked_neg().map_or(IntLiteral::OutOfRange, IntLiteral::Value),
+    }
 }
 
 /// A float: an optional sign, then digits with an optional `.` and fraction (`1.5`, `1.`, `.5`),
@@ -75,31 +95,61 @@ fn has_leading_zero(digits: &str) -> bool {
 /// value is the correctly rounded nearest `f64`.
 pub fn parse_float(cell: &str) -> Option<f64> {
     let s = trim(cell);
-    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Some(if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+    match float_literal(s.as_bytes())? {
+        FloatLiteral::Infinity { negative } => Some(if negative { f64::NEG_INFINITY } else { f64::INFINITY }),
+        // Every string of the grammar is one Rust's parser reads (overflow gives ±infinity).
+        FloatLiteral::Digits => s.parse::<f64>().ok(),
     }
-    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
-        None => (unsigned, None),
+}
+
+/// True when the trimmed cell is a float by [`parse_float`]'s grammar (without computing it).
+pub fn is_float(cell: &str) -> bool {
+    float_literal(trim(cell).as_bytes()).is_some()
+}
+
+enum FloatLiteral {
+    Infinity { negative: bool },
+    Digits,
+}
+
+/// Checks [`parse_float`]'s grammar in one pass over the bytes.
+fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
+    let (negative, unsigned) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
     };
-    let (int_part, frac_part) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (mantissa, None),
-    };
-    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    let frac_ok = frac_part.is_none_or(all_digits);
-    let has_digits = !int_part.is_empty() || frac_part.is_some_and(|f| !f.is_empty());
-    if !has_digits || !all_digits(int_part) || !frac_ok || has_leading_zero(int_part) {
+    if unsigned.first().is_some_and(|b| b.is_ascii_alphabetic()) {
+        let infinite = unsigned.eq_ignore_ascii_case(b"inf") || unsigned.eq_ignore_ascii_case(b"infinity");
+        return infinite.then_some(FloatLiteral::Infinity { negative });
+    }
+    let mut i = 0;
+    let int_digits = unsigned.iter().take_while(|b| b.is_ascii_digit()).count();
+    if int_digits > 1 && unsigned[0] == b'0' {
         return None;
     }
-    if let Some(exp) = exponent {
-        let exp_digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-        if exp_digits.is_empty() || !all_digits(exp_digits) {
+    i += int_digits;
+    let mut frac_digits = 0;
+    if unsigned.get(i) == Some(&b'.') {
+        i += 1;
+        frac_digits = unsigned[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        i += frac_digits;
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    if matches!(unsigned.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(unsigned.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_digits = unsigned[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if exp_digits == 0 {
             return None;
         }
+        i += exp_digits;
     }
-    s.parse::<f64>().ok()
+    (i == unsigned.len()).then_some(FloatLiteral::Digits)
 }
 
 /// A boolean: `true`/`false` or `yes`/`no`, in any letter case.
@@ -281,6 +331,28 @@ impl DistinctValues {
         }
     }
 
+    /// Adds the values `other` saw (the union of both sets of values).
+    pub fn merge(&mut self, other: &DistinctValues) {
+        if other.overflow {
+            self.overflow = true;
+            self.hashes = Vec::new();
+            return;
+        }
+        for &h in &other.hashes {
+            if self.overflow {
+                return;
+            }
+            if !self.hashes.contains(&h) {
+                if self.hashes.len() == CATEGORY_MAX_DISTINCT {
+                    self.overflow = true;
+                    self.hashes = Vec::new();
+                } else {
+                    self.hashes.push(h);
+                }
+            }
+        }
+    }
+
     /// The number of distinct values, or `None` when there are more than the category limit.
     pub fn count(&self) -> Option<usize> {
         (!self.overflow).then_some(self.hashes.len())
@@ -385,7 +457,7 @@ impl ColumnInference {
                 self.could_be_bool = false;
                 self.could_be_datetime = false;
             }
-            IntLiteral::NotAnInteger if parse_float(cell).is_some() => {
+            IntLiteral::NotAnInteger if is_float(cell) => {
                 self.fits.float += 1;
                 self.could_be_bool = false;
                 self.could_be_datetime = false;
@@ -415,6 +487,27 @@ impl ColumnInference {
 
     pub fn missing(&self) -> u64 {
         self.missing
+    }
+
+    /// Adds what `other` saw of another part of the same column: the result is what one
+    /// inference over both parts' values (in any order) would have seen.
+    pub fn merge(&mut self, other: &ColumnInference) {
+        self.non_missing += other.non_missing;
+        self.missing += other.missing;
+        self.could_be_int &= other.could_be_int;
+        self.could_be_float &= other.could_be_float;
+        self.could_be_bool &= other.could_be_bool;
+        self.could_be_datetime &= other.could_be_datetime;
+        match (self.date_family, other.date_family) {
+            (Some(a), Some(b)) if a != b => self.could_be_datetime = false,
+            (None, Some(b)) => self.date_family = Some(b),
+            _ => {}
+        }
+        self.distinct.merge(&other.distinct);
+        self.fits.int += other.fits.int;
+        self.fits.float += other.fits.float;
+        self.fits.bool += other.fits.bool;
+        self.fits.datetime += other.fits.datetime;
     }
 
     /// When the column is text but at least half of its non-missing values fit one non-text
@@ -470,6 +563,34 @@ mod tests {
 
     fn dtype(values: &[&str]) -> DType {
         infer(values).dtype
+    }
+
+    #[test]
+    fn merging_the_inferences_of_two_parts_equals_inferring_the_whole_column() {
+        let columns: [&[&str]; 7] = [
+            &["1", "2", "NA", "3", "x"],
+            &["1", "2.5", "", "7"],
+            &["2024-01-01", "2024-01-02", "2024-01-03T10:00"],
+            &["2024-01-01", "", "2024/01/02"],
+            &["yes", "no", "TRUE", "maybe"],
+            &["a", "b", "a", "b", "a", "c"],
+            &["a", "b", "c", "d"],
+        ];
+        let many: Vec<String> = (0..120).map(|i| format!("v{}", i % 60)).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        for values in columns.iter().copied().chain([many.as_slice()]) {
+            let mut whole = ColumnInference::default();
+            values.iter().for_each(|v| whole.observe(v));
+            for split in 0..=values.len() {
+                let (mut left, mut right) = (ColumnInference::default(), ColumnInference::default());
+                values[..split].iter().for_each(|v| left.observe(v));
+                values[split..].iter().for_each(|v| right.observe(v));
+                left.merge(&right);
+                assert_eq!(left.decide(), whole.decide(), "{values:?} split at {split}");
+                assert_eq!(left.mixed("c"), whole.mixed("c"), "{values:?} split at {split}");
+                assert_eq!(left.missing(), whole.missing());
+            }
+        }
     }
 
     #[test]

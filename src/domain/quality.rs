@@ -60,6 +60,10 @@ pub struct QualityCheck {
 pub struct QualityReport {
     pub overall_score: f64,
     pub checks: Vec<QualityCheck>,
+    /// The `duplicate_rows` count behind its check, kept so that `/analyze` need not count
+    /// again (absent from reports stored before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_rows: Option<u64>,
 }
 
 impl QualityReport {
@@ -128,6 +132,18 @@ impl DuplicateRows {
     pub fn count(&self) -> u64 {
         self.duplicates
     }
+
+    /// Adds the rows `other` saw, as if they came after this one's: a row of `other` equal to
+    /// a row seen here is one more duplicate.
+    pub fn merge(&mut self, other: DuplicateRows) {
+        self.duplicates += other.duplicates;
+        self.seen.reserve(other.seen.len());
+        for h in other.seen {
+            if !self.seen.insert(h) {
+                self.duplicates += 1;
+            }
+        }
+    }
 }
 
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
@@ -178,6 +194,25 @@ impl QualityAccumulator {
 
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// Adds what `other` saw of the rows that follow this one's (same columns): the result
+    /// is what one accumulator over all the rows would hold.
+    pub fn merge(&mut self, other: QualityAccumulator) {
+        for (mine, theirs) in self.columns.iter_mut().zip(other.columns) {
+            mine.missing += theirs.missing;
+            mine.varies |= theirs.varies;
+            match (mine.first_value, theirs.first_value) {
+                (None, first) => mine.first_value = first,
+                (Some(a), Some(b)) => mine.varies |= a != b,
+                (Some(_), None) => {}
+            }
+            if let (Some(d), Some(o)) = (mine.distinct.as_mut(), theirs.distinct.as_ref()) {
+                d.merge(o);
+            }
+        }
+        self.duplicates.merge(other.duplicates);
+        self.rows += other.rows;
     }
 
     pub fn finish(self, extras: QualityExtras) -> QualityReport {
@@ -310,7 +345,7 @@ impl QualityAccumulator {
                 + WEIGHTS.mixed * (1.0 - fraction(non_fitting, cells))
                 + WEIGHTS.cardinality * (1.0 - fraction(high_cardinality.len() as u64, n_cols))
                 + WEIGHTS.outliers * (1.0 - fraction(outlier_values, numeric_values)));
-        QualityReport { overall_score: (score * 10.0).round() / 10.0, checks }
+        QualityReport { overall_score: (score * 10.0).round() / 10.0, checks, duplicate_rows: Some(duplicate_rows) }
     }
 }
 
@@ -383,6 +418,40 @@ mod tests {
         // Score by the documented formula: every component 1 but duplicates, 1 − 2/5.
         let expected = 100.0 * (0.3 + 0.2 * (1.0 - 2.0 / 5.0) + 0.1 + 0.1 + 0.1 + 0.1 + 0.1);
         assert_eq!(r.overall_score, (expected * 10.0_f64).round() / 10.0);
+    }
+
+    #[test]
+    fn merging_accumulators_of_consecutive_parts_equals_one_accumulator_over_all_rows() {
+        let parts = [
+            batch(vec![Some(1), Some(2), None], vec![Some("a"), Some("b"), None]),
+            batch(vec![Some(1), Some(3)], vec![Some("a"), Some("c")]),
+            batch(vec![None, Some(2)], vec![None, Some("b")]),
+        ];
+        let whole = report(&parts);
+        let new =
+            || QualityAccumulator::new([("id".to_string(), DataType::Int64), ("name".to_string(), DataType::Utf8)]);
+        for split in 0..=parts.len() {
+            let (mut left, mut right) = (new(), new());
+            parts[..split].iter().for_each(|b| left.observe(b));
+            parts[split..].iter().for_each(|b| right.observe(b));
+            left.merge(right);
+            assert_eq!(left.rows(), 7);
+            assert_eq!(left.finish(QualityExtras::default()), whole, "split at {split}");
+        }
+        assert_eq!(check(&whole, "duplicate_rows").details, "3 duplicates (42.86%)");
+    }
+
+    #[test]
+    fn constant_parts_that_differ_from_each_other_make_a_varying_column() {
+        let new =
+            || QualityAccumulator::new([("id".to_string(), DataType::Int64), ("name".to_string(), DataType::Utf8)]);
+        let (mut left, mut right) = (new(), new());
+        left.observe(&batch(vec![Some(1), Some(1)], vec![Some("a"), Some("a")]));
+        right.observe(&batch(vec![Some(2), Some(2)], vec![Some("a"), Some("a")]));
+        left.merge(right);
+        let r = left.finish(QualityExtras::default());
+        assert!(check(&r, "constant_columns").details.contains("name"), "{:?}", check(&r, "constant_columns"));
+        assert!(!check(&r, "constant_columns").details.contains("id"), "{:?}", check(&r, "constant_columns"));
     }
 
     #[test]

@@ -127,6 +127,13 @@ impl DistinctEstimate {
         }
     }
 
+    /// Adds the hashes `other` saw (the estimate of the union).
+    pub fn merge(&mut self, other: &DistinctEstimate) {
+        for (mine, theirs) in self.registers.iter_mut().zip(&other.registers) {
+            *mine = (*mine).max(*theirs);
+        }
+    }
+
     pub fn estimate(&self) -> u64 {
         let m = self.registers.len() as f64;
         let alpha = 0.7213 / (1.0 + 1.079 / m);

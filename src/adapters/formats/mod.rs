@@ -1,12 +1,15 @@
 //! File formats: reading uploads (CSV, Parquet) into the canonical typed table, and writing
 //! stored tables out (CSV).
 
+mod csv_blocks;
 mod csv_export;
 mod csv_ingest;
 mod encoding;
 #[cfg(test)]
 mod fuzz_tests;
 mod nested_json;
+#[cfg(test)]
+mod parallel_tests;
 mod parquet_guard;
 mod parquet_ingest;
 mod parquet_source;

@@ -2,6 +2,7 @@
 //! normalized Parquet file, the quality checks and the preview are all fed from here.
 
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,8 +12,11 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 
 use crate::domain::inference::MixedColumn;
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
@@ -55,10 +59,7 @@ impl CanonicalSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, IngestError> {
         let file = File::create(path).map_err(|e| IngestError::Io(e.to_string()))?;
         let rows_per_group = ROW_GROUP_ROWS.min(batch_rows(schema.fields().len()) * 8);
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(rows_per_group))
-            .build();
+        let props = writer_properties(None).into_builder().set_max_row_group_row_count(Some(rows_per_group)).build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
         let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
         let quality = QualityAccumulator::new(columns);
@@ -72,31 +73,32 @@ impl CanonicalSink {
         self.writer.write(batch).map_err(parquet_err)
     }
 
-    /// Closes the file and completes the quality report with the reader's `mixed` columns
-    /// and the outliers of each numeric column (read back from the file one column at a time,
-    /// since the Tukey fences need the column's quartiles).
+    /// Closes the file and completes the quality report (see [`finish_quality`]).
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         self.writer.close().map_err(parquet_err)?;
-        let numeric: Vec<usize> = (0..self.schema.fields().len())
-            .filter(|&i| matches!(self.schema.field(i).data_type(), DataType::Int64 | DataType::Float64))
-            .collect();
-        // Read back a group of columns at a time, at most about READ_BACK_CELLS values.
-        let per_group = (READ_BACK_CELLS / self.rows.max(1)).clamp(1, numeric.len().max(1) as u64) as usize;
-        let mut outliers = Vec::with_capacity(numeric.len());
-        for group in numeric.chunks(per_group) {
-            for (&i, values) in group.iter().zip(read_floats(&self.path, group)?) {
-                let count = values.iter().filter(|v| v.is_finite()).count() as u64;
-                let name = self.schema.field(i).name().clone();
-                outliers.push(ColumnOutliers { name, outliers: outlier_count(values), values: count });
-            }
-        }
-        let quality = self.quality.finish(QualityExtras { mixed, outliers });
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let quality = finish_quality(&self.path, &self.schema, self.quality, mixed, workers)?;
         Ok(SinkSummary { rows: self.rows, quality, preview: self.preview })
     }
 }
 
-/// Values read back at once to count outliers.
-const READ_BACK_CELLS: u64 = 4 << 20;
+/// How normalized files are written: Snappy pages, statistics per column chunk, and
+/// dictionary encoding for every column, or (when `dictionary` is given) only for those
+/// columns: dictionaries of high-cardinality columns cost time and are then abandoned.
+fn writer_properties(dictionary: Option<&[String]>) -> WriterProperties {
+    let builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk);
+    match dictionary {
+        None => builder.build(),
+        Some(columns) => columns
+            .iter()
+            .fold(builder.set_dictionary_enabled(false), |b, name| {
+                b.set_column_dictionary_enabled(ColumnPath::from(name.as_str()), true)
+            })
+            .build(),
+    }
+}
 
 /// The non-missing values of the numeric columns `indices` (ascending) of a Parquet file, as
 /// floats, one vector per column.
@@ -116,4 +118,135 @@ fn read_floats(path: &Path, indices: &[usize]) -> Result<Vec<Vec<f64>>, IngestEr
         }
     }
     Ok(out)
+}
+
+/// The normalized Parquet file written from row groups encoded elsewhere (on worker threads),
+/// appended in order.
+pub struct ParquetAssembler {
+    writer: SerializedFileWriter<BufWriter<File>>,
+    encoder: RowGroupEncoder,
+}
+
+/// Makes the column writers of one row group; shared by the workers that encode row groups.
+#[derive(Clone)]
+pub struct RowGroupEncoder {
+    factory: Arc<ArrowRowGroupWriterFactory>,
+    schema: SchemaRef,
+}
+
+/// One row group being encoded.
+pub struct RowGroupWriter {
+    schema: SchemaRef,
+    writers: Vec<ArrowColumnWriter>,
+    rows: usize,
+}
+
+/// An encoded row group, ready to be appended to the file.
+pub struct EncodedRowGroup {
+    chunks: Vec<ArrowColumnChunk>,
+}
+
+impl ParquetAssembler {
+    /// `dictionary`: the columns to dictionary-encode (low-cardinality text).
+    pub fn create(path: &Path, schema: SchemaRef, dictionary: &[String]) -> Result<Self, IngestError> {
+        let file = File::create(path).map_err(|e| IngestError::Io(e.to_string()))?;
+        let props = writer_properties(Some(dictionary));
+        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), Arc::clone(&schema), Some(props))
+            .map_err(parquet_err)?;
+        let (writer, factory) = writer.into_serialized_writer().map_err(parquet_err)?;
+        Ok(Self { writer, encoder: RowGroupEncoder { factory: Arc::new(factory), schema } })
+    }
+
+    pub fn encoder(&self) -> RowGroupEncoder {
+        self.encoder.clone()
+    }
+
+    pub fn append(&mut self, group: EncodedRowGroup) -> Result<(), IngestError> {
+        let mut row_group = self.writer.next_row_group().map_err(parquet_err)?;
+        for chunk in group.chunks {
+            chunk.append_to_row_group(&mut row_group).map_err(parquet_err)?;
+        }
+        row_group.close().map_err(parquet_err)?;
+        Ok(())
+    }
+
+    /// Writes the footer and flushes the file.
+    pub fn close(self) -> Result<(), IngestError> {
+        let buffered = self.writer.into_inner().map_err(parquet_err)?;
+        buffered.into_inner().map_err(|e| IngestError::Io(format!("writing the normalized Parquet file: {e}")))?;
+        Ok(())
+    }
+}
+
+impl RowGroupEncoder {
+    pub fn row_group(&self) -> Result<RowGroupWriter, IngestError> {
+        let writers = self.factory.create_column_writers(0).map_err(parquet_err)?;
+        Ok(RowGroupWriter { schema: Arc::clone(&self.schema), writers, rows: 0 })
+    }
+}
+
+impl RowGroupWriter {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        let mut writers = self.writers.iter_mut();
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            for leaf in compute_leaves(field, column).map_err(parquet_err)? {
+                let writer = writers.next().ok_or_else(|| IngestError::Io("a column has no Parquet writer".into()))?;
+                writer.write(&leaf).map_err(parquet_err)?;
+            }
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn finish(self) -> Result<EncodedRowGroup, IngestError> {
+        let chunks = self.writers.into_iter().map(|w| w.close()).collect::<Result<Vec<_>, _>>().map_err(parquet_err)?;
+        Ok(EncodedRowGroup { chunks })
+    }
+}
+
+/// Completes the quality report of a normalized file: the reader's `mixed` columns and the
+/// outliers of each numeric column, read back from the file a column at a time on up to
+/// `workers` threads (the Tukey fences need each column's quartiles).
+pub fn finish_quality(
+    path: &Path,
+    schema: &SchemaRef,
+    quality: QualityAccumulator,
+    mixed: Vec<MixedColumn>,
+    workers: usize,
+) -> Result<QualityReport, IngestError> {
+    let numeric: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| matches!(schema.field(i).data_type(), DataType::Int64 | DataType::Float64))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let found: Vec<std::sync::Mutex<Option<Result<ColumnOutliers, IngestError>>>> =
+        numeric.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, numeric.len().max(1)) {
+            // A worker that cannot be started leaves its columns to the others (or, with none,
+            // uncounted: reported as an error).
+            let _ = std::thread::Builder::new().name("ingest-outliers".into()).spawn_scoped(scope, || {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = numeric.get(k) else { return };
+                    let result = read_floats(path, &[i]).map(|mut columns| {
+                        let values = columns.pop().unwrap_or_default();
+                        let count = values.iter().filter(|v| v.is_finite()).count() as u64;
+                        let name = schema.field(i).name().clone();
+                        ColumnOutliers { name, outliers: outlier_count(values), values: count }
+                    });
+                    *found[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
+    let outliers = found
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .map(|r| r.unwrap_or_else(|| Err(IngestError::Io("an outlier count was not computed".into()))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(quality.finish(QualityExtras { mixed, outliers }))
 }

@@ -1,0 +1,139 @@
+//! Property: ingesting a CSV text cut into many small blocks on several workers gives exactly
+//! what one sequential pass gives: the same schema, rows, quality report, preview and
+//! normalized values, or the same error with the same line number.
+
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proptest::prelude::*;
+
+use super::csv_ingest::{Parallelism, ingest_csv_with};
+use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
+
+fn ingest(text: &[u8], parallelism: Parallelism) -> (Result<IngestedTable, IngestError>, Vec<RecordBatch>) {
+    let dir = tempfile::tempdir().unwrap();
+    let upload = dir.path().join("upload.csv");
+    std::fs::write(&upload, text).unwrap();
+    let normalized = dir.path().join("normalized.parquet");
+    let result = ingest_csv_with(&upload, &normalized, &IngestLimits::default(), dir.path(), parallelism);
+    let batches = if result.is_ok() { read_back(&normalized) } else { Vec::new() };
+    (result, batches)
+}
+
+fn read_back(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    // Row groups differ with the blocks: compare one concatenated batch.
+    match batches.first() {
+        Some(first) => vec![arrow::compute::concat_batches(&first.schema(), &batches).unwrap()],
+        None => Vec::new(),
+    }
+}
+
+const SEQUENTIAL: Parallelism = Parallelism { block_bytes: u64::MAX, workers: 1 };
+
+fn assert_same(text: &[u8], parallel: Parallelism) {
+    let (expected, expected_batches) = ingest(text, SEQUENTIAL);
+    let (got, got_batches) = ingest(text, parallel);
+    match (&expected, &got) {
+        (Ok(e), Ok(g)) => {
+            assert_eq!(g.columns, e.columns);
+            assert_eq!(g.row_count, e.row_count);
+            assert_eq!(g.quality, e.quality);
+            assert_eq!(g.preview, e.preview);
+            assert_eq!(got_batches, expected_batches);
+        }
+        (Err(e), Err(g)) => assert_eq!(g.to_string(), e.to_string()),
+        _ => panic!("sequential: {expected:?}\nparallel: {got:?}"),
+    }
+}
+
+fn field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[0-9]{1,4}",
+        2 => "-?[0-9]{1,3}\\.[0-9]{1,2}",
+        2 => "[a-c]{1,3}",
+        1 => Just(String::new()),
+        1 => Just("NA".to_string()),
+        1 => "(true|false)",
+        1 => "2024-0[1-9]-1[0-9]",
+        // Quoted text with delimiters, quotes and line breaks inside.
+        2 => "\"[a-z,\n\r ]{0,6}(\"\"[a-z]{0,2})?\"",
+    ]
+}
+
+fn csv_text() -> impl Strategy<Value = Vec<u8>> {
+    (1usize..5, 0usize..40, any::<bool>(), any::<bool>()).prop_flat_map(|(width, rows, crlf, ragged)| {
+        let row = prop::collection::vec(field(), width);
+        (prop::collection::vec(row, rows), Just(width), Just(crlf), Just(ragged), 0usize..40, 0usize..3).prop_map(
+            |(rows, width, crlf, ragged, at, blank)| {
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut text = (0..width).map(|i| format!("h{i}")).collect::<Vec<_>>().join(",") + eol;
+                for (i, row) in rows.iter().enumerate() {
+                    let mut cells = row.clone();
+                    if ragged && i == at {
+                        cells.push("extra".into());
+                    }
+                    text += &cells.join(",");
+                    text += eol;
+                    if i % 7 == 3 {
+                        text += &eol.repeat(blank);
+                    }
+                }
+                text.into_bytes()
+            },
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_text_read_in_small_blocks_on_several_workers_reads_as_one_sequential_pass(
+        text in csv_text(),
+        block_bytes in 1u64..48,
+        workers in 1usize..4,
+    ) {
+        assert_same(&text, Parallelism { block_bytes, workers });
+    }
+}
+
+#[test]
+fn a_boundary_inside_a_quoted_line_break_falls_back_to_one_pass_with_the_same_result() {
+    let mut text = String::from("id,note\n");
+    for i in 0..200 {
+        text += &format!("{i},\"line one\nline two, {i}\"\n");
+    }
+    for block_bytes in [5, 13, 64, 100] {
+        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2 });
+    }
+}
+
+#[test]
+fn a_ragged_row_in_a_late_block_is_reported_at_its_line_in_the_file() {
+    let mut text = String::from("a,b\r\n");
+    for i in 0..300 {
+        text += &format!("{i},\"x\ny\"\r\n");
+    }
+    text += "1,2,3\r\n4,5\r\n";
+    let (result, _) = ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3 });
+    let Err(IngestError::InvalidAt { line, reason }) = result else { panic!("{result:?}") };
+    // The header is line 1 and every data row spans two lines.
+    assert_eq!(line, 2 + 300 * 2, "{reason}");
+    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3 });
+}
+
+#[test]
+fn many_blocks_of_plain_rows_read_as_one_pass() {
+    let mut text = String::from("id,amount,flag,when,label\n");
+    for i in 0..5_000 {
+        let amount = if i % 17 == 0 { String::new() } else { format!("{}.{}", i % 89, i % 10) };
+        text += &format!("{i},{amount},{},2024-01-{:02},l{}\n", i % 2 == 0, i % 28 + 1, i % 5);
+    }
+    for workers in [2, 3] {
+        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers });
+    }
+}
