@@ -219,15 +219,35 @@ fn tukey_outliers(sorted: &[f64], p: &Percentiles) -> usize {
     sorted.partition_point(|&x| x < low) + (sorted.len() - sorted.partition_point(|&x| x <= high))
 }
 
-/// The `outlier_count` of a column's finite values (any order); 0 for no values.
+/// The `outlier_count` of a column's finite values (any order); 0 for no values. The quartiles
+/// are found by selection in place (O(n), no second buffer), with the same definition as
+/// [`percentile`] of the sorted values.
 pub fn outlier_count(mut values: Vec<f64>) -> u64 {
     values.retain(|x| x.is_finite());
     if values.is_empty() {
         return 0;
     }
-    sort_floats(&mut values);
-    let p = Percentiles { p25: percentile(&values, 0.25), p50: 0.0, p75: percentile(&values, 0.75) };
-    tukey_outliers(&values, &p) as u64
+    let p = Percentiles {
+        p25: selected_percentile(&mut values, 0.25),
+        p50: 0.0,
+        p75: selected_percentile(&mut values, 0.75),
+    };
+    let iqr = p.p75 - p.p25;
+    let (low, high) = (p.p25 - 1.5 * iqr, p.p75 + 1.5 * iqr);
+    values.iter().filter(|&&x| x < low || x > high).count() as u64
+}
+
+/// [`percentile`] without sorting: the ⌊h⌋-th value by selection, and the next one as the
+/// smallest value after it.
+fn selected_percentile(values: &mut [f64], p: f64) -> f64 {
+    let h = (values.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let frac = h - lo as f64;
+    let (_, &mut at, after) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    match after.iter().copied().min_by(f64::total_cmp) {
+        Some(next) if frac > 0.0 => interpolate(at, next, frac),
+        _ => at,
+    }
 }
 
 /// Statistics of sorted finite values; `exact` gives min and max in the column's own type.
@@ -1003,6 +1023,26 @@ mod tests {
         assert_eq!(top.len(), 10);
         assert_eq!(top[0], ("id000".to_string(), 1));
         assert_eq!(top[9], ("id009".to_string(), 1));
+    }
+
+    #[test]
+    fn outliers_counted_by_selection_equal_those_of_the_sorted_values() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for n in [1usize, 2, 3, 4, 5, 10, 101, 1000] {
+            let values: Vec<f64> = (0..n)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let x = (state % 1000) as f64 / 10.0;
+                    if i % 97 == 5 { x * 50.0 } else { x }
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let p = Percentiles { p25: percentile(&sorted, 0.25), p50: 0.0, p75: percentile(&sorted, 0.75) };
+            assert_eq!(outlier_count(values), tukey_outliers(&sorted, &p) as u64, "n = {n}");
+        }
     }
 
     #[test]

@@ -478,6 +478,8 @@ impl ConvertWorker<'_> {
         text_end: u64,
     ) -> Result<ConvertedBlock, IngestError> {
         let per_batch = batch_rows(self.shape.names.len());
+        // Wide tables get shorter row groups, which bounds the encoders' buffers.
+        let rows_per_group = ROW_GROUP_ROWS.min(per_batch * 8);
         let mut builders: Vec<ColumnBuilder> =
             self.shape.types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect();
         let mut groups = Vec::new();
@@ -507,7 +509,7 @@ impl ConvertWorker<'_> {
             if pending == per_batch {
                 emit(flush(&mut builders)?, &mut group)?;
                 pending = 0;
-                if group.rows() >= ROW_GROUP_ROWS {
+                if group.rows() >= rows_per_group {
                     groups.push(std::mem::replace(&mut group, encoder.row_group()?).finish()?);
                 }
             }

@@ -209,8 +209,9 @@ impl RowGroupWriter {
 }
 
 /// Completes the quality report of a normalized file: the reader's `mixed` columns and the
-/// outliers of each numeric column, read back from the file a column at a time on up to
-/// `workers` threads (the Tukey fences need each column's quartiles).
+/// outliers of each numeric column (the Tukey fences need each column's quartiles), read back
+/// from the file a group of columns at a time (at most about [`READ_BACK_CELLS`] values per
+/// read, so one read for a short table however wide) on up to `workers` threads.
 pub fn finish_quality(
     path: &Path,
     schema: &SchemaRef,
@@ -221,32 +222,42 @@ pub fn finish_quality(
     let numeric: Vec<usize> = (0..schema.fields().len())
         .filter(|&i| matches!(schema.field(i).data_type(), DataType::Int64 | DataType::Float64))
         .collect();
+    let per_group = (READ_BACK_CELLS / quality.rows().max(1)).clamp(1, numeric.len().max(1) as u64) as usize;
+    let groups: Vec<&[usize]> = numeric.chunks(per_group).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let found: Vec<std::sync::Mutex<Option<Result<ColumnOutliers, IngestError>>>> =
-        numeric.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let found: Vec<std::sync::Mutex<Option<Result<Vec<ColumnOutliers>, IngestError>>>> =
+        groups.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, numeric.len().max(1)) {
+        for _ in 0..workers.clamp(1, groups.len().max(1)) {
             // A worker that cannot be started leaves its columns to the others (or, with none,
             // uncounted: reported as an error).
             let _ = std::thread::Builder::new().name("ingest-outliers".into()).spawn_scoped(scope, || {
                 loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&i) = numeric.get(k) else { return };
-                    let result = read_floats(path, &[i]).map(|mut columns| {
-                        let values = columns.pop().unwrap_or_default();
-                        let count = values.iter().filter(|v| v.is_finite()).count() as u64;
-                        let name = schema.field(i).name().clone();
-                        ColumnOutliers { name, outliers: outlier_count(values), values: count }
+                    let Some(group) = groups.get(k) else { return };
+                    let result = read_floats(path, group).map(|columns| {
+                        group
+                            .iter()
+                            .zip(columns)
+                            .map(|(&i, values)| {
+                                let count = values.iter().filter(|v| v.is_finite()).count() as u64;
+                                let name = schema.field(i).name().clone();
+                                ColumnOutliers { name, outliers: outlier_count(values), values: count }
+                            })
+                            .collect()
                     });
                     *found[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
                 }
             });
         }
     });
-    let outliers = found
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .map(|r| r.unwrap_or_else(|| Err(IngestError::Io("an outlier count was not computed".into()))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut outliers = Vec::with_capacity(numeric.len());
+    for slot in found {
+        let result = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+        outliers.extend(result.unwrap_or_else(|| Err(IngestError::Io("an outlier count was not computed".into())))?);
+    }
     Ok(quality.finish(QualityExtras { mixed, outliers }))
 }
+
+/// Values read back at once to count outliers.
+const READ_BACK_CELLS: u64 = 4 << 20;
