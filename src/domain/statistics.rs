@@ -548,39 +548,57 @@ impl HashTally {
         }
     }
 
-    /// The count of every distinct hash.
+    /// The count of every distinct hash. The sorted list is deduplicated in place, so a
+    /// column of n distinct values holds n hashes and n counts, not more.
     pub fn into_counts(self) -> HashCounts {
-        let mut pairs: Vec<(u64, u64)> = match self.list {
-            Some(mut list) => {
-                radsort::sort(&mut list);
-                let mut pairs: Vec<(u64, u64)> = Vec::new();
-                for h in list {
-                    match pairs.last_mut() {
-                        Some((last, count)) if *last == h => *count += 1,
-                        _ => pairs.push((h, 1)),
+        match self.list {
+            Some(mut hashes) => {
+                radsort::sort(&mut hashes);
+                let distinct = hashes.chunk_by(|a, b| a == b).count();
+                let mut counts = Vec::with_capacity(distinct);
+                let mut kept = 0;
+                for i in 0..hashes.len() {
+                    if kept > 0 && hashes[kept - 1] == hashes[i] {
+                        if let Some(last) = counts.last_mut() {
+                            *last += 1;
+                        }
+                    } else {
+                        hashes[kept] = hashes[i];
+                        kept += 1;
+                        counts.push(1u64);
                     }
                 }
-                pairs
+                hashes.truncate(kept);
+                hashes.shrink_to_fit();
+                HashCounts { hashes, counts }
             }
-            None => self.map.into_iter().collect(),
-        };
-        pairs.sort_unstable_by_key(|&(h, _)| h);
-        HashCounts { sorted: pairs }
+            None => {
+                let mut pairs: Vec<(u64, u64)> = self.map.into_iter().collect();
+                pairs.sort_unstable_by_key(|&(h, _)| h);
+                let (hashes, counts) = pairs.into_iter().unzip();
+                HashCounts { hashes, counts }
+            }
+        }
     }
 }
 
-/// Distinct value hashes with their counts, ascending by hash.
+/// Distinct value hashes ascending, with their counts.
 pub struct HashCounts {
-    sorted: Vec<(u64, u64)>,
+    hashes: Vec<u64>,
+    counts: Vec<u64>,
 }
 
 impl HashCounts {
     pub fn distinct(&self) -> u64 {
-        self.sorted.len() as u64
+        self.hashes.len() as u64
     }
 
     fn count(&self, hash: u64) -> u64 {
-        self.sorted.binary_search_by_key(&hash, |&(h, _)| h).map_or(0, |i| self.sorted[i].1)
+        self.hashes.binary_search(&hash).map_or(0, |i| self.counts[i])
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.hashes.iter().copied().zip(self.counts.iter().copied())
     }
 }
 
@@ -601,7 +619,7 @@ pub struct TopValueRecovery {
 
 impl TopValueRecovery {
     pub fn new(counts: HashCounts) -> Self {
-        let mut by_count: Vec<u64> = counts.sorted.iter().map(|&(_, c)| c).collect();
+        let mut by_count: Vec<u64> = counts.counts.clone();
         let boundary = if by_count.len() > TOP_VALUES {
             let (_, &mut tenth, _) = by_count.select_nth_unstable_by(TOP_VALUES - 1, |a, b| b.cmp(a));
             tenth
@@ -609,11 +627,11 @@ impl TopValueRecovery {
             by_count.iter().copied().min().unwrap_or(0)
         };
         let above: HashMap<u64, Option<String>, PreHashedState> =
-            counts.sorted.iter().filter(|&&(_, c)| c > boundary).map(|&(h, _)| (h, None)).collect();
+            counts.pairs().filter(|&(_, c)| c > boundary).map(|(h, _)| (h, None)).collect();
         let tied_wanted = TOP_VALUES.saturating_sub(above.len());
-        let tied_count = counts.sorted.iter().filter(|&&(_, c)| c == boundary).count();
+        let tied_count = counts.counts.iter().filter(|&&c| c == boundary).count();
         let at_boundary = (tied_count <= AT_BOUNDARY_SET_LIMIT)
-            .then(|| counts.sorted.iter().filter(|&&(_, c)| c == boundary).map(|&(h, _)| h).collect());
+            .then(|| counts.pairs().filter(|&(_, c)| c == boundary).map(|(h, _)| h).collect());
         Self { counts, boundary, above, at_boundary, tied_wanted, tied: Default::default() }
     }
 
