@@ -312,7 +312,7 @@ fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_c
 
 /// Statistics of an int64 column's non-missing values (any order).
 pub fn int_stats(mut values: Vec<i64>) -> (NumericStats, u64) {
-    radsort::sort(&mut values);
+    sort_ints(&mut values);
     let unique = count_distinct(&values);
     let exact = values.first().zip(values.last()).map(|(&a, &b)| (Scalar::Int(a), Scalar::Int(b)));
     // Converted in place (the standard library reuses the allocation): a large column is not
@@ -332,11 +332,23 @@ pub fn float_stats(mut values: Vec<f64>) -> (NumericStats, u64) {
     (summarize(&values[finite_from..finite_to], None, infinite), unique)
 }
 
+/// Columns of up to this many values are sorted by an LSB radix sort (O(n), several times
+/// faster than a comparison sort on millions of values) whose buffer is as large as the
+/// values; longer ones are sorted in place, so that a column is never held twice.
+const RADIX_SORT_MAX: usize = 4 << 20;
+
 /// Sorts floats in the order of [`f64::total_cmp`] (−∞ < … < −0.0 < 0.0 < … < +∞, NaNs by
-/// sign at the ends), by an LSB radix sort on the bits: O(n), several times faster than a
-/// comparison sort on the millions of values of a large column.
+/// sign at the ends).
 pub fn sort_floats(values: &mut [f64]) {
-    radsort::sort(values);
+    if values.len() <= RADIX_SORT_MAX { radsort::sort(values) } else { values.sort_unstable_by(f64::total_cmp) }
+}
+
+fn sort_ints(values: &mut [i64]) {
+    if values.len() <= RADIX_SORT_MAX { radsort::sort(values) } else { values.sort_unstable() }
+}
+
+fn sort_hashes(values: &mut [u64]) {
+    if values.len() <= RADIX_SORT_MAX { radsort::sort(values) } else { values.sort_unstable() }
 }
 
 fn count_distinct<T: PartialEq>(sorted: &[T]) -> u64 {
@@ -356,7 +368,7 @@ pub fn top_values(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
 
 /// Min, max and histogram of times in microseconds since the epoch (any order).
 pub fn temporal_stats(mut micros: Vec<i64>, dates: bool, utc: bool) -> (Option<TemporalStats>, u64) {
-    radsort::sort(&mut micros);
+    sort_ints(&mut micros);
     let unique = count_distinct(&micros);
     let (Some(&min), Some(&max)) = (micros.first(), micros.last()) else { return (None, unique) };
     let show = |m: i64| {
@@ -553,7 +565,7 @@ impl HashTally {
     pub fn into_counts(self) -> HashCounts {
         match self.list {
             Some(mut hashes) => {
-                radsort::sort(&mut hashes);
+                sort_hashes(&mut hashes);
                 let distinct = hashes.chunk_by(|a, b| a == b).count();
                 let mut counts = Vec::with_capacity(distinct);
                 let mut kept = 0;
@@ -835,8 +847,11 @@ mod tests {
         }
         let mut expected = xs.clone();
         expected.sort_by(f64::total_cmp);
-        sort_floats(&mut xs);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut radix = xs.clone();
+        radsort::sort(&mut radix);
+        assert_eq!(bits(&radix), bits(&expected));
+        sort_floats(&mut xs);
         assert_eq!(bits(&xs), bits(&expected));
     }
 
