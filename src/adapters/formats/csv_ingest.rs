@@ -23,7 +23,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at, reader_at};
 use super::encoding::{Utf8Text, to_utf8};
-use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, finish_quality};
+use super::sink::{
+    EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, finish_quality, group_rows,
+};
 use super::sniff::{Dialect, column_names, detect};
 use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
 use crate::domain::inference::MixedColumn;
@@ -40,8 +42,6 @@ const SAMPLE_BYTES: usize = 64 * 1024;
 /// Bytes of text per block (one block is one unit of parallel work and at least one Parquet
 /// row group).
 pub const BLOCK_BYTES: u64 = 16 << 20;
-/// At most this many rows per Parquet row group.
-const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 fn io(e: std::io::Error) -> IngestError {
     IngestError::Io(e.to_string())
@@ -478,8 +478,7 @@ impl ConvertWorker<'_> {
         text_end: u64,
     ) -> Result<ConvertedBlock, IngestError> {
         let per_batch = batch_rows(self.shape.names.len());
-        // Wide tables get shorter row groups, which bounds the encoders' buffers.
-        let rows_per_group = ROW_GROUP_ROWS.min(per_batch * 8);
+        let rows_per_group = group_rows(self.shape.names.len());
         let mut builders: Vec<ColumnBuilder> =
             self.shape.types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect();
         let mut groups = Vec::new();

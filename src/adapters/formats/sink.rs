@@ -30,6 +30,12 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Record batches of roughly this many cells keep memory bounded for wide tables.
 const CELLS_PER_BATCH: usize = 1 << 20;
 
+/// Rows per Parquet row group for a table of `columns` columns: wide tables get shorter row
+/// groups, which bounds the encoders' buffers.
+pub fn group_rows(columns: usize) -> usize {
+    ROW_GROUP_ROWS.min(batch_rows(columns) * 8)
+}
+
 /// Rows per batch for a table of `columns` columns.
 pub fn batch_rows(columns: usize) -> usize {
     (CELLS_PER_BATCH / columns.max(1)).clamp(16, 64 * 1024)
@@ -58,7 +64,7 @@ fn parquet_err(e: parquet::errors::ParquetError) -> IngestError {
 impl CanonicalSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, IngestError> {
         let file = File::create(path).map_err(|e| IngestError::Io(e.to_string()))?;
-        let rows_per_group = ROW_GROUP_ROWS.min(batch_rows(schema.fields().len()) * 8);
+        let rows_per_group = group_rows(schema.fields().len());
         let props = writer_properties(None).into_builder().set_max_row_group_row_count(Some(rows_per_group)).build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
         let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
