@@ -26,11 +26,13 @@ use poem::test::TestClient;
 use crate::helpers::{TestApp, files_under, spawn_app, uuid_of};
 
 /// The real artifact store, failing writes of keys containing `fail_put` and deletes of keys
-/// containing `fail_delete`.
+/// containing `fail_delete`; ranged reads of keys containing `vanish_read` find nothing, as
+/// when a file is deleted after its size was read.
 struct FailingArtifacts {
     inner: Arc<dyn ArtifactStore>,
     fail_put: &'static str,
     fail_delete: &'static str,
+    vanish_read: &'static str,
 }
 
 #[async_trait]
@@ -45,6 +47,9 @@ impl ArtifactStore for FailingArtifacts {
         self.inner.size(key).await
     }
     async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        if !self.vanish_read.is_empty() && key.contains(self.vanish_read) {
+            return Err(StoreError::NotFound);
+        }
         self.inner.read_range(key, range).await
     }
     async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError> {
@@ -240,8 +245,12 @@ async fn an_artifact_store_failure_leaves_no_dataset_and_no_file() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "P").await;
     let client = client_with(&app, |a| {
-        a.artifacts =
-            Arc::new(FailingArtifacts { inner: Arc::clone(&a.artifacts), fail_put: "data.parquet", fail_delete: "" })
+        a.artifacts = Arc::new(FailingArtifacts {
+            inner: Arc::clone(&a.artifacts),
+            fail_put: "data.parquet",
+            fail_delete: "",
+            vanish_read: "",
+        })
     });
     assert_eq!(upload_through(&app, &client, project).await, 503);
     nothing_stored(&app, project).await;
@@ -262,8 +271,12 @@ async fn a_failed_file_deletion_leaves_an_orphan_that_the_sweeper_removes() {
     let up = app.upload_ok("Stubborn", b"a\n1\n").await;
     let id = uuid_of(&up["dataset_id"]);
     let client = client_with(&app, |a| {
-        a.artifacts =
-            Arc::new(FailingArtifacts { inner: Arc::clone(&a.artifacts), fail_put: "", fail_delete: "data.parquet" })
+        a.artifacts = Arc::new(FailingArtifacts {
+            inner: Arc::clone(&a.artifacts),
+            fail_put: "",
+            fail_delete: "data.parquet",
+            vanish_read: "",
+        })
     });
     let resp = client
         .delete(format!("/api/datasets/{id}"))
@@ -276,4 +289,28 @@ async fn a_failed_file_deletion_leaves_an_orphan_that_the_sweeper_removes() {
     let swept = app.app.sweep_orphans(std::time::Duration::ZERO).await.unwrap();
     assert_eq!(swept.deleted, 1);
     assert!(app.stored_artifacts().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_file_deleted_after_its_size_was_read_answers_404_not_500() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("Vanishing", b"a\n1\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    let client = client_with(&app, |a| {
+        a.artifacts = Arc::new(FailingArtifacts {
+            inner: Arc::clone(&a.artifacts),
+            fail_put: "",
+            fail_delete: "",
+            vanish_read: "data.parquet",
+        });
+        a.exporter = Arc::new(datasets_api::adapters::formats::StoredTables::new(Arc::clone(&a.artifacts)));
+    });
+    for format in ["csv", "xlsx"] {
+        let resp = client
+            .get(format!("/api/datasets/{id}/download?format={format}"))
+            .header("Authorization", format!("Bearer {}", app.admin_key))
+            .send()
+            .await;
+        assert_eq!(resp.0.status().as_u16(), 404, "{format}");
+    }
 }

@@ -32,6 +32,18 @@ fn external(e: StoreError) -> ParquetError {
     ParquetError::External(Box::new(e))
 }
 
+/// The store's own error when the Parquet reader failed because the store did (so a file
+/// deleted between two reads is `NotFound`, not an internal error); otherwise `Other`.
+fn store_error(e: ParquetError) -> StoreError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<StoreError>() {
+            Ok(store) => *store,
+            Err(other) => StoreError::Other(format!("reading stored Parquet: {other}")),
+        },
+        other => StoreError::Other(format!("reading stored Parquet: {other}")),
+    }
+}
+
 impl AsyncFileReader for StoredParquet {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, ParquetResult<Bytes>> {
         async move { self.store.read_range(&self.key, range).await.map_err(external) }.boxed()
@@ -63,8 +75,7 @@ pub async fn read_batches(
 ) -> Result<BoxStream<'static, Result<RecordBatch, StoreError>>, StoreError> {
     let size = store.size(key).await?;
     let source = StoredParquet { store, key: key.to_string(), size };
-    let other = |e: ParquetError| StoreError::Other(format!("reading stored Parquet: {e}"));
-    let mut builder = ParquetRecordBatchStreamBuilder::new(source).await.map_err(other)?;
+    let mut builder = ParquetRecordBatchStreamBuilder::new(source).await.map_err(store_error)?;
     let mut width = builder.schema().fields().len();
     if let Some(columns) = columns {
         if columns.iter().any(|&c| c >= width) {
@@ -74,6 +85,6 @@ pub async fn read_batches(
         let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
         builder = builder.with_projection(mask);
     }
-    let stream = builder.with_batch_size(batch_rows(width)).build().map_err(other)?;
-    Ok(stream.map(move |batch| batch.map_err(other)).boxed())
+    let stream = builder.with_batch_size(batch_rows(width)).build().map_err(store_error)?;
+    Ok(stream.map(move |batch| batch.map_err(store_error)).boxed())
 }
