@@ -429,11 +429,28 @@ pub struct InferredType {
     pub temporal: Option<TemporalKind>,
 }
 
+/// What [`ColumnInference::observe`] read a cell as: the value of the first non-text type it
+/// fits (types are tried in the order int, float, bool, datetime), so a converter need not
+/// parse it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Missing,
+    Int(i64),
+    /// An integer outside `i64` (only text can hold it exactly).
+    BigInt,
+    /// A float by [`parse_float`]'s grammar (not computed: see [`is_float`]).
+    Float,
+    Bool(bool),
+    Datetime(Temporal),
+    Text,
+}
+
 impl ColumnInference {
-    pub fn observe(&mut self, cell: &str) {
+    /// Counts one cell and says what it was read as.
+    pub fn observe(&mut self, cell: &str) -> Observed {
         if is_missing(cell) {
             self.missing += 1;
-            return;
+            return Observed::Missing;
         }
         self.non_missing += 1;
         // The non-text types are exclusive (no value parses as two of them), so each value is
@@ -443,12 +460,13 @@ impl ColumnInference {
         if !matches!(literal, IntLiteral::Value(_)) {
             self.could_be_int = false;
         }
-        match literal {
-            IntLiteral::Value(_) => {
+        let observed = match literal {
+            IntLiteral::Value(v) => {
                 self.fits.int += 1;
                 self.fits.float += 1;
                 self.could_be_bool = false;
                 self.could_be_datetime = false;
+                Observed::Int(v)
             }
             IntLiteral::OutOfRange => {
                 // Text, so that no digit is lost to float rounding.
@@ -456,33 +474,41 @@ impl ColumnInference {
                 self.fits.float += 1;
                 self.could_be_bool = false;
                 self.could_be_datetime = false;
+                Observed::BigInt
             }
             IntLiteral::NotAnInteger if is_float(cell) => {
                 self.fits.float += 1;
                 self.could_be_bool = false;
                 self.could_be_datetime = false;
+                Observed::Float
             }
             IntLiteral::NotAnInteger => {
                 self.could_be_float = false;
-                if parse_bool(cell).is_some() {
+                if let Some(b) = parse_bool(cell) {
                     self.fits.bool += 1;
                     self.could_be_datetime = false;
+                    Observed::Bool(b)
                 } else {
                     self.could_be_bool = false;
                     match parse_datetime(cell) {
-                        Some((family, _)) => {
+                        Some((family, value)) => {
                             self.fits.datetime += 1;
                             if self.date_family.is_some_and(|f| f != family) {
                                 self.could_be_datetime = false;
                             }
                             self.date_family.get_or_insert(family);
+                            Observed::Datetime(value)
                         }
-                        None => self.could_be_datetime = false,
+                        None => {
+                            self.could_be_datetime = false;
+                            Observed::Text
+                        }
                     }
                 }
             }
-        }
+        };
         self.distinct.observe(cell);
+        observed
     }
 
     pub fn missing(&self) -> u64 {
@@ -557,7 +583,9 @@ mod tests {
 
     fn infer(values: &[&str]) -> InferredType {
         let mut c = ColumnInference::default();
-        values.iter().for_each(|v| c.observe(v));
+        values.iter().for_each(|v| {
+            c.observe(v);
+        });
         c.decide()
     }
 
@@ -580,11 +608,17 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         for values in columns.iter().copied().chain([many.as_slice()]) {
             let mut whole = ColumnInference::default();
-            values.iter().for_each(|v| whole.observe(v));
+            values.iter().for_each(|v| {
+                whole.observe(v);
+            });
             for split in 0..=values.len() {
                 let (mut left, mut right) = (ColumnInference::default(), ColumnInference::default());
-                values[..split].iter().for_each(|v| left.observe(v));
-                values[split..].iter().for_each(|v| right.observe(v));
+                values[..split].iter().for_each(|v| {
+                    left.observe(v);
+                });
+                values[split..].iter().for_each(|v| {
+                    right.observe(v);
+                });
                 left.merge(&right);
                 assert_eq!(left.decide(), whole.decide(), "{values:?} split at {split}");
                 assert_eq!(left.mixed("c"), whole.mixed("c"), "{values:?} split at {split}");
@@ -745,15 +779,21 @@ mod tests {
     #[test]
     fn a_text_column_of_mostly_numbers_is_reported_as_mixed() {
         let mut c = ColumnInference::default();
-        ["1", "2", "3", "n/a?", "4.5"].iter().for_each(|v| c.observe(v));
+        ["1", "2", "3", "n/a?", "4.5"].iter().for_each(|v| {
+            c.observe(v);
+        });
         assert_eq!(c.decide().dtype, DType::Object);
         let mixed = c.mixed("amount").unwrap();
         assert_eq!((mixed.mostly, mixed.non_fitting, mixed.non_missing), (DType::Float64, 1, 5));
         let mut words = ColumnInference::default();
-        ["a", "b", "1"].iter().for_each(|v| words.observe(v));
+        ["a", "b", "1"].iter().for_each(|v| {
+            words.observe(v);
+        });
         assert_eq!(words.mixed("w"), None, "only a third are numbers");
         let mut clean = ColumnInference::default();
-        ["1", "2"].iter().for_each(|v| clean.observe(v));
+        ["1", "2"].iter().for_each(|v| {
+            clean.observe(v);
+        });
         assert_eq!(clean.mixed("n"), None, "an int64 column is not mixed");
     }
 

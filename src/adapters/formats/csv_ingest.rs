@@ -1,8 +1,15 @@
-//! CSV → canonical typed table, in two passes over the (UTF-8) text: the first validates the
-//! shape and infers every column's type over all its values; the second converts the cells,
-//! checks quality and encodes the normalized Parquet file.
+//! CSV → canonical typed table, usually in one pass over the (UTF-8) text.
 //!
-//! Both passes run on every core: the text is cut into blocks of about [`BLOCK_BYTES`] at line
+//! The column types are first guessed from the text's first [`GUESS_BYTES`]; then one pass
+//! validates every record, infers every column's type over all its values *and* converts the
+//! cells to the guessed types, checks quality and encodes the normalized Parquet file. When
+//! the types inferred over every value differ from the guess (a float after a million integers,
+//! a column empty at the start), the pass is run again with the inferred types, which are then
+//! final: the result is always what inference over every value decides, and a file whose
+//! types the first rows show is read once. (`object` and `category` are both stored as text,
+//! so a guess that confuses them does not need a second pass.)
+//!
+//! The pass runs on every core: the text is cut into blocks of about [`BLOCK_BYTES`] at line
 //! feeds (see [`csv_blocks`](super::csv_blocks) for why the cut is exact or not used), each
 //! block is parsed by one worker, and the results are merged in block order. Memory is bounded
 //! per worker by one block's encoded row group and one record batch, plus the inference state
@@ -13,7 +20,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
@@ -29,9 +36,7 @@ use super::sink::{
 use super::sniff::{Dialect, column_names, detect};
 use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
 use crate::domain::inference::MixedColumn;
-use crate::domain::inference::{
-    ColumnInference, InferredType, IntLiteral, Temporal, is_missing, parse_bool, parse_datetime, parse_float, parse_int,
-};
+use crate::domain::inference::{ColumnInference, InferredType, Observed, Temporal, parse_float};
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::QualityAccumulator;
 use crate::domain::records::SourceFormat;
@@ -39,6 +44,8 @@ use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 
 /// Bytes of text the dialect is detected from.
 const SAMPLE_BYTES: usize = 64 * 1024;
+/// Bytes of text the column types are guessed from before the pass.
+const GUESS_BYTES: u64 = 4 << 20;
 /// Bytes of text per block (one block is one unit of parallel work and at least one Parquet
 /// row group).
 pub const BLOCK_BYTES: u64 = 16 << 20;
@@ -52,12 +59,14 @@ fn io(e: std::io::Error) -> IngestError {
 pub struct Parallelism {
     pub block_bytes: u64,
     pub workers: usize,
+    /// Bytes of text the types are guessed from ([`GUESS_BYTES`]).
+    pub guess_bytes: u64,
 }
 
 impl Parallelism {
     fn of_machine() -> Self {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-        Self { block_bytes: BLOCK_BYTES, workers }
+        Self { block_bytes: BLOCK_BYTES, workers, guess_bytes: GUESS_BYTES }
     }
 }
 
@@ -89,21 +98,48 @@ pub fn ingest_csv_with(
     let head = read_head(&text, &dialect, limits)?;
     let text_end = std::fs::metadata(&text.path).map_err(io)?.len();
     let job = Job { text: &text, dialect: &dialect, limits, width: head.names.len() };
-    let blocks = csv_blocks::split(&text.path, head.data_start, text_end, parallelism.block_bytes).map_err(io)?;
-    let (shape, blocks) = infer_pass(&job, head.names, blocks, parallelism.workers)?;
-    let inferred = started.elapsed();
+    let mut blocks = csv_blocks::split(&text.path, head.data_start, text_end, parallelism.block_bytes).map_err(io)?;
+    let mut types = guess_types(&job, &blocks[0], text_end, parallelism.guess_bytes)?;
+    let guessed = started.elapsed();
+    let (mut passes, mut retyped) = (0, false);
+    let (converted, shape) = loop {
+        passes += 1;
+        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers)? {
+            Pass::Converted(converted) => converted,
+            Pass::Unproven => {
+                tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
+                blocks = vec![Block { start: head.data_start, end: text_end, next_from: text_end }];
+                continue;
+            }
+        };
+        if converted.rows == 0 {
+            return Err(IngestError::NoRows);
+        }
+        let shape = shape_of(&head.names, &converted.inference);
+        if same_storage(&types, &shape.types) {
+            break (converted, shape);
+        }
+        if retyped {
+            // This pass converted to the types inferred by the one before: the text differs.
+            return Err(IngestError::Io("the file changed while it was being read".into()));
+        }
+        tracing::debug!("the types inferred over every value differ from the guess: converting again");
+        (types, retyped) = (shape.types, true);
+    };
     let columns: Vec<ColumnSchema> = shape
         .names
         .iter()
         .zip(&shape.types)
         .map(|(name, t)| ColumnSchema { name: name.clone(), dtype: t.dtype })
         .collect();
+    let converted_at = started.elapsed();
     let schema = canonical_schema(&shape.names, &shape.types);
-    let summary = convert_pass(&job, &shape, &schema, &blocks, normalized, parallelism.workers)?;
+    let summary = finish_conversion(converted, &schema, shape.mixed, normalized, parallelism.workers)?;
     tracing::debug!(
         encoding_ms = decoded.as_millis() as u64,
-        infer_ms = (inferred - decoded).as_millis() as u64,
-        convert_ms = (started.elapsed() - inferred).as_millis() as u64,
+        guess_ms = (guessed - decoded).as_millis() as u64,
+        convert_ms = (converted_at - guessed).as_millis() as u64,
+        passes,
         blocks = blocks.len(),
         workers = parallelism.workers,
         "CSV ingest phases"
@@ -206,7 +242,7 @@ fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) 
     }
 }
 
-/// What the first pass learned.
+/// What inference over every value decided.
 struct Shape {
     names: Vec<String>,
     types: Vec<InferredType>,
@@ -268,108 +304,33 @@ fn for_each_record(
     Ok(if last { BlockEnd::Proven } else { BlockEnd::Unproven })
 }
 
-/// One block's share of the first pass.
-struct BlockInference {
-    columns: Vec<ColumnInference>,
-    rows: u64,
-}
-
-fn infer_block(job: &Job<'_>, block: &Block, text_end: u64) -> Result<(BlockInference, BlockEnd), ReadError> {
-    let mut out = BlockInference { columns: vec![ColumnInference::default(); job.width], rows: 0 };
-    let end = for_each_record(job, block, text_end, |record| {
+/// The types of the columns over the first `bytes` of the first block (whose start is exact,
+/// so a record it refuses is refused for good).
+fn guess_types(job: &Job<'_>, first: &Block, text_end: u64, bytes: u64) -> Result<Vec<InferredType>, IngestError> {
+    let end = first.end.min(first.start.saturating_add(bytes));
+    let head = if end == first.end { *first } else { Block { start: first.start, end, next_from: end } };
+    let mut columns = vec![ColumnInference::default(); job.width];
+    for_each_record(job, &head, text_end, |record| {
         check_record(record, job.width, job.limits)?;
-        for (inference, cell) in out.columns.iter_mut().zip(record.iter()) {
+        for (inference, cell) in columns.iter_mut().zip(record.iter()) {
             inference.observe(cell);
         }
-        out.rows += 1;
         Ok(())
-    })?;
-    Ok((out, end))
+    })
+    .map_err(|e| job.locate(e, head.start))?;
+    Ok(columns.iter().map(ColumnInference::decide).collect())
 }
 
-/// Runs `work` on every block with `workers` threads taking blocks in order; returns the
-/// results in block order. After a block fails, blocks after it are not started.
-fn run_blocks<T: Send, E: Send>(
-    blocks: &[Block],
-    workers: usize,
-    work: impl Fn(&Block) -> Result<T, E> + Sync,
-) -> Vec<Option<Result<T, E>>> {
-    let next = AtomicUsize::new(0);
-    let first_failure = AtomicUsize::new(usize::MAX);
-    let results: Vec<std::sync::Mutex<Option<Result<T, E>>>> =
-        blocks.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, blocks.len().max(1)) {
-            // A worker that cannot be started leaves its blocks to the others (or, with none,
-            // unread: reported as an error).
-            let _ = std::thread::Builder::new().name("ingest-typing".into()).spawn_scoped(scope, || {
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= blocks.len() || k > first_failure.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let result = work(&blocks[k]);
-                    if result.is_err() {
-                        first_failure.fetch_min(k, Ordering::Relaxed);
-                    }
-                    *results[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-                }
-            });
-        }
-    });
-    results.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect()
+/// Whether columns of types `a` and `b` are stored alike (`object` and `category` are both
+/// text).
+fn same_storage(a: &[InferredType], b: &[InferredType]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| a == b || (a.dtype.is_text() && b.dtype.is_text() && a.temporal == b.temporal))
 }
 
-/// The first pass over every block; returns the shape and the blocks the second pass may use
-/// (the same blocks when every boundary was proven, else one block for the whole text).
-fn infer_pass(
-    job: &Job<'_>,
-    names: Vec<String>,
-    blocks: Vec<Block>,
-    workers: usize,
-) -> Result<(Shape, Vec<Block>), IngestError> {
-    let text_end = blocks.last().map_or(0, |b| b.end);
-    let results = run_blocks(&blocks, workers, |block| infer_block(job, block, text_end));
-    let mut total = BlockInference { columns: vec![ColumnInference::default(); job.width], rows: 0 };
-    for (block, result) in blocks.iter().zip(results) {
-        match result {
-            Some(Ok((part, end))) => {
-                total.rows += part.rows;
-                total.columns.iter_mut().zip(&part.columns).for_each(|(t, p)| t.merge(p));
-                if end == BlockEnd::Unproven {
-                    return sequential_infer(job, names, text_end, blocks[0].start);
-                }
-            }
-            // Every block before this one ended where the next began: the error is real.
-            Some(Err(e)) => return Err(job.locate(e, block.start)),
-            None => return Err(IngestError::Io("a block of the first pass was not read".into())),
-        }
-    }
-    if total.rows == 0 {
-        return Err(IngestError::NoRows);
-    }
-    Ok((shape_of(names, &total.columns), blocks))
-}
-
-/// The first pass as one block (when a guessed boundary fell inside a quoted field).
-fn sequential_infer(
-    job: &Job<'_>,
-    names: Vec<String>,
-    text_end: u64,
-    data_start: u64,
-) -> Result<(Shape, Vec<Block>), IngestError> {
-    tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
-    let whole = Block { start: data_start, end: text_end, next_from: text_end };
-    let (total, _) = infer_block(job, &whole, text_end).map_err(|e| job.locate(e, whole.start))?;
-    if total.rows == 0 {
-        return Err(IngestError::NoRows);
-    }
-    Ok((shape_of(names, &total.columns), vec![whole]))
-}
-
-fn shape_of(names: Vec<String>, inferences: &[ColumnInference]) -> Shape {
+fn shape_of(names: &[String], inferences: &[ColumnInference]) -> Shape {
     let mixed = names.iter().zip(inferences).filter_map(|(name, i)| i.mixed(name)).collect();
-    Shape { types: inferences.iter().map(ColumnInference::decide).collect(), names, mixed }
+    Shape { types: inferences.iter().map(ColumnInference::decide).collect(), names: names.to_vec(), mixed }
 }
 
 /// The canonical Arrow schema for the inferred types (every column nullable).
@@ -412,38 +373,29 @@ impl ColumnBuilder {
         }
     }
 
-    /// Appends one cell; the first pass guarantees that every non-missing cell parses.
-    fn append(&mut self, cell: &str, record: &csv::StringRecord) -> Result<(), ReadError> {
-        if is_missing(cell) {
-            match self {
-                Self::Int(b) => b.append_null(),
-                Self::Float(b) => b.append_null(),
-                Self::Bool(b) => b.append_null(),
-                Self::Date(b) => b.append_null(),
-                Self::Timestamp(b) => b.append_null(),
-                Self::Text(b) => b.append_null(),
-            }
-            return Ok(());
+    /// Appends one cell, given what inference read it as; false when it does not fit the
+    /// column's type (nothing is appended then).
+    fn append(&mut self, cell: &str, observed: Observed) -> bool {
+        match (self, observed) {
+            (Self::Int(b), Observed::Missing) => b.append_null(),
+            (Self::Float(b), Observed::Missing) => b.append_null(),
+            (Self::Bool(b), Observed::Missing) => b.append_null(),
+            (Self::Date(b), Observed::Missing) => b.append_null(),
+            (Self::Timestamp(b), Observed::Missing) => b.append_null(),
+            (Self::Text(b), Observed::Missing) => b.append_null(),
+            (Self::Int(b), Observed::Int(v)) => b.append_value(v),
+            // Parsed from the text (not converted from the integer) so that `-0` stays `-0.0`.
+            (Self::Float(b), Observed::Int(_) | Observed::Float) => match parse_float(cell) {
+                Some(v) => b.append_value(v),
+                None => return false,
+            },
+            (Self::Bool(b), Observed::Bool(v)) => b.append_value(v),
+            (Self::Date(b), Observed::Datetime(Temporal::Date(d))) => b.append_value(d),
+            (Self::Timestamp(b), Observed::Datetime(Temporal::Micros(t))) => b.append_value(t),
+            (Self::Text(b), _) => b.append_value(cell),
+            _ => return false,
         }
-        let changed = || at_record(record, "the file changed while it was being read".into());
-        match self {
-            Self::Int(b) => match parse_int(cell) {
-                IntLiteral::Value(v) => b.append_value(v),
-                _ => return Err(changed()),
-            },
-            Self::Float(b) => b.append_value(parse_float(cell).ok_or_else(changed)?),
-            Self::Bool(b) => b.append_value(parse_bool(cell).ok_or_else(changed)?),
-            Self::Date(b) => match parse_datetime(cell) {
-                Some((_, Temporal::Date(d))) => b.append_value(d),
-                _ => return Err(changed()),
-            },
-            Self::Timestamp(b) => match parse_datetime(cell) {
-                Some((_, Temporal::Micros(t))) => b.append_value(t),
-                _ => return Err(changed()),
-            },
-            Self::Text(b) => b.append_value(cell),
-        }
-        Ok(())
+        true
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -458,108 +410,192 @@ impl ColumnBuilder {
     }
 }
 
-/// What one worker of the second pass keeps across its blocks.
+/// What one worker of the pass keeps across its blocks.
 struct ConvertWorker<'a> {
     job: &'a Job<'a>,
-    shape: &'a Shape,
+    types: &'a [InferredType],
     schema: &'a SchemaRef,
     quality: QualityAccumulator,
 }
 
-/// One block converted: its encoded row groups and its first rows (for the preview).
-type ConvertedBlock = (Vec<EncodedRowGroup>, Vec<PreviewRow>);
+/// One block read: what inference saw in it and, unless a cell did not fit its column's
+/// guessed type (or another block's did first), its encoded row groups and first rows.
+struct ConvertedBlock {
+    inference: Vec<ColumnInference>,
+    rows: u64,
+    end: BlockEnd,
+    encoded: Option<(Vec<EncodedRowGroup>, Vec<PreviewRow>)>,
+}
+
+/// Record batches being built and encoded into row groups for one block.
+struct BlockEncoding<'a> {
+    builders: Vec<ColumnBuilder>,
+    pending: usize,
+    per_batch: usize,
+    rows_per_group: usize,
+    encoder: &'a RowGroupEncoder,
+    group: super::sink::RowGroupWriter,
+    groups: Vec<EncodedRowGroup>,
+    preview: Vec<PreviewRow>,
+}
+
+impl<'a> BlockEncoding<'a> {
+    fn new(types: &[InferredType], encoder: &'a RowGroupEncoder) -> Result<Self, IngestError> {
+        let per_batch = batch_rows(types.len());
+        Ok(Self {
+            builders: types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect(),
+            pending: 0,
+            per_batch,
+            rows_per_group: group_rows(types.len()),
+            encoder,
+            group: encoder.row_group()?,
+            groups: Vec::new(),
+            preview: Vec::new(),
+        })
+    }
+
+    /// Encodes the rows appended since the last batch.
+    fn flush(&mut self, schema: &SchemaRef, quality: &mut QualityAccumulator) -> Result<(), IngestError> {
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let batch = RecordBatch::try_new(Arc::clone(schema), columns)
+            .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
+        self.pending = 0;
+        quality.observe(&batch);
+        extend_preview(&mut self.preview, &batch, PREVIEW_ROWS);
+        self.group.write(&batch)?;
+        if self.group.rows() >= self.rows_per_group {
+            let full = std::mem::replace(&mut self.group, self.encoder.row_group()?);
+            self.groups.push(full.finish()?);
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        schema: &SchemaRef,
+        quality: &mut QualityAccumulator,
+    ) -> Result<(Vec<EncodedRowGroup>, Vec<PreviewRow>), IngestError> {
+        if self.pending > 0 {
+            self.flush(schema, quality)?;
+        }
+        if self.group.rows() > 0 {
+            self.groups.push(self.group.finish()?);
+        }
+        Ok((self.groups, self.preview))
+    }
+}
 
 impl ConvertWorker<'_> {
-    /// Converts one block into its encoded row groups.
+    /// Reads one block: infers over every cell and, while `encoding` holds and every cell fits
+    /// its guessed type, converts and encodes them. A cell that does not fit clears `encoding`
+    /// for every worker (the pass will be run again).
     fn block(
         &mut self,
         encoder: &RowGroupEncoder,
         block: &Block,
         text_end: u64,
+        encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
-        let per_batch = batch_rows(self.shape.names.len());
-        let rows_per_group = group_rows(self.shape.names.len());
-        let mut builders: Vec<ColumnBuilder> =
-            self.shape.types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect();
-        let mut groups = Vec::new();
-        let mut group = encoder.row_group()?;
-        let mut pending = 0usize;
-        let schema = self.schema;
-        let flush = |builders: &mut Vec<ColumnBuilder>| -> Result<RecordBatch, IngestError> {
-            let columns: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
-            RecordBatch::try_new(Arc::clone(schema), columns)
-                .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))
-        };
+        let (job, schema) = (self.job, self.schema);
+        let mut inference = vec![ColumnInference::default(); job.width];
+        let mut rows = 0u64;
+        let mut out =
+            if encoding.load(Ordering::Relaxed) { Some(BlockEncoding::new(self.types, encoder)?) } else { None };
         let quality = &mut self.quality;
-        let mut preview = Vec::new();
-        let mut emit = |batch: RecordBatch, group: &mut super::sink::RowGroupWriter| -> Result<(), IngestError> {
-            quality.observe(&batch);
-            extend_preview(&mut preview, &batch, PREVIEW_ROWS);
-            group.write(&batch)
-        };
-        for_each_record(self.job, block, text_end, |record| {
-            if record.len() != builders.len() {
-                return Err(at_record(record, "the file changed while it was being read".into()));
-            }
-            for (builder, cell) in builders.iter_mut().zip(record.iter()) {
-                builder.append(cell, record)?;
-            }
-            pending += 1;
-            if pending == per_batch {
-                emit(flush(&mut builders)?, &mut group)?;
-                pending = 0;
-                if group.rows() >= rows_per_group {
-                    groups.push(std::mem::replace(&mut group, encoder.row_group()?).finish()?);
+        let end = for_each_record(job, block, text_end, |record| {
+            check_record(record, job.width, job.limits)?;
+            rows += 1;
+            match &mut out {
+                Some(encoding_block) => {
+                    let mut fits = true;
+                    for ((inference, builder), cell) in
+                        inference.iter_mut().zip(&mut encoding_block.builders).zip(record.iter())
+                    {
+                        let observed = inference.observe(cell);
+                        fits &= builder.append(cell, observed);
+                    }
+                    if !fits {
+                        encoding.store(false, Ordering::Relaxed);
+                        out = None;
+                        return Ok(());
+                    }
+                    encoding_block.pending += 1;
+                    if encoding_block.pending == encoding_block.per_batch {
+                        encoding_block.flush(schema, quality)?;
+                    }
+                }
+                None => {
+                    for (inference, cell) in inference.iter_mut().zip(record.iter()) {
+                        inference.observe(cell);
+                    }
                 }
             }
             Ok(())
         })
-        .map_err(|e| self.job.locate(e, block.start))?;
-        if pending > 0 {
-            emit(flush(&mut builders)?, &mut group)?;
-        }
-        if group.rows() > 0 {
-            groups.push(group.finish()?);
-        }
-        Ok((groups, preview))
+        .map_err(|e| job.locate(e, block.start))?;
+        let encoded = match out {
+            Some(block_encoding) if encoding.load(Ordering::Relaxed) => Some(block_encoding.finish(schema, quality)?),
+            _ => None,
+        };
+        Ok(ConvertedBlock { inference, rows, end, encoded })
     }
 }
 
-/// The second pass: `workers` threads convert and encode the blocks (block k on worker
-/// k mod workers) while this thread writes their row groups to `normalized` in block order.
+/// How a pass ended.
+enum Pass {
+    Converted(Converted),
+    /// A block boundary fell inside a quoted field: the pass must read the text as one block.
+    Unproven,
+}
+
+/// A pass over every block.
+struct Converted {
+    /// Every column's inference over all its values.
+    inference: Vec<ColumnInference>,
+    rows: u64,
+    /// The row groups, preview and quality state when every cell fitted the pass's types.
+    encoded: Option<Encoded>,
+}
+
+struct Encoded {
+    assembler: ParquetAssembler,
+    quality: QualityAccumulator,
+    preview: Vec<PreviewRow>,
+}
+
+/// One pass: `workers` threads read the blocks (block k on worker k mod workers), inferring
+/// over every value and converting to `types`, while this thread merges their inferences and
+/// writes their row groups to `normalized` in block order.
 fn convert_pass(
     job: &Job<'_>,
-    shape: &Shape,
-    schema: &SchemaRef,
+    names: &[String],
+    types: &[InferredType],
     blocks: &[Block],
     normalized: &Path,
     workers: usize,
-) -> Result<SinkSummary, IngestError> {
+) -> Result<Pass, IngestError> {
     let workers = workers.clamp(1, blocks.len().max(1));
     let text_end = blocks.last().map_or(0, |b| b.end);
-    let dictionary: Vec<String> = shape
-        .names
-        .iter()
-        .zip(&shape.types)
-        .filter(|(_, t)| t.dtype == DType::Category)
-        .map(|(name, _)| name.clone())
-        .collect();
-    let mut assembler = ParquetAssembler::create(normalized, Arc::clone(schema), &dictionary)?;
+    let schema = canonical_schema(names, types);
+    let dictionary: Vec<String> =
+        names.iter().zip(types).filter(|(_, t)| t.dtype == DType::Category).map(|(name, _)| name.clone()).collect();
+    let mut assembler = ParquetAssembler::create(normalized, Arc::clone(&schema), &dictionary)?;
     let encoder = assembler.encoder();
+    let encoding = AtomicBool::new(true);
     let columns = || schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
-    let (parts, written) = std::thread::scope(|scope| {
+    let (parts, merged) = std::thread::scope(|scope| {
         let mut receivers = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for w in 0..workers {
             let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<ConvertedBlock, IngestError>>(1);
             receivers.push(receiver);
-            let encoder = &encoder;
-            let mut worker = ConvertWorker { job, shape, schema, quality: QualityAccumulator::new(columns()) };
+            let (encoder, encoding, schema) = (&encoder, &encoding, &schema);
+            let mut worker = ConvertWorker { job, types, schema, quality: QualityAccumulator::new(columns()) };
             let spawned = std::thread::Builder::new().name("ingest-convert".into()).spawn_scoped(scope, move || {
                 let (mut busy, mut waiting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
                 for k in (w..blocks.len()).step_by(workers) {
                     let t = std::time::Instant::now();
-                    let result = worker.block(encoder, &blocks[k], text_end);
+                    let result = worker.block(encoder, &blocks[k], text_end, encoding);
                     busy += t.elapsed();
                     let failed = result.is_err();
                     let t = std::time::Instant::now();
@@ -582,39 +618,66 @@ fn convert_pass(
                 Err(e) => return (Vec::new(), Err(IngestError::Io(format!("cannot start a conversion worker: {e}")))),
             }
         }
-        let written = (|| {
+        let merged = (|| {
+            let mut inference = vec![ColumnInference::default(); job.width];
+            let mut rows = 0u64;
             let mut preview: Vec<PreviewRow> = Vec::with_capacity(PREVIEW_ROWS);
-            for k in 0..blocks.len() {
-                let (groups, first_rows) = receivers[k % workers]
+            for (k, block) in blocks.iter().enumerate() {
+                let part = receivers[k % workers]
                     .recv()
                     .map_err(|_| IngestError::Io("a conversion worker stopped".into()))??;
-                for group in groups {
-                    assembler.append(group)?;
+                inference.iter_mut().zip(&part.inference).for_each(|(t, p)| t.merge(p));
+                rows += part.rows;
+                match part.encoded {
+                    Some((groups, first_rows)) if encoding.load(Ordering::Relaxed) => {
+                        for group in groups {
+                            assembler.append(group)?;
+                        }
+                        let wanted = PREVIEW_ROWS - preview.len();
+                        preview.extend(first_rows.into_iter().take(wanted));
+                    }
+                    _ => encoding.store(false, Ordering::Relaxed),
                 }
-                let wanted = PREVIEW_ROWS - preview.len();
-                preview.extend(first_rows.into_iter().take(wanted));
+                // Every block before this one ended where the next began, so its errors were
+                // real; after an unproven end, the next block's records may not be.
+                if part.end == BlockEnd::Unproven && !block.is_last(text_end) {
+                    return Ok(None);
+                }
             }
-            Ok::<_, IngestError>(preview)
+            Ok::<_, IngestError>(Some((inference, rows, preview, encoding.load(Ordering::Relaxed))))
         })();
-        // Dropping the receivers stops workers still sending after a failure.
+        // Dropping the receivers stops workers still sending after a failure or an early end.
         drop(receivers);
+        encoding.store(false, Ordering::Relaxed);
         let parts: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
-        (parts, written)
+        (parts, merged)
     });
-    let preview = written?;
-    let encoded_at = std::time::Instant::now();
+    let Some((inference, rows, preview, complete)) = merged? else {
+        return Ok(Pass::Unproven);
+    };
     let mut quality = QualityAccumulator::new(columns());
     for part in parts {
         quality.merge(part.map_err(|_| IngestError::Io("a conversion worker failed".into()))?);
     }
+    debug_assert!(!complete || quality.rows() == rows, "every row was observed for quality");
+    let encoded = complete.then_some(Encoded { assembler, quality, preview });
+    Ok(Pass::Converted(Converted { inference, rows, encoded }))
+}
+
+/// Closes the normalized file of a pass whose types were final and finishes the quality report.
+fn finish_conversion(
+    converted: Converted,
+    schema: &SchemaRef,
+    mixed: Vec<MixedColumn>,
+    normalized: &Path,
+    workers: usize,
+) -> Result<SinkSummary, IngestError> {
+    let Encoded { assembler, quality, preview } =
+        converted.encoded.ok_or_else(|| IngestError::Io("the file changed while it was being read".into()))?;
     assembler.close()?;
+    let closed = std::time::Instant::now();
     let rows = quality.rows();
-    let merged_at = std::time::Instant::now();
-    let quality = finish_quality(normalized, schema, quality, shape.mixed.clone(), workers)?;
-    tracing::debug!(
-        merge_ms = (merged_at - encoded_at).as_millis() as u64,
-        outliers_ms = merged_at.elapsed().as_millis() as u64,
-        "CSV conversion phases"
-    );
+    let quality = finish_quality(normalized, schema, quality, mixed, workers)?;
+    tracing::debug!(outliers_ms = closed.elapsed().as_millis() as u64, "CSV quality");
     Ok(SinkSummary { rows, quality, preview })
 }

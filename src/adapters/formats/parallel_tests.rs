@@ -1,6 +1,7 @@
-//! Property: ingesting a CSV text cut into many small blocks on several workers gives exactly
-//! what one sequential pass gives: the same schema, rows, quality report, preview and
-//! normalized values, or the same error with the same line number.
+//! Property: ingesting a CSV text cut into many small blocks on several workers, with types
+//! guessed from any prefix of it, gives exactly what one sequential pass with the types of the
+//! whole text gives: the same schema, rows, quality report, preview and normalized values, or
+//! the same error with the same line number.
 
 use std::path::Path;
 
@@ -32,7 +33,7 @@ fn read_back(path: &Path) -> Vec<RecordBatch> {
     }
 }
 
-const SEQUENTIAL: Parallelism = Parallelism { block_bytes: u64::MAX, workers: 1 };
+const SEQUENTIAL: Parallelism = Parallelism { block_bytes: u64::MAX, workers: 1, guess_bytes: u64::MAX };
 
 fn assert_same(text: &[u8], parallel: Parallelism) {
     let (expected, expected_batches) = ingest(text, SEQUENTIAL);
@@ -96,8 +97,9 @@ proptest! {
         text in csv_text(),
         block_bytes in 1u64..48,
         workers in 1usize..4,
+        guess_bytes in 0u64..64,
     ) {
-        assert_same(&text, Parallelism { block_bytes, workers });
+        assert_same(&text, Parallelism { block_bytes, workers, guess_bytes });
     }
 }
 
@@ -108,7 +110,7 @@ fn a_boundary_inside_a_quoted_line_break_falls_back_to_one_pass_with_the_same_re
         text += &format!("{i},\"line one\nline two, {i}\"\n");
     }
     for block_bytes in [5, 13, 64, 100] {
-        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2 });
+        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2, guess_bytes: 16 });
     }
 }
 
@@ -119,11 +121,11 @@ fn a_ragged_row_in_a_late_block_is_reported_at_its_line_in_the_file() {
         text += &format!("{i},\"x\ny\"\r\n");
     }
     text += "1,2,3\r\n4,5\r\n";
-    let (result, _) = ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3 });
+    let (result, _) = ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64 });
     let Err(IngestError::InvalidAt { line, reason }) = result else { panic!("{result:?}") };
     // The header is line 1 and every data row spans two lines.
     assert_eq!(line, 2 + 300 * 2, "{reason}");
-    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3 });
+    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64 });
 }
 
 #[test]
@@ -134,6 +136,30 @@ fn many_blocks_of_plain_rows_read_as_one_pass() {
         text += &format!("{i},{amount},{},2024-01-{:02},l{}\n", i % 2 == 0, i % 28 + 1, i % 5);
     }
     for workers in [2, 3] {
-        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers });
+        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers, guess_bytes: 4096 });
+    }
+}
+
+#[test]
+fn a_float_after_the_guessed_rows_makes_the_column_float64_with_every_value_exact() {
+    let mut text = String::from("n,empty_at_first,code\n");
+    for i in 0..2_000 {
+        let late = if i < 1_500 { String::new() } else { format!("{i}") };
+        text += &format!("{i},{late},c{}\n", i % 3);
+    }
+    text += "0.5,7,c1\n-0,8,c2\n";
+    for workers in [1, 2] {
+        let parallelism = Parallelism { block_bytes: 2048, workers, guess_bytes: 100 };
+        let (result, batches) = ingest(text.as_bytes(), parallelism);
+        let table = result.unwrap();
+        let types: Vec<_> = table.columns.iter().map(|c| c.dtype).collect();
+        use crate::domain::dtype::DType;
+        assert_eq!(types, [DType::Float64, DType::Int64, DType::Category]);
+        let n = batches[0].column(0).as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
+        assert_eq!(n.len(), 2_002);
+        assert_eq!(n.value(1_234), 1234.0);
+        assert_eq!(n.value(2_000), 0.5);
+        assert!(n.value(2_001) == 0.0 && n.value(2_001).is_sign_negative(), "-0 stays -0.0");
+        assert_same(text.as_bytes(), parallelism);
     }
 }

@@ -96,7 +96,9 @@ fn has_header(records: &[Vec<String>]) -> bool {
     let (mut header_votes, mut data_votes) = (0, 0);
     for (j, value) in first.iter().enumerate() {
         let mut inference = ColumnInference::default();
-        body.iter().filter_map(|r| r.get(j)).for_each(|v| inference.observe(v));
+        body.iter().filter_map(|r| r.get(j)).for_each(|v| {
+            inference.observe(v);
+        });
         let dtype = inference.decide().dtype;
         if dtype.is_text() || is_missing(value) {
             continue;
