@@ -191,7 +191,7 @@ impl App {
         tokio::task::spawn_blocking(move || {
             let _slot = permit;
             let table = ingestor.ingest(&upload, &normalized, &limits)?;
-            let sha = sha256_file(&normalized).map_err(|e| AppError::Internal(format!("hashing: {e}")))?;
+            let sha = table.normalized_sha256.clone();
             Ok::<_, AppError>((table, sha))
         })
         .await
@@ -206,20 +206,4 @@ impl App {
             }
         }
     }
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }

@@ -24,9 +24,14 @@ pub const CATEGORY_MAX_DISTINCT: usize = 50;
 
 /// True when a trimmed cell is one of [`MISSING_TOKENS`].
 pub fn is_missing(cell: &str) -> bool {
-    let t = trim(cell);
-    // Every token is at most 4 bytes long: longer cells need no comparison.
-    t.len() <= 4 && MISSING_TOKENS.contains(&t)
+    // The tokens by length (every token is at most 4 bytes long); a test checks this against
+    // MISSING_TOKENS.
+    match trim(cell).as_bytes() {
+        b"" | b"NA" => true,
+        b"N/A" | b"n/a" | b"NaN" | b"nan" | b"NAN" => true,
+        b"null" | b"NULL" | b"Null" | b"None" | b"none" | b"NONE" | b"#N/A" | b"<NA>" => true,
+        _ => false,
+    }
 }
 
 /// Trims ASCII white space (space, tab, CR, LF, form feed) from both ends.
@@ -154,13 +159,13 @@ fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
 
 /// A boolean: `true`/`false` or `yes`/`no`, in any letter case.
 pub fn parse_bool(cell: &str) -> Option<bool> {
-    let s = trim(cell);
-    if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("yes") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") || s.eq_ignore_ascii_case("no") {
-        Some(false)
-    } else {
-        None
+    let s = trim(cell).as_bytes();
+    match s.len() {
+        2 if s.eq_ignore_ascii_case(b"no") => Some(false),
+        3 if s.eq_ignore_ascii_case(b"yes") => Some(true),
+        4 if s.eq_ignore_ascii_case(b"true") => Some(true),
+        5 if s.eq_ignore_ascii_case(b"false") => Some(false),
+        _ => None,
     }
 }
 
@@ -307,27 +312,46 @@ fn parse_offset(s: &[u8]) -> Option<i32> {
 /// Distinct values of a text column, tracked until there are more than
 /// [`CATEGORY_MAX_DISTINCT`] (then only "too many" is known). Values are compared by 64-bit
 /// hash: two different values would have to collide (probability below 10⁻¹⁶) to be counted
-/// as one.
-#[derive(Debug, Clone, Default)]
+/// as one. The hashes sit in a small open-addressing table (at most 51 of [`SLOTS`] slots
+/// used), so a value costs one hash and about one probe.
+#[derive(Debug, Clone)]
 pub struct DistinctValues {
-    hashes: Vec<u64>,
+    /// Hashes by slot; 0 marks an empty slot (a value hashing to 0 is stored as 1).
+    slots: Box<[u64; SLOTS]>,
+    count: usize,
     overflow: bool,
+}
+
+const SLOTS: usize = 128;
+
+impl Default for DistinctValues {
+    fn default() -> Self {
+        Self { slots: Box::new([0; SLOTS]), count: 0, overflow: false }
+    }
 }
 
 impl DistinctValues {
     pub fn observe(&mut self, value: &str) {
-        if self.overflow {
-            return;
+        if !self.overflow {
+            self.insert(xxhash_rust::xxh3::xxh3_64(value.as_bytes()).max(1));
         }
-        let h = xxhash_rust::xxh3::xxh3_64(value.as_bytes());
-        if self.hashes.contains(&h) {
-            return;
+    }
+
+    fn insert(&mut self, h: u64) {
+        let mut at = (h as usize) % SLOTS;
+        loop {
+            match self.slots[at] {
+                0 => break,
+                seen if seen == h => return,
+                _ => at = (at + 1) % SLOTS,
+            }
         }
-        if self.hashes.len() == CATEGORY_MAX_DISTINCT {
+        if self.count == CATEGORY_MAX_DISTINCT {
             self.overflow = true;
-            self.hashes = Vec::new();
+            self.count = 0;
         } else {
-            self.hashes.push(h);
+            self.slots[at] = h;
+            self.count += 1;
         }
     }
 
@@ -335,27 +359,18 @@ impl DistinctValues {
     pub fn merge(&mut self, other: &DistinctValues) {
         if other.overflow {
             self.overflow = true;
-            self.hashes = Vec::new();
-            return;
         }
-        for &h in &other.hashes {
+        for &h in other.slots.iter().filter(|&&h| h != 0) {
             if self.overflow {
-                return;
+                break;
             }
-            if !self.hashes.contains(&h) {
-                if self.hashes.len() == CATEGORY_MAX_DISTINCT {
-                    self.overflow = true;
-                    self.hashes = Vec::new();
-                } else {
-                    self.hashes.push(h);
-                }
-            }
+            self.insert(h);
         }
     }
 
     /// The number of distinct values, or `None` when there are more than the category limit.
     pub fn count(&self) -> Option<usize> {
-        (!self.overflow).then_some(self.hashes.len())
+        (!self.overflow).then_some(self.count)
     }
 
     /// The text type for a column with `non_missing` values: `category` or `object`.
@@ -511,6 +526,64 @@ impl ColumnInference {
         observed
     }
 
+    /// [`observe`](Self::observe) for a pass that converts the column to `guess`, a type
+    /// inferred from cells that the same pass also observes (in this inference or one merged
+    /// with it). A cell that is a value of the guessed type is counted without trying the
+    /// types before it (they are ruled out by the cells the guess came from) and, for
+    /// non-text guesses, without tracking distinct values; any other cell is observed in
+    /// full. The result decides exactly like [`observe`](Self::observe) would whenever it
+    /// decides `guess`'s type, and decides some other type otherwise (then the caller must
+    /// read the column again with the decided type as its guess).
+    pub fn observe_as(&mut self, cell: &str, guess: &InferredType) -> Observed {
+        let fast = match guess.dtype {
+            DType::Int64 => match parse_int(cell) {
+                IntLiteral::Value(v) => {
+                    self.fits.int += 1;
+                    self.fits.float += 1;
+                    Some(Observed::Int(v))
+                }
+                _ => None,
+            },
+            // A long run of digits may be an integer beyond int64, which only text holds exactly:
+            // such cells take the full path.
+            DType::Float64 if trim(cell).len() < 19 => is_float(cell).then(|| {
+                self.fits.float += 1;
+                Observed::Float
+            }),
+            DType::Float64 => None,
+            DType::Bool => parse_bool(cell).map(|b| {
+                self.fits.bool += 1;
+                Observed::Bool(b)
+            }),
+            DType::Datetime64 => match parse_datetime(cell) {
+                Some((family, value)) if self.date_family.is_none_or(|known| known == family) => {
+                    self.date_family = Some(family);
+                    self.fits.datetime += 1;
+                    Some(Observed::Datetime(value))
+                }
+                _ => None,
+            },
+            DType::Object | DType::Category => None,
+        };
+        match fast {
+            Some(observed) => {
+                self.non_missing += 1;
+                self.rule_out_before(guess.dtype);
+                observed
+            }
+            None => self.observe(cell),
+        }
+    }
+
+    /// Marks the non-text types ranked before `dtype` as impossible (and those after it, which
+    /// a value of `dtype` cannot be).
+    fn rule_out_before(&mut self, dtype: DType) {
+        self.could_be_int &= dtype == DType::Int64;
+        self.could_be_float &= matches!(dtype, DType::Int64 | DType::Float64);
+        self.could_be_bool &= dtype == DType::Bool;
+        self.could_be_datetime &= dtype == DType::Datetime64;
+    }
+
     pub fn missing(&self) -> u64 {
         self.missing
     }
@@ -623,6 +696,96 @@ mod tests {
                 assert_eq!(left.decide(), whole.decide(), "{values:?} split at {split}");
                 assert_eq!(left.mixed("c"), whole.mixed("c"), "{values:?} split at {split}");
                 assert_eq!(left.missing(), whole.missing());
+            }
+        }
+    }
+
+    #[test]
+    fn missing_tokens_are_recognised_exactly_among_all_short_strings() {
+        let alphabet: Vec<char> = "NAn/auLlOoeE#<>x 0".chars().collect();
+        let mut strings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> =
+                strings.iter().flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}"))).collect();
+            strings.extend(longer.into_iter().filter(|s| s.len() <= 4));
+            strings.sort();
+            strings.dedup();
+        }
+        assert!(strings.len() > 50_000);
+        for s in &strings {
+            assert_eq!(is_missing(s), MISSING_TOKENS.contains(&trim(s)), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn booleans_are_read_in_any_letter_case_and_nothing_else_is() {
+        for (text, value) in [("true", true), ("TRUE", true), ("Yes", true), ("no", false), ("fAlSe", false)] {
+            assert_eq!(parse_bool(&format!(" {text} ")), Some(value), "{text}");
+        }
+        for text in ["", "t", "n", "yes!", "truee", "0", "1", "falsy", "nO "] {
+            assert_eq!(parse_bool(text), if text == "nO " { Some(false) } else { None }, "{text:?}");
+        }
+    }
+
+    /// Cells of one kind (integers, huge integers, floats, booleans, dates in two families,
+    /// datetimes, missing tokens, words, codes with leading zeros).
+    fn cells_of_kind(kind: usize) -> proptest::strategy::BoxedStrategy<String> {
+        use proptest::strategy::Strategy;
+        let patterns = [
+            "-?[1-9][0-9]{0,3}",
+            "[1-9][0-9]{18,20}",
+            "-?[0-9]{1,2}\\.[0-9]{1,3}",
+            "(true|FALSE|yes|No)",
+            "20[0-9]{2}-0[1-9]-1[0-9]",
+            "20[0-9]{2}/0[1-9]/1[0-9]",
+            "2024-01-01T10:00:00(Z)?",
+            "(NA|| null |N/A)",
+            "[a-c]{1,2}",
+            "0[0-9]{3}",
+        ];
+        proptest::string::string_regex(patterns[kind % patterns.len()]).unwrap().boxed()
+    }
+
+    /// A column mostly of one kind of cell with about one cell in eight of another kind.
+    fn column() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::strategy::Strategy;
+        (0usize..10, 0usize..10).prop_flat_map(|(main, other)| {
+            proptest::collection::vec((cells_of_kind(main), cells_of_kind(other), 0u8..8), 1..60)
+                .prop_map(|cells| cells.into_iter().map(|(a, b, pick)| if pick == 0 { b } else { a }).collect())
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        #[test]
+        fn observing_as_a_guess_from_a_prefix_decides_like_observing_every_value(
+            column in column(),
+            prefix in 0usize..60,
+        ) {
+            let mut guessed = ColumnInference::default();
+            column[..prefix.min(column.len())].iter().for_each(|v| {
+                guessed.observe(v);
+            });
+            let guess = guessed.decide();
+            let (mut full, mut fast) = (ColumnInference::default(), ColumnInference::default());
+            for v in &column {
+                full.observe(v);
+                fast.observe_as(v, &guess);
+            }
+            let (full_type, fast_type) = (full.decide(), fast.decide());
+            proptest::prop_assert_eq!(fast.missing(), full.missing());
+            if fast_type == guess || guess.dtype.is_text() {
+                // Confirmed guesses (and text guesses, observed in full) are exact.
+                let both_text = full_type.dtype.is_text() && fast_type.dtype.is_text();
+                proptest::prop_assert!(fast_type == full_type || both_text, "{:?} vs {:?}", fast_type, full_type);
+                if guess.dtype.is_text() {
+                    proptest::prop_assert_eq!(fast_type, full_type);
+                    proptest::prop_assert_eq!(fast.mixed("c"), full.mixed("c"));
+                }
+            } else {
+                // Otherwise the decision differs from the guess, so the caller reads again.
+                proptest::prop_assert!(full_type != guess);
             }
         }
     }

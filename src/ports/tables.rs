@@ -51,6 +51,8 @@ pub struct IngestedTable {
     pub format: SourceFormat,
     pub columns: Vec<ColumnSchema>,
     pub row_count: u64,
+    /// Hex SHA-256 of the normalized file written.
+    pub normalized_sha256: String,
     pub quality: QualityReport,
     pub preview: Vec<PreviewRow>,
 }

@@ -242,6 +242,17 @@ async fn the_original_and_the_normalized_copy_are_stored_with_their_checksums() 
     let parquet_head = app.app.artifacts.read_range(&version.normalized.storage_key, 0..4).await.unwrap();
     assert_eq!(&parquet_head[..], b"PAR1");
     assert_eq!(app.stored_artifacts().await.len(), 2);
+    // The normalized checksums (computed while writing) are those of the stored bytes, for a
+    // CSV and for a Parquet upload.
+    let from_parquet = app.upload_ok("Stored again", &parquet_bytes()).await;
+    for up in [&up, &from_parquet] {
+        let id = uuid_of(&up["dataset_version_id"]).into();
+        let version = app.app.metadata.find_version(id).await.unwrap().unwrap();
+        let key = &version.normalized.storage_key;
+        let size = app.app.artifacts.size(key).await.unwrap();
+        let stored = app.app.artifacts.read_range(key, 0..size).await.unwrap();
+        assert_eq!(version.normalized.sha256, hex::encode(sha2::Sha256::digest(&stored)));
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! The column types are first guessed from the text's first [`GUESS_BYTES`]; then one pass
 //! validates every record, infers every column's type over all its values *and* converts the
-//! cells to the guessed types, checks quality and encodes the normalized Parquet file. When
+//! cells to the guessed types (a cell of the guessed type is parsed once, for both; see
+//! [`ColumnInference::observe_as`]), checks quality and encodes the normalized Parquet file. When
 //! the types inferred over every value differ from the guess (a float after a million integers,
 //! a column empty at the start), the pass is run again with the inferred types, which are then
 //! final: the result is always what inference over every value decides, and a file whose
@@ -148,6 +149,7 @@ pub fn ingest_csv_with(
         format: SourceFormat::Csv,
         columns,
         row_count: summary.rows,
+        normalized_sha256: summary.sha256,
         quality: summary.quality,
         preview: summary.preview,
     })
@@ -496,7 +498,7 @@ impl ConvertWorker<'_> {
         text_end: u64,
         encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
-        let (job, schema) = (self.job, self.schema);
+        let (job, schema, types) = (self.job, self.schema, self.types);
         let mut inference = vec![ColumnInference::default(); job.width];
         let mut rows = 0u64;
         let mut out =
@@ -508,10 +510,10 @@ impl ConvertWorker<'_> {
             match &mut out {
                 Some(encoding_block) => {
                     let mut fits = true;
-                    for ((inference, builder), cell) in
-                        inference.iter_mut().zip(&mut encoding_block.builders).zip(record.iter())
+                    for (((inference, builder), cell), guess) in
+                        inference.iter_mut().zip(&mut encoding_block.builders).zip(record.iter()).zip(types)
                     {
-                        let observed = inference.observe(cell);
+                        let observed = inference.observe_as(cell, guess);
                         fits &= builder.append(cell, observed);
                     }
                     if !fits {
@@ -525,8 +527,8 @@ impl ConvertWorker<'_> {
                     }
                 }
                 None => {
-                    for (inference, cell) in inference.iter_mut().zip(record.iter()) {
-                        inference.observe(cell);
+                    for ((inference, cell), guess) in inference.iter_mut().zip(record.iter()).zip(types) {
+                        inference.observe_as(cell, guess);
                     }
                 }
             }
@@ -674,10 +676,10 @@ fn finish_conversion(
 ) -> Result<SinkSummary, IngestError> {
     let Encoded { assembler, quality, preview } =
         converted.encoded.ok_or_else(|| IngestError::Io("the file changed while it was being read".into()))?;
-    assembler.close()?;
+    let sha256 = assembler.close()?;
     let closed = std::time::Instant::now();
     let rows = quality.rows();
     let quality = finish_quality(normalized, schema, quality, mixed, workers)?;
     tracing::debug!(outliers_ms = closed.elapsed().as_millis() as u64, "CSV quality");
-    Ok(SinkSummary { rows, quality, preview })
+    Ok(SinkSummary { rows, sha256, quality, preview })
 }

@@ -112,6 +112,7 @@ pub fn ingest_parquet(upload: &Path, normalized: &Path, limits: &IngestLimits) -
         format: SourceFormat::Parquet,
         columns,
         row_count: summary.rows,
+        normalized_sha256: summary.sha256,
         quality: summary.quality,
         preview: summary.preview,
     })

@@ -2,7 +2,7 @@
 //! normalized Parquet file, the quality checks and the preview are all fed from here.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
 
 use crate::domain::inference::MixedColumn;
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
@@ -41,10 +42,42 @@ pub fn batch_rows(columns: usize) -> usize {
     (CELLS_PER_BATCH / columns.max(1)).clamp(16, 64 * 1024)
 }
 
+/// The normalized file, with the SHA-256 of every byte written to it computed on the way
+/// (so the file is not read again to checksum it).
+pub struct HashingFile {
+    file: File,
+    hasher: Sha256,
+}
+
+impl HashingFile {
+    fn create(path: &Path) -> Result<Self, IngestError> {
+        let file = File::create(path).map_err(|e| IngestError::Io(e.to_string()))?;
+        Ok(Self { file, hasher: Sha256::new() })
+    }
+
+    /// Flushes the file; returns the hex SHA-256 of its content.
+    fn finish(mut self) -> Result<String, IngestError> {
+        self.file.flush().map_err(|e| IngestError::Io(format!("writing the normalized Parquet file: {e}")))?;
+        Ok(hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 pub struct CanonicalSink {
     path: PathBuf,
     schema: SchemaRef,
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<BufWriter<HashingFile>>,
     quality: QualityAccumulator,
     preview: Vec<PreviewRow>,
     rows: u64,
@@ -53,6 +86,8 @@ pub struct CanonicalSink {
 /// What the sink saw.
 pub struct SinkSummary {
     pub rows: u64,
+    /// Hex SHA-256 of the normalized file.
+    pub sha256: String,
     pub quality: QualityReport,
     pub preview: Vec<PreviewRow>,
 }
@@ -63,7 +98,7 @@ fn parquet_err(e: parquet::errors::ParquetError) -> IngestError {
 
 impl CanonicalSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, IngestError> {
-        let file = File::create(path).map_err(|e| IngestError::Io(e.to_string()))?;
+        let file = BufWriter::with_capacity(1 << 20, HashingFile::create(path)?);
         let rows_per_group = group_rows(schema.fields().len());
         let props = writer_properties(None).into_builder().set_max_row_group_row_count(Some(rows_per_group)).build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
@@ -81,11 +116,18 @@ impl CanonicalSink {
 
     /// Closes the file and completes the quality report (see [`finish_quality`]).
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
-        self.writer.close().map_err(parquet_err)?;
+        let sha256 = finish_file(self.writer.into_inner().map_err(parquet_err)?)?;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let quality = finish_quality(&self.path, &self.schema, self.quality, mixed, workers)?;
-        Ok(SinkSummary { rows: self.rows, quality, preview: self.preview })
+        Ok(SinkSummary { rows: self.rows, sha256, quality, preview: self.preview })
     }
+}
+
+/// Flushes a finished normalized file; returns its hex SHA-256.
+fn finish_file(buffered: BufWriter<HashingFile>) -> Result<String, IngestError> {
+    let file =
+        buffered.into_inner().map_err(|e| IngestError::Io(format!("writing the normalized Parquet file: {e}")))?;
+    file.finish()
 }
 
 /// How normalized files are written: Snappy pages, statistics per column chunk, and
@@ -129,7 +171,7 @@ fn read_floats(path: &Path, indices: &[usize]) -> Result<Vec<Vec<f64>>, IngestEr
 /// The normalized Parquet file written from row groups encoded elsewhere (on worker threads),
 /// appended in order.
 pub struct ParquetAssembler {
-    writer: SerializedFileWriter<BufWriter<File>>,
+    writer: SerializedFileWriter<BufWriter<HashingFile>>,
     encoder: RowGroupEncoder,
 }
 
@@ -155,10 +197,9 @@ pub struct EncodedRowGroup {
 impl ParquetAssembler {
     /// `dictionary`: the columns to dictionary-encode (low-cardinality text).
     pub fn create(path: &Path, schema: SchemaRef, dictionary: &[String]) -> Result<Self, IngestError> {
-        let file = File::create(path).map_err(|e| IngestError::Io(e.to_string()))?;
+        let file = BufWriter::with_capacity(1 << 20, HashingFile::create(path)?);
         let props = writer_properties(Some(dictionary));
-        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), Arc::clone(&schema), Some(props))
-            .map_err(parquet_err)?;
+        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
         let (writer, factory) = writer.into_serialized_writer().map_err(parquet_err)?;
         Ok(Self { writer, encoder: RowGroupEncoder { factory: Arc::new(factory), schema } })
     }
@@ -176,11 +217,9 @@ impl ParquetAssembler {
         Ok(())
     }
 
-    /// Writes the footer and flushes the file.
-    pub fn close(self) -> Result<(), IngestError> {
-        let buffered = self.writer.into_inner().map_err(parquet_err)?;
-        buffered.into_inner().map_err(|e| IngestError::Io(format!("writing the normalized Parquet file: {e}")))?;
-        Ok(())
+    /// Writes the footer and flushes the file; returns its hex SHA-256.
+    pub fn close(self) -> Result<String, IngestError> {
+        finish_file(self.writer.into_inner().map_err(parquet_err)?)
     }
 }
 
