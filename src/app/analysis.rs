@@ -211,17 +211,27 @@ impl App {
                     let counts = drain_value(move || tally.into_counts()).await?;
                     let counted_ms = t.elapsed().as_millis() as u64;
                     let unique = counts.distinct();
-                    let stream = self.tables.batches(key, Some(vec![i])).await?;
-                    let recovery = drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
+                    // The texts remembered while counting usually name the top values; else a
+                    // second pass over the column recovers them.
+                    let (top, reread) = match counts.known_top_values() {
+                        Some(top) => (top, false),
+                        None => {
+                            let stream = self.tables.batches(key, Some(vec![i])).await?;
+                            let recovery =
+                                drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
+                            (recovery.finish(), true)
+                        }
+                    };
                     tracing::debug!(
                         column = i,
                         counted_ms,
-                        recovered_ms = t.elapsed().as_millis() as u64 - counted_ms,
+                        reread,
+                        named_ms = t.elapsed().as_millis() as u64 - counted_ms,
                         "statistics: top values by hash"
                     );
                     let mut stats = ColumnValues::Text(Default::default()).finish(name, dtype, rows, one.missing);
                     stats.unique = unique;
-                    stats.top_values = Some(recovery.finish());
+                    stats.top_values = Some(top);
                     stats
                 }
                 Some(values) => drain_value(move || values.finish(name, dtype, rows, one.missing)).await?,

@@ -456,7 +456,7 @@ impl ColumnValues {
             }
             Self::TextHashes(tally) => {
                 for value in column.as_string::<i32>().iter().flatten() {
-                    tally.add(text_hash(value));
+                    tally.add_text(value);
                 }
             }
             Self::Time { micros, dates, .. } => {
@@ -541,9 +541,17 @@ const TALLY_MAP_LIMIT: usize = 4096;
 pub struct HashTally {
     map: HashMap<u64, u64, PreHashedState>,
     list: Option<Vec<u64>>,
+    memo: TextMemo,
 }
 
 impl HashTally {
+    /// Counts a text value (and remembers its text when the memo has room).
+    pub fn add_text(&mut self, value: &str) {
+        let hash = text_hash(value);
+        self.add(hash);
+        self.memo.observe(hash, value);
+    }
+
     pub fn add(&mut self, hash: u64) {
         if let Some(list) = self.list.as_mut() {
             list.push(hash);
@@ -582,25 +590,142 @@ impl HashTally {
                 }
                 hashes.truncate(kept);
                 hashes.shrink_to_fit();
-                HashCounts { hashes, counts }
+                HashCounts { hashes, counts, memo: self.memo }
             }
             None => {
                 let mut pairs: Vec<(u64, u64)> = self.map.into_iter().collect();
                 pairs.sort_unstable_by_key(|&(h, _)| h);
                 let (hashes, counts) = pairs.into_iter().unzip();
-                HashCounts { hashes, counts }
+                HashCounts { hashes, counts, memo: self.memo }
             }
         }
     }
 }
 
-/// Distinct value hashes ascending, with their counts.
+/// Bytes of text a [`TextMemo`] keeps by hash (about 48 bytes of overhead counted per value).
+const TEXT_MEMO_BYTES: usize = 8 << 20;
+/// The smallest distinct values a [`TextMemo`] keeps.
+const SMALLEST_KEPT: usize = 32;
+/// Longest value the smallest-values list keeps (a longer one that would enter it ends it).
+const SMALLEST_MAX_LEN: usize = 4096;
+
+/// Texts remembered while a column is counted by hash, so that its most frequent values can
+/// usually be named without reading the column again: the text of every distinct value
+/// until [`TEXT_MEMO_BYTES`] are used (frequent values tend to appear early), and the
+/// [`SMALLEST_KEPT`] smallest distinct values (byte order), which name the values tied at
+/// the tenth count when the ties are too many to remember (e.g. a column of unique ids).
+#[derive(Default)]
+struct TextMemo {
+    texts: HashMap<u64, Box<str>, PreHashedState>,
+    bytes: usize,
+    full: bool,
+    /// Ascending: always the smallest distinct values seen, unless `smallest_lost`.
+    smallest: std::collections::BTreeSet<Box<str>>,
+    smallest_lost: bool,
+}
+
+impl TextMemo {
+    fn observe(&mut self, hash: u64, value: &str) {
+        if !self.full {
+            match self.texts.entry(hash) {
+                // Seen before: it was offered to `smallest` then (if it did not enter, or
+                // left, smaller values hold the places, as they still do).
+                std::collections::hash_map::Entry::Occupied(_) => return,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let cost = value.len() + 48;
+                    if self.bytes + cost > TEXT_MEMO_BYTES {
+                        self.full = true;
+                    } else {
+                        self.bytes += cost;
+                        slot.insert(value.into());
+                    }
+                }
+            }
+        }
+        if self.smallest_lost {
+            return;
+        }
+        let enters = self.smallest.len() < SMALLEST_KEPT || self.smallest.last().is_some_and(|last| value < &**last);
+        if enters && !self.smallest.contains(value) {
+            if value.len() > SMALLEST_MAX_LEN {
+                self.smallest_lost = true;
+                self.smallest.clear();
+                return;
+            }
+            self.smallest.insert(value.into());
+            if self.smallest.len() > SMALLEST_KEPT {
+                self.smallest.pop_last();
+            }
+        }
+    }
+}
+
+/// Distinct value hashes ascending, with their counts (and the texts remembered while
+/// counting).
 pub struct HashCounts {
     hashes: Vec<u64>,
     counts: Vec<u64>,
+    memo: TextMemo,
 }
 
 impl HashCounts {
+    /// The 10th largest count (the smallest count when there are fewer values): values
+    /// counted more often are all among the top values, values counted exactly this often
+    /// compete for the remaining places by value.
+    fn boundary(&self) -> u64 {
+        let mut by_count: Vec<u64> = self.counts.clone();
+        if by_count.len() > TOP_VALUES {
+            let (_, &mut tenth, _) = by_count.select_nth_unstable_by(TOP_VALUES - 1, |a, b| b.cmp(a));
+            tenth
+        } else {
+            by_count.iter().copied().min().unwrap_or(0)
+        }
+    }
+
+    /// The top values (as [`top_values`] defines them) named from the texts remembered
+    /// while counting, or `None` when those do not name them all and the column must be read
+    /// again ([`TopValueRecovery`]).
+    pub fn known_top_values(&self) -> Option<Vec<(String, u64)>> {
+        let boundary = self.boundary();
+        let memo = &self.memo;
+        let smallest: HashMap<u64, &str, PreHashedState> = memo.smallest.iter().map(|v| (text_hash(v), &**v)).collect();
+        let text_of = |h: u64| memo.texts.get(&h).map(|t| &**t).or_else(|| smallest.get(&h).copied());
+        let mut top: Vec<(String, u64)> = Vec::with_capacity(TOP_VALUES);
+        for (h, count) in self.pairs().filter(|&(_, c)| c > boundary) {
+            top.push((text_of(h)?.to_string(), count));
+        }
+        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let wanted = TOP_VALUES.saturating_sub(top.len());
+        if wanted > 0 {
+            let tied: Option<Vec<&str>> =
+                self.pairs().filter(|&(_, c)| c == boundary).map(|(h, _)| text_of(h)).collect();
+            let tied: Vec<String> = match tied {
+                Some(mut all) => {
+                    all.sort_unstable();
+                    all.into_iter().take(wanted).map(str::to_string).collect()
+                }
+                // The smallest values are a prefix of the column's values in byte order, so
+                // the first ones tied at the boundary in it are the first ones in the column.
+                None if !memo.smallest_lost => {
+                    let first: Vec<String> = memo
+                        .smallest
+                        .iter()
+                        .filter(|v| self.count(text_hash(v)) == boundary)
+                        .take(wanted)
+                        .map(|v| v.to_string())
+                        .collect();
+                    if first.len() < wanted {
+                        return None;
+                    }
+                    first
+                }
+                None => return None,
+            };
+            top.extend(tied.into_iter().map(|v| (v, boundary)));
+        }
+        Some(top)
+    }
+
     pub fn distinct(&self) -> u64 {
         self.hashes.len() as u64
     }
@@ -631,13 +756,7 @@ pub struct TopValueRecovery {
 
 impl TopValueRecovery {
     pub fn new(counts: HashCounts) -> Self {
-        let mut by_count: Vec<u64> = counts.counts.clone();
-        let boundary = if by_count.len() > TOP_VALUES {
-            let (_, &mut tenth, _) = by_count.select_nth_unstable_by(TOP_VALUES - 1, |a, b| b.cmp(a));
-            tenth
-        } else {
-            by_count.iter().copied().min().unwrap_or(0)
-        };
+        let boundary = counts.boundary();
         let above: HashMap<u64, Option<String>, PreHashedState> =
             counts.pairs().filter(|&(_, c)| c > boundary).map(|(h, _)| (h, None)).collect();
         let tied_wanted = TOP_VALUES.saturating_sub(above.len());
@@ -1119,6 +1238,66 @@ mod tests {
         assert_eq!(top.len(), 10);
         assert_eq!(top[0], ("id000".to_string(), 1));
         assert_eq!(top[9], ("id009".to_string(), 1));
+    }
+
+    /// Top values by exact counting, by the texts remembered while counting hashes (when they
+    /// name them), and by the second pass.
+    fn top_values_three_ways(
+        values: &[String],
+    ) -> (Vec<(String, u64)>, Option<Vec<(String, u64)>>, Vec<(String, u64)>) {
+        let mut exact: HashMap<String, u64> = HashMap::new();
+        values.iter().for_each(|v| *exact.entry(v.clone()).or_default() += 1);
+        let column: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(values.to_vec()));
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        for chunk in 0..values.len().div_ceil(1000) {
+            let end = ((chunk + 1) * 1000).min(values.len());
+            hashed.observe(&column.slice(chunk * 1000, end - chunk * 1000));
+        }
+        let ColumnValues::TextHashes(tally) = hashed else { unreachable!() };
+        let counts = tally.into_counts();
+        let known = counts.known_top_values();
+        let mut recovery = TopValueRecovery::new(counts);
+        recovery.observe(&column);
+        (top_values(exact), known, recovery.finish())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+
+        #[test]
+        fn top_values_named_while_counting_equal_exact_counting(
+            values in proptest::collection::vec("[a-d]{0,3}", 0..300),
+        ) {
+            let (exact, known, recovered) = top_values_three_ways(&values);
+            proptest::prop_assert_eq!(known.as_ref(), Some(&exact), "a small column is named in full");
+            proptest::prop_assert_eq!(recovered, exact);
+        }
+    }
+
+    #[test]
+    fn unique_ids_beyond_the_memo_are_named_by_the_smallest_values_kept() {
+        // 200,000 distinct ids (about 11 MB of memo: more than it keeps), in descending order,
+        // so that the smallest ones come last.
+        let values: Vec<String> = (0..200_000).rev().map(|i| format!("id{i:07}")).collect();
+        let (exact, known, recovered) = top_values_three_ways(&values);
+        assert_eq!(exact[0], ("id0000000".to_string(), 1));
+        assert_eq!(known, Some(exact.clone()));
+        assert_eq!(recovered, exact);
+    }
+
+    #[test]
+    fn frequent_values_first_seen_after_the_memo_is_full_are_recovered_by_a_second_pass() {
+        // The memo fills with 200,000 distinct values seen twice each; then twelve values seen
+        // three times each, not remembered, make the top.
+        let mut values: Vec<String> = (0..200_000).map(|i| format!("v{i:07}")).collect();
+        values.extend(values.clone());
+        for _ in 0..3 {
+            values.extend((0..12).map(|i| format!("zz{i:02}")));
+        }
+        let (exact, known, recovered) = top_values_three_ways(&values);
+        assert_eq!(exact[0], ("zz00".to_string(), 3));
+        assert_eq!(known, None, "the memo cannot name them");
+        assert_eq!(recovered, exact);
     }
 
     #[test]
