@@ -106,7 +106,9 @@ impl App {
         });
     }
 
-    async fn compute_statistics(&self, version: &Version) -> Result<DatasetStatistics, AppError> {
+    /// Computes a version's statistics from its stored file, without the cache (what
+    /// [`statistics_of`](Self::statistics_of) does on a miss).
+    pub async fn compute_statistics(&self, version: &Version) -> Result<DatasetStatistics, AppError> {
         let key = &version.normalized.storage_key;
         let columns = &version.columns;
         let rows = version.summary.row_count;
@@ -125,6 +127,9 @@ impl App {
         };
         // The duplicate count is the quality report's when it recorded it (same definition);
         // then the pass over whole rows reads only the numeric columns, for the correlations.
+        // (Reading the numeric columns together, for their own statistics and the
+        // correlations at once, was measured slower on 2 cores: one long read instead of
+        // several in parallel.)
         let known_duplicates = version.quality.duplicate_rows;
         let projection = known_duplicates.map(|_| numeric.clone());
         let row_numeric = if projection.is_some() { (0..numeric.len()).collect() } else { numeric.clone() };
@@ -169,10 +174,13 @@ impl App {
         let jobs: Vec<_> = groups.iter().map(|group| self.group_statistics(version, group.clone())).collect();
         let per_column = futures_util::stream::iter(jobs).buffered(parallel).try_collect::<Vec<_>>();
         let (first, results) = futures_util::try_join!(whole_table, per_column)?;
-        let mut by_column: Vec<(usize, Vec<(ColumnStats, u64)>)> = groups.iter().map(|g| g[0]).zip(results).collect();
-        by_column.sort_by_key(|&(first_column, _)| first_column);
-        let (column_stats, layouts): (Vec<ColumnStats>, Vec<u64>) =
-            by_column.into_iter().flat_map(|(_, stats)| stats).unzip();
+        // Every column's statistics are put back in column order by its own index.
+        let mut by_column: Vec<(usize, (ColumnStats, u64))> = Vec::with_capacity(columns.len());
+        for (group, stats) in groups.iter().zip(results) {
+            by_column.extend(group.iter().copied().zip(stats));
+        }
+        by_column.sort_by_key(|&(column, _)| column);
+        let (column_stats, layouts): (Vec<ColumnStats>, Vec<u64>) = by_column.into_iter().map(|(_, s)| s).unzip();
         let value_bytes = layouts.iter().sum::<u64>();
         Ok(DatasetStatistics {
             columns: column_stats,
@@ -195,50 +203,17 @@ impl App {
         group: Vec<usize>,
     ) -> Result<Vec<(ColumnStats, u64)>, AppError> {
         let key = &version.normalized.storage_key;
-        let (columns, rows) = (&version.columns, version.summary.row_count);
         let started = std::time::Instant::now();
         let stream = self.tables.batches(key, Some(group.clone())).await?;
         let collected = drain(stream, ColumnGroup::new(group.len()), ColumnGroup::observe).await?;
         let read_ms = started.elapsed().as_millis() as u64;
-        let mut column_stats = Vec::with_capacity(group.len());
-        for (&i, one) in group.iter().zip(collected.0) {
-            let (name, dtype) = (columns[i].name.clone(), columns[i].dtype);
-            let stats = match one.values {
-                Some(ColumnValues::TextHashes(tally)) => {
-                    // Text is counted by hash; a second pass over the column recovers the
-                    // text of the most frequent values.
-                    let t = std::time::Instant::now();
-                    let counts = drain_value(move || tally.into_counts()).await?;
-                    let counted_ms = t.elapsed().as_millis() as u64;
-                    let unique = counts.distinct();
-                    // The texts remembered while counting usually name the top values; else a
-                    // second pass over the column recovers them.
-                    let (top, reread) = match counts.known_top_values() {
-                        Some(top) => (top, false),
-                        None => {
-                            let stream = self.tables.batches(key, Some(vec![i])).await?;
-                            let recovery =
-                                drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
-                            (recovery.finish(), true)
-                        }
-                    };
-                    tracing::debug!(
-                        column = i,
-                        counted_ms,
-                        reread,
-                        named_ms = t.elapsed().as_millis() as u64 - counted_ms,
-                        "statistics: top values by hash"
-                    );
-                    let mut stats = ColumnValues::Text(Default::default()).finish(name, dtype, rows, one.missing);
-                    stats.unique = unique;
-                    stats.top_values = Some(top);
-                    stats
-                }
-                Some(values) => drain_value(move || values.finish(name, dtype, rows, one.missing)).await?,
-                None => ColumnValues::for_type(&DataType::Utf8).finish(name, dtype, rows, one.missing),
-            };
-            column_stats.push((stats, one.layout_bytes));
-        }
+        // The columns of a group are finished (sorted, summarized) as many at a time as there
+        // are cores, in column order.
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let finishing: Vec<_> =
+            group.iter().zip(collected.columns).map(|(&i, one)| self.finish_column(version, i, one)).collect();
+        let column_stats: Vec<(ColumnStats, u64)> =
+            futures_util::stream::iter(finishing).buffered(parallel).try_collect().await?;
         tracing::debug!(
             ?group,
             read_ms,
@@ -246,6 +221,48 @@ impl App {
             "statistics: a group of columns"
         );
         Ok(column_stats)
+    }
+}
+
+impl App {
+    /// One column's statistics from what its read collected, with its layout size.
+    async fn finish_column(&self, version: &Version, i: usize, one: OneColumn) -> Result<(ColumnStats, u64), AppError> {
+        let key = &version.normalized.storage_key;
+        let (columns, rows) = (&version.columns, version.summary.row_count);
+        let (name, dtype) = (columns[i].name.clone(), columns[i].dtype);
+        let stats = match one.values {
+            Some(ColumnValues::TextHashes(tally)) => {
+                let t = std::time::Instant::now();
+                let counts = drain_value(move || tally.into_counts()).await?;
+                let counted_ms = t.elapsed().as_millis() as u64;
+                let unique = counts.distinct();
+                // Text is counted by hash. The texts remembered while counting usually name
+                // the top values; else a second pass over the column recovers them.
+                let (top, reread) = match counts.known_top_values() {
+                    Some(top) => (top, false),
+                    None => {
+                        let stream = self.tables.batches(key, Some(vec![i])).await?;
+                        let recovery =
+                            drain(stream, TopValueRecovery::new(counts), |r, b| r.observe(b.column(0))).await?;
+                        (recovery.finish(), true)
+                    }
+                };
+                tracing::debug!(
+                    column = i,
+                    counted_ms,
+                    reread,
+                    named_ms = t.elapsed().as_millis() as u64 - counted_ms,
+                    "statistics: top values by hash"
+                );
+                let mut stats = ColumnValues::Text(Default::default()).finish(name, dtype, rows, one.missing);
+                stats.unique = unique;
+                stats.top_values = Some(top);
+                stats
+            }
+            Some(values) => drain_value(move || values.finish(name, dtype, rows, one.missing)).await?,
+            None => ColumnValues::for_type(&DataType::Utf8).finish(name, dtype, rows, one.missing),
+        };
+        Ok((stats, one.layout_bytes))
     }
 }
 
@@ -280,15 +297,17 @@ impl App {
 }
 
 /// What a pass over a group of columns accumulates, one entry per column.
-struct ColumnGroup(Vec<OneColumn>);
+struct ColumnGroup {
+    columns: Vec<OneColumn>,
+}
 
 impl ColumnGroup {
     fn new(columns: usize) -> Self {
-        Self((0..columns).map(|_| OneColumn::default()).collect())
+        Self { columns: (0..columns).map(|_| OneColumn::default()).collect() }
     }
 
     fn observe(&mut self, batch: &RecordBatch) {
-        for (k, one) in self.0.iter_mut().enumerate() {
+        for (k, one) in self.columns.iter_mut().enumerate() {
             let chunk = batch.column(k);
             let values = one.values.get_or_insert_with(|| ColumnValues::for_type_hashed(chunk.data_type(), true));
             one.missing += values.observe(chunk);

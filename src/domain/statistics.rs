@@ -935,7 +935,10 @@ impl Correlations {
                 let row = (0..k)
                     .map(|j| {
                         let (a, b) = if i <= j { (i, j) } else { (j, i) };
-                        (self.names[j].clone(), self.pairs[self.index(a, b)].r())
+                        let r = self.pairs[self.index(a, b)].r();
+                        // A column with itself: exactly 1 when defined (rounding could
+                        // give 0.9999999999999999).
+                        (self.names[j].clone(), if i == j { r.map(|_| 1.0) } else { r })
                     })
                     .collect();
                 (self.names[i].clone(), row)

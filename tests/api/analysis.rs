@@ -175,3 +175,32 @@ async fn ten_thousand_columns_are_analyzed_and_the_correlation_matrix_is_skipped
     assert_eq!(body["statistics"]["correlations"], json!({}));
     assert!(body["error"].as_str().unwrap().contains("10000 numeric columns"), "{}", body["error"]);
 }
+
+#[tokio::test]
+async fn statistics_are_the_same_whether_duplicates_were_counted_at_upload_or_are_counted_again() {
+    let app = spawn_app().await;
+    let mut csv = String::from("x,label,y,z\n");
+    for i in 0..300 {
+        // Rows repeat every 120 lines: 180 duplicates.
+        let k = i % 120;
+        let y = if k % 7 == 0 { String::new() } else { format!("{}", (k * 37) % 101) };
+        csv.push_str(&format!("{}.5,l{},{y},{}\n", k % 50, k % 4, k % 3));
+    }
+    let up = app.upload_ok("Both ways", csv.as_bytes()).await;
+    let version = app.app.metadata.find_version(uuid_of(&up["dataset_version_id"]).into()).await.unwrap().unwrap();
+    // With the duplicate count recorded, the pass over whole rows reads only the numeric
+    // columns; for a version stored before that count was recorded, it reads every column
+    // and counts the duplicates again.
+    assert!(version.quality.duplicate_rows.is_some());
+    let together = app.app.compute_statistics(&version).await.unwrap();
+    let mut older = version.clone();
+    older.quality.duplicate_rows = None;
+    let whole_rows = app.app.compute_statistics(&older).await.unwrap();
+    assert_eq!(together, whole_rows);
+    assert_eq!(together.duplicate_rows, 180);
+    let names: Vec<&str> = together.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["x", "label", "y", "z"], "columns in file order");
+    assert_eq!(together.correlations.len(), 3);
+    assert!(together.correlations[0].1[1].1.is_some());
+    assert_eq!(together.correlations[2].1[2].1, Some(1.0), "a column with itself is exactly 1");
+}
