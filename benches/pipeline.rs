@@ -243,6 +243,8 @@ async fn main() {
         "  {} rows, {} columns, quality score {}",
         uploaded.row_count, uploaded.column_count, uploaded.quality.overall_score
     );
+    let stored = app.metadata.find_version(uploaded.version_id).await.expect("version").expect("stored version");
+    println!("  normalized Parquet file: {:.1} MB", stored.normalized.size_bytes as f64 / 1e6);
 
     reset_peak();
     let t = Instant::now();
