@@ -424,6 +424,17 @@ impl ColumnValues {
         }
     }
 
+    /// Makes room for `values` more values at once (a collector told the column's length
+    /// holds it without the slack and copies of growing step by step).
+    pub fn reserve_exact(&mut self, values: usize) {
+        match self {
+            Self::Int(v) => v.reserve_exact(values),
+            Self::Float(v) => v.reserve_exact(values),
+            Self::Time { micros, .. } => micros.reserve_exact(values),
+            Self::Bool { .. } | Self::Text(_) | Self::TextHashes(_) => {}
+        }
+    }
+
     /// Adds a column chunk; returns its number of missing cells.
     pub fn observe(&mut self, column: &ArrayRef) -> u64 {
         let valid = |i: usize| column.is_valid(i);
