@@ -23,9 +23,6 @@ use crate::ports::tables::BatchStream;
 
 /// Values held in memory by one pass of the per-column statistics.
 const CELLS_PER_PASS: u64 = 4 << 20;
-/// The pass over whole rows collects the numeric columns' values too when they hold at most
-/// this many cells (8 bytes each: 192 MiB).
-const FUSED_NUMERIC_CELLS: u64 = 24 << 20;
 
 /// Per-version locks of computations in progress.
 #[derive(Default)]
@@ -129,21 +126,18 @@ impl App {
             None
         };
         // The duplicate count is the quality report's when it recorded it (same definition);
-        // then the pass over whole rows reads only the numeric columns, for the correlations,
-        // and when they fit in memory together it also collects their values for their own
-        // statistics (they are then not read again by the per-column passes).
+        // then the pass over whole rows reads only the numeric columns, for the correlations.
+        // (Collecting the numeric columns' values in that read too, so that they are read
+        // once, made /analyze ~0.1 s faster on the 500 MB benchmark but held every numeric
+        // column at once: ~100 MB more at the peak, too close to the large-upload test's
+        // bound. Not done.)
         let known_duplicates = version.quality.duplicate_rows;
         let projection = known_duplicates.map(|_| numeric.clone());
         let row_numeric = if projection.is_some() { (0..numeric.len()).collect() } else { numeric.clone() };
-        let fused = projection.is_some()
-            && correlations.is_some()
-            && !numeric.is_empty()
-            && numeric.len() as u64 * rows <= FUSED_NUMERIC_CELLS;
         let first = WholeTable {
             duplicates: known_duplicates.is_none().then(DuplicateRows::default),
             correlations,
             numeric: row_numeric,
-            values: fused.then(|| ColumnGroup::new(numeric.len(), rows)),
         };
         let needs_row_pass = known_duplicates.is_none() || (first.correlations.is_some() && !numeric.is_empty());
         let text_columns = columns.iter().filter(|c| c.dtype.is_text()).count() as u64;
@@ -152,24 +146,17 @@ impl App {
         // at a time (one for long tables) so that each holds at most about CELLS_PER_PASS
         // values; as many column passes run at once as there are cores.
         let started = std::time::Instant::now();
-        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let whole_table = async {
             if !needs_row_pass {
-                return Ok((first, Vec::new()));
+                return Ok(first);
             }
-            let mut done = drain(self.tables.batches(key, projection).await?, first, WholeTable::observe).await?;
+            let done = drain(self.tables.batches(key, projection).await?, first, WholeTable::observe).await;
             tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "statistics: the pass over whole rows");
-            let collected = done.values.take().map_or_else(Vec::new, |group| group.columns);
-            let finishing: Vec<_> =
-                numeric.iter().zip(collected).map(|(&i, one)| self.finish_column(version, i, one)).collect();
-            // One at a time: each sort takes a buffer as large as its column, beside all the
-            // numeric values held (the per-column passes keep the other core busy).
-            let stats: Vec<(ColumnStats, u64)> =
-                futures_util::stream::iter(finishing).buffered(1).try_collect().await?;
-            Ok::<_, AppError>((done, numeric.iter().copied().zip(stats).collect::<Vec<_>>()))
+            done
         };
-        let indices: Vec<usize> = (0..columns.len()).filter(|i| !(fused && numeric.contains(i))).collect();
         let per_pass = (CELLS_PER_PASS / rows.max(1)).clamp(1, columns.len().max(1) as u64) as usize;
+        let indices: Vec<usize> = (0..columns.len()).collect();
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         // The costliest groups start first (free text needs a second pass), so that no long
         // group is left to run alone at the end; results are put back in column order.
         let mut groups: Vec<Vec<usize>> = indices.chunks(per_pass).map(<[usize]>::to_vec).collect();
@@ -187,9 +174,9 @@ impl App {
         groups.sort_by_key(|g| std::cmp::Reverse(cost(g)));
         let jobs: Vec<_> = groups.iter().map(|group| self.group_statistics(version, group.clone())).collect();
         let per_column = futures_util::stream::iter(jobs).buffered(parallel).try_collect::<Vec<_>>();
-        let ((first, numeric_stats), results) = futures_util::try_join!(whole_table, per_column)?;
+        let (first, results) = futures_util::try_join!(whole_table, per_column)?;
         // Every column's statistics are put back in column order by its own index.
-        let mut by_column: Vec<(usize, (ColumnStats, u64))> = numeric_stats;
+        let mut by_column: Vec<(usize, (ColumnStats, u64))> = Vec::with_capacity(columns.len());
         for (group, stats) in groups.iter().zip(results) {
             by_column.extend(group.iter().copied().zip(stats));
         }
@@ -288,16 +275,10 @@ struct WholeTable {
     correlations: Option<Correlations>,
     /// Positions of the numeric columns in the batches read.
     numeric: Vec<usize>,
-    /// The numeric columns' values, when this pass collects them (then the batches hold
-    /// exactly the numeric columns).
-    values: Option<ColumnGroup>,
 }
 
 impl WholeTable {
     fn observe(&mut self, batch: &RecordBatch) {
-        if let Some(values) = self.values.as_mut() {
-            values.observe(batch);
-        }
         if let Some(d) = self.duplicates.as_mut() {
             d.observe(batch);
         }
