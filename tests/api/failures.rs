@@ -72,6 +72,23 @@ impl ArtifactStore for FailingArtifacts {
     }
 }
 
+impl FailingArtifacts {
+    /// The real store with nothing failing (set the fields to inject failures).
+    fn over(inner: Arc<dyn ArtifactStore>) -> Self {
+        Self { inner, fail_put: "", fail_delete: "", vanish_read: "" }
+    }
+
+    /// Puts this store under every port of `app` that reads artifacts (the store itself, and
+    /// the table reader and exporter built on it, as at start-up).
+    fn install(self, app: &mut datasets_api::app::App) {
+        let store: Arc<dyn ArtifactStore> = Arc::new(self);
+        let tables = Arc::new(datasets_api::adapters::formats::StoredTables::new(Arc::clone(&store)));
+        app.artifacts = store;
+        app.exporter = Arc::clone(&tables) as _;
+        app.tables = tables;
+    }
+}
+
 /// The real metadata store whose `insert_version` always fails.
 struct FailingMetadata {
     inner: Arc<dyn MetadataStore>,
@@ -245,12 +262,7 @@ async fn an_artifact_store_failure_leaves_no_dataset_and_no_file() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "P").await;
     let client = client_with(&app, |a| {
-        a.artifacts = Arc::new(FailingArtifacts {
-            inner: Arc::clone(&a.artifacts),
-            fail_put: "data.parquet",
-            fail_delete: "",
-            vanish_read: "",
-        })
+        FailingArtifacts { fail_put: "data.parquet", ..FailingArtifacts::over(Arc::clone(&a.artifacts)) }.install(a)
     });
     assert_eq!(upload_through(&app, &client, project).await, 503);
     nothing_stored(&app, project).await;
@@ -271,12 +283,7 @@ async fn a_failed_file_deletion_leaves_an_orphan_that_the_sweeper_removes() {
     let up = app.upload_ok("Stubborn", b"a\n1\n").await;
     let id = uuid_of(&up["dataset_id"]);
     let client = client_with(&app, |a| {
-        a.artifacts = Arc::new(FailingArtifacts {
-            inner: Arc::clone(&a.artifacts),
-            fail_put: "",
-            fail_delete: "data.parquet",
-            vanish_read: "",
-        })
+        FailingArtifacts { fail_delete: "data.parquet", ..FailingArtifacts::over(Arc::clone(&a.artifacts)) }.install(a)
     });
     let resp = client
         .delete(format!("/api/datasets/{id}"))
@@ -297,13 +304,7 @@ async fn a_file_deleted_after_its_size_was_read_answers_404_not_500() {
     let up = app.upload_ok("Vanishing", b"a\n1\n").await;
     let id = uuid_of(&up["dataset_id"]);
     let client = client_with(&app, |a| {
-        a.artifacts = Arc::new(FailingArtifacts {
-            inner: Arc::clone(&a.artifacts),
-            fail_put: "",
-            fail_delete: "",
-            vanish_read: "data.parquet",
-        });
-        a.exporter = Arc::new(datasets_api::adapters::formats::StoredTables::new(Arc::clone(&a.artifacts)));
+        FailingArtifacts { vanish_read: "data.parquet", ..FailingArtifacts::over(Arc::clone(&a.artifacts)) }.install(a)
     });
     for format in ["csv", "xlsx"] {
         let resp = client
