@@ -127,15 +127,14 @@ pub fn ingest_csv_with(
         tracing::debug!("the types inferred over every value differ from the guess: converting again");
         (types, retyped) = (shape.types, true);
     };
-    let columns: Vec<ColumnSchema> = shape
+    let columns: Vec<ColumnSchema> = head
         .names
         .iter()
         .zip(&shape.types)
         .map(|(name, t)| ColumnSchema { name: name.clone(), dtype: t.dtype })
         .collect();
     let converted_at = started.elapsed();
-    let schema = canonical_schema(&shape.names, &shape.types);
-    let summary = finish_conversion(converted, &schema, shape.mixed, normalized, parallelism.workers)?;
+    let summary = finish_conversion(converted, shape.mixed, normalized, parallelism.workers)?;
     tracing::debug!(
         encoding_ms = decoded.as_millis() as u64,
         guess_ms = (guessed - decoded).as_millis() as u64,
@@ -246,7 +245,6 @@ fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) 
 
 /// What inference over every value decided.
 struct Shape {
-    names: Vec<String>,
     types: Vec<InferredType>,
     /// Text columns whose values mostly fit a non-text type.
     mixed: Vec<MixedColumn>,
@@ -323,16 +321,15 @@ fn guess_types(job: &Job<'_>, first: &Block, text_end: u64, bytes: u64) -> Resul
     Ok(columns.iter().map(ColumnInference::decide).collect())
 }
 
-/// Whether columns of types `a` and `b` are stored alike (`object` and `category` are both
-/// text).
+/// Whether columns of types `a` and `b` are stored alike (the same Arrow types: `object` and
+/// `category` are both text).
 fn same_storage(a: &[InferredType], b: &[InferredType]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(a, b)| a == b || (a.dtype.is_text() && b.dtype.is_text() && a.temporal == b.temporal))
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| arrow_type(a) == arrow_type(b))
 }
 
 fn shape_of(names: &[String], inferences: &[ColumnInference]) -> Shape {
     let mixed = names.iter().zip(inferences).filter_map(|(name, i)| i.mixed(name)).collect();
-    Shape { types: inferences.iter().map(ColumnInference::decide).collect(), names: names.to_vec(), mixed }
+    Shape { types: inferences.iter().map(ColumnInference::decide).collect(), mixed }
 }
 
 /// The canonical Arrow schema for the inferred types (every column nullable).
@@ -560,6 +557,8 @@ struct Converted {
 }
 
 struct Encoded {
+    /// The schema the file was written with.
+    schema: SchemaRef,
     assembler: ParquetAssembler,
     quality: QualityAccumulator,
     preview: Vec<PreviewRow>,
@@ -659,27 +658,30 @@ fn convert_pass(
     };
     let mut quality = QualityAccumulator::new(columns());
     for part in parts {
-        quality.merge(part.map_err(|_| IngestError::Io("a conversion worker failed".into()))?);
+        let part = part.map_err(|_| IngestError::Io("a conversion worker failed".into()))?;
+        // A pass that will be run again needs no quality state.
+        if complete {
+            quality.merge(part);
+        }
     }
     debug_assert!(!complete || quality.rows() == rows, "every row was observed for quality");
-    let encoded = complete.then_some(Encoded { assembler, quality, preview });
+    let encoded = complete.then_some(Encoded { schema: Arc::clone(&schema), assembler, quality, preview });
     Ok(Pass::Converted(Converted { inference, rows, encoded }))
 }
 
 /// Closes the normalized file of a pass whose types were final and finishes the quality report.
 fn finish_conversion(
     converted: Converted,
-    schema: &SchemaRef,
     mixed: Vec<MixedColumn>,
     normalized: &Path,
     workers: usize,
 ) -> Result<SinkSummary, IngestError> {
-    let Encoded { assembler, quality, preview } =
+    let Encoded { schema, assembler, quality, preview } =
         converted.encoded.ok_or_else(|| IngestError::Io("the file changed while it was being read".into()))?;
     let sha256 = assembler.close()?;
     let closed = std::time::Instant::now();
     let rows = quality.rows();
-    let quality = finish_quality(normalized, schema, quality, mixed, workers)?;
+    let quality = finish_quality(normalized, &schema, quality, mixed, workers)?;
     tracing::debug!(outliers_ms = closed.elapsed().as_millis() as u64, "CSV quality");
     Ok(SinkSummary { rows, sha256, quality, preview })
 }
