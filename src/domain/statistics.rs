@@ -360,10 +360,16 @@ fn count_distinct<T: PartialEq>(sorted: &[T]) -> u64 {
 
 /// The [`TOP_VALUES`] most frequent values, ties by value ascending.
 pub fn top_values(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
-    let mut all: Vec<(String, u64)> = counts.into_iter().collect();
-    all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    all.truncate(TOP_VALUES);
-    all
+    ranked(counts.into_iter().collect(), std::iter::empty(), 0)
+}
+
+/// The [`TOP_VALUES`] first of `above` (values with their counts) by count, descending, ties
+/// by value ascending, followed by the values `tied` (ascending) at count `boundary`.
+fn ranked(mut above: Vec<(String, u64)>, tied: impl IntoIterator<Item = String>, boundary: u64) -> Vec<(String, u64)> {
+    above.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    above.extend(tied.into_iter().map(|v| (v, boundary)));
+    above.truncate(TOP_VALUES);
+    above
 }
 
 /// Min, max and histogram of times in microseconds since the epoch (any order).
@@ -701,16 +707,16 @@ impl HashCounts {
         let memo = &self.memo;
         let smallest: HashMap<u64, &str, PreHashedState> = memo.smallest.iter().map(|v| (text_hash(v), &**v)).collect();
         let text_of = |h: u64| memo.texts.get(&h).map(|t| &**t).or_else(|| smallest.get(&h).copied());
-        let mut top: Vec<(String, u64)> = Vec::with_capacity(TOP_VALUES);
+        let mut above: Vec<(String, u64)> = Vec::with_capacity(TOP_VALUES);
         for (h, count) in self.pairs().filter(|&(_, c)| c > boundary) {
-            top.push((text_of(h)?.to_string(), count));
+            above.push((text_of(h)?.to_string(), count));
         }
-        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let wanted = TOP_VALUES.saturating_sub(top.len());
+        let wanted = TOP_VALUES.saturating_sub(above.len());
+        let mut tied: Vec<String> = Vec::new();
         if wanted > 0 {
-            let tied: Option<Vec<&str>> =
+            let all: Option<Vec<&str>> =
                 self.pairs().filter(|&(_, c)| c == boundary).map(|(h, _)| text_of(h)).collect();
-            let tied: Vec<String> = match tied {
+            tied = match all {
                 Some(mut all) => {
                     all.sort_unstable();
                     all.into_iter().take(wanted).map(str::to_string).collect()
@@ -732,9 +738,8 @@ impl HashCounts {
                 }
                 None => return None,
             };
-            top.extend(tied.into_iter().map(|v| (v, boundary)));
         }
-        Some(top)
+        Some(ranked(above, tied, boundary))
     }
 
     pub fn distinct(&self) -> u64 {
@@ -806,12 +811,8 @@ impl TopValueRecovery {
 
     pub fn finish(self) -> Vec<(String, u64)> {
         let counts = &self.counts;
-        let mut top: Vec<(String, u64)> =
-            self.above.into_iter().filter_map(|(h, value)| value.map(|v| (v, counts.count(h)))).collect();
-        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        top.extend(self.tied.into_iter().map(|v| (v, self.boundary)));
-        top.truncate(TOP_VALUES);
-        top
+        let above = self.above.into_iter().filter_map(|(h, value)| value.map(|v| (v, counts.count(h)))).collect();
+        ranked(above, self.tied, self.boundary)
     }
 }
 
