@@ -148,14 +148,14 @@ fn writer_properties(dictionary: Option<&[String]>) -> WriterProperties {
     }
 }
 
-/// The non-missing values of the numeric columns `indices` (ascending) of a Parquet file, as
-/// floats, one vector per column.
-fn read_floats(path: &Path, indices: &[usize]) -> Result<Vec<Vec<f64>>, IngestError> {
+/// The non-missing values of the numeric columns `indices` (ascending) of a Parquet file of
+/// `rows` rows, as floats, one vector per column (sized for the rows at once).
+fn read_floats(path: &Path, indices: &[usize], rows: usize) -> Result<Vec<Vec<f64>>, IngestError> {
     let file = File::open(path).map_err(|e| IngestError::Io(e.to_string()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_err)?;
-    let mut out = vec![Vec::new(); indices.len()];
+    let mut out: Vec<Vec<f64>> = indices.iter().map(|_| Vec::with_capacity(rows)).collect();
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
         for (values, column) in out.iter_mut().zip(batch.columns()) {
@@ -280,7 +280,7 @@ pub fn finish_quality(
                 loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(group) = groups.get(k) else { return };
-                    let result = read_floats(path, group).map(|columns| {
+                    let result = read_floats(path, group, quality.rows() as usize).map(|columns| {
                         group
                             .iter()
                             .zip(columns)
