@@ -471,56 +471,44 @@ impl ColumnInference {
         // The non-text types are exclusive (no value parses as two of them), so each value is
         // tried against them in order and parsed at most once per type; the first it fits is
         // counted for the `mixed_types` check.
-        let literal = parse_int(cell);
-        if !matches!(literal, IntLiteral::Value(_)) {
-            self.could_be_int = false;
-        }
-        let observed = match literal {
+        let observed = match parse_int(cell) {
             IntLiteral::Value(v) => {
                 self.fits.int += 1;
                 self.fits.float += 1;
-                self.could_be_bool = false;
-                self.could_be_datetime = false;
+                self.keep_only(DType::Int64);
                 Observed::Int(v)
             }
             IntLiteral::OutOfRange => {
                 // Text, so that no digit is lost to float rounding.
-                self.could_be_float = false;
                 self.fits.float += 1;
-                self.could_be_bool = false;
-                self.could_be_datetime = false;
+                self.keep_only(DType::Object);
                 Observed::BigInt
             }
             IntLiteral::NotAnInteger if is_float(cell) => {
                 self.fits.float += 1;
-                self.could_be_bool = false;
-                self.could_be_datetime = false;
+                self.keep_only(DType::Float64);
                 Observed::Float
             }
-            IntLiteral::NotAnInteger => {
-                self.could_be_float = false;
-                if let Some(b) = parse_bool(cell) {
+            IntLiteral::NotAnInteger => match (parse_bool(cell), parse_datetime(cell)) {
+                (Some(b), _) => {
                     self.fits.bool += 1;
-                    self.could_be_datetime = false;
+                    self.keep_only(DType::Bool);
                     Observed::Bool(b)
-                } else {
-                    self.could_be_bool = false;
-                    match parse_datetime(cell) {
-                        Some((family, value)) => {
-                            self.fits.datetime += 1;
-                            if self.date_family.is_some_and(|f| f != family) {
-                                self.could_be_datetime = false;
-                            }
-                            self.date_family.get_or_insert(family);
-                            Observed::Datetime(value)
-                        }
-                        None => {
-                            self.could_be_datetime = false;
-                            Observed::Text
-                        }
-                    }
                 }
-            }
+                (None, Some((family, value))) => {
+                    self.fits.datetime += 1;
+                    self.keep_only(DType::Datetime64);
+                    if self.date_family.is_some_and(|f| f != family) {
+                        self.could_be_datetime = false;
+                    }
+                    self.date_family.get_or_insert(family);
+                    Observed::Datetime(value)
+                }
+                (None, None) => {
+                    self.keep_only(DType::Object);
+                    Observed::Text
+                }
+            },
         };
         self.distinct.observe(cell);
         observed
@@ -568,16 +556,16 @@ impl ColumnInference {
         match fast {
             Some(observed) => {
                 self.non_missing += 1;
-                self.rule_out_before(guess.dtype);
+                self.keep_only(guess.dtype);
                 observed
             }
             None => self.observe(cell),
         }
     }
 
-    /// Marks the non-text types ranked before `dtype` as impossible (and those after it, which
-    /// a value of `dtype` cannot be).
-    fn rule_out_before(&mut self, dtype: DType) {
+    /// Counts a value of type `dtype` against the types: every non-text type it is not a value
+    /// of becomes impossible (an integer is also a float; text rules out all of them).
+    fn keep_only(&mut self, dtype: DType) {
         self.could_be_int &= dtype == DType::Int64;
         self.could_be_float &= matches!(dtype, DType::Int64 | DType::Float64);
         self.could_be_bool &= dtype == DType::Bool;
