@@ -112,6 +112,12 @@ MODEL=$(post_json /api/models "{\"name\": \"GBM\", \"algorithm\": \"GBM\", \"exp
 post_json /api/deployments "{\"name\": \"scorer\", \"model_id\": \"$MODEL\", \"stage\": \"production\", \"is_active\": true}" >/dev/null
 log "seeded project $PROJECT, dataset $DATASET (versions $VERSION0, $VERSION1), user $USER_ID"
 
+checks_toml() {
+    if [[ "$CHECKS" == all ]]; then echo "enabled = true"; return; fi
+    echo "enabled = false"
+    local check
+    for check in ${CHECKS//,/ }; do echo "$check.enabled = true"; done
+}
 cat >"$TMP/schemathesis.toml" <<EOF
 [dictionaries.datasets]
 values = ["$DATASET"]
@@ -151,6 +157,18 @@ values = ["$MODEL"]
 "body.model_id" = { dictionary = "models", probability = 0.5 }
 "body.file" = { dictionary = "csv_files", probability = 0.5 }
 
+# The stateful phase of Schemathesis 4.32.5 can report a request whose every field matches the
+# schema as "negative data accepted" (ST201, "Invalid component: positive test case"; seen once
+# in six runs, and the same seed passed on rerun): negative data rejection is checked in the
+# examples, coverage and fuzzing phases, which generate negative cases deliberately.
+[phases.stateful.checks.negative_data_rejection]
+enabled = false
+
+# The checks (from CHECKS; set here rather than with --checks, which would override the line
+# above: options given on the command line win over every phase's configuration).
+[checks]
+$(checks_toml)
+
 # Deleting draws from its own dataset, so that the seeded one stays for the other operations.
 [[operations]]
 include-operation-id = "delete_dataset"
@@ -164,7 +182,6 @@ set +e
 cd "$TMP"
 timeout --kill-after=10 "$BUDGET_SECONDS" \
     "$ST" --config-file "$TMP/schemathesis.toml" run "$BASE/openapi.json" \
-    --checks "$CHECKS" \
     --header "$AUTH" \
     --max-examples "$MAX_EXAMPLES" \
     --seed "$SEED" \
