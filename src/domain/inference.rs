@@ -102,22 +102,41 @@ pub fn parse_float(cell: &str) -> Option<f64> {
     let s = trim(cell);
     match float_literal(s.as_bytes())? {
         FloatLiteral::Infinity { negative } => Some(if negative { f64::NEG_INFINITY } else { f64::INFINITY }),
+        FloatLiteral::Digits { exact: Some(v) } => Some(v),
         // Every string of the grammar is one Rust's parser reads (overflow gives ±infinity).
-        FloatLiteral::Digits => s.parse::<f64>().ok(),
+        FloatLiteral::Digits { exact: None } => s.parse::<f64>().ok(),
     }
-}
-
-/// True when the trimmed cell is a float by [`parse_float`]'s grammar (without computing it).
-pub fn is_float(cell: &str) -> bool {
-    float_literal(trim(cell).as_bytes()).is_some()
 }
 
 enum FloatLiteral {
     Infinity { negative: bool },
-    Digits,
+    /// Digits; `exact` is their value when the scan could compute it exactly (see
+    /// [`clinger_fast_path`]), else the literal is left to Rust's parser.
+    Digits { exact: Option<f64> },
 }
 
-/// Checks [`parse_float`]'s grammar in one pass over the bytes.
+/// The powers of ten that are exact `f64` values.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+    1e20, 1e21, 1e22,
+];
+
+/// The value `±mantissa × 10^exponent` when it can be computed with one correctly rounded
+/// operation (Clinger's fast path): a mantissa of at most 15 digits is an exact `f64` (below
+/// 2^53), and so is 10^k for k ≤ 22; IEEE multiplication and division round correctly, so the
+/// result is the nearest `f64`, as Rust's parser gives. `None` otherwise.
+fn clinger_fast_path(negative: bool, mantissa: u64, digits: usize, exponent: i64) -> Option<f64> {
+    if digits > 15 || !(-22..=22).contains(&exponent) {
+        return None;
+    }
+    let m = mantissa as f64;
+    let power = EXACT_POWERS_OF_TEN[exponent.unsigned_abs() as usize];
+    let v = if exponent < 0 { m / power } else { m * power };
+    Some(if negative { -v } else { v })
+}
+
+/// Checks [`parse_float`]'s grammar in one pass over the bytes, computing the value on the
+/// way when that is exact.
 fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
     let (negative, unsigned) = match s.first() {
         Some(b'-') => (true, &s[1..]),
@@ -128,8 +147,17 @@ fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
         let infinite = unsigned.eq_ignore_ascii_case(b"inf") || unsigned.eq_ignore_ascii_case(b"infinity");
         return infinite.then_some(FloatLiteral::Infinity { negative });
     }
+    // The digits' value, exact while there are at most 19 of them (below 2^64).
+    let mut mantissa: u64 = 0;
+    let mut digits_of = |run: &[u8]| {
+        let count = run.iter().take_while(|b| b.is_ascii_digit()).count();
+        for &b in &run[..count.min(19)] {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        }
+        count
+    };
     let mut i = 0;
-    let int_digits = unsigned.iter().take_while(|b| b.is_ascii_digit()).count();
+    let int_digits = digits_of(unsigned);
     if int_digits > 1 && unsigned[0] == b'0' {
         return None;
     }
@@ -137,14 +165,16 @@ fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
     let mut frac_digits = 0;
     if unsigned.get(i) == Some(&b'.') {
         i += 1;
-        frac_digits = unsigned[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        frac_digits = digits_of(&unsigned[i..]);
         i += frac_digits;
     }
     if int_digits + frac_digits == 0 {
         return None;
     }
+    let mut exponent: i64 = 0;
     if matches!(unsigned.get(i), Some(b'e' | b'E')) {
         i += 1;
+        let exponent_negative = unsigned.get(i) == Some(&b'-');
         if matches!(unsigned.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
@@ -152,9 +182,21 @@ fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
         if exp_digits == 0 {
             return None;
         }
+        // Saturated far beyond any exponent the fast path takes.
+        for &b in &unsigned[i..i + exp_digits] {
+            exponent = (exponent * 10 + i64::from(b - b'0')).min(1 << 20);
+        }
+        if exponent_negative {
+            exponent = -exponent;
+        }
         i += exp_digits;
     }
-    (i == unsigned.len()).then_some(FloatLiteral::Digits)
+    if i != unsigned.len() {
+        return None;
+    }
+    let digits = int_digits + frac_digits;
+    let exact = clinger_fast_path(negative, mantissa, digits, exponent - frac_digits as i64);
+    Some(FloatLiteral::Digits { exact })
 }
 
 /// A boolean: `true`/`false` or `yes`/`no`, in any letter case.
@@ -447,14 +489,14 @@ pub struct InferredType {
 /// What [`ColumnInference::observe`] read a cell as: the value of the first non-text type it
 /// fits (types are tried in the order int, float, bool, datetime), so a converter need not
 /// parse it again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Observed {
     Missing,
     Int(i64),
     /// An integer outside `i64` (only text can hold it exactly).
     BigInt,
-    /// A float by [`parse_float`]'s grammar (not computed: see [`is_float`]).
-    Float,
+    /// A float by [`parse_float`]'s grammar, and its value.
+    Float(f64),
     Bool(bool),
     Datetime(Temporal),
     Text,
@@ -484,34 +526,41 @@ impl ColumnInference {
                 self.keep_only(DType::Object);
                 Observed::BigInt
             }
-            IntLiteral::NotAnInteger if is_float(cell) => {
-                self.fits.float += 1;
-                self.keep_only(DType::Float64);
-                Observed::Float
-            }
-            IntLiteral::NotAnInteger => match (parse_bool(cell), parse_datetime(cell)) {
-                (Some(b), _) => {
-                    self.fits.bool += 1;
-                    self.keep_only(DType::Bool);
-                    Observed::Bool(b)
+            IntLiteral::NotAnInteger => match parse_float(cell) {
+                Some(v) => {
+                    self.fits.float += 1;
+                    self.keep_only(DType::Float64);
+                    Observed::Float(v)
                 }
-                (None, Some((family, value))) => {
-                    self.fits.datetime += 1;
-                    self.keep_only(DType::Datetime64);
-                    if self.date_family.is_some_and(|f| f != family) {
-                        self.could_be_datetime = false;
-                    }
-                    self.date_family.get_or_insert(family);
-                    Observed::Datetime(value)
-                }
-                (None, None) => {
-                    self.keep_only(DType::Object);
-                    Observed::Text
-                }
+                None => self.observe_other(cell),
             },
         };
         self.distinct.observe(cell);
         observed
+    }
+
+    /// The rest of [`observe`](Self::observe) for a non-missing cell that is not a number.
+    fn observe_other(&mut self, cell: &str) -> Observed {
+        if let Some(b) = parse_bool(cell) {
+            self.fits.bool += 1;
+            self.keep_only(DType::Bool);
+            return Observed::Bool(b);
+        }
+        match parse_datetime(cell) {
+            Some((family, value)) => {
+                self.fits.datetime += 1;
+                self.keep_only(DType::Datetime64);
+                if self.date_family.is_some_and(|f| f != family) {
+                    self.could_be_datetime = false;
+                }
+                self.date_family.get_or_insert(family);
+                Observed::Datetime(value)
+            }
+            None => {
+                self.keep_only(DType::Object);
+                Observed::Text
+            }
+        }
     }
 
     /// [`observe`](Self::observe) for a pass that converts the column to `guess`, a type
@@ -534,9 +583,9 @@ impl ColumnInference {
             },
             // A long run of digits may be an integer beyond int64, which only text holds exactly:
             // such cells take the full path.
-            DType::Float64 if trim(cell).len() < 19 => is_float(cell).then(|| {
+            DType::Float64 if trim(cell).len() < 19 => parse_float(cell).map(|v| {
                 self.fits.float += 1;
-                Observed::Float
+                Observed::Float(v)
             }),
             DType::Float64 => None,
             DType::Bool => parse_bool(cell).map(|b| {
@@ -836,6 +885,43 @@ mod tests {
         assert_eq!(parse_float("inf"), Some(f64::INFINITY));
         for bad in [".", "e5", "1e", "1.2.3", "0x10", "1_000", "00.5", "abc"] {
             assert_eq!(parse_float(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn float_values_are_rusts_correctly_rounded_ones_at_the_edges_of_the_fast_path() {
+        for literal in [
+            "-0", "-0.0", "0e5", "-0e-5", "123456789012345", "1234567890123456", "9007199254740993",
+            "0.1", "0.3", "2.675", "1e22", "1e23", "123456789012345e22", "1e-22", "1e-23", "4.35", "0.000000000000001",
+            "1.7976931348623157e308", "1e400", "-1e400", "5e-324", "2.5e-330", "79.99", "1.", ".5",
+        ] {
+            let parsed = parse_float(literal).map(f64::to_bits);
+            assert_eq!(parsed, literal.parse::<f64>().ok().map(f64::to_bits), "{literal}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn float_values_equal_rusts_correctly_rounded_parse(
+            negative in proptest::bool::ANY,
+            int_part in "(0|[1-9][0-9]{0,19})?",
+            fraction in proptest::option::of("[0-9]{0,20}"),
+            exponent in proptest::option::of(-40i32..40),
+        ) {
+            let mut literal = format!("{}{int_part}", if negative { "-" } else { "" });
+            if let Some(f) = &fraction {
+                literal.push('.');
+                literal.push_str(f);
+            }
+            if let Some(e) = exponent {
+                literal.push_str(&format!("e{e}"));
+            }
+            let ours = parse_float(&literal);
+            let has_digits = !int_part.is_empty() || fraction.as_deref().is_some_and(|f| !f.is_empty());
+            proptest::prop_assert_eq!(ours.is_some(), has_digits, "{}", literal);
+            if let Some(v) = ours {
+                proptest::prop_assert_eq!(v.to_bits(), literal.parse::<f64>().unwrap().to_bits(), "{}", literal);
+            }
         }
     }
 

@@ -383,8 +383,9 @@ impl ColumnBuilder {
             (Self::Timestamp(b), Observed::Missing) => b.append_null(),
             (Self::Text(b), Observed::Missing) => b.append_null(),
             (Self::Int(b), Observed::Int(v)) => b.append_value(v),
+            (Self::Float(b), Observed::Float(v)) => b.append_value(v),
             // Parsed from the text (not converted from the integer) so that `-0` stays `-0.0`.
-            (Self::Float(b), Observed::Int(_) | Observed::Float) => match parse_float(cell) {
+            (Self::Float(b), Observed::Int(_)) => match parse_float(cell) {
                 Some(v) => b.append_value(v),
                 None => return false,
             },
