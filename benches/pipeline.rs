@@ -4,7 +4,8 @@
 //! export — and each phase prints its wall time, throughput and peak RSS.
 //!
 //! Run: `cargo bench --bench pipeline` (or `scripts/bench.sh` to compare with pandas, polars
-//! and DuckDB). The CSV is generated once into `BENCH_DIR` (default
+//! and DuckDB); `BENCH_SKIP_DOWNLOADS=1` stops after `/analyze` (no `results.json`, for
+//! quick comparisons of the first two phases). The CSV is generated once into `BENCH_DIR` (default
 //! `/var/tmp/datasets-api-bench`) and reused. Not a test: nothing here asserts a time.
 
 use std::io::{BufWriter, Write};
@@ -255,6 +256,9 @@ async fn main() {
     app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
     println!("analyze (cached)             {:>8.2} ms", t.elapsed().as_secs_f64() * 1e3);
 
+    if std::env::var_os("BENCH_SKIP_DOWNLOADS").is_some() {
+        return;
+    }
     reset_peak();
     let t = Instant::now();
     let (mut stream, _) = app.download_csv(&admin, uploaded.dataset_id, CsvOptions::default()).await.expect("csv");

@@ -205,7 +205,7 @@ impl App {
     ) -> Result<Vec<(ColumnStats, u64)>, AppError> {
         let key = &version.normalized.storage_key;
         let started = std::time::Instant::now();
-        let stream = self.tables.batches(key, Some(group.clone())).await?;
+        let stream = self.tables.batches_with_dictionaries(key, Some(group.clone())).await?;
         let collected =
             drain(stream, ColumnGroup::new(group.len(), version.summary.row_count), ColumnGroup::observe).await?;
         let read_ms = started.elapsed().as_millis() as u64;

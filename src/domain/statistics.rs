@@ -35,8 +35,8 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::dtype::DType;
@@ -332,23 +332,35 @@ pub fn float_stats(mut values: Vec<f64>) -> (NumericStats, u64) {
     (summarize(&values[finite_from..finite_to], None, infinite), unique)
 }
 
-/// Columns of up to this many values are sorted by an LSB radix sort (O(n), several times
-/// faster than a comparison sort on millions of values) whose buffer is as large as the
-/// values; longer ones are sorted in place, so that a column is never held twice.
-const RADIX_SORT_MAX: usize = 4 << 20;
-
 /// Sorts floats in the order of [`f64::total_cmp`] (−∞ < … < −0.0 < 0.0 < … < +∞, NaNs by
-/// sign at the ends).
+/// sign at the ends), in place.
+///
+/// Each float's bits are mapped in place to an unsigned key that orders as `total_cmp` does
+/// (the sign bit set for non-negative values, every bit flipped for negative ones), the keys
+/// are sorted as integers ([`sort_hashes`]) and mapped back.
 pub fn sort_floats(values: &mut [f64]) {
-    if values.len() <= RADIX_SORT_MAX { radsort::sort(values) } else { values.sort_unstable_by(f64::total_cmp) }
+    let keys: &mut [u64] = bytemuck::cast_slice_mut(values);
+    for k in keys.iter_mut() {
+        *k = if *k >> 63 == 1 { !*k } else { *k | (1 << 63) };
+    }
+    sort_hashes(keys);
+    for k in keys.iter_mut() {
+        *k = if *k >> 63 == 1 { *k & !(1 << 63) } else { !*k };
+    }
 }
 
+/// Sorts in place with an MSD radix sort (voracious sort: O(n), several times faster than a
+/// comparison sort on millions of values, and near-instant on sorted or nearly sorted columns
+/// such as ids and timestamps), with no buffer as large as the values.
 fn sort_ints(values: &mut [i64]) {
-    if values.len() <= RADIX_SORT_MAX { radsort::sort(values) } else { values.sort_unstable() }
+    use voracious_radix_sort::RadixSort;
+    values.voracious_sort();
 }
 
+/// Sorts in place, as [`sort_ints`] does.
 fn sort_hashes(values: &mut [u64]) {
-    if values.len() <= RADIX_SORT_MAX { radsort::sort(values) } else { values.sort_unstable() }
+    use voracious_radix_sort::RadixSort;
+    values.voracious_sort();
 }
 
 fn count_distinct<T: PartialEq>(sorted: &[T]) -> u64 {
@@ -415,6 +427,9 @@ impl ColumnValues {
     pub fn for_type_hashed(data_type: &DataType, hashed_text: bool) -> Self {
         match (data_type, hashed_text) {
             (DataType::Utf8, true) => Self::TextHashes(HashTally::default()),
+            (DataType::Dictionary(_, values), true) if **values == DataType::Utf8 => {
+                Self::TextHashes(HashTally::default())
+            }
             _ => Self::for_type(data_type),
         }
     }
@@ -471,11 +486,21 @@ impl ColumnValues {
                     }
                 }
             }
-            Self::TextHashes(tally) => {
-                for value in column.as_string::<i32>().iter().flatten() {
-                    tally.add_text(value);
+            Self::TextHashes(tally) => match text_dictionary(column) {
+                // Each distinct value of the batch is counted once, with its number of rows.
+                Some((keys, values)) => {
+                    for (k, rows) in key_counts(keys, values.len()).into_iter().enumerate() {
+                        if rows > 0 && values.is_valid(k) {
+                            tally.add_text_times(values.value(k), rows);
+                        }
+                    }
                 }
-            }
+                None => {
+                    for value in column.as_string::<i32>().iter().flatten() {
+                        tally.add_text(value);
+                    }
+                }
+            },
             Self::Time { micros, dates, .. } => {
                 if *dates {
                     let a = column.as_primitive::<Date32Type>();
@@ -565,16 +590,39 @@ impl HashTally {
     /// Counts a text value (and remembers its text when the memo has room).
     pub fn add_text(&mut self, value: &str) {
         let hash = text_hash(value);
-        self.add(hash);
-        self.memo.observe(hash, value);
+        // A value counted before was offered to the memo then: offering it again changes
+        // nothing, and skipping it saves a lookup per value of low-cardinality columns.
+        if self.add(hash) {
+            self.memo.observe(hash, value);
+        }
     }
 
-    pub fn add(&mut self, hash: u64) {
-        if let Some(list) = self.list.as_mut() {
-            list.push(hash);
+    /// Counts `times` occurrences of a text value at once.
+    pub fn add_text_times(&mut self, value: &str, times: u64) {
+        if times == 0 {
             return;
         }
-        *self.map.entry(hash).or_default() += 1;
+        self.add_text(value);
+        let (hash, rest) = (text_hash(value), times - 1);
+        if rest > 0 {
+            // `add_text` left the value in the map, or in the list it switched to.
+            match self.list.as_mut() {
+                Some(list) => list.extend(std::iter::repeat_n(hash, rest as usize)),
+                None => *self.map.entry(hash).or_default() += rest,
+            }
+        }
+    }
+
+    /// Counts a hash; false when it is known to have been counted before (true when it is
+    /// new, or when the tally keeps a list and cannot tell).
+    pub fn add(&mut self, hash: u64) -> bool {
+        if let Some(list) = self.list.as_mut() {
+            list.push(hash);
+            return true;
+        }
+        let count = self.map.entry(hash).or_default();
+        *count += 1;
+        let new = *count == 1;
         if self.map.len() > TALLY_MAP_LIMIT {
             let mut list = Vec::with_capacity(1 << 16);
             for (&h, &count) in &self.map {
@@ -583,6 +631,7 @@ impl HashTally {
             self.map = HashMap::default();
             self.list = Some(list);
         }
+        new
     }
 
     /// The count of every distinct hash. The sorted list is deduplicated in place, so a
@@ -985,8 +1034,35 @@ pub fn layout_bytes(column: &ArrayRef) -> u64 {
             let a = column.as_string::<i32>();
             4 * n + a.iter().flatten().map(|s| s.len() as u64).sum::<u64>()
         }
+        // Text read dictionary-encoded counts as the same text column would.
+        _ if let Some((keys, values)) = text_dictionary(column) => {
+            let text: u64 = key_counts(keys, values.len())
+                .into_iter()
+                .enumerate()
+                .filter(|&(k, rows)| rows > 0 && values.is_valid(k))
+                .map(|(k, rows)| rows * values.value(k).len() as u64)
+                .sum();
+            4 * n + text
+        }
         _ => 8 * n,
     }
+}
+
+/// The keys and values of a `Dictionary(Int32, Utf8)` column.
+fn text_dictionary(column: &ArrayRef) -> Option<(&PrimitiveArray<Int32Type>, &StringArray)> {
+    let dictionary = column.as_dictionary_opt::<Int32Type>()?;
+    Some((dictionary.keys(), dictionary.values().as_string_opt::<i32>()?))
+}
+
+/// How many non-missing rows hold each of the `values` dictionary keys.
+fn key_counts(keys: &PrimitiveArray<Int32Type>, values: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; values];
+    for k in keys.iter().flatten() {
+        if let Some(count) = usize::try_from(k).ok().and_then(|k| counts.get_mut(k)) {
+            *count += 1;
+        }
+    }
+    counts
 }
 
 /// Total MB (10⁶ bytes, exact to the byte) of `columns` columns of `rows` rows whose value bytes are
@@ -1018,7 +1094,7 @@ mod tests {
     }
 
     #[test]
-    fn the_radix_sort_orders_floats_as_total_cmp_does() {
+    fn sorted_floats_are_in_total_cmp_order() {
         let mut xs = vec![
             f64::INFINITY,
             -0.0,
@@ -1043,11 +1119,97 @@ mod tests {
         let mut expected = xs.clone();
         expected.sort_by(f64::total_cmp);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let mut radix = xs.clone();
-        radsort::sort(&mut radix);
-        assert_eq!(bits(&radix), bits(&expected));
         sort_floats(&mut xs);
         assert_eq!(bits(&xs), bits(&expected));
+    }
+
+    #[test]
+    fn in_place_sorts_order_like_the_standard_sorts_for_every_shape_and_size() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        };
+        // Around the sort's own thresholds (small slices, 30,000 values) and beyond.
+        for n in [0usize, 1, 2, 3, 31, 32, 33, 255, 256, 1_000, 29_999, 30_000, 30_001, 100_000] {
+            let random: Vec<u64> = (0..n).map(|_| next()).collect();
+            let shapes: Vec<Vec<u64>> = vec![
+                random.clone(),
+                random.iter().map(|r| r % 7).collect(),
+                random.iter().map(|r| r >> 40 << 40).collect(),
+                (0..n as u64).collect(),
+                (0..n as u64).rev().collect(),
+                (0..n as u64).map(|i| if i % 100 == 0 { i.wrapping_mul(31) } else { i }).collect(),
+                vec![42; n],
+            ];
+            for shape in shapes {
+                let mut expected = shape.clone();
+                expected.sort_unstable();
+                let mut hashes = shape.clone();
+                sort_hashes(&mut hashes);
+                assert_eq!(hashes, expected, "u64, {n} values");
+
+                let ints: Vec<i64> = shape.iter().map(|&v| v as i64).collect();
+                let mut expected = ints.clone();
+                expected.sort_unstable();
+                let mut sorted = ints;
+                sort_ints(&mut sorted);
+                assert_eq!(sorted, expected, "i64, {n} values");
+
+                let floats: Vec<f64> = shape.iter().map(|&v| f64::from_bits(v)).collect();
+                let mut expected = floats.clone();
+                expected.sort_by(f64::total_cmp);
+                let mut sorted = floats;
+                sort_floats(&mut sorted);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&sorted), bits(&expected), "f64, {n} values");
+            }
+        }
+    }
+
+    #[test]
+    fn text_read_as_a_dictionary_has_the_statistics_and_layout_of_the_same_text() {
+        use arrow::array::{DictionaryArray, Int32Array};
+        use std::sync::Arc;
+        let values = Arc::new(StringArray::from(vec![Some("b"), Some("a"), Some("unused"), Some("ccc")]));
+        let batches_of_keys = [
+            vec![Some(0), Some(1), None, Some(0), Some(3), Some(0)],
+            vec![Some(1), Some(1), Some(3), None],
+            vec![],
+        ];
+        let (mut from_text, mut from_dictionary) = (
+            ColumnValues::for_type_hashed(&DataType::Utf8, true),
+            ColumnValues::for_type_hashed(&DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), true),
+        );
+        let (mut missing, mut layout) = ((0, 0), (0, 0));
+        for keys in batches_of_keys {
+            let dictionary: ArrayRef =
+                Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys.clone()), values.clone()).unwrap());
+            let text: ArrayRef = Arc::new(StringArray::from(
+                keys.iter().map(|k| k.map(|k| values.value(k as usize).to_string())).collect::<Vec<_>>(),
+            ));
+            missing.0 += from_text.observe(&text);
+            missing.1 += from_dictionary.observe(&dictionary);
+            layout.0 += layout_bytes(&text);
+            layout.1 += layout_bytes(&dictionary);
+        }
+        assert_eq!(missing, (2, 2));
+        assert_eq!(layout.0, layout.1);
+        assert_eq!(layout.0, 4 * 10 + (1 + 1 + 1 + 3 + 1) + (1 + 1 + 3));
+        let counts = |values: ColumnValues| match values {
+            ColumnValues::TextHashes(tally) => {
+                let counts = tally.into_counts();
+                (counts.distinct(), counts.known_top_values())
+            }
+            _ => panic!("text is counted by hash"),
+        };
+        let (text, dictionary) = (counts(from_text), counts(from_dictionary));
+        assert_eq!(text, dictionary);
+        assert_eq!(text.0, 3);
+        let top = text.1.expect("the memo names every value");
+        assert_eq!(top, vec![("a".to_string(), 3), ("b".to_string(), 3), ("ccc".to_string(), 2)]);
     }
 
     #[test]

@@ -112,4 +112,15 @@ pub type BatchStream = BoxStream<'static, Result<RecordBatch, StoreError>>;
 #[async_trait]
 pub trait TableSource: Send + Sync {
     async fn batches(&self, key: &str, columns: Option<Vec<usize>>) -> Result<BatchStream, StoreError>;
+
+    /// As [`batches`](Self::batches), except that a text column stored dictionary-encoded may
+    /// come as a `Dictionary(Int32, Utf8)` array of the same values: a reader that counts
+    /// values then sees each distinct value once per batch instead of once per row.
+    async fn batches_with_dictionaries(
+        &self,
+        key: &str,
+        columns: Option<Vec<usize>>,
+    ) -> Result<BatchStream, StoreError> {
+        self.batches(key, columns).await
+    }
 }

@@ -85,13 +85,13 @@ impl StoredTables {
 #[async_trait]
 impl TableExporter for StoredTables {
     async fn csv(&self, key: &str, options: CsvOptions) -> Result<ByteStream, StoreError> {
-        let batches = parquet_source::read_batches(Arc::clone(&self.store), key, None).await?;
+        let batches = parquet_source::read_batches(Arc::clone(&self.store), key, None, false).await?;
         Ok(csv_export::encode(batches, options))
     }
 
     async fn xlsx(&self, key: &str, work_dir: &Path) -> Result<ByteStream, ExportError> {
         use futures_util::StreamExt;
-        let mut batches = parquet_source::read_batches(Arc::clone(&self.store), key, None).await?;
+        let mut batches = parquet_source::read_batches(Arc::clone(&self.store), key, None, false).await?;
         let file = tempfile::Builder::new()
             .prefix("export-")
             .suffix(".xlsx")
@@ -124,6 +124,14 @@ impl TableExporter for StoredTables {
 #[async_trait]
 impl TableSource for StoredTables {
     async fn batches(&self, key: &str, columns: Option<Vec<usize>>) -> Result<BatchStream, StoreError> {
-        parquet_source::read_batches(Arc::clone(&self.store), key, columns).await
+        parquet_source::read_batches(Arc::clone(&self.store), key, columns, false).await
+    }
+
+    async fn batches_with_dictionaries(
+        &self,
+        key: &str,
+        columns: Option<Vec<usize>>,
+    ) -> Result<BatchStream, StoreError> {
+        parquet_source::read_batches(Arc::clone(&self.store), key, columns, true).await
     }
 }

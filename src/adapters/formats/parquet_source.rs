@@ -10,7 +10,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::errors::{ParquetError, Result as ParquetResult};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -67,15 +68,24 @@ impl AsyncFileReader for StoredParquet {
 }
 
 /// Batches of the stored Parquet file at `key`, in row order.
-/// With `columns`, only those columns (indices of the flat canonical schema).
+/// With `columns`, only those columns (indices of the flat canonical schema). With
+/// `dictionaries`, text columns whose every column chunk is dictionary-encoded are read as
+/// `Dictionary(Int32, Utf8)` arrays (the same values, without copying each row's text).
 pub async fn read_batches(
     store: Arc<dyn ArtifactStore>,
     key: &str,
     columns: Option<Vec<usize>>,
+    dictionaries: bool,
 ) -> Result<BoxStream<'static, Result<RecordBatch, StoreError>>, StoreError> {
     let size = store.size(key).await?;
-    let source = StoredParquet { store, key: key.to_string(), size };
-    let mut builder = ParquetRecordBatchStreamBuilder::new(source).await.map_err(store_error)?;
+    let mut source = StoredParquet { store, key: key.to_string(), size };
+    let mut metadata =
+        ArrowReaderMetadata::load_async(&mut source, ArrowReaderOptions::new()).await.map_err(store_error)?;
+    if dictionaries && let Some(schema) = with_text_dictionaries(&metadata) {
+        let options = ArrowReaderOptions::new().with_schema(schema);
+        metadata = ArrowReaderMetadata::try_new(Arc::clone(metadata.metadata()), options).map_err(store_error)?;
+    }
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(source, metadata);
     let mut width = builder.schema().fields().len();
     if let Some(columns) = columns {
         if columns.iter().any(|&c| c >= width) {
@@ -87,4 +97,33 @@ pub async fn read_batches(
     }
     let stream = builder.with_batch_size(batch_rows(width)).build().map_err(store_error)?;
     Ok(stream.map(move |batch| batch.map_err(store_error)).boxed())
+}
+
+/// The file's Arrow schema with its dictionary-encoded text columns as `Dictionary(Int32,
+/// Utf8)`; `None` when there is none, or when the schema is not flat (one Parquet column per
+/// field).
+fn with_text_dictionaries(metadata: &ArrowReaderMetadata) -> Option<SchemaRef> {
+    let schema = metadata.schema();
+    let parquet = metadata.metadata();
+    if parquet.file_metadata().schema_descr().num_columns() != schema.fields().len() || parquet.num_row_groups() == 0 {
+        return None;
+    }
+    let dictionary_encoded =
+        |i: usize| parquet.row_groups().iter().all(|group| group.column(i).dictionary_page_offset().is_some());
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            if field.data_type() == &DataType::Utf8 && dictionary_encoded(i) {
+                changed = true;
+                let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                field.as_ref().clone().with_data_type(dictionary)
+            } else {
+                field.as_ref().clone()
+            }
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
 }
