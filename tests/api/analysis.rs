@@ -204,3 +204,43 @@ async fn statistics_are_the_same_whether_duplicates_were_counted_at_upload_or_ar
     assert!(together.correlations[0].1[1].1.is_some());
     assert_eq!(together.correlations[2].1[2].1, Some(1.0), "a column with itself is exactly 1");
 }
+
+#[tokio::test]
+async fn a_category_column_is_read_as_a_dictionary_for_counting_and_its_top_values_are_exact() {
+    use arrow::datatypes::DataType;
+    use futures_util::StreamExt;
+    let app = spawn_app().await;
+    let mut csv = String::from("id,label\n");
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..3000 {
+        let label = format!("l{}", (i * i) % 7);
+        *expected.entry(label.clone()).or_insert(0u64) += 1;
+        csv.push_str(&format!("u{i},{label}\n"));
+    }
+    let up = app.upload_ok("Labels", csv.as_bytes()).await;
+    let version = app.app.metadata.find_version(uuid_of(&up["dataset_version_id"]).into()).await.unwrap().unwrap();
+    let key = &version.normalized.storage_key;
+    let first_type = |column: usize| {
+        let tables = app.app.tables.clone();
+        let key = key.clone();
+        async move {
+            let mut batches = tables.batches_with_dictionaries(&key, Some(vec![column])).await.unwrap();
+            batches.next().await.unwrap().unwrap().column(0).data_type().clone()
+        }
+    };
+    // The category column is stored dictionary-encoded and read as keys; the unique ids are not.
+    assert!(matches!(first_type(1).await, DataType::Dictionary(_, _)), "{:?}", first_type(1).await);
+    assert_eq!(first_type(0).await, DataType::Utf8);
+
+    let id = up["dataset_id"].as_str().unwrap();
+    let body = app.get(&app.admin_key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    let label = &body["statistics"]["columns"]["label"];
+    assert_eq!(label["type"], "category");
+    assert_eq!(label["unique"], expected.len() as u64);
+    let mut ranked: Vec<(String, u64)> = expected.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut top_sorted: Vec<(String, u64)> =
+        label["top_values"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect();
+    top_sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(top_sorted, ranked);
+}

@@ -10,6 +10,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 use parquet::arrow::ProjectionMask;
+use parquet::basic::Encoding;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
@@ -69,7 +70,7 @@ impl AsyncFileReader for StoredParquet {
 
 /// Batches of the stored Parquet file at `key`, in row order.
 /// With `columns`, only those columns (indices of the flat canonical schema). With
-/// `dictionaries`, text columns whose every column chunk is dictionary-encoded are read as
+/// `dictionaries`, text columns whose every data page is dictionary-encoded are read as
 /// `Dictionary(Int32, Utf8)` arrays (the same values, without copying each row's text).
 pub async fn read_batches(
     store: Arc<dyn ArtifactStore>,
@@ -108,8 +109,17 @@ fn with_text_dictionaries(metadata: &ArrowReaderMetadata) -> Option<SchemaRef> {
     if parquet.file_metadata().schema_descr().num_columns() != schema.fields().len() || parquet.num_row_groups() == 0 {
         return None;
     }
-    let dictionary_encoded =
-        |i: usize| parquet.row_groups().iter().all(|group| group.column(i).dictionary_page_offset().is_some());
+    // Every data page of every chunk dictionary-encoded (a chunk whose dictionary overflowed
+    // has plain pages too, which the reader would have to turn into dictionaries).
+    let dictionary_encoded = |i: usize| {
+        parquet.row_groups().iter().all(|group| {
+            let chunk = group.column(i);
+            chunk.dictionary_page_offset().is_some()
+                && chunk.page_encoding_stats_mask().is_some_and(|mask| {
+                    mask.is_only(Encoding::PLAIN_DICTIONARY) || mask.is_only(Encoding::RLE_DICTIONARY)
+                })
+        })
+    };
     let mut changed = false;
     let fields: Vec<Field> = schema
         .fields()
