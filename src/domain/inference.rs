@@ -109,16 +109,20 @@ pub fn parse_float(cell: &str) -> Option<f64> {
 }
 
 enum FloatLiteral {
-    Infinity { negative: bool },
+    Infinity {
+        negative: bool,
+    },
     /// Digits; `exact` is their value when the scan could compute it exactly (see
     /// [`clinger_fast_path`]), else the literal is left to Rust's parser.
-    Digits { exact: Option<f64> },
+    Digits {
+        exact: Option<f64>,
+    },
 }
 
 /// The powers of ten that are exact `f64` values.
 const EXACT_POWERS_OF_TEN: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 
 /// The value `±mantissa × 10^exponent` when it can be computed with one correctly rounded
@@ -891,9 +895,31 @@ mod tests {
     #[test]
     fn float_values_are_rusts_correctly_rounded_ones_at_the_edges_of_the_fast_path() {
         for literal in [
-            "-0", "-0.0", "0e5", "-0e-5", "123456789012345", "1234567890123456", "9007199254740993",
-            "0.1", "0.3", "2.675", "1e22", "1e23", "123456789012345e22", "1e-22", "1e-23", "4.35", "0.000000000000001",
-            "1.7976931348623157e308", "1e400", "-1e400", "5e-324", "2.5e-330", "79.99", "1.", ".5",
+            "-0",
+            "-0.0",
+            "0e5",
+            "-0e-5",
+            "123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "0.1",
+            "0.3",
+            "2.675",
+            "1e22",
+            "1e23",
+            "123456789012345e22",
+            "1e-22",
+            "1e-23",
+            "4.35",
+            "0.000000000000001",
+            "1.7976931348623157e308",
+            "1e400",
+            "-1e400",
+            "5e-324",
+            "2.5e-330",
+            "79.99",
+            "1.",
+            ".5",
         ] {
             let parsed = parse_float(literal).map(f64::to_bits);
             assert_eq!(parsed, literal.parse::<f64>().ok().map(f64::to_bits), "{literal}");

@@ -1174,19 +1174,20 @@ mod tests {
         use arrow::array::{DictionaryArray, Int32Array};
         use std::sync::Arc;
         let values = Arc::new(StringArray::from(vec![Some("b"), Some("a"), Some("unused"), Some("ccc")]));
-        let batches_of_keys = [
-            vec![Some(0), Some(1), None, Some(0), Some(3), Some(0)],
-            vec![Some(1), Some(1), Some(3), None],
-            vec![],
-        ];
+        let batches_of_keys =
+            [vec![Some(0), Some(1), None, Some(0), Some(3), Some(0)], vec![Some(1), Some(1), Some(3), None], vec![]];
         let (mut from_text, mut from_dictionary) = (
             ColumnValues::for_type_hashed(&DataType::Utf8, true),
-            ColumnValues::for_type_hashed(&DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), true),
+            ColumnValues::for_type_hashed(
+                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                true,
+            ),
         );
         let (mut missing, mut layout) = ((0, 0), (0, 0));
         for keys in batches_of_keys {
-            let dictionary: ArrayRef =
-                Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys.clone()), values.clone()).unwrap());
+            let dictionary: ArrayRef = Arc::new(
+                DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys.clone()), values.clone()).unwrap(),
+            );
             let text: ArrayRef = Arc::new(StringArray::from(
                 keys.iter().map(|k| k.map(|k| values.value(k as usize).to_string())).collect::<Vec<_>>(),
             ));
