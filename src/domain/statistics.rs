@@ -475,32 +475,13 @@ impl ColumnValues {
                     if a.value(i) { *trues += 1 } else { *falses += 1 }
                 }
             }
-            Self::Text(counts) => {
-                let a = column.as_string::<i32>();
-                for value in a.iter().flatten() {
-                    match counts.get_mut(value) {
-                        Some(c) => *c += 1,
-                        None => {
-                            counts.insert(value.to_string(), 1);
-                        }
-                    }
-                }
-            }
-            Self::TextHashes(tally) => match text_dictionary(column) {
-                // Each distinct value of the batch is counted once, with its number of rows.
-                Some((keys, values)) => {
-                    for (k, rows) in key_counts(keys, values.len()).into_iter().enumerate() {
-                        if rows > 0 && values.is_valid(k) {
-                            tally.add_text_times(values.value(k), rows);
-                        }
-                    }
-                }
+            Self::Text(counts) => for_each_text(column, |value, rows| match counts.get_mut(value) {
+                Some(c) => *c += rows,
                 None => {
-                    for value in column.as_string::<i32>().iter().flatten() {
-                        tally.add_text(value);
-                    }
+                    counts.insert(value.to_string(), rows);
                 }
-            },
+            }),
+            Self::TextHashes(tally) => for_each_text(column, |value, rows| tally.add_text_times(value, rows)),
             Self::Time { micros, dates, .. } => {
                 if *dates {
                     let a = column.as_primitive::<Date32Type>();
@@ -589,12 +570,7 @@ pub struct HashTally {
 impl HashTally {
     /// Counts a text value (and remembers its text when the memo has room).
     pub fn add_text(&mut self, value: &str) {
-        let hash = text_hash(value);
-        // A value counted before was offered to the memo then: offering it again changes
-        // nothing, and skipping it saves a lookup per value of low-cardinality columns.
-        if self.add(hash) {
-            self.memo.observe(hash, value);
-        }
+        self.add_text_times(value, 1);
     }
 
     /// Counts `times` occurrences of a text value at once.
@@ -602,10 +578,15 @@ impl HashTally {
         if times == 0 {
             return;
         }
-        self.add_text(value);
-        let (hash, rest) = (text_hash(value), times - 1);
+        let hash = text_hash(value);
+        // A value counted before was offered to the memo then: offering it again changes
+        // nothing, and skipping it saves a lookup per value of low-cardinality columns.
+        if self.add(hash) {
+            self.memo.observe(hash, value);
+        }
+        let rest = times - 1;
         if rest > 0 {
-            // `add_text` left the value in the map, or in the list it switched to.
+            // `add` left the hash in the map, or in the list it switched to.
             match self.list.as_mut() {
                 Some(list) => list.extend(std::iter::repeat_n(hash, rest as usize)),
                 None => *self.map.entry(hash).or_default() += rest,
@@ -1030,21 +1011,33 @@ pub fn layout_bytes(column: &ArrayRef) -> u64 {
         DataType::Int64 | DataType::Float64 | DataType::Timestamp(_, _) => 8 * n,
         DataType::Date32 => 4 * n,
         DataType::Boolean => n.div_ceil(8),
-        DataType::Utf8 => {
-            let a = column.as_string::<i32>();
-            4 * n + a.iter().flatten().map(|s| s.len() as u64).sum::<u64>()
-        }
         // Text read dictionary-encoded counts as the same text column would.
-        _ if let Some((keys, values)) = text_dictionary(column) => {
-            let text: u64 = key_counts(keys, values.len())
-                .into_iter()
-                .enumerate()
-                .filter(|&(k, rows)| rows > 0 && values.is_valid(k))
-                .map(|(k, rows)| rows * values.value(k).len() as u64)
-                .sum();
+        _ if is_text(column) => {
+            let mut text = 0;
+            for_each_text(column, |value, rows| text += rows * value.len() as u64);
             4 * n + text
         }
         _ => 8 * n,
+    }
+}
+
+fn is_text(column: &ArrayRef) -> bool {
+    column.data_type() == &DataType::Utf8 || text_dictionary(column).is_some()
+}
+
+/// Calls `each` with every non-missing text of a `Utf8` or `Dictionary(Int32, Utf8)` chunk and
+/// the number of rows it stands for: once per row for plain text; for a dictionary, once per
+/// distinct value of the chunk, with its number of rows (no row's text is read).
+fn for_each_text(column: &ArrayRef, mut each: impl FnMut(&str, u64)) {
+    match text_dictionary(column) {
+        Some((keys, values)) => {
+            for (k, rows) in key_counts(keys, values.len()).into_iter().enumerate() {
+                if rows > 0 && values.is_valid(k) {
+                    each(values.value(k), rows);
+                }
+            }
+        }
+        None => column.as_string::<i32>().iter().flatten().for_each(|value| each(value, 1)),
     }
 }
 
