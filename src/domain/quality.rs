@@ -15,14 +15,11 @@
 //! `overall_score` = 100 × the weighted sum of the components ([`WEIGHTS`]), rounded to one
 //! decimal: 100 for a clean table.
 
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
-
 use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
 
 use crate::domain::inference::MixedColumn;
-use crate::domain::row_hash::{DistinctEstimate, PreHashed, cell_hashes, combine};
+use crate::domain::row_hash::{DistinctEstimate, fold_cells};
 
 /// Largest share of missing cells in any column for `missing_values` to pass.
 pub const MAX_MISSING_FRACTION: f64 = 0.05;
@@ -100,21 +97,29 @@ struct ColumnTally {
     distinct: Option<DistinctEstimate>,
 }
 
-/// Counts rows equal to an earlier row, by 64-bit row hashes (see `row_hash`). Memory is one
-/// hash per distinct row.
+/// Counts rows equal to an earlier row, by 64-bit row hashes (see `row_hash`).
+///
+/// The hashes are collected in a vector, which is sorted and deduplicated (each hash removed is
+/// one more duplicate) whenever it has doubled since the last time (and from [`SETTLE_FROM`]
+/// hashes on), and once at the end: appending a hash costs far less than a hash-set insert,
+/// and memory stays at most about two hashes (16 bytes) per distinct row.
 #[derive(Default)]
 pub struct DuplicateRows {
-    seen: HashSet<u64, BuildHasherDefault<PreHashed>>,
+    /// Row hashes; the first `settled` are sorted and distinct.
+    hashes: Vec<u64>,
+    settled: usize,
     duplicates: u64,
 }
 
+/// Row hashes collected before the first sort.
+pub const SETTLE_FROM: usize = 1 << 19;
+
 impl DuplicateRows {
     /// Adds the rows whose hashes are given.
-    pub fn observe_hashes(&mut self, row_hashes: impl IntoIterator<Item = u64>) {
-        for h in row_hashes {
-            if !self.seen.insert(h) {
-                self.duplicates += 1;
-            }
+    pub fn observe_hashes(&mut self, row_hashes: &[u64]) {
+        self.hashes.extend_from_slice(row_hashes);
+        if self.hashes.len() >= SETTLE_FROM.max(2 * self.settled) {
+            self.settle();
         }
     }
 
@@ -122,36 +127,87 @@ impl DuplicateRows {
     pub fn observe(&mut self, batch: &RecordBatch) {
         let mut row_hashes = vec![0u64; batch.num_rows()];
         for column in batch.columns() {
-            for (row, cell) in cell_hashes(column).into_iter().enumerate() {
-                row_hashes[row] = combine(row_hashes[row], cell);
-            }
+            fold_cells(column, &mut row_hashes, |_| {});
         }
-        self.observe_hashes(row_hashes);
+        self.observe_hashes(&row_hashes);
     }
 
-    pub fn count(&self) -> u64 {
+    /// Sorts and deduplicates the hashes, counting the duplicates removed.
+    pub fn settle(&mut self) {
+        if self.settled == self.hashes.len() {
+            return;
+        }
+        sort_hashes(&mut self.hashes);
+        let before = self.hashes.len();
+        self.hashes.dedup();
+        self.duplicates += (before - self.hashes.len()) as u64;
+        self.settled = self.hashes.len();
+    }
+
+    /// Rows equal to an earlier row.
+    pub fn count(mut self) -> u64 {
+        self.settle();
         self.duplicates
     }
 
     /// Adds the rows `other` saw, as if they came after this one's: a row of `other` equal to
     /// a row seen here is one more duplicate.
-    pub fn merge(&mut self, other: DuplicateRows) {
+    pub fn merge(&mut self, mut other: DuplicateRows) {
+        self.settle();
+        other.settle();
         self.duplicates += other.duplicates;
-        self.seen.reserve(other.seen.len());
-        for h in other.seen {
-            if !self.seen.insert(h) {
-                self.duplicates += 1;
+        if self.hashes.is_empty() {
+            self.hashes = other.hashes;
+            self.settled = self.hashes.len();
+            return;
+        }
+        let (mine, theirs) = (std::mem::take(&mut self.hashes), other.hashes);
+        let mut union = Vec::with_capacity(mine.len() + theirs.len());
+        let (mut a, mut b) = (mine.iter().peekable(), theirs.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x == y => {
+                    self.duplicates += 1;
+                    union.push(x);
+                    a.next();
+                    b.next();
+                }
+                (Some(&&x), Some(&&y)) if x < y => {
+                    union.push(x);
+                    a.next();
+                }
+                (_, Some(&&y)) => {
+                    union.push(y);
+                    b.next();
+                }
+                (Some(&&x), None) => {
+                    union.push(x);
+                    a.next();
+                }
+                (None, None) => break,
             }
         }
+        self.settled = union.len();
+        self.hashes = union;
     }
 }
 
+/// Sorts in place with an MSD radix sort (voracious sort: O(n), no buffer as large as the
+/// values).
+fn sort_hashes(values: &mut [u64]) {
+    use voracious_radix_sort::RadixSort;
+    values.voracious_sort();
+}
+
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
-/// one 64-bit hash per distinct row (for the duplicate count) plus 4 KiB per text column.
+/// at most about two 64-bit hashes per distinct row (for the duplicate count; see
+/// [`DuplicateRows`]) plus 4 KiB per text column.
 pub struct QualityAccumulator {
     columns: Vec<ColumnTally>,
     rows: u64,
     duplicates: DuplicateRows,
+    /// The row hashes of the batch being observed (reused).
+    row_hashes: Vec<u64>,
 }
 
 impl QualityAccumulator {
@@ -168,28 +224,36 @@ impl QualityAccumulator {
                 .collect(),
             rows: 0,
             duplicates: DuplicateRows::default(),
+            row_hashes: Vec::new(),
         }
     }
 
     /// Adds one batch whose columns are in the order given to [`QualityAccumulator::new`].
     pub fn observe(&mut self, batch: &RecordBatch) {
         let n = batch.num_rows();
-        let mut row_hashes = vec![0u64; n];
+        self.row_hashes.clear();
+        self.row_hashes.resize(n, 0);
         for (tally, column) in self.columns.iter_mut().zip(batch.columns()) {
-            for (row, cell) in cell_hashes(column).into_iter().enumerate() {
-                row_hashes[row] = combine(row_hashes[row], cell);
-                match (cell, tally.first_value) {
-                    (None, _) => tally.missing += 1,
-                    (Some(h), None) => tally.first_value = Some(h),
-                    (Some(h), Some(first)) => tally.varies |= h != first,
+            tally.missing += column.logical_null_count() as u64;
+            let (first, varies, distinct) = (&mut tally.first_value, &mut tally.varies, &mut tally.distinct);
+            fold_cells(column, &mut self.row_hashes, |h| {
+                match *first {
+                    None => *first = Some(h),
+                    Some(f) => *varies |= h != f,
                 }
-                if let (Some(h), Some(d)) = (cell, tally.distinct.as_mut()) {
+                if let Some(d) = distinct.as_mut() {
                     d.add(h);
                 }
-            }
+            });
         }
-        self.duplicates.observe_hashes(row_hashes);
+        self.duplicates.observe_hashes(&self.row_hashes);
         self.rows += n as u64;
+    }
+
+    /// Sorts what the duplicate count collected so far (see [`DuplicateRows`]); call it where
+    /// a core is free (each conversion worker does, before its accumulator is merged).
+    pub fn settle(&mut self) {
+        self.duplicates.settle();
     }
 
     pub fn rows(&self) -> u64 {
@@ -452,6 +516,65 @@ mod tests {
         let r = left.finish(QualityExtras::default());
         assert!(check(&r, "constant_columns").details.contains("name"), "{:?}", check(&r, "constant_columns"));
         assert!(!check(&r, "constant_columns").details.contains("id"), "{:?}", check(&r, "constant_columns"));
+    }
+
+    /// Counts by a hash set, independently of [`DuplicateRows`]' sorting.
+    fn duplicates_by_set(hashes: &[u64]) -> u64 {
+        let mut seen = std::collections::HashSet::new();
+        hashes.iter().filter(|h| !seen.insert(**h)).count() as u64
+    }
+
+    #[test]
+    fn duplicate_counts_by_sorting_equal_counts_by_a_hash_set_across_settles_and_merges() {
+        // A few million hashes drawn from a range that makes about a third of them repeats, so
+        // the vector is sorted several times on the way (from SETTLE_FROM on).
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let hashes: Vec<u64> = (0..3 * SETTLE_FROM + 12_345)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state % (2 * SETTLE_FROM as u64)
+            })
+            .collect();
+        let expected = duplicates_by_set(&hashes);
+        assert!(expected > SETTLE_FROM as u64 / 2, "the data must repeat: {expected}");
+
+        let mut one = DuplicateRows::default();
+        hashes.chunks(10_000).for_each(|c| one.observe_hashes(c));
+        assert_eq!(one.count(), expected);
+
+        // Split into parts observed separately and merged in order, as the workers' are.
+        for parts in [2, 3, 7] {
+            let size = hashes.len().div_ceil(parts);
+            let mut merged = DuplicateRows::default();
+            for part in hashes.chunks(size) {
+                let mut d = DuplicateRows::default();
+                part.chunks(4_096).for_each(|c| d.observe_hashes(c));
+                if parts == 3 {
+                    d.settle();
+                }
+                merged.merge(d);
+            }
+            assert_eq!(merged.count(), expected, "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn duplicate_counts_of_small_inputs_equal_counts_by_a_hash_set() {
+        let cases: [&[u64]; 6] = [&[], &[5], &[5, 5], &[1, 2, 1, 2, 1], &[0, u64::MAX, 0, u64::MAX], &[3, 2, 1]];
+        for hashes in cases {
+            let mut d = DuplicateRows::default();
+            d.observe_hashes(hashes);
+            assert_eq!(d.count(), duplicates_by_set(hashes), "{hashes:?}");
+            for split in 0..=hashes.len() {
+                let (mut left, mut right) = (DuplicateRows::default(), DuplicateRows::default());
+                left.observe_hashes(&hashes[..split]);
+                right.observe_hashes(&hashes[split..]);
+                left.merge(right);
+                assert_eq!(left.count(), duplicates_by_set(hashes), "{hashes:?} split at {split}");
+            }
+        }
     }
 
     #[test]

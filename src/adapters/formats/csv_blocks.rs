@@ -15,8 +15,6 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::sniff::Dialect;
-
 /// A byte range `[start, end)` of the text file that (once proven) starts at a record start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Block {
@@ -117,19 +115,6 @@ pub fn crossing(block: &Block, record_start: u64) -> Option<BlockEnd> {
     } else {
         Some(BlockEnd::Unproven)
     }
-}
-
-/// A CSV reader positioned at `offset` of the text file (records are read without headers).
-pub fn reader_at(path: &Path, offset: u64, dialect: &Dialect) -> std::io::Result<csv::Reader<BufReader<File>>> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(offset))?;
-    Ok(csv::ReaderBuilder::new()
-        .delimiter(dialect.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .double_quote(true)
-        .buffer_capacity(READ_BUFFER)
-        .from_reader(BufReader::with_capacity(READ_BUFFER, file)))
 }
 
 const READ_BUFFER: usize = 1 << 20;

@@ -18,7 +18,7 @@
 //! state (one hash per distinct row).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at, reader_at};
+use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
+use super::csv_records::{Record, RecordError, Records};
 use super::encoding::{Utf8Text, to_utf8};
 use super::sink::{
     EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, finish_quality, group_rows,
@@ -163,8 +164,8 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    fn reader_at(&self, offset: u64) -> Result<csv::Reader<BufReader<File>>, IngestError> {
-        reader_at(&self.text.path, offset, self.dialect).map_err(io)
+    fn records_at(&self, offset: u64) -> Result<Records, IngestError> {
+        Records::open(&self.text.path, offset, self.dialect.delimiter).map_err(io)
     }
 
     fn locate(&self, error: ReadError, reader_start: u64) -> IngestError {
@@ -198,8 +199,15 @@ fn locate(text: &Utf8Text, error: ReadError, reader_start: u64) -> IngestError {
     }
 }
 
-fn at_record(record: &csv::StringRecord, reason: String) -> ReadError {
-    ReadError::Record { byte: record.position().map_or(0, |p| p.byte()), reason }
+fn at_record(record: &Record<'_>, reason: String) -> ReadError {
+    ReadError::Record { byte: record.position(), reason }
+}
+
+fn record_error(e: RecordError) -> ReadError {
+    match e {
+        RecordError::NotUtf8 { byte } => ReadError::Record { byte, reason: "the text is not valid UTF-8".into() },
+        RecordError::Io(e) => IngestError::Io(e.to_string()).into(),
+    }
 }
 
 fn read_sample(text: &Utf8Text) -> Result<(Vec<u8>, bool), IngestError> {
@@ -224,11 +232,10 @@ fn read_head(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Resul
 }
 
 fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Result<Head, ReadError> {
-    let mut reader = reader_at(&text.path, text.skip, dialect).map_err(io)?;
-    let mut record = csv::StringRecord::new();
-    if !reader.read_record(&mut record).map_err(csv_error)? {
+    let mut records = Records::open(&text.path, text.skip, dialect.delimiter).map_err(io)?;
+    let Some(record) = records.next_record().map_err(record_error)? else {
         return Err(IngestError::Empty.into());
-    }
+    };
     let width = record.len();
     if width > limits.max_columns {
         return Err(IngestError::TooManyColumns { found: width, max: limits.max_columns }.into());
@@ -236,7 +243,7 @@ fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) 
     check_record(&record, width, limits)?;
     if dialect.has_header {
         let header: Vec<String> = record.iter().map(str::to_string).collect();
-        let data_start = text.skip + reader.position().byte();
+        let data_start = text.skip + records.consumed();
         Ok(Head { names: column_names(Some(&header), width), data_start })
     } else {
         Ok(Head { names: column_names(None, width), data_start: text.skip })
@@ -250,26 +257,13 @@ struct Shape {
     mixed: Vec<MixedColumn>,
 }
 
-fn csv_error(e: csv::Error) -> ReadError {
-    let byte = e.position().map(|p| p.byte());
-    let reason = match e.kind() {
-        csv::ErrorKind::Io(io) => return IngestError::Io(io.to_string()).into(),
-        csv::ErrorKind::Utf8 { .. } => "the text is not valid UTF-8".to_string(),
-        _ => e.to_string(),
-    };
-    match byte {
-        Some(byte) => ReadError::Record { byte, reason },
-        None => IngestError::Invalid(reason).into(),
-    }
-}
-
 /// Refuses a record whose width differs from the header's, or that holds a NUL byte or a cell
 /// over the size limit. (The reader already refused text that is not UTF-8.)
-fn check_record(record: &csv::StringRecord, width: usize, limits: &IngestLimits) -> Result<(), ReadError> {
+fn check_record(record: &Record<'_>, width: usize, limits: &IngestLimits) -> Result<(), ReadError> {
     if record.len() != width {
         return Err(at_record(record, format!("this row has {} fields but the header has {width}", record.len())));
     }
-    if memchr::memchr(0, record.as_byte_record().as_slice()).is_some() {
+    if memchr::memchr(0, record.as_bytes()).is_some() {
         return Err(at_record(record, "the row contains a NUL byte".into()));
     }
     if let Some(big) = record.iter().map(str::len).max().filter(|&len| len > limits.max_cell_bytes) {
@@ -287,17 +281,13 @@ fn for_each_record(
     job: &Job<'_>,
     block: &Block,
     text_end: u64,
-    mut each: impl FnMut(&csv::StringRecord) -> Result<(), ReadError>,
+    mut each: impl FnMut(&Record<'_>) -> Result<(), ReadError>,
 ) -> Result<BlockEnd, ReadError> {
-    let mut reader = job.reader_at(block.start)?;
-    let mut record = csv::StringRecord::new();
+    let mut records = job.records_at(block.start)?;
     let last = block.is_last(text_end);
-    while reader.read_record(&mut record).map_err(csv_error)? {
-        if !last {
-            let start = block.start + record.position().map_or(0, |p| p.byte());
-            if let Some(end) = crossing(block, start) {
-                return Ok(end);
-            }
+    while let Some(record) = records.next_record().map_err(record_error)? {
+        if !last && let Some(end) = crossing(block, block.start + record.position()) {
+            return Ok(end);
         }
         each(&record)?;
     }
@@ -607,10 +597,13 @@ fn convert_pass(
                         break;
                     }
                 }
+                let t = std::time::Instant::now();
+                worker.quality.settle();
                 tracing::debug!(
                     worker = w,
                     busy_ms = busy.as_millis() as u64,
                     waiting_ms = waiting.as_millis() as u64,
+                    settle_ms = t.elapsed().as_millis() as u64,
                     "conversion worker"
                 );
                 worker.quality

@@ -4,6 +4,7 @@
 mod csv_blocks;
 mod csv_export;
 mod csv_ingest;
+mod csv_records;
 mod encoding;
 #[cfg(test)]
 mod fuzz_tests;

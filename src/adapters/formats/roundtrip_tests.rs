@@ -150,3 +150,64 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn normalized_files_delta_encode_integers_and_timestamps_and_compress_the_rest_with_snappy() {
+    use parquet::basic::{Compression, Encoding};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,at,day,amount,name,kind\n");
+    for i in 0..5_000 {
+        csv.push_str(&format!(
+            "{},2025-01-01T00:{:02}:{:02}Z,2025-02-{:02},{}.25,name {i},{}\n",
+            i as i64 * 3 - 7_000,
+            (i / 60) % 60,
+            i % 60,
+            1 + i % 28,
+            i % 97,
+            ["a", "b"][i % 2]
+        ));
+    }
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let normalized = dir.path().join("t.parquet");
+    FileIngestor::new(dir.path().to_path_buf())
+        .ingest(&dir.path().join("t.csv"), &normalized, &IngestLimits::default())
+        .unwrap();
+
+    let reader = SerializedFileReader::new(std::fs::File::open(&normalized).unwrap()).unwrap();
+    let group = reader.metadata().row_group(0);
+    for (i, (delta, compression)) in [
+        (true, Compression::UNCOMPRESSED),
+        (true, Compression::UNCOMPRESSED),
+        (true, Compression::UNCOMPRESSED),
+        (false, Compression::SNAPPY),
+        (false, Compression::SNAPPY),
+        (false, Compression::SNAPPY),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let chunk = group.column(i);
+        assert_eq!(chunk.compression(), compression, "column {i}");
+        assert_eq!(
+            chunk.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED),
+            delta,
+            "column {i}: {:?}",
+            chunk.encodings().collect::<Vec<_>>()
+        );
+    }
+    // The values read back are the ones written (the delta-encoded columns included).
+    let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&normalized).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let ids: Vec<i64> =
+        batches.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+    assert_eq!(ids, (0..5_000).map(|i| i * 3 - 7_000).collect::<Vec<i64>>());
+    let days: Vec<i32> =
+        batches.iter().flat_map(|b| b.column(2).as_primitive::<Date32Type>().values().to_vec()).collect();
+    assert_eq!(days[27], 20_147, "2025-02-28 is day 20,147 of the Unix epoch");
+}
