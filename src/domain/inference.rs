@@ -152,9 +152,16 @@ fn float_literal(s: &[u8]) -> Option<FloatLiteral> {
     // The digits' value, exact while there are at most 19 of them (below 2^64).
     let mut mantissa: u64 = 0;
     let mut digits_of = |run: &[u8]| {
-        let count = run.iter().take_while(|b| b.is_ascii_digit()).count();
-        for &b in &run[..count.min(19)] {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        let mut count = 0;
+        for &b in run {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            if count < 19 {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+            }
+            count += 1;
         }
         count
     };
@@ -379,6 +386,18 @@ fn parse_offset(s: &[u8]) -> Option<i32> {
     Some(sign * (h as i32 * 3600 + m as i32 * 60))
 }
 
+/// True when `cell` is text by its first byte alone: a letter that begins no missing token,
+/// boolean or infinity (`n`, `N`, `t`, `f`, `y`, `i` in either case), or a non-ASCII byte.
+/// Numbers and dates begin with a digit, a sign or a point, and white space is trimmed first,
+/// so such a cell fits no other type (a test checks this against every parser).
+fn plainly_text(cell: &str) -> bool {
+    match cell.as_bytes().first() {
+        Some(&b) if b >= 0x80 => true,
+        Some(&b) => b.is_ascii_alphabetic() && !matches!(b.to_ascii_lowercase(), b'n' | b't' | b'f' | b'y' | b'i'),
+        None => false,
+    }
+}
+
 /// Distinct values of a text column, tracked until there are more than
 /// [`CATEGORY_MAX_DISTINCT`] (then only "too many" is known). Values are compared by 64-bit
 /// hash: two different values would have to collide (probability below 10⁻¹⁶) to be counted
@@ -533,6 +552,12 @@ pub enum Observed {
 impl ColumnInference {
     /// Counts one cell and says what it was read as.
     pub fn observe(&mut self, cell: &str) -> Observed {
+        if plainly_text(cell) {
+            self.non_missing += 1;
+            self.keep_only(DType::Object);
+            self.distinct.observe(cell);
+            return Observed::Text;
+        }
         if is_missing(cell) {
             self.missing += 1;
             return Observed::Missing;
@@ -1014,6 +1039,35 @@ mod tests {
         assert!(parse_datetime("1970-01-01T00:00:00.000000001").is_none());
         let (_, t) = parse_datetime("1970-01-01T00:00:00.123456000").unwrap();
         assert_eq!(t, Temporal::Micros(123_456));
+    }
+
+    #[test]
+    fn cells_taken_as_text_by_their_first_byte_fit_no_other_type() {
+        let tails = [
+            "", "a", "1", "A", "/A", "a/a", "aN", "ULL", "ull", "one", "rue", "alse", "es", "o", "nf", "nfinity",
+            "-01-01", "23",
+        ];
+        let firsts: Vec<String> =
+            (0u8..128).map(|b| (b as char).to_string()).chain(["é", "ß", "\u{feff}"].map(String::from)).collect();
+        let mut shortcut = 0;
+        for first in &firsts {
+            for tail in tails {
+                let cell = format!("{first}{tail}");
+                if plainly_text(&cell) {
+                    shortcut += 1;
+                    assert!(!is_missing(&cell), "{cell:?}");
+                    assert_eq!(parse_int(&cell), IntLiteral::NotAnInteger, "{cell:?}");
+                    assert_eq!(parse_float(&cell), None, "{cell:?}");
+                    assert_eq!(parse_bool(&cell), None, "{cell:?}");
+                    assert_eq!(parse_datetime(&cell), None, "{cell:?}");
+                }
+            }
+        }
+        assert!(shortcut > 500, "most letters take the shortcut: {shortcut}");
+        // Every token that another type accepts begins with a byte the shortcut leaves alone.
+        for token in MISSING_TOKENS.iter().chain(&["true", "FALSE", "Yes", "no", "inf", "-Infinity", "Infinity"]) {
+            assert!(!plainly_text(token), "{token}");
+        }
     }
 
     #[test]
