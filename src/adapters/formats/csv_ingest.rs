@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -388,14 +388,24 @@ impl ColumnBuilder {
         true
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    /// The column built so far; the builder starts again with room for `rows` values (and, for
+    /// text, as many bytes as this batch's values took), since Arrow's builders give their
+    /// buffers away and would otherwise grow them again from nothing for every batch.
+    fn finish(&mut self, rows: usize) -> ArrayRef {
         match self {
-            Self::Int(b) => Arc::new(b.finish()),
-            Self::Float(b) => Arc::new(b.finish()),
-            Self::Bool(b) => Arc::new(b.finish()),
-            Self::Date(b) => Arc::new(b.finish()),
-            Self::Timestamp(b) => Arc::new(b.finish()),
-            Self::Text(b) => Arc::new(b.finish()),
+            Self::Int(b) => Arc::new(std::mem::replace(b, Int64Builder::with_capacity(rows)).finish()),
+            Self::Float(b) => Arc::new(std::mem::replace(b, Float64Builder::with_capacity(rows)).finish()),
+            Self::Bool(b) => Arc::new(std::mem::replace(b, BooleanBuilder::with_capacity(rows)).finish()),
+            Self::Date(b) => Arc::new(std::mem::replace(b, Date32Builder::with_capacity(rows)).finish()),
+            Self::Timestamp(b) => {
+                let array = b.finish();
+                *b = TimestampMicrosecondBuilder::with_capacity(rows).with_data_type(array.data_type().clone());
+                Arc::new(array)
+            }
+            Self::Text(b) => {
+                let bytes = b.values_slice().len();
+                Arc::new(std::mem::replace(b, StringBuilder::with_capacity(rows, bytes + bytes / 8)).finish())
+            }
         }
     }
 }
@@ -446,7 +456,8 @@ impl<'a> BlockEncoding<'a> {
 
     /// Encodes the rows appended since the last batch.
     fn flush(&mut self, schema: &SchemaRef, quality: &mut QualityAccumulator) -> Result<(), IngestError> {
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let per_batch = self.per_batch;
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish(per_batch)).collect();
         let batch = RecordBatch::try_new(Arc::clone(schema), columns)
             .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
         self.pending = 0;

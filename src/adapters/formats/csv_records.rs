@@ -81,8 +81,6 @@ pub struct Records {
     out: Vec<u8>,
     ends: Vec<usize>,
     bounds: Vec<(usize, usize)>,
-    /// Scratch space of [`split_fields`].
-    positions: Vec<usize>,
 }
 
 impl Records {
@@ -111,7 +109,6 @@ impl Records {
             out: vec![0; 1024],
             ends: vec![0; 64],
             bounds: Vec::new(),
-            positions: Vec::new(),
         })
     }
 
@@ -154,7 +151,7 @@ impl Records {
             }
             let line = &self.buf[line_start..line_end];
             self.bounds.clear();
-            split_fields(line, self.delimiter, &mut self.positions, &mut self.bounds);
+            split_fields(line, self.delimiter, &mut self.bounds);
             let text = std::str::from_utf8(line).map_err(|_| RecordError::NotUtf8 { byte: position })?;
             return Ok(Some(Record { position, text, bounds: &self.bounds }));
         }
@@ -241,48 +238,36 @@ impl Records {
     }
 }
 
-/// Appends the byte range of every field of `line` (split at `delimiter`) to `bounds`;
-/// `positions` is scratch space.
+/// Appends the byte range of every field of `line` (split at `delimiter`) to `bounds`.
 ///
 /// Eight bytes at a time: the delimiter's positions in a word are the high bits of a mask
-/// computed without carries between bytes (so no byte's result depends on another's), and
-/// eight positions are written for every word whether or not they are there, the count moving
-/// on by the number found: no branch depends on where the delimiters are.
-fn split_fields(line: &[u8], delimiter: u8, positions: &mut Vec<usize>, bounds: &mut Vec<(usize, usize)>) {
+/// computed without carries between bytes, so no byte's result depends on another's. (On the
+/// benchmark's lines this took 83 ms per 200 MB against 108 ms for `memchr_iter`, 137 ms for
+/// a byte loop, and 164-186 ms for a variant writing eight positions per word without
+/// branches.)
+fn split_fields(line: &[u8], delimiter: u8, bounds: &mut Vec<(usize, usize)>) {
     const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let pattern = u64::from_ne_bytes([delimiter; 8]);
-    let mut found_count = 0;
+    let mut from = 0;
     let mut chunks = line.chunks_exact(8);
     let mut offset = 0;
     for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight bytes"));
         let x = word ^ pattern; // zero bytes where the delimiter is
         let mut found = !(((x & LOW) + LOW) | x | LOW);
-        if positions.len() < found_count + 8 {
-            positions.resize(2 * (found_count + 8), 0);
+        while found != 0 {
+            let at = offset + (found.trailing_zeros() / 8) as usize;
+            bounds.push((from, at));
+            from = at + 1;
+            found &= found - 1;
         }
-        let count = found.count_ones() as usize;
-        for slot in &mut positions[found_count..found_count + 8] {
-            // Past the last one found, trailing_zeros is 64 and the slot is not counted.
-            *slot = offset + (found.trailing_zeros() / 8) as usize;
-            found &= found.wrapping_sub(1);
-        }
-        found_count += count;
         offset += 8;
     }
     for (i, &b) in chunks.remainder().iter().enumerate() {
         if b == delimiter {
-            if positions.len() == found_count {
-                positions.resize(2 * found_count + 8, 0);
-            }
-            positions[found_count] = offset + i;
-            found_count += 1;
+            bounds.push((from, offset + i));
+            from = offset + i + 1;
         }
-    }
-    let mut from = 0;
-    for &at in &positions[..found_count] {
-        bounds.push((from, at));
-        from = at + 1;
     }
     bounds.push((from, line.len()));
 }
@@ -334,7 +319,7 @@ mod tests {
 
     #[test]
     fn fields_are_split_at_every_delimiter_of_long_and_short_lines() {
-        let (mut bounds, mut positions) = (Vec::new(), Vec::new());
+        let mut bounds = Vec::new();
         for line in [
             "",
             "a",
@@ -349,7 +334,7 @@ mod tests {
         ] {
             for delimiter in [b',', b'|'] {
                 bounds.clear();
-                split_fields(line.as_bytes(), delimiter, &mut positions, &mut bounds);
+                split_fields(line.as_bytes(), delimiter, &mut bounds);
                 let fields: Vec<&str> = bounds.iter().map(|&(a, b)| &line[a..b]).collect();
                 assert_eq!(fields, line.split(delimiter as char).collect::<Vec<_>>(), "{line:?}");
             }
