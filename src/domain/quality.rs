@@ -101,8 +101,10 @@ struct ColumnTally {
 ///
 /// The hashes are collected in a vector, which is sorted and deduplicated (each hash removed is
 /// one more duplicate) whenever it has doubled since the last time (and from [`SETTLE_FROM`]
-/// hashes on), and once at the end: appending a hash costs far less than a hash-set insert,
-/// and memory stays at most about two hashes (16 bytes) per distinct row.
+/// hashes on), and once at the end: appending a hash costs far less than a hash-set insert.
+/// Memory is at most about two hashes per distinct row between sorts and four while sorting
+/// (the radix sort of 64-bit keys takes a buffer as large as the vector), or
+/// [`SETTLE_FROM`] hashes when there are fewer rows.
 #[derive(Default)]
 pub struct DuplicateRows {
     /// Row hashes; the first `settled` are sorted and distinct.
@@ -192,15 +194,15 @@ impl DuplicateRows {
     }
 }
 
-/// Sorts in place with an MSD radix sort (voracious sort: O(n), no buffer as large as the
-/// values).
+/// Sorts with voracious sort's radix sort for 64-bit keys (O(n); an LSD sort with a buffer as
+/// large as the values).
 fn sort_hashes(values: &mut [u64]) {
     use voracious_radix_sort::RadixSort;
     values.voracious_sort();
 }
 
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
-/// at most about two 64-bit hashes per distinct row (for the duplicate count; see
+/// two to four 64-bit hashes per distinct row (for the duplicate count; see
 /// [`DuplicateRows`]) plus 4 KiB per text column.
 pub struct QualityAccumulator {
     columns: Vec<ColumnTally>,

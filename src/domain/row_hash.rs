@@ -33,7 +33,7 @@ impl Hasher for PreHashed {
 /// A hash set or map keyed by 64-bit hashes.
 pub type PreHashedState = std::hash::BuildHasherDefault<PreHashed>;
 
-/// The hash of a text value (the one [`cell_hashes`] gives a Utf8 cell).
+/// The hash of a text value (the one [`fold_cells`] gives a Utf8 cell).
 pub fn text_hash(value: &str) -> u64 {
     hash_bytes(4, value.as_bytes())
 }
@@ -47,7 +47,8 @@ pub const NULL_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 ///
 /// Text is hashed with xxh3 ([`text_hash`]); a fixed-width value by [`fixed_hash`], a
 /// bijection of its 64 bits for each type, so two different values of one column never share
-/// a hash. Nothing is allocated.
+/// a hash. Nothing is allocated (but for columns of a non-canonical type, whose displayed
+/// values are hashed).
 pub fn fold_cells(column: &ArrayRef, rows: &mut [u64], mut valid: impl FnMut(u64)) {
     debug_assert_eq!(column.len(), rows.len());
     match column.data_type() {
@@ -146,10 +147,18 @@ fn hash_bytes(tag: u64, bytes: &[u8]) -> u64 {
     xxh3_64_with_seed(bytes, tag)
 }
 
-/// Folds one more cell hash into a row hash (order-sensitive).
+/// Folds one more cell hash into a row hash (order-sensitive). A missing cell is mixed in
+/// with the row so far rotated, so the one value of a column that hashes like a missing cell
+/// depends on the cells before it (with a fixed-width hash that is a bijection, it would
+/// otherwise be the same value in every row). In the first column, where every row so far is
+/// 0, it is one fixed value per type: like any other pair of rows with equal hashes, a row
+/// holding it and a row missing it would count as duplicates.
 pub fn combine(row: u64, cell: Option<u64>) -> u64 {
-    let c = cell.unwrap_or(NULL_HASH);
-    let mixed = (row ^ c).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let input = match cell {
+        Some(c) => row ^ c,
+        None => row.rotate_left(29) ^ NULL_HASH,
+    };
+    let mixed = input.wrapping_mul(0xff51_afd7_ed55_8ccd);
     (mixed ^ (mixed >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53) ^ (mixed >> 29)
 }
 

@@ -333,7 +333,7 @@ pub fn float_stats(mut values: Vec<f64>) -> (NumericStats, u64) {
 }
 
 /// Sorts floats in the order of [`f64::total_cmp`] (−∞ < … < −0.0 < 0.0 < … < +∞, NaNs by
-/// sign at the ends), in place.
+/// sign at the ends); the values are replaced by their sorted order.
 ///
 /// Each float's bits are mapped in place to an unsigned key that orders as `total_cmp` does
 /// (the sign bit set for non-negative values, every bit flipped for negative ones), the keys
@@ -349,15 +349,17 @@ pub fn sort_floats(values: &mut [f64]) {
     }
 }
 
-/// Sorts in place with an MSD radix sort (voracious sort: O(n), several times faster than a
-/// comparison sort on millions of values, and near-instant on sorted or nearly sorted columns
-/// such as ids and timestamps), with no buffer as large as the values.
+/// Sorts with voracious sort, a radix sort (O(n), several times faster than a comparison sort
+/// on millions of values, and near-instant on sorted or nearly sorted columns such as ids and
+/// timestamps). Not strictly in place: for 64-bit keys it runs LSD passes that take a buffer
+/// as large as the values (whole, for `u64`; per part, for `i64`).
 fn sort_ints(values: &mut [i64]) {
     use voracious_radix_sort::RadixSort;
     values.voracious_sort();
 }
 
-/// Sorts in place, as [`sort_ints`] does.
+/// Sorts as [`sort_ints`] does (voracious sort's LSD sort for `u64`, with a buffer as large as
+/// the values).
 fn sort_hashes(values: &mut [u64]) {
     use voracious_radix_sort::RadixSort;
     values.voracious_sort();

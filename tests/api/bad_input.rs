@@ -155,3 +155,29 @@ async fn ten_thousand_and_one_columns_are_refused() {
     let message = refused(&app, "wide.csv", csv.as_bytes()).await;
     assert!(message.contains("10001 columns"), "{message}");
 }
+
+#[tokio::test]
+async fn a_row_of_more_than_twice_the_column_limit_of_fields_is_refused_with_its_line() {
+    let app = spawn_app().await;
+    let csv = format!("a,b\n1,2\n{}\n", ",".repeat(30_000));
+    let message = refused(&app, "commas.csv", csv.as_bytes()).await;
+    assert!(message.contains("line 3") && message.contains("more than 20000 fields"), "{message}");
+}
+
+#[tokio::test]
+async fn a_header_of_more_than_twice_the_column_limit_is_refused() {
+    let app = spawn_app().await;
+    let csv = format!("{}\n1\n", ",".repeat(25_000));
+    let message = refused(&app, "wide-header.csv", csv.as_bytes()).await;
+    assert!(message.contains("line 1") && message.contains("more than 20000 fields"), "{message}");
+}
+
+#[tokio::test]
+async fn a_row_longer_than_64_mib_is_refused_before_it_is_read_whole() {
+    let app = spawn_app().await;
+    let mut csv = b"a,b\n1,2\n".to_vec();
+    csv.extend(std::iter::repeat_n(b'x', 65 * 1024 * 1024));
+    csv.extend_from_slice(b"\n");
+    let message = refused(&app, "long-row.csv", &csv).await;
+    assert!(message.contains("line 3") && message.contains("longer than 64 MiB"), "{message}");
+}

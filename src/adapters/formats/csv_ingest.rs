@@ -30,7 +30,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
-use super::csv_records::{Record, RecordError, Records};
+use super::csv_records::{Record, RecordError, RecordLimits, Records};
 use super::encoding::{Utf8Text, to_utf8};
 use super::sink::{
     EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, finish_quality, group_rows,
@@ -165,7 +165,7 @@ struct Job<'a> {
 
 impl Job<'_> {
     fn records_at(&self, offset: u64) -> Result<Records, IngestError> {
-        Records::open(&self.text.path, offset, self.dialect.delimiter).map_err(io)
+        Records::open(&self.text.path, offset, self.dialect.delimiter, record_limits(self.limits)).map_err(io)
     }
 
     fn locate(&self, error: ReadError, reader_start: u64) -> IngestError {
@@ -203,9 +203,22 @@ fn at_record(record: &Record<'_>, reason: String) -> ReadError {
     ReadError::Record { byte: record.position(), reason }
 }
 
+/// Longest row accepted, in bytes (its text after unquoting).
+pub const MAX_ROW_BYTES: usize = 64 << 20;
+
+/// What a record may hold while it is read: a row of more than twice the column limit's
+/// fields or of more than [`MAX_ROW_BYTES`] is refused before the reader holds it (a header
+/// of more columns than the limit but not twice as many is refused with its exact count).
+fn record_limits(limits: &IngestLimits) -> RecordLimits {
+    RecordLimits { max_fields: limits.max_columns.saturating_mul(2).max(1), max_bytes: MAX_ROW_BYTES }
+}
+
 fn record_error(e: RecordError) -> ReadError {
+    let record = |byte, reason: String| ReadError::Record { byte, reason };
     match e {
-        RecordError::NotUtf8 { byte } => ReadError::Record { byte, reason: "the text is not valid UTF-8".into() },
+        RecordError::NotUtf8 { byte } => record(byte, "the text is not valid UTF-8".into()),
+        RecordError::TooManyFields { byte, max } => record(byte, format!("this row has more than {max} fields")),
+        RecordError::TooLong { byte, max } => record(byte, format!("this row is longer than {} MiB", max >> 20)),
         RecordError::Io(e) => IngestError::Io(e.to_string()).into(),
     }
 }
@@ -232,7 +245,7 @@ fn read_head(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Resul
 }
 
 fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Result<Head, ReadError> {
-    let mut records = Records::open(&text.path, text.skip, dialect.delimiter).map_err(io)?;
+    let mut records = Records::open(&text.path, text.skip, dialect.delimiter, record_limits(limits)).map_err(io)?;
     let Some(record) = records.next_record().map_err(record_error)? else {
         return Err(IngestError::Empty.into());
     };
@@ -454,10 +467,15 @@ impl<'a> BlockEncoding<'a> {
         })
     }
 
-    /// Encodes the rows appended since the last batch.
-    fn flush(&mut self, schema: &SchemaRef, quality: &mut QualityAccumulator) -> Result<(), IngestError> {
-        let per_batch = self.per_batch;
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish(per_batch)).collect();
+    /// Encodes the rows appended since the last batch; the builders then have room for
+    /// `next_rows` rows.
+    fn flush(
+        &mut self,
+        schema: &SchemaRef,
+        quality: &mut QualityAccumulator,
+        next_rows: usize,
+    ) -> Result<(), IngestError> {
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish(next_rows)).collect();
         let batch = RecordBatch::try_new(Arc::clone(schema), columns)
             .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
         self.pending = 0;
@@ -477,7 +495,7 @@ impl<'a> BlockEncoding<'a> {
         quality: &mut QualityAccumulator,
     ) -> Result<(Vec<EncodedRowGroup>, Vec<PreviewRow>), IngestError> {
         if self.pending > 0 {
-            self.flush(schema, quality)?;
+            self.flush(schema, quality, 0)?;
         }
         if self.group.rows() > 0 {
             self.groups.push(self.group.finish()?);
@@ -522,7 +540,8 @@ impl ConvertWorker<'_> {
                     }
                     encoding_block.pending += 1;
                     if encoding_block.pending == encoding_block.per_batch {
-                        encoding_block.flush(schema, quality)?;
+                        let per_batch = encoding_block.per_batch;
+                        encoding_block.flush(schema, quality, per_batch)?;
                     }
                 }
                 None => {
@@ -609,7 +628,10 @@ fn convert_pass(
                     }
                 }
                 let t = std::time::Instant::now();
-                worker.quality.settle();
+                // A pass that will be run again needs no quality state.
+                if encoding.load(Ordering::Relaxed) {
+                    worker.quality.settle();
+                }
                 tracing::debug!(
                     worker = w,
                     busy_ms = busy.as_millis() as u64,
