@@ -228,3 +228,45 @@ async fn unknown_routes_and_methods_answer_json_errors() {
         app.send(app.client.put("/api/projects").header("Authorization", format!("Bearer {}", app.admin_key))).await;
     put.expect_error(405, "method_not_allowed");
 }
+
+/// Outliers by the documented rule (Tukey fences over the quartiles of the sorted present
+/// values, linear interpolation), computed here independently of the server.
+fn outlier_share(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let quartile = |p: f64| {
+        let h = (sorted.len() - 1) as f64 * p;
+        let (lo, frac) = (h.floor() as usize, h - h.floor());
+        if frac > 0.0 { sorted[lo] + (sorted[lo + 1] - sorted[lo]) * frac } else { sorted[lo] }
+    };
+    let (q1, q3) = (quartile(0.25), quartile(0.75));
+    let (low, high) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
+    sorted.iter().filter(|&&v| v < low || v > high).count() as f64 / sorted.len() as f64
+}
+
+#[tokio::test]
+async fn outliers_at_upload_count_the_present_values_of_columns_with_missing_cells() {
+    let app = spawn_app().await;
+    let mut csv = String::from("n,x\n");
+    let (mut ns, mut xs) = (Vec::new(), Vec::new());
+    for i in 0..200u32 {
+        let n = (i % 9 != 0).then(|| if i % 10 == 1 { 100_000 + i } else { i % 17 });
+        let x = (i % 7 != 3).then(|| if i < 30 { 5000.0 + f64::from(i) } else { f64::from(i % 13) + 0.25 });
+        ns.extend(n.map(f64::from));
+        xs.extend(x);
+        let cell = |v: Option<String>| v.unwrap_or_default();
+        csv.push_str(&format!("{},{}\n", cell(n.map(|v| v.to_string())), cell(x.map(|v| format!("{v:?}")))));
+    }
+    let up = app.upload_ok("Gappy", csv.as_bytes()).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(columns["columns"][0]["dtype"], "int64");
+    assert_eq!(columns["columns"][1]["dtype"], "float64");
+    let report = app.get(&app.admin_key, &format!("/api/datasets/{id}/quality")).await.expect(200);
+    let outliers = report["quality"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "outliers").unwrap();
+    let (n_share, x_share) = (outlier_share(&ns), outlier_share(&xs));
+    assert!(n_share > 0.05 && x_share > 0.05, "both columns must fail the check: {n_share} {x_share}");
+    let expected =
+        format!("2 columns with over 5.00% outliers: n ({:.2}%), x ({:.2}%)", n_share * 100.0, x_share * 100.0);
+    assert_eq!(outliers["details"], expected);
+}

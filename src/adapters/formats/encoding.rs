@@ -75,29 +75,32 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> Result<usize, IngestError> {
 }
 
 /// Checks that the file from `skip` on is UTF-8, reading `chunk` bytes at a time; the error
-/// names the first bad line.
+/// names the first bad line (line feeds are counted only then, not on every valid file).
 fn validate_utf8(path: &Path, skip: usize, chunk: usize) -> Result<(), IngestError> {
     let mut file = File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(skip as u64)).map_err(io)?;
     // Room for the chunk and the at most 3 bytes of a character cut at the previous chunk's end.
     let mut buf = vec![0u8; chunk + 4];
     let mut carried = 0usize;
-    let mut line = 1u64;
+    // Offset in the file of buf[0].
+    let mut at = skip as u64;
     loop {
         let n = file.read(&mut buf[carried..carried + chunk]).map_err(io)?;
         let text = &buf[..carried + n];
         match std::str::from_utf8(text) {
             Ok(_) => {
-                line += memchr::memchr_iter(b'\n', text).count() as u64;
+                at += text.len() as u64;
                 carried = 0;
             }
             Err(e) => {
                 let good = e.valid_up_to();
-                line += memchr::memchr_iter(b'\n', &text[..good]).count() as u64;
                 if e.error_len().is_some() || n == 0 {
+                    let bad = at + good as u64;
+                    let line = 1 + super::csv_blocks::line_feeds(path, skip as u64, bad).map_err(io)?;
                     return Err(IngestError::InvalidAt { line, reason: "the text is not valid UTF-8".into() });
                 }
                 carried = text.len() - good;
+                at += good as u64;
                 buf.copy_within(good..good + carried, 0);
             }
         }
@@ -238,5 +241,20 @@ mod tests {
         let f = write(text.as_bytes());
         let t = to_utf8(f.path(), &std::env::temp_dir()).unwrap();
         assert_eq!(t.source_encoding, UTF_8);
+    }
+
+    #[test]
+    fn a_bad_byte_after_a_utf8_byte_order_mark_is_refused_with_its_line_for_every_chunk_size() {
+        let mut content = vec![0xEF, 0xBB, 0xBF];
+        content.extend_from_slice("a,é\nb,ü\n\nc,".as_bytes());
+        content.push(0xFF);
+        content.extend_from_slice(b"\nd,e\n");
+        let f = write(&content);
+        for chunk in 1..=20 {
+            match to_utf8_in_chunks(f.path(), &std::env::temp_dir(), chunk) {
+                Err(IngestError::InvalidAt { line, .. }) => assert_eq!(line, 4, "chunk {chunk}"),
+                other => panic!("chunk {chunk}: {:?}", other.map(|t| t.skip)),
+            }
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::AsArray;
 use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -177,9 +177,24 @@ fn read_floats(path: &Path, indices: &[usize], rows: usize) -> Result<Vec<Vec<f6
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
         for (values, column) in out.iter_mut().zip(batch.columns()) {
+            // Without missing cells the values are copied as a slice; with them, only the
+            // valid positions are visited.
+            let nulls = column.logical_nulls().filter(|n| n.null_count() > 0);
             match column.data_type() {
-                DataType::Int64 => values.extend(column.as_primitive::<Int64Type>().iter().flatten().map(|v| v as f64)),
-                _ => values.extend(column.as_primitive::<Float64Type>().iter().flatten()),
+                DataType::Int64 => {
+                    let ints = column.as_primitive::<Int64Type>().values();
+                    match &nulls {
+                        None => values.extend(ints.iter().map(|&v| v as f64)),
+                        Some(n) => values.extend(n.valid_indices().map(|i| ints[i] as f64)),
+                    }
+                }
+                _ => {
+                    let floats = column.as_primitive::<Float64Type>().values();
+                    match &nulls {
+                        None => values.extend_from_slice(floats),
+                        Some(n) => values.extend(n.valid_indices().map(|i| floats[i])),
+                    }
+                }
             }
         }
     }
