@@ -552,21 +552,26 @@ pub enum Observed {
 impl ColumnInference {
     /// Counts one cell and says what it was read as.
     pub fn observe(&mut self, cell: &str) -> Observed {
-        if plainly_text(cell) {
-            self.non_missing += 1;
+        let observed = if plainly_text(cell) {
             self.keep_only(DType::Object);
-            self.distinct.observe(cell);
-            return Observed::Text;
-        }
-        if is_missing(cell) {
+            Observed::Text
+        } else if is_missing(cell) {
             self.missing += 1;
             return Observed::Missing;
-        }
+        } else {
+            self.observe_value(cell)
+        };
         self.non_missing += 1;
+        self.distinct.observe(cell);
+        observed
+    }
+
+    /// The type of a non-missing cell that may be a number, boolean or date.
+    fn observe_value(&mut self, cell: &str) -> Observed {
         // The non-text types are exclusive (no value parses as two of them), so each value is
         // tried against them in order and parsed at most once per type; the first it fits is
         // counted for the `mixed_types` check.
-        let observed = match parse_int(cell) {
+        match parse_int(cell) {
             IntLiteral::Value(v) => {
                 self.fits.int += 1;
                 self.fits.float += 1;
@@ -587,9 +592,7 @@ impl ColumnInference {
                 }
                 None => self.observe_other(cell),
             },
-        };
-        self.distinct.observe(cell);
-        observed
+        }
     }
 
     /// The rest of [`observe`](Self::observe) for a non-missing cell that is not a number.

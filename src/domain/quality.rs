@@ -20,6 +20,7 @@ use arrow::datatypes::DataType;
 
 use crate::domain::inference::MixedColumn;
 use crate::domain::row_hash::{DistinctEstimate, fold_cells};
+use crate::domain::statistics::sort_hashes;
 
 /// Largest share of missing cells in any column for `missing_values` to pass.
 pub const MAX_MISSING_FRACTION: f64 = 0.05;
@@ -192,13 +193,6 @@ impl DuplicateRows {
         self.settled = union.len();
         self.hashes = union;
     }
-}
-
-/// Sorts with voracious sort's radix sort for 64-bit keys (O(n); an LSD sort with a buffer as
-/// large as the values).
-fn sort_hashes(values: &mut [u64]) {
-    use voracious_radix_sort::RadixSort;
-    values.voracious_sort();
 }
 
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is

@@ -54,12 +54,14 @@ pub fn fold_cells(column: &ArrayRef, rows: &mut [u64], mut valid: impl FnMut(u64
     match column.data_type() {
         DataType::Int64 => {
             let a = column.as_primitive::<Int64Type>();
-            fold(a, a.values(), rows, |v| fixed_hash(1, *v as u64), &mut valid);
+            let v = a.values();
+            fold_indexed(a, rows, |i| fixed_hash(1, v[i] as u64), &mut valid);
         }
         DataType::Float64 => {
             let a = column.as_primitive::<Float64Type>();
             // -0.0 and 0.0 are the same value.
-            fold(a, a.values(), rows, |v| fixed_hash(2, if *v == 0.0 { 0 } else { v.to_bits() }), &mut valid);
+            let v = a.values();
+            fold_indexed(a, rows, |i| fixed_hash(2, if v[i] == 0.0 { 0 } else { v[i].to_bits() }), &mut valid);
         }
         DataType::Boolean => {
             let a = column.as_boolean();
@@ -74,11 +76,13 @@ pub fn fold_cells(column: &ArrayRef, rows: &mut [u64], mut valid: impl FnMut(u64
         }
         DataType::Date32 => {
             let a = column.as_primitive::<Date32Type>();
-            fold(a, a.values(), rows, |v| fixed_hash(5, *v as u32 as u64), &mut valid);
+            let v = a.values();
+            fold_indexed(a, rows, |i| fixed_hash(5, v[i] as u32 as u64), &mut valid);
         }
         DataType::Timestamp(_, _) => {
             let a = column.as_primitive::<TimestampMicrosecondType>();
-            fold(a, a.values(), rows, |v| fixed_hash(6, *v as u64), &mut valid);
+            let v = a.values();
+            fold_indexed(a, rows, |i| fixed_hash(6, v[i] as u64), &mut valid);
         }
         _ => {
             // Not a canonical type: hash the displayed value, which is still exact per value.
@@ -96,38 +100,26 @@ pub fn fold_cells(column: &ArrayRef, rows: &mut [u64], mut valid: impl FnMut(u64
     }
 }
 
-/// [`fold_cells`] over a slice of fixed-width values; the loop has no validity test when the
-/// column has no missing cell.
-fn fold<T>(array: &dyn Array, values: &[T], rows: &mut [u64], hash: impl Fn(&T) -> u64, valid: &mut impl FnMut(u64)) {
+/// [`fold_cells`] with a hash computed from the cell's index; the loop has no validity test
+/// when the column has no missing cell.
+fn fold_indexed(array: &dyn Array, rows: &mut [u64], hash: impl Fn(usize) -> u64, valid: &mut impl FnMut(u64)) {
     match array.logical_nulls().filter(|n| n.null_count() > 0) {
         None => {
-            for (row, v) in rows.iter_mut().zip(values) {
-                let h = hash(v);
+            for (i, row) in rows.iter_mut().enumerate() {
+                let h = hash(i);
                 valid(h);
                 *row = combine(*row, Some(h));
             }
         }
         Some(nulls) => {
-            for ((row, v), present) in rows.iter_mut().zip(values).zip(nulls.iter()) {
-                let cell = present.then(|| hash(v));
+            for ((i, row), present) in rows.iter_mut().enumerate().zip(nulls.iter()) {
+                let cell = present.then(|| hash(i));
                 if let Some(h) = cell {
                     valid(h);
                 }
                 *row = combine(*row, cell);
             }
         }
-    }
-}
-
-/// [`fold_cells`] with a hash computed from the cell's index.
-fn fold_indexed(array: &dyn Array, rows: &mut [u64], hash: impl Fn(usize) -> u64, valid: &mut impl FnMut(u64)) {
-    let nulls = array.logical_nulls().filter(|n| n.null_count() > 0);
-    for (i, row) in rows.iter_mut().enumerate() {
-        let cell = nulls.as_ref().is_none_or(|n| n.is_valid(i)).then(|| hash(i));
-        if let Some(h) = cell {
-            valid(h);
-        }
-        *row = combine(*row, cell);
     }
 }
 

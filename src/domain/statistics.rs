@@ -360,7 +360,7 @@ fn sort_ints(values: &mut [i64]) {
 
 /// Sorts as [`sort_ints`] does (voracious sort's LSD sort for `u64`, with a buffer as large as
 /// the values).
-fn sort_hashes(values: &mut [u64]) {
+pub(crate) fn sort_hashes(values: &mut [u64]) {
     use voracious_radix_sort::RadixSort;
     values.voracious_sort();
 }
@@ -1119,7 +1119,7 @@ mod tests {
     }
 
     #[test]
-    fn in_place_sorts_order_like_the_standard_sorts_for_every_shape_and_size() {
+    fn radix_sorts_order_like_the_standard_sorts_for_every_shape_and_size() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
             state ^= state >> 12;

@@ -20,11 +20,14 @@ pub struct IngestLimits {
     pub max_columns: usize,
     /// Longest single cell, in bytes.
     pub max_cell_bytes: usize,
+    /// Longest CSV row, in bytes of its text. A row longer than this, or of more than twice
+    /// `max_columns` fields, is refused while it is read, before it is held whole.
+    pub max_row_bytes: usize,
 }
 
 impl Default for IngestLimits {
     fn default() -> Self {
-        Self { max_columns: 10_000, max_cell_bytes: 1024 * 1024 }
+        Self { max_columns: 10_000, max_cell_bytes: 1024 * 1024, max_row_bytes: 64 << 20 }
     }
 }
 

@@ -15,7 +15,7 @@
 //! block is parsed by one worker, and the results are merged in block order. Memory is bounded
 //! per worker by one block's encoded row group and one record batch, plus the inference state
 //! (a few words per column, and at most 51 distinct values per text column) and the quality
-//! state (one hash per distinct row).
+//! state (two to four hashes per distinct row; see `DuplicateRows`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -203,14 +203,10 @@ fn at_record(record: &Record<'_>, reason: String) -> ReadError {
     ReadError::Record { byte: record.position(), reason }
 }
 
-/// Longest row accepted, in bytes (its text after unquoting).
-pub const MAX_ROW_BYTES: usize = 64 << 20;
-
-/// What a record may hold while it is read: a row of more than twice the column limit's
-/// fields or of more than [`MAX_ROW_BYTES`] is refused before the reader holds it (a header
-/// of more columns than the limit but not twice as many is refused with its exact count).
+/// What a record may hold while it is read (see [`IngestLimits::max_row_bytes`]); a header of
+/// more columns than the limit but not twice as many is refused with its exact count.
 fn record_limits(limits: &IngestLimits) -> RecordLimits {
-    RecordLimits { max_fields: limits.max_columns.saturating_mul(2).max(1), max_bytes: MAX_ROW_BYTES }
+    RecordLimits { max_fields: limits.max_columns.saturating_mul(2), max_bytes: limits.max_row_bytes }
 }
 
 fn record_error(e: RecordError) -> ReadError {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::array::{Array, AsArray};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -177,28 +178,25 @@ fn read_floats(path: &Path, indices: &[usize], rows: usize) -> Result<Vec<Vec<f6
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
         for (values, column) in out.iter_mut().zip(batch.columns()) {
-            // Without missing cells the values are copied as a slice; with them, only the
-            // valid positions are visited.
             let nulls = column.logical_nulls().filter(|n| n.null_count() > 0);
             match column.data_type() {
                 DataType::Int64 => {
-                    let ints = column.as_primitive::<Int64Type>().values();
-                    match &nulls {
-                        None => values.extend(ints.iter().map(|&v| v as f64)),
-                        Some(n) => values.extend(n.valid_indices().map(|i| ints[i] as f64)),
-                    }
+                    extend_valid(values, column.as_primitive::<Int64Type>().values(), nulls, |v| v as f64)
                 }
-                _ => {
-                    let floats = column.as_primitive::<Float64Type>().values();
-                    match &nulls {
-                        None => values.extend_from_slice(floats),
-                        Some(n) => values.extend(n.valid_indices().map(|i| floats[i])),
-                    }
-                }
+                _ => extend_valid(values, column.as_primitive::<Float64Type>().values(), nulls, |v| v),
             }
         }
     }
     Ok(out)
+}
+
+/// Appends `f` of the valid values to `out`: without missing cells, of every value in order;
+/// with them, of the values at the valid positions only.
+fn extend_valid<T: Copy>(out: &mut Vec<f64>, values: &[T], nulls: Option<NullBuffer>, f: impl Fn(T) -> f64) {
+    match nulls {
+        None => out.extend(values.iter().map(|&v| f(v))),
+        Some(n) => out.extend(n.valid_indices().map(|i| f(values[i]))),
+    }
 }
 
 /// The normalized Parquet file written from row groups encoded elsewhere (on worker threads),
