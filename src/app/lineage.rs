@@ -7,7 +7,9 @@ use crate::domain::ids::{DatasetId, DeploymentId, ExperimentId, ModelId, Project
 use crate::domain::lineage::{
     Deployment, Experiment, ExperimentStatus, ExperimentSummary, Lineage, LineageFilter, Model,
 };
-use crate::domain::names::{ResourceName, TextError, optional_label};
+use crate::domain::names::{
+    NAME_RULE, PROBLEM_TYPE_RULE, ResourceName, STAGE_RULE, TARGET_COLUMN_RULE, TextError, optional_label,
+};
 
 /// What a caller records about an experiment.
 #[derive(Debug, Clone)]
@@ -69,8 +71,9 @@ impl App {
 
     pub async fn record_experiment(&self, p: &Principal, new: NewExperiment) -> Result<Experiment, AppError> {
         let name = ResourceName::parse(&new.name)?.into_string();
-        let target_column = optional_label("target_column", new.target_column.as_deref(), 400)?;
-        let problem_type = optional_label("problem_type", new.problem_type.as_deref(), 64)?;
+        let target_column =
+            optional_label("target_column", new.target_column.as_deref(), TARGET_COLUMN_RULE.max_chars)?;
+        let problem_type = optional_label("problem_type", new.problem_type.as_deref(), PROBLEM_TYPE_RULE.max_chars)?;
         let status = new.status.unwrap_or(ExperimentStatus::Pending);
         self.authorize(p, new.project_id, Action::Write).await?;
         let dataset = self.visible_dataset(p, new.dataset_id, Action::Read).await?;
@@ -117,7 +120,7 @@ impl App {
         algorithm: &str,
     ) -> Result<Model, AppError> {
         let name = ResourceName::parse(name)?.into_string();
-        let algorithm = required_label("algorithm", algorithm, 200)?;
+        let algorithm = required_label("algorithm", algorithm, NAME_RULE.max_chars)?;
         let experiment = self.visible_experiment(p, experiment, Action::Write).await?;
         let model = Model {
             id: ModelId(self.ids.new_id()),
@@ -149,7 +152,7 @@ impl App {
         is_active: bool,
     ) -> Result<Deployment, AppError> {
         let name = ResourceName::parse(name)?.into_string();
-        let stage = required_label("stage", stage, 64)?;
+        let stage = required_label("stage", stage, STAGE_RULE.max_chars)?;
         let model = self.visible_model(p, model, Action::Write).await?;
         let deployment = Deployment {
             id: DeploymentId(self.ids.new_id()),

@@ -1,7 +1,70 @@
 //! Checked text values. Validation happens once, in these constructors; handlers and services
 //! never re-validate.
+//!
+//! Each kind of text field has one [`TextRule`] below: its length limits, and a regular
+//! expression that says the same as the constructor's rule (no control character — Unicode
+//! `Cc`: U+0000–U+001F, U+007F–U+009F — except tab, line feed and carriage return in
+//! descriptions; required values hold a character other than white space). The HTTP adapter
+//! documents fields with these rules (`maxLength`, `minLength`, `pattern`), so the OpenAPI
+//! document and the checks cannot drift apart; a test proves each pattern equivalent to its
+//! constructor.
 
 use thiserror::Error;
+
+/// The documented form of a text field's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    /// Fewest characters of the value as sent (1 for required values).
+    pub min_chars: usize,
+    /// Most characters, counted after surrounding white space is trimmed (and, in the
+    /// document's `maxLength`, as sent).
+    pub max_chars: usize,
+    /// A regular expression that accepts exactly the values the rule accepts (short of the
+    /// length limits).
+    pub pattern: &'static str,
+}
+
+/// Dataset, project, user, experiment, model and deployment names; a model's algorithm.
+pub const NAME_RULE: TextRule = TextRule { min_chars: 1, max_chars: 200, pattern: NAME_PATTERN };
+/// An optional description of a dataset, a version or a project.
+pub const DESCRIPTION_RULE: TextRule = TextRule { min_chars: 0, max_chars: 10_000, pattern: DESCRIPTION_PATTERN };
+/// The description a new version must have.
+pub const REQUIRED_DESCRIPTION_RULE: TextRule =
+    TextRule { min_chars: 1, max_chars: 10_000, pattern: REQUIRED_DESCRIPTION_PATTERN };
+/// A user's e-mail address.
+pub const EMAIL_RULE: TextRule = TextRule { min_chars: 0, max_chars: 320, pattern: EMAIL_PATTERN };
+/// An experiment's target column (optional).
+pub const TARGET_COLUMN_RULE: TextRule = TextRule { min_chars: 0, max_chars: 400, pattern: LABEL_PATTERN };
+/// An experiment's problem type (optional).
+pub const PROBLEM_TYPE_RULE: TextRule = TextRule { min_chars: 0, max_chars: 64, pattern: LABEL_PATTERN };
+/// A deployment's stage (required).
+pub const STAGE_RULE: TextRule = TextRule { min_chars: 1, max_chars: 64, pattern: NAME_PATTERN };
+
+/// Every rule: what the OpenAPI document may say of a text field.
+pub const ALL_RULES: [TextRule; 7] = [
+    NAME_RULE,
+    DESCRIPTION_RULE,
+    REQUIRED_DESCRIPTION_RULE,
+    EMAIL_RULE,
+    TARGET_COLUMN_RULE,
+    PROBLEM_TYPE_RULE,
+    STAGE_RULE,
+];
+
+/// White space, as `str::trim` (Unicode `White_Space`) removes it from both ends first; spelled
+/// out because `\s` means slightly different sets in the regex dialects of clients.
+/// Required values need a character that is neither white space nor a control character.
+///
+/// A required single-line name.
+const NAME_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// An optional single-line label (may be empty or blank: then it is absent).
+const LABEL_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// An optional description: tab, line feed and carriage return are allowed.
+const DESCRIPTION_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// An e-mail address: `local@domain`, each part holding a character other than white space.
+const EMAIL_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\x00-\x1f\x7f-\x9f]*[^@\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\x00-\x1f\x7f-\x9f]*@[^@\x00-\x1f\x7f-\x9f]*[^@\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// A required description.
+const REQUIRED_DESCRIPTION_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
 
 /// Why a text value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -62,20 +125,20 @@ macro_rules! name_type {
 
 name_type!(
     /// A dataset's human-readable name (1–200 characters).
-    DatasetName, "name", 200
+    DatasetName, "name", NAME_RULE.max_chars
 );
 name_type!(
     /// A project's name (1–200 characters).
-    ProjectName, "name", 200
+    ProjectName, "name", NAME_RULE.max_chars
 );
 name_type!(
     /// A user's display name (1–200 characters).
-    UserName, "name", 200
+    UserName, "name", NAME_RULE.max_chars
 );
 
 name_type!(
     /// The name of an experiment, a model or a deployment (1–200 characters).
-    ResourceName, "name", 200
+    ResourceName, "name", NAME_RULE.max_chars
 );
 
 /// A short optional label (an algorithm, a stage, a problem type, a target column): trimmed,
@@ -92,7 +155,7 @@ pub fn optional_label(field: &'static str, raw: Option<&str>, max: usize) -> Res
 pub struct Description(String);
 
 impl Description {
-    pub const MAX_CHARS: usize = 10_000;
+    pub const MAX_CHARS: usize = DESCRIPTION_RULE.max_chars;
 
     pub fn parse_optional(raw: Option<&str>) -> Result<Option<Self>, TextError> {
         let Some(raw) = raw else { return Ok(None) };
@@ -115,7 +178,7 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
-        let value = required("email", raw, 320)?;
+        let value = required("email", raw, EMAIL_RULE.max_chars)?;
         match value.split_once('@') {
             Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => {
                 Ok(Self(value))
@@ -131,6 +194,9 @@ impl Email {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use regex::Regex;
+
     use super::*;
 
     #[test]
@@ -158,5 +224,50 @@ mod tests {
         assert!(Email::parse("alice").is_err());
         assert!(Email::parse("@example.com").is_err());
         assert!(Email::parse("a@b@c").is_err());
+    }
+
+    /// Characters around every edge of the rules: white space that is trimmed, control
+    /// characters (some of them white space too), other characters.
+    const ALPHABET: &[char] = &[
+        'a', ' ', '@', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{0}', '\u{1}', '\u{1c}', '\u{7f}', '\u{85}', '\u{9f}',
+        '\u{a0}', '\u{2028}', '\u{3000}', '\u{feff}', '\u{180e}', 'é',
+    ];
+
+    fn check(s: &str) -> Result<(), TestCaseError> {
+        let matches = |pattern: &str| Regex::new(pattern).unwrap().is_match(s);
+        prop_assert_eq!(matches(NAME_PATTERN), ProjectName::parse(s).is_ok(), "name {:?}", s);
+        prop_assert_eq!(matches(LABEL_PATTERN), optional_label("l", Some(s), 100).is_ok(), "label {:?}", s);
+        let description = Description::parse_optional(Some(s));
+        prop_assert_eq!(matches(DESCRIPTION_PATTERN), description.is_ok(), "description {:?}", s);
+        let required = description.is_ok_and(|d| d.is_some());
+        prop_assert_eq!(matches(REQUIRED_DESCRIPTION_PATTERN), required, "required description {:?}", s);
+        prop_assert_eq!(matches(EMAIL_PATTERN), Email::parse(s).is_ok(), "email {:?}", s);
+        Ok(())
+    }
+
+    proptest! {
+        /// What a pattern accepts, the domain rule accepts (short of the length limits), and
+        /// the other way round.
+        #[test]
+        fn the_patterns_say_what_the_domain_rules_accept(
+            chars in prop::collection::vec(prop::sample::select(ALPHABET), 0..7),
+        ) {
+            check(&chars.iter().collect::<String>())?;
+        }
+    }
+
+    #[test]
+    fn the_patterns_agree_with_the_domain_on_chosen_cases() {
+        for s in ["a", " a ", "", "\t a \n", "a\tb", "a@b", " a @ b ", "@b", "a@", "a@b@c", "\u{85}x\u{85}", "x\u{85}y"]
+        {
+            check(s).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_rule_counts_characters_not_bytes() {
+        let name = "é".repeat(NAME_RULE.max_chars);
+        assert!(DatasetName::parse(&name).is_ok());
+        assert!(DatasetName::parse(&format!("{name}é")).is_err());
     }
 }

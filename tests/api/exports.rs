@@ -76,6 +76,17 @@ async fn csv_formula_escaping_is_opt_in() {
 }
 
 #[tokio::test]
+async fn csv_formula_escaping_neutralises_the_header_row_too() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("Header injection", b"=HEADER(),+b,c\n1,x,y\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    let escaped = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?escape_formulas=true")).await.text();
+    assert_eq!(escaped, "'=HEADER(),'+b,c\r\n1,x,y\r\n");
+    let plain = app.get(&app.admin_key, &format!("/api/datasets/{id}/download")).await.text();
+    assert_eq!(plain, "=HEADER(),+b,c\r\n1,x,y\r\n");
+}
+
+#[tokio::test]
 async fn a_large_csv_download_streams_every_row() {
     let app = spawn_app().await;
     let mut csv = String::from("id,value,label\n");

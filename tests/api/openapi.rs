@@ -44,3 +44,42 @@ async fn the_document_and_swagger_ui_are_served() {
     assert_eq!(ui.status.as_u16(), 200);
     assert!(ui.text().contains("swagger"), "Swagger UI page");
 }
+
+/// Every `maxLength`, `minLength` and `pattern` of the document, with where it stands.
+fn text_limits(value: &serde_json::Value, at: &str, found: &mut Vec<(String, &'static str, serde_json::Value)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for key in ["maxLength", "minLength", "pattern"] {
+                if let Some(v) = map.get(key).filter(|_| map.get("type").and_then(|t| t.as_str()) == Some("string")) {
+                    found.push((at.to_string(), key, v.clone()));
+                }
+            }
+            for (k, v) in map {
+                text_limits(v, &format!("{at}/{k}"), found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                text_limits(v, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_documented_text_limit_is_one_of_the_domains_rules() {
+    use datasets_api::domain::names::ALL_RULES;
+    let spec: serde_json::Value = serde_json::from_str(&datasets_api::adapters::http::openapi_json()).unwrap();
+    let mut found = Vec::new();
+    text_limits(&spec, "", &mut found);
+    assert!(found.len() >= 20, "the document's text fields are documented with limits: {found:?}");
+    for (at, key, value) in found {
+        let known = match key {
+            "maxLength" => ALL_RULES.iter().any(|r| value == r.max_chars),
+            "minLength" => ALL_RULES.iter().any(|r| value == r.min_chars),
+            _ => ALL_RULES.iter().any(|r| value == r.pattern),
+        };
+        assert!(known, "{key} {value} at {at} is not one of the domain's text rules (domain::names)");
+    }
+}

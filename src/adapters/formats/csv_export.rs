@@ -42,7 +42,8 @@ fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Resul
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::with_capacity(batch.get_array_memory_size()));
     if header {
-        writer.write_record(batch.schema().fields().iter().map(|f| f.name().as_str())).map_err(fail)?;
+        let schema = batch.schema();
+        writer.write_record(schema.fields().iter().map(|f| neutralised(f.name(), options))).map_err(fail)?;
     }
     let mut row_cells: Vec<String> = vec![String::new(); batch.num_columns()];
     for row in 0..batch.num_rows() {
@@ -56,6 +57,16 @@ fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Resul
         writer.write_record(&row_cells).map_err(fail)?;
     }
     writer.into_inner().map(Bytes::from).map_err(|e| StoreError::Other(format!("encoding CSV: {e}")))
+}
+
+/// A column name as written in the header: like a text cell, prefixed with `'` when formulas
+/// are escaped and it looks like one.
+fn neutralised(name: &str, options: CsvOptions) -> std::borrow::Cow<'_, [u8]> {
+    if options.escape_formulas && starts_like_formula(name) {
+        format!("'{name}").into_bytes().into()
+    } else {
+        name.as_bytes().into()
+    }
 }
 
 /// Text that a spreadsheet could run as a formula (OWASP's list).
@@ -128,5 +139,24 @@ mod tests {
         assert_eq!(text, "-1,'=SUM(A1)\r\n-2,'+1\r\n-3,'-2\r\n-4,'@x\r\n-5,'\tx\r\n-6,plain\r\n-7,a=b\r\n");
         let plain = encode_batch(&batch, false, CsvOptions::default()).unwrap();
         assert!(String::from_utf8(plain.to_vec()).unwrap().starts_with("-1,=SUM(A1)\r\n"));
+    }
+
+    #[test]
+    fn formula_escaping_neutralises_header_cells_too() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("=HEADER()", DataType::Int64, true),
+            Field::new("@who", DataType::Utf8, true),
+            Field::new("plain", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![1])),
+            Arc::new(StringArray::from(vec!["x"])),
+            Arc::new(StringArray::from(vec!["y"])),
+        ];
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let escaped = encode_batch(&batch, true, CsvOptions { escape_formulas: true }).unwrap();
+        assert_eq!(String::from_utf8(escaped.to_vec()).unwrap(), "'=HEADER(),'@who,plain\r\n1,x,y\r\n");
+        let plain = encode_batch(&batch, true, CsvOptions::default()).unwrap();
+        assert!(String::from_utf8(plain.to_vec()).unwrap().starts_with("=HEADER(),@who,plain\r\n"));
     }
 }

@@ -1,30 +1,25 @@
-//! Every dataset endpoint of the spec.
+//! The dataset endpoints of the spec: upload, list, detail, columns, quality, delete. Versions
+//! are in `versions`, downloads in `download`.
 
-use super::time::UtcTime;
-use poem::Body;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{
-    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
-};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
-use super::errors::{ApiError, ErrorBody};
+use super::errors::ApiError;
 use super::limits::HttpLimits;
 use super::ordered_map::OrderedMap;
-use super::upload::{FormError, UploadDatasetForm, UploadVersionForm, read_form};
+use super::time::UtcTime;
+use super::upload::{ReceivedForm, UploadAnswer, UploadDatasetForm};
 use crate::app::App;
 use crate::app::datasets::ListDatasets;
-use crate::app::ingest::Uploaded;
 use crate::domain::dtype::ColumnSchema;
-use crate::domain::ids::{DatasetId, ProjectId, VersionId};
+use crate::domain::ids::{DatasetId, ProjectId};
 use crate::domain::quality::{QualityCheck, QualityReport};
-use crate::domain::records::{DatasetListItem, DatasetQuery, DatasetSort, Page, SortDirection, VersionSummary};
-use crate::ports::tables::CsvOptions;
+use crate::domain::records::{DatasetListItem, DatasetQuery, DatasetSort, Page, SortDirection};
 
 /// One check of a quality report.
 #[derive(Object, Debug, Clone)]
@@ -64,15 +59,6 @@ pub struct UploadResult {
     pub dataset_version_id: Uuid,
     /// The stored original file.
     pub artifact_id: Uuid,
-    pub quality: UploadQuality,
-}
-
-#[derive(Object, Debug)]
-pub struct NewVersionResult {
-    pub dataset_version_id: Uuid,
-    pub version: i64,
-    pub row_count: u64,
-    pub column_count: u64,
     pub quality: UploadQuality,
 }
 
@@ -180,58 +166,6 @@ pub struct DeleteResult {
     pub ok: bool,
 }
 
-#[derive(Object, Debug)]
-pub struct VersionItem {
-    pub id: Uuid,
-    pub dataset_id: Uuid,
-    /// 0 for the first upload, then 1, 2, …
-    pub version: i64,
-    pub row_count: u64,
-    pub column_count: u64,
-    #[oai(nullable)]
-    pub description: Option<String>,
-    /// The name of the user who uploaded the version.
-    pub created_by_name: String,
-    pub created_at: UtcTime,
-}
-
-impl From<VersionSummary> for VersionItem {
-    fn from(v: VersionSummary) -> Self {
-        Self {
-            id: v.id.0,
-            dataset_id: v.dataset_id.0,
-            version: v.version,
-            row_count: v.row_count,
-            column_count: v.column_count,
-            description: v.description,
-            created_by_name: v.created_by_name,
-            created_at: v.created_at.into(),
-        }
-    }
-}
-
-#[derive(Object, Debug)]
-pub struct VersionPage {
-    pub items: Vec<VersionItem>,
-    pub total: u64,
-    pub limit: u64,
-    pub offset: u64,
-}
-
-#[derive(Object, Debug)]
-pub struct VersionDetail {
-    pub id: Uuid,
-    pub dataset_id: Uuid,
-    pub version: i64,
-    pub row_count: u64,
-    pub column_count: u64,
-    #[oai(nullable)]
-    pub description: Option<String>,
-    pub created_by_name: String,
-    pub columns: Vec<ColumnDto>,
-    pub created_at: UtcTime,
-}
-
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
 pub enum SortField {
@@ -249,93 +183,7 @@ pub enum SortDirectionDto {
     Desc,
 }
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[oai(rename_all = "lowercase")]
-pub enum DownloadFormat {
-    Csv,
-    Xlsx,
-}
-
-/// `Server-Timing` of an upload: the normalize phase (waiting for a slot, reading, typing,
-/// normalizing, checking) and the store phase (artifacts and metadata), in milliseconds.
-fn server_timing(u: &Uploaded) -> String {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    format!("normalize;dur={:.1}, store;dur={:.1}", ms(u.timings.normalize), ms(u.timings.store))
-}
-
-#[derive(ApiResponse)]
-pub enum UploadCreated {
-    /// Created. `Server-Timing` says how long each phase took.
-    #[oai(status = 201)]
-    Created(Json<UploadResult>, #[oai(header = "Server-Timing")] String),
-    /// The body stopped arriving: no byte came for `UPLOAD_IDLE_TIMEOUT_SECONDS`
-    /// (`request_timeout`). Nothing was stored.
-    #[oai(status = 408)]
-    Stalled(Json<ErrorBody>),
-}
-
-#[derive(ApiResponse)]
-pub enum VersionCreated {
-    /// Created. `Server-Timing` says how long each phase took.
-    #[oai(status = 201)]
-    Created(Json<NewVersionResult>, #[oai(header = "Server-Timing")] String),
-    /// The body stopped arriving: no byte came for `UPLOAD_IDLE_TIMEOUT_SECONDS`
-    /// (`request_timeout`). Nothing was stored.
-    #[oai(status = 408)]
-    Stalled(Json<ErrorBody>),
-}
-
-/// A download: the file, streamed, documented with both of its media types (a derived
-/// `ApiResponse` documents one media type per status).
-pub struct Download {
-    body: Body,
-    content_type: &'static str,
-    file_name: String,
-}
-
-impl poem::IntoResponse for Download {
-    fn into_response(self) -> poem::Response {
-        poem::Response::builder()
-            .content_type(self.content_type)
-            .header(poem::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", self.file_name))
-            .body(self.body)
-    }
-}
-
-impl poem_openapi::ApiResponse for Download {
-    fn meta() -> MetaResponses {
-        let binary = || MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary")));
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "The file, streamed: CSV (`text/csv; charset=utf-8`) or XLSX\n\
-                              (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`).",
-                status: Some(200),
-                status_range: None,
-                content: vec![
-                    MetaMediaType { content_type: CSV_TYPE, schema: binary() },
-                    MetaMediaType { content_type: XLSX_TYPE, schema: binary() },
-                ],
-                headers: vec![MetaHeader {
-                    name: "CONTENT-DISPOSITION".to_string(),
-                    description: Some("`attachment; filename=\"NAME-vN.csv\"` (or `.xlsx`).".to_string()),
-                    required: true,
-                    deprecated: false,
-                    schema: <String as poem_openapi::types::Type>::schema_ref(),
-                }],
-            }],
-        }
-    }
-
-    fn register(_registry: &mut Registry) {}
-}
-
-const CSV_TYPE: &str = "text/csv; charset=utf-8";
-const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 fn default_list_limit() -> u64 {
-    50
-}
-fn default_version_limit() -> u64 {
     50
 }
 fn default_offset() -> u64 {
@@ -346,13 +194,6 @@ fn default_sort_field() -> SortField {
 }
 fn default_sort_direction() -> SortDirectionDto {
     SortDirectionDto::Desc
-}
-fn default_format() -> DownloadFormat {
-    DownloadFormat::Csv
-}
-
-fn upload_quality(u: &Uploaded) -> UploadQuality {
-    UploadQuality::from(&u.quality)
 }
 
 pub struct DatasetsApi;
@@ -372,32 +213,23 @@ impl DatasetsApi {
         app: Data<&App>,
         limits: Data<&HttpLimits>,
         form: UploadDatasetForm,
-    ) -> Result<UploadCreated, ApiError> {
-        let form =
-            match read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes, limits.upload_idle_timeout)
-                .await
-            {
-                Ok(form) => form,
-                Err(FormError::Stalled(body)) => return Ok(UploadCreated::Stalled(Json(body))),
-                Err(FormError::Api(e)) => return Err(e),
-            };
-        let project = form.required("project_id")?;
-        let project = Uuid::parse_str(project.trim())
-            .map_err(|_| ApiError::bad_request("the form field `project_id` must be a UUID"))?;
-        let name = form.required("name")?.to_string();
-        let description = form.field("description").map(str::to_string);
-        let uploaded =
-            app.upload_dataset(&auth.0, ProjectId(project), &name, description.as_deref(), form.file).await?;
-        Ok(UploadCreated::Created(
-            Json(UploadResult {
-                id: uploaded.dataset_id.0,
-                dataset_id: uploaded.dataset_id.0,
-                dataset_version_id: uploaded.version_id.0,
-                artifact_id: uploaded.original_artifact_id.0,
-                quality: upload_quality(&uploaded),
-            }),
-            server_timing(&uploaded),
-        ))
+    ) -> Result<UploadAnswer<UploadResult>, ApiError> {
+        let upload = async |form: ReceivedForm| {
+            let project = form.required("project_id")?;
+            let project = Uuid::parse_str(project.trim())
+                .map_err(|_| ApiError::bad_request("the form field `project_id` must be a UUID"))?;
+            let name = form.required("name")?.to_string();
+            let description = form.field("description").map(str::to_string);
+            Ok(app.upload_dataset(&auth.0, ProjectId(project), &name, description.as_deref(), form.file).await?)
+        };
+        UploadAnswer::receive(form.0, &app, &limits, upload, |u| UploadResult {
+            id: u.dataset_id.0,
+            dataset_id: u.dataset_id.0,
+            dataset_version_id: u.version_id.0,
+            artifact_id: u.original_artifact_id.0,
+            quality: UploadQuality::from(&u.quality),
+        })
+        .await
     }
 
     /// List datasets
@@ -492,48 +324,6 @@ impl DatasetsApi {
         Ok(Json(ColumnList { columns: v.columns.iter().map(Into::into).collect() }))
     }
 
-    /// Download a dataset
-    ///
-    /// The latest version as a file. `format=csv` (default) streams RFC 4180 CSV in UTF-8;
-    /// `escape_formulas=true` prefixes text cells that begin with `=`, `+`, `-`, `@`, tab or CR
-    /// with `'` (CSV-injection protection; off by default to stay faithful to the data).
-    /// `format=xlsx` returns an Excel workbook (numbers, dates, booleans and text as typed
-    /// cells, a bold header row); a dataset beyond Excel's limits or `MAX_XLSX_ROWS` answers
-    /// 422 `not_exportable`, suggesting CSV.
-    #[oai(path = "/api/datasets/:dataset_id/download", method = "get", operation_id = "download_dataset")]
-    async fn download(
-        &self,
-        auth: BearerAuth,
-        app: Data<&App>,
-        dataset_id: Path<Uuid>,
-        /// `csv` or `xlsx`.
-        #[oai(default = "default_format")]
-        format: Query<DownloadFormat>,
-        /// CSV only: escape text cells that a spreadsheet could run as formulas.
-        #[oai(default)]
-        escape_formulas: Query<bool>,
-    ) -> Result<Download, ApiError> {
-        let id = DatasetId(dataset_id.0);
-        let (stream, file_name, content_type) = match format.0 {
-            DownloadFormat::Csv => {
-                let options = CsvOptions { escape_formulas: escape_formulas.0 };
-                let (stream, name) = app.download_csv(&auth.0, id, options).await?;
-                (stream, name, CSV_TYPE)
-            }
-            DownloadFormat::Xlsx => {
-                let (stream, name) = app.download_xlsx(&auth.0, id).await?;
-                (stream, name, XLSX_TYPE)
-            }
-        };
-        let body = Body::from_bytes_stream(futures_util::StreamExt::map(stream, |chunk| {
-            chunk.map_err(|e| {
-                tracing::error!(error = %e, "download stream failed");
-                std::io::Error::other(e.to_string())
-            })
-        }));
-        Ok(Download { body, content_type, file_name })
-    }
-
     /// Get the quality report
     ///
     /// The data-quality report computed at upload for the latest version.
@@ -565,96 +355,5 @@ impl DatasetsApi {
     ) -> Result<Json<DeleteResult>, ApiError> {
         app.delete_dataset(&auth.0, DatasetId(dataset_id.0)).await?;
         Ok(Json(DeleteResult { ok: true }))
-    }
-
-    /// List versions
-    ///
-    /// The dataset's versions ordered by version number.
-    #[oai(path = "/api/datasets/:dataset_id/versions", method = "get", operation_id = "list_dataset_versions")]
-    async fn versions(
-        &self,
-        auth: BearerAuth,
-        app: Data<&App>,
-        dataset_id: Path<Uuid>,
-        /// Max items (1–100).
-        #[oai(default = "default_version_limit", validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<u64>,
-        /// Pagination offset.
-        #[oai(default = "default_offset", validator(minimum(value = "0")))]
-        offset: Query<u64>,
-    ) -> Result<Json<VersionPage>, ApiError> {
-        let page = Page { limit: limit.0, offset: offset.0 };
-        let (items, total) = app.list_versions(&auth.0, DatasetId(dataset_id.0), page).await?;
-        Ok(Json(VersionPage {
-            items: items.into_iter().map(Into::into).collect(),
-            total,
-            limit: limit.0,
-            offset: offset.0,
-        }))
-    }
-
-    /// Upload a new version
-    ///
-    /// Uploads a CSV or Parquet file (`multipart/form-data`) as the next version of the
-    /// dataset. Versions are numbered 0, 1, 2, … per dataset.
-    #[oai(path = "/api/datasets/:dataset_id/versions", method = "post", operation_id = "upload_dataset_version")]
-    async fn new_version(
-        &self,
-        auth: BearerAuth,
-        app: Data<&App>,
-        dataset_id: Path<Uuid>,
-        limits: Data<&HttpLimits>,
-        form: UploadVersionForm,
-    ) -> Result<VersionCreated, ApiError> {
-        let form =
-            match read_form(form.0, &app.settings.spool_dir, app.settings.max_upload_bytes, limits.upload_idle_timeout)
-                .await
-            {
-                Ok(form) => form,
-                Err(FormError::Stalled(body)) => return Ok(VersionCreated::Stalled(Json(body))),
-                Err(FormError::Api(e)) => return Err(e),
-            };
-        let description = form.field("description").map(str::to_string);
-        let uploaded = app.upload_version(&auth.0, DatasetId(dataset_id.0), description.as_deref(), form.file).await?;
-        Ok(VersionCreated::Created(
-            Json(NewVersionResult {
-                dataset_version_id: uploaded.version_id.0,
-                version: uploaded.version,
-                row_count: uploaded.row_count,
-                column_count: uploaded.column_count,
-                quality: upload_quality(&uploaded),
-            }),
-            server_timing(&uploaded),
-        ))
-    }
-}
-
-pub struct VersionsApi;
-
-#[OpenApi(tag = "ApiTags::Datasets")]
-impl VersionsApi {
-    /// Get a dataset version
-    ///
-    /// One version's metadata with its column schema.
-    #[oai(path = "/api/dataset-versions/:dataset_version_id", method = "get", operation_id = "get_dataset_version")]
-    async fn get(
-        &self,
-        auth: BearerAuth,
-        app: Data<&App>,
-        dataset_version_id: Path<Uuid>,
-    ) -> Result<Json<VersionDetail>, ApiError> {
-        let v = app.get_version(&auth.0, VersionId(dataset_version_id.0)).await?;
-        let s = v.summary;
-        Ok(Json(VersionDetail {
-            id: s.id.0,
-            dataset_id: s.dataset_id.0,
-            version: s.version,
-            row_count: s.row_count,
-            column_count: s.column_count,
-            description: s.description,
-            created_by_name: s.created_by_name,
-            columns: v.columns.iter().map(Into::into).collect(),
-            created_at: s.created_at.into(),
-        }))
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::ApiError;
-use super::text::Text;
+use super::text::{NameRule, ProblemTypeRule, RuledText, StageRule, TargetColumnRule};
 use super::time::UtcTime;
 use crate::app::App;
 use crate::app::lineage::NewExperiment;
@@ -52,35 +52,18 @@ impl StatusDto {
 #[derive(Object, Debug)]
 pub struct CreateExperiment {
     pub project_id: Uuid,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub name: Text,
+    pub name: RuledText<NameRule>,
     /// The dataset the experiment trained on (in the same project).
     pub dataset_id: Uuid,
     /// The exact version used, when known.
     #[oai(nullable)]
     pub dataset_version_id: Option<Uuid>,
     /// At most 400 characters.
-    #[oai(
-        nullable,
-        validator(
-            max_length = 400,
-            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-        )
-    )]
-    pub target_column: Option<Text>,
+    #[oai(nullable)]
+    pub target_column: Option<RuledText<TargetColumnRule>>,
     /// e.g. `classification`, `regression`; at most 64 characters.
-    #[oai(
-        nullable,
-        validator(
-            max_length = 64,
-            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-        )
-    )]
-    pub problem_type: Option<Text>,
+    #[oai(nullable)]
+    pub problem_type: Option<RuledText<ProblemTypeRule>>,
     /// Defaults to `pending`.
     #[oai(nullable)]
     pub status: Option<StatusDto>,
@@ -121,19 +104,9 @@ fn experiment_dto(e: Experiment, model_count: u64) -> ExperimentDto {
 
 #[derive(Object, Debug)]
 pub struct CreateModel {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub name: Text,
+    pub name: RuledText<NameRule>,
     /// e.g. `GBM`, `XGBoost`, `GLM`.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub algorithm: Text,
+    pub algorithm: RuledText<NameRule>,
     pub experiment_id: Uuid,
 }
 
@@ -162,20 +135,10 @@ impl From<Model> for ModelDto {
 
 #[derive(Object, Debug)]
 pub struct CreateDeployment {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub name: Text,
+    pub name: RuledText<NameRule>,
     pub model_id: Uuid,
     /// e.g. `staging`, `production`.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub stage: Text,
+    pub stage: RuledText<StageRule>,
     pub is_active: bool,
 }
 
@@ -272,8 +235,8 @@ impl LineageApi {
             name: b.name.into_string(),
             dataset_id: DatasetId(b.dataset_id),
             dataset_version_id: b.dataset_version_id.map(VersionId),
-            target_column: b.target_column.map(Text::into_string),
-            problem_type: b.problem_type.map(Text::into_string),
+            target_column: b.target_column.map(RuledText::into_string),
+            problem_type: b.problem_type.map(RuledText::into_string),
             status: b.status.map(StatusDto::into_status),
         };
         let e = app.record_experiment(&auth.0, new).await?;

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod auth;
 pub mod compare;
 pub mod datasets;
+pub mod download;
 pub mod errors;
 pub mod limits;
 pub mod lineage;
@@ -16,6 +17,7 @@ pub mod request_id;
 pub mod text;
 pub mod time;
 pub mod upload;
+pub mod versions;
 
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Route, get};
@@ -108,7 +110,8 @@ type Apis = (
     projects::ProjectsApi,
     projects::UsersApi,
     datasets::DatasetsApi,
-    datasets::VersionsApi,
+    versions::VersionsApi,
+    download::DownloadApi,
     analysis::AnalysisApi,
     compare::CompareApi,
     lineage::LineageApi,
@@ -126,7 +129,8 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             projects::ProjectsApi,
             projects::UsersApi,
             datasets::DatasetsApi,
-            datasets::VersionsApi,
+            versions::VersionsApi,
+            download::DownloadApi,
             analysis::AnalysisApi,
             compare::CompareApi,
             lineage::LineageApi,

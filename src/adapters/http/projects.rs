@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::ApiError;
-use super::text::Text;
+use super::text::{DescriptionRule, EmailRule, NameRule, RuledText};
 use crate::app::App;
 use crate::domain::access::Role;
 use crate::domain::ids::{ProjectId, UserId};
@@ -19,21 +19,10 @@ use crate::domain::records::{Project, User};
 #[derive(Object, Debug)]
 pub struct CreateProject {
     /// 1–200 characters.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub name: Text,
+    pub name: RuledText<NameRule>,
     /// At most 10,000 characters; tab and line breaks allowed.
-    #[oai(
-        nullable,
-        validator(
-            max_length = 10000,
-            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-        )
-    )]
-    pub description: Option<Text>,
+    #[oai(nullable)]
+    pub description: Option<RuledText<DescriptionRule>>,
 }
 
 #[derive(Object, Debug)]
@@ -59,21 +48,10 @@ pub struct ProjectList {
 #[derive(Object, Debug)]
 pub struct CreateUser {
     /// 1–200 characters.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    ))]
-    pub name: Text,
+    pub name: RuledText<NameRule>,
     /// `local@domain`.
-    #[oai(
-        nullable,
-        validator(
-            max_length = 320,
-            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\x00-\x1f\x7f-\x9f]*[^@\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\x00-\x1f\x7f-\x9f]*@[^@\x00-\x1f\x7f-\x9f]*[^@\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-        )
-    )]
-    pub email: Option<Text>,
+    #[oai(nullable)]
+    pub email: Option<RuledText<EmailRule>>,
 }
 
 #[derive(Object, Debug)]

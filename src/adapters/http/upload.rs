@@ -1,7 +1,8 @@
 //! Streamed `multipart/form-data` uploads. poem-openapi's own `Upload` buffers the whole file
 //! before the handler runs; this payload hands the handler poem's streaming `Multipart`, and
 //! [`read_form`] spools the `file` field to disk while counting and hashing it, stopping as
-//! soon as the configured limit is passed.
+//! soon as the configured limit is passed. [`UploadAnswer::receive`] is the one way both
+//! upload operations read their form and answer.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,10 +16,16 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+
 use super::errors::{ApiError, ErrorBody, ErrorCode};
-use super::text::{DESCRIPTION_PATTERN, NAME_PATTERN, REQUIRED_DESCRIPTION_PATTERN};
-use crate::app::AppError;
-use crate::app::ingest::SpooledUpload;
+use super::limits::HttpLimits;
+use super::text::rule_schema;
+use crate::app::ingest::{SpooledUpload, Uploaded};
+use crate::app::{App, AppError};
+use crate::domain::names::{DESCRIPTION_RULE, NAME_RULE, REQUIRED_DESCRIPTION_RULE, TextRule};
 
 /// Longest text form field, in bytes.
 const MAX_TEXT_FIELD: u64 = 64 * 1024;
@@ -38,35 +45,18 @@ fn string_schema(format: Option<&'static str>, description: &'static str) -> Met
     MetaSchemaRef::Inline(Box::new(MetaSchema { description: Some(description), ..base }))
 }
 
-/// A text field with at most `max` characters and the given pattern (see `super::text`).
-fn text_schema(max: usize, min: usize, pattern: &str, description: &'static str) -> MetaSchemaRef {
-    MetaSchemaRef::Inline(Box::new(MetaSchema {
-        description: Some(description),
-        min_length: (min > 0).then_some(min),
-        max_length: Some(max),
-        pattern: Some(pattern.to_string()),
-        ..MetaSchema::new("string")
-    }))
-}
-
 /// How one form field is described in the OpenAPI document.
 enum FieldKind {
     Format(&'static str),
-    /// A required single-line name.
-    Name(usize),
-    /// An optional description.
-    Description(usize),
-    /// A required description.
-    RequiredDescription(usize),
+    /// Text under one of the domain's rules.
+    Text(TextRule),
 }
 
 impl FieldKind {
     fn schema(self, description: &'static str) -> MetaSchemaRef {
         match self {
             FieldKind::Format(f) => string_schema(Some(f), description),
-            FieldKind::Name(max) => text_schema(max, 1, NAME_PATTERN, description),
-            FieldKind::Description(max) => text_schema(max, 0, DESCRIPTION_PATTERN, description),
-            FieldKind::RequiredDescription(max) => text_schema(max, 1, REQUIRED_DESCRIPTION_PATTERN, description),
+            FieldKind::Text(rule) => MetaSchemaRef::Inline(Box::new(rule_schema(rule, Some(description)))),
         }
     }
 }
@@ -75,16 +65,8 @@ fn format(f: &'static str) -> FieldKind {
     FieldKind::Format(f)
 }
 
-fn name(max: usize) -> FieldKind {
-    FieldKind::Name(max)
-}
-
-fn description(max: usize) -> FieldKind {
-    FieldKind::Description(max)
-}
-
-fn required_description(max: usize) -> FieldKind {
-    FieldKind::RequiredDescription(max)
+fn text(rule: TextRule) -> FieldKind {
+    FieldKind::Text(rule)
 }
 
 macro_rules! multipart_form {
@@ -128,8 +110,8 @@ multipart_form!(
     required: ["project_id", "name", "file"],
     fields: [
         ("project_id", format("uuid"), "UUID of the owning project."),
-        ("name", name(200), "Human-readable dataset name."),
-        ("description", description(10_000), "Optional description."),
+        ("name", text(NAME_RULE), "Human-readable dataset name."),
+        ("description", text(DESCRIPTION_RULE), "Optional description."),
         ("file", format("binary"), "The CSV or Parquet file to upload."),
     ]
 );
@@ -139,7 +121,7 @@ multipart_form!(
     UploadVersionForm,
     required: ["description", "file"],
     fields: [
-        ("description", required_description(10_000), "Description of what changed in this version."),
+        ("description", text(REQUIRED_DESCRIPTION_RULE), "Description of what changed in this version."),
         ("file", format("binary"), "The CSV or Parquet file."),
     ]
 );
@@ -178,6 +160,46 @@ impl From<ApiError> for FormError {
     fn from(e: ApiError) -> Self {
         FormError::Api(e)
     }
+}
+
+/// The answer of an upload operation.
+#[derive(ApiResponse)]
+pub enum UploadAnswer<T: ParseFromJSON + ToJSON + Send + Sync> {
+    /// Created. `Server-Timing` says how long each phase took.
+    #[oai(status = 201)]
+    Created(Json<T>, #[oai(header = "Server-Timing")] String),
+    /// The body stopped arriving: no byte came for `UPLOAD_IDLE_TIMEOUT_SECONDS`
+    /// (`request_timeout`). Nothing was stored.
+    #[oai(status = 408)]
+    Stalled(Json<ErrorBody>),
+}
+
+impl<T: ParseFromJSON + ToJSON + Send + Sync> UploadAnswer<T> {
+    /// Reads `form` within the app's limits, hands it to `upload`, and answers `201` with
+    /// what `answer` makes of the upload (or `408` when the body stalled).
+    pub async fn receive(
+        form: Multipart,
+        app: &App,
+        limits: &HttpLimits,
+        upload: impl AsyncFnOnce(ReceivedForm) -> Result<Uploaded, ApiError>,
+        answer: impl FnOnce(&Uploaded) -> T,
+    ) -> Result<Self, ApiError> {
+        let form = read_form(form, &app.settings.spool_dir, app.settings.max_upload_bytes, limits.upload_idle_timeout);
+        let form = match form.await {
+            Ok(form) => form,
+            Err(FormError::Stalled(body)) => return Ok(Self::Stalled(Json(body))),
+            Err(FormError::Api(e)) => return Err(e),
+        };
+        let uploaded = upload(form).await?;
+        Ok(Self::Created(Json(answer(&uploaded)), server_timing(&uploaded)))
+    }
+}
+
+/// `Server-Timing` of an upload: the normalize phase (waiting for a slot, reading, typing,
+/// normalizing, checking) and the store phase (artifacts and metadata), in milliseconds.
+fn server_timing(u: &Uploaded) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    format!("normalize;dur={:.1}, store;dur={:.1}", ms(u.timings.normalize), ms(u.timings.store))
 }
 
 /// Waits for `read`, at most `idle`.
