@@ -83,3 +83,17 @@ fn every_documented_text_limit_is_one_of_the_domains_rules() {
         assert!(known, "{key} {value} at {at} is not one of the domain's text rules (domain::names)");
     }
 }
+
+#[test]
+fn statistics_values_are_typed_as_numbers_or_iso_strings_not_as_anything() {
+    let spec: serde_json::Value = serde_json::from_str(&datasets_api::adapters::http::openapi_json()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let branches = |schema: &serde_json::Value| -> Vec<String> {
+        let any_of = schema["anyOf"].as_array().unwrap_or_else(|| panic!("not a typed union: {schema}"));
+        any_of.iter().map(|b| b["type"].as_str().unwrap_or("?").to_string()).collect()
+    };
+    for field in ["min", "max"] {
+        assert_eq!(branches(&schemas["ColumnStatsDto"]["properties"][field]), ["number", "string"], "{field}");
+    }
+    assert_eq!(branches(&schemas["HistogramDto"]["properties"]["bin_edges"]["items"]), ["number", "string"]);
+}

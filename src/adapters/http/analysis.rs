@@ -1,9 +1,12 @@
 //! `GET /api/datasets/{dataset_id}/analyze`.
 
+use std::borrow::Cow;
+
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,12 +26,83 @@ pub struct PercentilesDto {
     pub p75: f64,
 }
 
+/// A value of a column's own kind: a number (an integer for int64 columns) for numeric
+/// columns; for datetime columns an ISO-8601 string — a date-time (`2024-01-31T08:00:00Z`),
+/// or a date (`2024-01-31`) for the `min` and `max` of a column of dates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberOrTime(Value);
+
+impl NumberOrTime {
+    fn number(value: Scalar) -> Option<Self> {
+        match value {
+            Scalar::Int(i) => Some(Self(Value::from(i))),
+            Scalar::Float(f) => serde_json::Number::from_f64(f).map(|n| Self(Value::Number(n))),
+        }
+    }
+
+    fn time(text: String) -> Self {
+        Self(Value::String(text))
+    }
+}
+
+impl Type for NumberOrTime {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "number_or_time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        // No `format: date-time` on the text: a column without a time zone is written without
+        // an offset, which RFC 3339's date-time requires.
+        let text = MetaSchema {
+            description: Some(
+                "ISO-8601: a date `YYYY-MM-DD`, or a date-time `YYYY-MM-DDTHH:MM:SS[.ffffff]`, \
+                 ending in `Z` when the column has a time zone",
+            ),
+            ..MetaSchema::new("string")
+        };
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            any_of: vec![
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("number", "double"))),
+                MetaSchemaRef::Inline(Box::new(text)),
+            ],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ToJSON for NumberOrTime {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
+impl ParseFromJSON for NumberOrTime {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            v @ (Value::Number(_) | Value::String(_)) => Ok(Self(v)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
 /// Counts per bin and the bins' edges (one more edge than counts): numbers for numeric
-/// columns, ISO-8601 timestamps for datetime columns.
+/// columns, ISO-8601 date-times for datetime columns.
 #[derive(Object, Debug, Clone, PartialEq)]
 pub struct HistogramDto {
     pub counts: Vec<u64>,
-    pub bin_edges: Vec<Value>,
+    pub bin_edges: Vec<NumberOrTime>,
 }
 
 /// Statistics of one column (definitions in docs/statistics.md). Numeric columns carry the
@@ -44,10 +118,13 @@ pub struct ColumnStatsDto {
     pub missing: u64,
     /// missing / rows, a fraction from 0 to 1.
     pub missing_percent: f64,
+    /// The smallest value: a number for numeric columns, an ISO-8601 string for datetime
+    /// columns.
     #[oai(nullable)]
-    pub min: MaybeUndefined<Value>,
+    pub min: MaybeUndefined<NumberOrTime>,
+    /// The largest value, typed as `min`.
     #[oai(nullable)]
-    pub max: MaybeUndefined<Value>,
+    pub max: MaybeUndefined<NumberOrTime>,
     #[oai(nullable)]
     pub mean: MaybeUndefined<f64>,
     /// Sample standard deviation (n − 1).
@@ -104,14 +181,8 @@ fn defined<T>(value: Option<T>) -> MaybeUndefined<T> {
     }
 }
 
-fn scalar(value: Option<Scalar>) -> MaybeUndefined<Value> {
-    match value {
-        Some(Scalar::Int(i)) => MaybeUndefined::Value(Value::from(i)),
-        Some(Scalar::Float(f)) => {
-            serde_json::Number::from_f64(f).map_or(MaybeUndefined::Null, |n| MaybeUndefined::Value(Value::Number(n)))
-        }
-        None => MaybeUndefined::Null,
-    }
+fn scalar(value: Option<Scalar>) -> MaybeUndefined<NumberOrTime> {
+    defined(value.and_then(NumberOrTime::number))
 }
 
 fn column_dto(c: ColumnStats) -> ColumnStatsDto {
@@ -144,11 +215,13 @@ fn column_dto(c: ColumnStats) -> ColumnStatsDto {
         dto.kurtosis = defined(n.kurtosis);
         dto.iqr = defined(n.iqr);
         dto.outlier_count = defined(n.outlier_count);
-        dto.histogram =
-            defined(n.histogram.map(|h| HistogramDto {
-                counts: h.counts,
-                bin_edges: h.bin_edges.into_iter().map(Value::from).collect(),
-            }));
+        // Edges are finite by the histogram's definition; a histogram with an edge JSON cannot
+        // hold is answered as null rather than with edges missing.
+        dto.histogram = defined(n.histogram.and_then(|h| {
+            let edges: Option<Vec<_>> =
+                h.bin_edges.into_iter().map(|e| NumberOrTime::number(Scalar::Float(e))).collect();
+            edges.map(|bin_edges| HistogramDto { counts: h.counts, bin_edges })
+        }));
         if c.dtype == crate::domain::dtype::DType::Float64 {
             dto.infinite_count = MaybeUndefined::Value(n.infinite_count);
         }
@@ -157,11 +230,11 @@ fn column_dto(c: ColumnStats) -> ColumnStatsDto {
         dto.top_values = MaybeUndefined::Value(OrderedMap(top));
     }
     if c.dtype == crate::domain::dtype::DType::Datetime64 {
-        dto.min = defined(c.temporal.as_ref().map(|t| Value::String(t.min.clone())));
-        dto.max = defined(c.temporal.as_ref().map(|t| Value::String(t.max.clone())));
+        dto.min = defined(c.temporal.as_ref().map(|t| NumberOrTime::time(t.min.clone())));
+        dto.max = defined(c.temporal.as_ref().map(|t| NumberOrTime::time(t.max.clone())));
         dto.histogram = defined(c.temporal.map(|t| HistogramDto {
             counts: t.histogram.counts,
-            bin_edges: t.histogram.bin_edges.into_iter().map(Value::String).collect(),
+            bin_edges: t.histogram.bin_edges.into_iter().map(NumberOrTime::time).collect(),
         }));
     }
     dto

@@ -127,7 +127,8 @@ pub struct DatasetDetail {
     /// The first 20 rows of the latest version: column name → typed value (number, string,
     /// boolean or null; datetimes as ISO-8601 strings).
     pub preview: Vec<OrderedMap<serde_json::Value>>,
-    /// Why the preview is missing, when it is.
+    /// Always null: the preview is computed at upload and stored with the version, so it
+    /// cannot be missing when the dataset is found (kept for the shape of the contract).
     #[oai(nullable)]
     pub preview_error: Option<String>,
 }
