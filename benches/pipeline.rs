@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use datasets_api::app::ingest::SpooledUpload;
-use datasets_api::config::{LogFormat, Secret, Settings, StorageTarget};
+use datasets_api::config::Settings;
 use datasets_api::domain::ids::ProjectId;
 use datasets_api::ports::tables::CsvOptions;
 use datasets_api::server::build_app;
@@ -204,22 +204,7 @@ async fn main() {
     println!("input: {} ({mb:.1} MB)", csv.display());
 
     let work = tempfile::tempdir_in(&dir).expect("work dir");
-    let settings = Settings {
-        bind_addr: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", work.path().join("bench.db").display()),
-        storage: StorageTarget::Filesystem(work.path().join("artifacts")),
-        max_upload_bytes: u64::MAX,
-        admin_api_key: Some(Secret::new("benchmark-admin-key-000")),
-        spool_dir: work.path().join("spool"),
-        max_xlsx_rows: 1_048_575,
-        max_concurrent_ingests: 2,
-        ingest_wait_seconds: 120,
-        sweep_grace_seconds: 3600,
-        sweep_interval_seconds: 3600,
-        request_timeout_seconds: 300,
-        upload_idle_timeout_seconds: 60,
-        log_format: LogFormat::Text,
-    };
+    let settings = Settings::for_tests(work.path(), "benchmark-admin-key-000");
     let (mut app, _) = build_app(&settings).await.expect("app");
     app.settings.precompute_statistics = false;
     let admin = app.authenticate("benchmark-admin-key-000").await.unwrap().unwrap();

@@ -34,11 +34,25 @@ fresh_maria() {
 
 if want contract; then
   echo "== artifact-store contract: filesystem, S3, GCS, Azure Blob"
-  # --nocapture: the checks an emulator cannot run print "SKIPPED <backend> …: <the missing call>".
-  REQUIRE_OBJECT_STORES=1 cargo test --test artifact_store_contract -- --nocapture --test-threads=4 2>&1 |
-    tee "${TMPDIR:-/tmp}/artifact-contract.log"
+  # The object-store cases are #[ignore]d in a plain `cargo test`; here they run, and a store
+  # that is not configured fails them. Checks that need a call an emulator lacks are skipped
+  # by name, and said so, below: real stores have the call, so nothing is skipped there.
+  gaps=()
+  if [[ -n "${STORAGE_EMULATOR_HOST:-}" ]]; then
+    gcs_gap="gcp-storage-emulator has no XML multipart upload (POST /BUCKET/OBJECT?uploads answers 501), which the GCS adapter uses for objects larger than 8 MiB"
+    gaps+=("gcs::a_stored_file_reads_back_whole_by_stream_and_by_range|$gcs_gap")
+    gaps+=("gcs::a_reader_never_sees_a_partial_object|$gcs_gap")
+  fi
+  skips=()
+  for gap in "${gaps[@]}"; do
+    skips+=(--skip "${gap%%|*}")
+  done
+  cargo test --test artifact_store_contract -- --include-ignored --test-threads=4 "${skips[@]}"
   echo "emulator gaps (skipped checks):"
-  grep '^SKIPPED' "${TMPDIR:-/tmp}/artifact-contract.log" || echo "  none"
+  for gap in "${gaps[@]}"; do
+    echo "  SKIPPED ${gap%%|*}: ${gap#*|}"
+  done
+  [[ ${#gaps[@]} -gt 0 ]] || echo "  none"
 fi
 
 if want api; then

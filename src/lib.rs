@@ -1,4 +1,4 @@
-//! datasets-api: a registry of versioned tabular datasets. See README.md and ARCHITECTURE.md.
+//! datasets-api: a registry of versioned tabular datasets. See README.md and docs/architecture.md.
 
 pub mod adapters;
 pub mod app;

@@ -86,7 +86,6 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             spool_dir: settings.spool_dir.clone(),
             max_xlsx_rows: settings.max_xlsx_rows,
             precompute_statistics: true,
-            max_concurrent_ingests: settings.max_concurrent_ingests,
             ingest_wait: Duration::from_secs(settings.ingest_wait_seconds),
         },
         ingest_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_ingests)),

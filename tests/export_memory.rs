@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use datasets_api::app::ingest::SpooledUpload;
-use datasets_api::config::{LogFormat, Secret, Settings, StorageTarget};
+use datasets_api::config::Settings;
 use datasets_api::domain::ids::ProjectId;
 use datasets_api::ports::tables::CsvOptions;
 use datasets_api::server::build_app;
@@ -32,22 +32,7 @@ fn reset_peak() -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_csv_download_streams_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        bind_addr: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.path().join("m.db").display()),
-        storage: StorageTarget::Filesystem(dir.path().join("artifacts")),
-        max_upload_bytes: u64::MAX,
-        admin_api_key: Some(Secret::new("memory-test-admin-key")),
-        spool_dir: dir.path().join("spool"),
-        max_xlsx_rows: 1_048_575,
-        max_concurrent_ingests: 2,
-        ingest_wait_seconds: 120,
-        sweep_grace_seconds: 3600,
-        sweep_interval_seconds: 3600,
-        request_timeout_seconds: 300,
-        upload_idle_timeout_seconds: 60,
-        log_format: LogFormat::Text,
-    };
+    let settings = Settings::for_tests(dir.path(), "memory-test-admin-key");
     let (mut app, _) = build_app(&settings).await.unwrap();
     app.settings.precompute_statistics = false;
     let admin = app.authenticate("memory-test-admin-key").await.unwrap().unwrap();

@@ -156,7 +156,7 @@ impl App {
         };
         let per_pass = (CELLS_PER_PASS / rows.max(1)).clamp(1, columns.len().max(1) as u64) as usize;
         let indices: Vec<usize> = (0..columns.len()).collect();
-        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let parallel = crate::ports::system::worker_threads();
         // The costliest groups start first (free text needs a second pass), so that no long
         // group is left to run alone at the end; results are put back in column order.
         let mut groups: Vec<Vec<usize>> = indices.chunks(per_pass).map(<[usize]>::to_vec).collect();
@@ -211,7 +211,7 @@ impl App {
         let read_ms = started.elapsed().as_millis() as u64;
         // The columns of a group are finished (sorted, summarized) as many at a time as there
         // are cores, in column order.
-        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let parallel = crate::ports::system::worker_threads();
         let finishing: Vec<_> =
             group.iter().zip(collected.columns).map(|(&i, one)| self.finish_column(version, i, one)).collect();
         let column_stats: Vec<(ColumnStats, u64)> =

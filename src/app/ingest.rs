@@ -1,6 +1,6 @@
 //! Uploads: a new dataset, or a new version of one.
 //!
-//! Order of effects (see ARCHITECTURE.md, "Data flow of an upload"): the upload is already
+//! Order of effects (see docs/architecture.md, "An upload, step by step"): the upload is already
 //! spooled to a local file; it is read and normalized on a blocking thread; both artifacts are
 //! stored; then one metadata transaction records everything. A failure at any step removes what
 //! earlier steps stored, so nothing of a failed upload stays visible.

@@ -31,11 +31,10 @@ pub struct AppSettings {
     pub spool_dir: PathBuf,
     /// Most data rows an XLSX download may have.
     pub max_xlsx_rows: u64,
-    /// Compute a new version's statistics in the background right after its upload.
+    /// Compute a new version's statistics in the background right after its upload (on in
+    /// the server; the benchmark and the memory tests turn it off to measure one thing at a
+    /// time).
     pub precompute_statistics: bool,
-    /// Most uploads read and normalized at once (each takes about 200 MB of memory for a
-    /// 500 MB file of ~15 columns, more for very wide files); further uploads wait for a slot.
-    pub max_concurrent_ingests: usize,
     /// How long an upload waits for an ingest slot before it is answered 503 (`Retry-After`).
     pub ingest_wait: std::time::Duration,
 }
@@ -50,7 +49,9 @@ pub struct App {
     pub tables: Arc<dyn TableSource>,
     /// Statistics computations in progress, one per version (see `analysis`).
     pub inflight: Arc<analysis::Inflight>,
-    /// Ingest slots (`AppSettings::max_concurrent_ingests` permits).
+    /// Ingest slots: `MAX_CONCURRENT_INGESTS` permits (each ingest takes about 200 MB of
+    /// memory for a 500 MB file of ~15 columns, more for very wide files); further uploads wait
+    /// for a slot.
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,

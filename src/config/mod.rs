@@ -204,6 +204,30 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Settings for tests and benchmarks: SQLite and artifacts in `dir`, no upload limit to
+    /// speak of, two ingests at once, the defaults otherwise; `admin_api_key` is the admin's
+    /// key. Change fields after for a case that needs other values.
+    pub fn for_tests(dir: &std::path::Path, admin_api_key: &str) -> Self {
+        Self {
+            bind_addr: "127.0.0.1:0".parse().expect("a socket address"),
+            database_url: format!("sqlite://{}", dir.join("test.db").display()),
+            storage: StorageTarget::Filesystem(dir.join("artifacts")),
+            max_upload_bytes: u64::MAX,
+            admin_api_key: Some(Secret::new(admin_api_key)),
+            spool_dir: dir.join("spool"),
+            max_xlsx_rows: EXCEL_DATA_ROWS,
+            max_concurrent_ingests: 2,
+            ingest_wait_seconds: 120,
+            sweep_grace_seconds: 3600,
+            sweep_interval_seconds: 3600,
+            request_timeout_seconds: 300,
+            upload_idle_timeout_seconds: 60,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
 fn read_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {
     let name = "DATASETS_API_CONFIG";
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError { name, problem: format!("{path}: {e}") })?;

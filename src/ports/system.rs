@@ -20,6 +20,15 @@ pub trait SecretGenerator: Send + Sync {
     fn new_api_key(&self) -> String;
 }
 
+/// Most threads one CPU-bound job (an ingest, a statistics computation) runs on.
+pub const MAX_WORKER_THREADS: usize = 8;
+
+/// Threads one CPU-bound job runs on: the machine's cores, at most [`MAX_WORKER_THREADS`]
+/// (beyond that, a job's merging and I/O bound it, and concurrent jobs share the machine).
+pub fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKER_THREADS)
+}
+
 /// What the use cases report for monitoring. Implementations must be cheap and never fail.
 pub trait Telemetry: Send + Sync {
     /// An upload was read and stored: its size, its rows and how long reading it took.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use datasets_api::adapters::http::routes;
 use datasets_api::app::App;
-use datasets_api::config::{LogFormat, Secret, Settings, StorageTarget, parse_storage};
+use datasets_api::config::{Settings, StorageTarget, parse_storage};
 use datasets_api::server::build_app;
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, StatusCode};
@@ -73,25 +73,13 @@ pub async fn spawn_app_with(max_upload_bytes: u64) -> TestApp {
 /// A fresh app whose settings `configure` may change.
 pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("test.db").display()));
     let admin_key = format!("test-admin-{}", Uuid::new_v4());
-    let mut settings = Settings {
-        bind_addr: "127.0.0.1:0".parse().unwrap(),
-        database_url,
-        storage: test_storage(dir.path()),
-        max_upload_bytes: 500_000_000,
-        max_xlsx_rows: 1_048_575,
-        max_concurrent_ingests: 2,
-        ingest_wait_seconds: 120,
-        sweep_grace_seconds: 3600,
-        sweep_interval_seconds: 3600,
-        request_timeout_seconds: 300,
-        upload_idle_timeout_seconds: 60,
-        admin_api_key: Some(Secret::new(admin_key.clone())),
-        spool_dir: dir.path().join("spool"),
-        log_format: LogFormat::Text,
-    };
+    let mut settings = Settings::for_tests(dir.path(), &admin_key);
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+        settings.database_url = url;
+    }
+    settings.storage = test_storage(dir.path());
+    settings.max_upload_bytes = 500_000_000;
     configure(&mut settings);
     let (app, _) = {
         let _guard = BUILD_LOCK.lock().await;

@@ -10,9 +10,10 @@
 //! types the first rows show is read once. (`object` and `category` are both stored as text,
 //! so a guess that confuses them does not need a second pass.)
 //!
-//! The pass runs on every core: the text is cut into blocks of about [`BLOCK_BYTES`] at line
-//! feeds (see [`csv_blocks`](super::csv_blocks) for why the cut is exact or not used), each
-//! block is parsed by one worker, and the results are merged in block order. Memory is bounded
+//! The pass runs on one worker per core, at most `ports::system::MAX_WORKER_THREADS` (8): the
+//! text is cut into blocks of about [`BLOCK_BYTES`] at line feeds (see
+//! [`csv_blocks`](super::csv_blocks) for why the cut is exact or not used), each block is
+//! parsed by one worker, and the results are merged in block order. Memory is bounded
 //! per worker by one block's encoded row group and one record batch, plus the inference state
 //! (a few words per column, and at most 51 distinct values per text column) and the quality
 //! state (two to four hashes per distinct row; see `DuplicateRows`).
@@ -56,7 +57,8 @@ fn io(e: std::io::Error) -> IngestError {
     IngestError::Io(e.to_string())
 }
 
-/// How the passes are cut and run; [`ingest_csv`] uses [`BLOCK_BYTES`] and every core.
+/// How the passes are cut and run; [`ingest_csv`] uses [`BLOCK_BYTES`] and
+/// [`worker_threads`](crate::ports::system::worker_threads) workers.
 #[derive(Debug, Clone, Copy)]
 pub struct Parallelism {
     pub block_bytes: u64,
@@ -67,7 +69,7 @@ pub struct Parallelism {
 
 impl Parallelism {
     fn of_machine() -> Self {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let workers = crate::ports::system::worker_threads();
         Self { block_bytes: BLOCK_BYTES, workers, guess_bytes: GUESS_BYTES }
     }
 }

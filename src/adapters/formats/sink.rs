@@ -119,7 +119,7 @@ impl CanonicalSink {
     /// Closes the file and completes the quality report (see [`finish_quality`]).
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         let sha256 = finish_file(self.writer.into_inner().map_err(parquet_err)?)?;
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = crate::ports::system::worker_threads();
         let quality = finish_quality(&self.path, &self.schema, self.quality, mixed, workers)?;
         Ok(SinkSummary { rows: self.rows, sha256, quality, preview: self.preview })
     }

@@ -24,7 +24,8 @@ use crate::domain::records::{DatasetListItem, DatasetQuery, DatasetSort, Page, S
 /// One check of a quality report.
 #[derive(Object, Debug, Clone)]
 pub struct QualityCheckDto {
-    /// `missing_values`, `duplicate_rows`, `constant_columns` or `empty_columns`.
+    /// `missing_values`, `duplicate_rows`, `constant_columns`, `empty_columns`, `mixed_types`,
+    /// `high_cardinality` or `outliers` (definitions in docs/quality.md).
     pub name: String,
     pub passed: bool,
     pub details: String,
