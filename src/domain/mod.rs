@@ -13,3 +13,4 @@ pub mod quality;
 pub mod records;
 pub mod row_hash;
 pub mod statistics;
+pub mod version_ref;

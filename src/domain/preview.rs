@@ -1,17 +1,24 @@
-//! Typed JSON rendering of table cells, for dataset previews.
+//! Typed JSON rendering of table cells: dataset previews, `/rows`, JSON Lines downloads and
+//! `/query` answers all write cells by this one rule.
 //!
-//! | Arrow type (canonical) | JSON |
+//! | Arrow type | JSON |
 //! |---|---|
-//! | Int64 | number (exact) |
-//! | Float64 | number; NaN and ±infinity (not representable in JSON) become `null` |
+//! | Int64 (and the other integer types a query can produce) | number (exact) |
+//! | Float64 (and Float32, Float16) | number; NaN and ±infinity (not representable in JSON) become `null` |
+//! | Decimal | number, written exactly (its decimal text) |
 //! | Boolean | `true` / `false` |
-//! | Utf8 | string, cut to [`MAX_PREVIEW_CELL_CHARS`] characters (a cut string ends in `…`) |
-//! | Date32 | `"YYYY-MM-DD"` |
-//! | Timestamp(µs) | `"YYYY-MM-DDTHH:MM:SS[.ffffff]"`, with a trailing `Z` for UTC columns |
+//! | Utf8 (and LargeUtf8, Utf8View) | string; in a preview cut to [`MAX_PREVIEW_CELL_CHARS`] characters (a cut string ends in `…`) |
+//! | Date32, Date64 | `"YYYY-MM-DD"` |
+//! | Timestamp (any unit) | `"YYYY-MM-DDTHH:MM:SS[.ffffff]"` (microseconds), with a trailing `Z` for a column with a time zone |
 //! | missing | `null` |
+//! | anything else (lists, structs, intervals, …) | string: Arrow's display text |
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Map, Value};
@@ -37,34 +44,72 @@ pub fn extend_preview(rows: &mut Vec<PreviewRow>, batch: &RecordBatch, limit: us
     }
 }
 
-/// The typed JSON value of one cell (see the module table).
+/// The typed JSON value of one cell of a preview: text cut to [`MAX_PREVIEW_CELL_CHARS`].
 pub fn cell_json(column: &ArrayRef, row: usize) -> Value {
+    typed_cell(column, row, Some(MAX_PREVIEW_CELL_CHARS))
+}
+
+/// The typed JSON value of one cell, whole (see the module table).
+pub fn cell_value(column: &ArrayRef, row: usize) -> Value {
+    typed_cell(column, row, None)
+}
+
+fn typed_cell(column: &ArrayRef, row: usize, max_chars: Option<usize>) -> Value {
     if column.is_null(row) {
         return Value::Null;
     }
+    let text = |t: &str| Value::String(max_chars.map_or_else(|| t.to_string(), |max| cut_to(t, max)));
+    let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
     match column.data_type() {
         DataType::Int64 => Value::from(column.as_primitive::<Int64Type>().value(row)),
-        DataType::Float64 => serde_json::Number::from_f64(column.as_primitive::<Float64Type>().value(row))
-            .map_or(Value::Null, Value::Number),
+        DataType::Int32 => Value::from(column.as_primitive::<Int32Type>().value(row)),
+        DataType::Int16 => Value::from(column.as_primitive::<Int16Type>().value(row)),
+        DataType::Int8 => Value::from(column.as_primitive::<Int8Type>().value(row)),
+        DataType::UInt64 => Value::from(column.as_primitive::<UInt64Type>().value(row)),
+        DataType::UInt32 => Value::from(column.as_primitive::<UInt32Type>().value(row)),
+        DataType::UInt16 => Value::from(column.as_primitive::<UInt16Type>().value(row)),
+        DataType::UInt8 => Value::from(column.as_primitive::<UInt8Type>().value(row)),
+        DataType::Float64 => float(column.as_primitive::<Float64Type>().value(row)),
+        DataType::Float32 => float(f64::from(column.as_primitive::<Float32Type>().value(row))),
+        DataType::Float16 => float(f64::from(column.as_primitive::<Float16Type>().value(row))),
         DataType::Boolean => Value::Bool(column.as_boolean().value(row)),
-        DataType::Utf8 => Value::String(cut(column.as_string::<i32>().value(row))),
+        DataType::Utf8 => text(column.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => text(column.as_string::<i64>().value(row)),
+        DataType::Utf8View => text(column.as_string_view().value(row)),
         DataType::Date32 => Value::String(format_date(column.as_primitive::<Date32Type>().value(row))),
-        DataType::Timestamp(_, tz) => {
-            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
-            Value::String(format_timestamp(micros, tz.is_some()))
+        DataType::Date64 => {
+            let millis = column.as_primitive::<Date64Type>().value(row);
+            Value::String(format_date(millis.div_euclid(86_400_000) as i32))
         }
-        _ => {
-            let options = FormatOptions::default();
-            match ArrayFormatter::try_new(column.as_ref(), &options) {
-                Ok(f) => Value::String(cut(&f.value(row).to_string())),
-                Err(_) => Value::Null,
-            }
+        DataType::Timestamp(unit, tz) => match timestamp_micros(column, row, *unit) {
+            Some(micros) => Value::String(format_timestamp(micros, tz.is_some())),
+            None => display(column, row).map_or(Value::Null, |t| text(&t)),
+        },
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+            // The decimal's own text is a JSON number, exactly.
+            display(column, row).and_then(|t| t.parse::<serde_json::Number>().ok()).map_or(Value::Null, Value::Number)
         }
+        _ => display(column, row).map_or(Value::Null, |t| text(&t)),
     }
 }
 
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(MAX_PREVIEW_CELL_CHARS) {
+/// A timestamp cell in microseconds since the epoch (`None` when it does not fit).
+fn timestamp_micros(column: &ArrayRef, row: usize, unit: TimeUnit) -> Option<i64> {
+    match unit {
+        TimeUnit::Microsecond => Some(column.as_primitive::<TimestampMicrosecondType>().value(row)),
+        TimeUnit::Millisecond => column.as_primitive::<TimestampMillisecondType>().value(row).checked_mul(1_000),
+        TimeUnit::Second => column.as_primitive::<TimestampSecondType>().value(row).checked_mul(1_000_000),
+        TimeUnit::Nanosecond => Some(column.as_primitive::<TimestampNanosecondType>().value(row).div_euclid(1_000)),
+    }
+}
+
+/// Arrow's display text of a cell.
+fn display(column: &ArrayRef, row: usize) -> Option<String> {
+    ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default()).ok().map(|f| f.value(row).to_string())
+}
+
+fn cut_to(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),
     }
@@ -145,9 +190,39 @@ mod tests {
     #[test]
     fn long_text_is_cut_with_an_ellipsis() {
         let long = "é".repeat(MAX_PREVIEW_CELL_CHARS + 5);
-        let cutted = cut(&long);
+        let cutted = cut_to(&long, MAX_PREVIEW_CELL_CHARS);
         assert_eq!(cutted.chars().count(), MAX_PREVIEW_CELL_CHARS + 1);
         assert!(cutted.ends_with('…'));
+    }
+
+    #[test]
+    fn whole_cells_are_not_cut_and_query_types_are_typed() {
+        let long = "x".repeat(MAX_PREVIEW_CELL_CHARS + 5);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![long.as_str()])),
+            Arc::new(arrow::array::Int32Array::from(vec![-7])),
+            Arc::new(arrow::array::UInt64Array::from(vec![u64::MAX])),
+            Arc::new(arrow::array::Float32Array::from(vec![0.5])),
+            Arc::new(arrow::array::StringViewArray::from(vec!["view"])),
+            Arc::new(arrow::array::TimestampMillisecondArray::from(vec![1_500])),
+            Arc::new(arrow::array::Date64Array::from(vec![86_400_000])),
+            Arc::new(arrow::array::Decimal128Array::from(vec![12345]).with_precision_and_scale(10, 2).unwrap()),
+        ];
+        let values: Vec<Value> = columns.iter().map(|c| cell_value(c, 0)).collect();
+        assert_eq!(values[0].as_str().map(str::len), Some(long.len()));
+        assert_eq!(
+            values[1..],
+            [
+                json!(-7),
+                json!(u64::MAX),
+                json!(0.5),
+                json!("view"),
+                json!("1970-01-01T00:00:01.500000"),
+                json!("1970-01-02"),
+                json!(123.45)
+            ]
+        );
+        assert!(cell_json(&columns[0], 0).as_str().is_some_and(|t| t.ends_with('…')));
     }
 
     #[test]
