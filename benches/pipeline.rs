@@ -15,6 +15,7 @@ use std::time::Instant;
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
 use datasets_api::domain::ids::ProjectId;
+use datasets_api::domain::version_ref::VersionRef;
 use datasets_api::ports::tables::CsvOptions;
 use datasets_api::server::build_app;
 use futures_util::StreamExt;
@@ -234,11 +235,11 @@ async fn main() {
 
     reset_peak();
     let t = Instant::now();
-    let stats = app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
+    let stats = app.analyze(&admin, uploaded.dataset_id, &VersionRef::Latest).await.expect("analyze");
     report(&mut results, "analyze (first, computed)", t.elapsed().as_secs_f64(), mb);
     println!("  duplicate rows {}, memory_usage {:.1} MB", stats.duplicate_rows, stats.memory_usage);
     let t = Instant::now();
-    app.analyze(&admin, uploaded.dataset_id).await.expect("analyze");
+    app.analyze(&admin, uploaded.dataset_id, &VersionRef::Latest).await.expect("analyze");
     println!("analyze (cached)             {:>8.2} ms", t.elapsed().as_secs_f64() * 1e3);
 
     if std::env::var_os("BENCH_SKIP_DOWNLOADS").is_some() {
@@ -246,7 +247,8 @@ async fn main() {
     }
     reset_peak();
     let t = Instant::now();
-    let (mut stream, _) = app.download_csv(&admin, uploaded.dataset_id, CsvOptions::default()).await.expect("csv");
+    let (mut stream, _) =
+        app.download_csv(&admin, uploaded.dataset_id, &VersionRef::Latest, CsvOptions::default()).await.expect("csv");
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {
         bytes += chunk.expect("chunk").len() as u64;
@@ -256,7 +258,7 @@ async fn main() {
     if uploaded.row_count <= app.settings.max_xlsx_rows {
         reset_peak();
         let t = Instant::now();
-        let (mut stream, _) = app.download_xlsx(&admin, uploaded.dataset_id).await.expect("xlsx");
+        let (mut stream, _) = app.download_xlsx(&admin, uploaded.dataset_id, &VersionRef::Latest).await.expect("xlsx");
         let mut bytes = 0u64;
         while let Some(chunk) = stream.next().await {
             bytes += chunk.expect("chunk").len() as u64;

@@ -10,7 +10,7 @@ use arrow::datatypes::DataType;
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::app::{App, AppError};
-use crate::domain::access::{Action, Principal};
+use crate::domain::access::Principal;
 use crate::domain::dtype::DType;
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::quality::DuplicateRows;
@@ -19,6 +19,7 @@ use crate::domain::statistics::{
     ColumnStats, ColumnValues, Correlations, DatasetStatistics, MAX_CORRELATION_COLUMNS, TopValueRecovery,
     layout_bytes, memory_usage_mb,
 };
+use crate::domain::version_ref::VersionRef;
 use crate::ports::tables::BatchStream;
 
 /// Values held in memory by one pass of the per-column statistics.
@@ -45,15 +46,14 @@ impl Inflight {
 }
 
 impl App {
-    /// The statistics of the dataset's latest version.
-    pub async fn analyze(&self, principal: &Principal, id: DatasetId) -> Result<DatasetStatistics, AppError> {
-        let dataset = self.visible_dataset(principal, id, Action::Read).await?;
-        let version = self
-            .metadata
-            .find_version(dataset.latest_version_id)
-            .await?
-            // The dataset was deleted since it was read.
-            .ok_or(AppError::NotFound("dataset"))?;
+    /// The statistics of the version `which` names.
+    pub async fn analyze(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        which: &VersionRef,
+    ) -> Result<DatasetStatistics, AppError> {
+        let (_, version) = self.dataset_version(principal, id, which).await?;
         match self.statistics_of(&version).await {
             // Reading the files failed: if the dataset was deleted meanwhile, say so.
             Err(e) if !matches!(e, AppError::NotFound(_)) && self.metadata.find_dataset(id).await?.is_none() => {

@@ -4,6 +4,7 @@ use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, Version, VersionSummary};
+use crate::domain::version_ref::VersionRef;
 use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
 use crate::ports::tables::{CsvOptions, ExportError};
@@ -51,19 +52,26 @@ impl App {
         Ok(self.metadata.list_datasets(&query).await?)
     }
 
-    /// The dataset and its latest version.
-    pub async fn dataset_detail(&self, principal: &Principal, id: DatasetId) -> Result<(Dataset, Version), AppError> {
+    /// The dataset and the version `which` names, when the caller may read the dataset.
+    /// Every read of a version (detail, columns, quality, statistics, downloads, rows,
+    /// queries) resolves it here.
+    pub async fn dataset_version(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        which: &VersionRef,
+    ) -> Result<(Dataset, Version), AppError> {
         let dataset = self.visible_dataset(principal, id, Action::Read).await?;
-        let version = self.latest_version(&dataset).await?;
-        Ok((dataset, version))
-    }
-
-    async fn latest_version(&self, dataset: &Dataset) -> Result<Version, AppError> {
-        self.metadata
-            .find_version(dataset.latest_version_id)
-            .await?
-            // The dataset was deleted since it was read.
-            .ok_or(AppError::NotFound("dataset"))
+        let found = match which {
+            VersionRef::Latest => self.metadata.find_version(dataset.latest_version_id).await?,
+            VersionRef::Number(n) => self.metadata.find_version_by_number(id, *n).await?,
+        };
+        match found {
+            Some(version) => Ok((dataset, version)),
+            // The latest version is gone only when the dataset was deleted since it was read.
+            None if *which == VersionRef::Latest => Err(AppError::NotFound("dataset")),
+            None => Err(AppError::VersionNotFound(which.clone())),
+        }
     }
 
     pub async fn list_versions(
@@ -85,14 +93,15 @@ impl App {
         }
     }
 
-    /// The latest version's data as CSV, and the file name to offer.
+    /// A version's data as CSV, and the file name to offer.
     pub async fn download_csv(
         &self,
         principal: &Principal,
         id: DatasetId,
+        which: &VersionRef,
         options: CsvOptions,
     ) -> Result<(ByteStream, String), AppError> {
-        let (dataset, version) = self.dataset_detail(principal, id).await?;
+        let (dataset, version) = self.dataset_version(principal, id, which).await?;
         let stream = self.exporter.csv(&version.normalized.storage_key, options).await.map_err(|e| match e {
             StoreError::NotFound => AppError::NotFound("dataset"),
             other => other.into(),
@@ -100,10 +109,15 @@ impl App {
         Ok((stream, download_file_name(&dataset.name, version.summary.version, "csv")))
     }
 
-    /// The latest version as an Excel workbook, and the file name to offer. Datasets with
-    /// more rows than `max_xlsx_rows` (or than Excel holds) are refused with a hint to use CSV.
-    pub async fn download_xlsx(&self, principal: &Principal, id: DatasetId) -> Result<(ByteStream, String), AppError> {
-        let (dataset, version) = self.dataset_detail(principal, id).await?;
+    /// A version as an Excel workbook, and the file name to offer. Versions with more rows
+    /// than `max_xlsx_rows` (or than Excel holds) are refused with a hint to use CSV.
+    pub async fn download_xlsx(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        which: &VersionRef,
+    ) -> Result<(ByteStream, String), AppError> {
+        let (dataset, version) = self.dataset_version(principal, id, which).await?;
         let rows = version.summary.row_count;
         if rows > self.settings.max_xlsx_rows {
             return Err(AppError::NotExportable(format!(

@@ -11,6 +11,9 @@ pub enum AppError {
     /// The resource does not exist, or the caller may not see it (indistinguishable on purpose).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The dataset exists (and the caller may see it) but has no such version.
+    #[error("version {0} of the dataset not found")]
+    VersionNotFound(crate::domain::version_ref::VersionRef),
     /// The caller sees the resource but may not do this to it.
     #[error("{0}")]
     Forbidden(String),

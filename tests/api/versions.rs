@@ -119,3 +119,76 @@ async fn concurrent_deletes_and_reads_never_answer_5xx() {
     assert_eq!(deletes.iter().filter(|s| **s == 200).count(), 1, "{deletes:?}");
     assert!(deletes.iter().all(|s| *s == 200 || *s == 404), "{deletes:?}");
 }
+
+/// A dataset with two versions of different shapes: v0 `a,b` (2 rows), v1 `a,c` (3 rows).
+async fn two_versions(app: &crate::helpers::TestApp) -> uuid::Uuid {
+    let up = app.upload_ok("Addressed", b"a,b\n1,x\n2,y\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    app.new_version(&app.admin_key, id, "second", b"a,c\n10,1.5\n20,2.5\n30,\n").await.expect(201);
+    id
+}
+
+#[tokio::test]
+async fn every_read_route_answers_for_the_version_it_names() {
+    let app = spawn_app().await;
+    let id = two_versions(&app).await;
+    let key = &app.admin_key;
+
+    let v0 = app.get(key, &format!("/api/datasets/{id}?version=0")).await.expect(200);
+    assert_eq!(v0["dataset"]["version"], 0);
+    assert_eq!(v0["dataset"]["rows"], 2);
+    assert_eq!(v0["dataset"]["columns"], 2);
+    assert_eq!(v0["preview"], json!([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]));
+    let latest = app.get(key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(latest["dataset"]["version"], 1);
+    assert_eq!(latest["dataset"]["rows"], 3);
+    assert_eq!(app.get(key, &format!("/api/datasets/{id}?version=latest")).await.expect(200), latest);
+    assert_eq!(app.get(key, &format!("/api/datasets/{id}?version=1")).await.expect(200), latest);
+
+    let columns = app.get(key, &format!("/api/datasets/{id}/columns?version=0")).await.expect(200);
+    assert_eq!(columns, json!({"columns": [{"name": "a", "dtype": "int64"}, {"name": "b", "dtype": "object"}]}));
+    let columns = app.get(key, &format!("/api/datasets/{id}/columns?version=1")).await.expect(200);
+    assert_eq!(columns["columns"][1], json!({"name": "c", "dtype": "float64"}));
+
+    let quality = app.get(key, &format!("/api/datasets/{id}/quality?version=1")).await.expect(200);
+    let missing = quality["quality"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "missing_values");
+    assert_eq!(missing.unwrap()["passed"], false, "version 1 has a missing cell: {quality}");
+    let quality = app.get(key, &format!("/api/datasets/{id}/quality?version=0")).await.expect(200);
+    assert_eq!(quality["quality"]["overall_score"], 100.0);
+
+    let stats = app.get(key, &format!("/api/datasets/{id}/analyze?version=0")).await.expect(200);
+    assert_eq!(stats["statistics"]["row_count"], 2);
+    assert_eq!(stats["statistics"]["columns"]["a"]["max"], 2);
+    let stats = app.get(key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    assert_eq!(stats["statistics"]["columns"]["a"]["max"], 30);
+
+    let csv = app.get(key, &format!("/api/datasets/{id}/download?version=0")).await;
+    assert_eq!(csv.status.as_u16(), 200);
+    assert_eq!(csv.text(), "a,b\r\n1,x\r\n2,y\r\n");
+    let disposition = csv.headers.get("content-disposition").unwrap().to_str().unwrap();
+    assert!(disposition.contains("Addressed-v0.csv"), "{disposition}");
+    let xlsx = app.get(key, &format!("/api/datasets/{id}/download?version=0&format=xlsx")).await;
+    assert_eq!(xlsx.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn an_unknown_version_is_not_found_and_names_the_version() {
+    let app = spawn_app().await;
+    let id = two_versions(&app).await;
+    for route in ["", "/columns", "/quality", "/analyze", "/download"] {
+        let reply = app.get(&app.admin_key, &format!("/api/datasets/{id}{route}?version=7")).await;
+        let message = reply.expect_error(404, "not_found");
+        assert!(message.contains("version 7"), "{route}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_version_that_is_not_a_number_or_latest_is_a_bad_request() {
+    let app = spawn_app().await;
+    let id = two_versions(&app).await;
+    for bad in ["-1", "1.5", "v1", "", "newest"] {
+        let reply = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns?version={bad}")).await;
+        let message = reply.expect_error(400, "bad_request");
+        assert!(message.contains("version"), "{bad}: {message}");
+    }
+}

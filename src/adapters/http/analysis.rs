@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
@@ -15,6 +15,7 @@ use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::ApiError;
 use super::ordered_map::OrderedMap;
+use super::version_param::VersionParam;
 use crate::app::App;
 use crate::domain::ids::DatasetId;
 use crate::domain::statistics::{ColumnStats, DatasetStatistics, Scalar};
@@ -259,7 +260,7 @@ pub struct AnalysisApi;
 impl AnalysisApi {
     /// Statistical analysis
     ///
-    /// Per-column statistics of the latest version over every row: missing values, distinct
+    /// Per-column statistics of a version (the latest by default) over every row: missing values, distinct
     /// values, and for numeric columns min, max, mean, std, percentiles, skewness, kurtosis,
     /// IQR, outliers and a histogram; top values for text and bool columns; range and
     /// histogram for datetime columns. Also duplicate rows, memory usage and the Pearson
@@ -270,8 +271,11 @@ impl AnalysisApi {
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
+        /// The version: a number, or `latest` (default).
+        #[oai(default)]
+        version: Query<VersionParam>,
     ) -> Result<Json<AnalyzeResponse>, ApiError> {
-        let stats = app.analyze(&auth.0, DatasetId(dataset_id.0)).await?;
+        let stats = app.analyze(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
         Ok(Json(analyze_dto(stats)))
     }
 }

@@ -14,6 +14,7 @@ use super::limits::HttpLimits;
 use super::ordered_map::OrderedMap;
 use super::time::UtcTime;
 use super::upload::{ReceivedForm, UploadAnswer, UploadDatasetForm};
+use super::version_param::VersionParam;
 use crate::app::App;
 use crate::app::datasets::ListDatasets;
 use crate::domain::dtype::ColumnSchema;
@@ -285,23 +286,28 @@ impl DatasetsApi {
 
     /// Get a dataset
     ///
-    /// The dataset's metadata and a preview of the first 20 rows of its latest version.
+    /// The dataset's metadata and a preview of the first 20 rows of a version: the latest, or
+    /// the one `version` names (then `rows`, `columns`, `dataset_version_id`, `version` and
+    /// `artifact_id` are that version's). An unknown version answers 404.
     #[oai(path = "/api/datasets/:dataset_id", method = "get", operation_id = "get_dataset")]
     async fn detail(
         &self,
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
+        /// The version: a number, or `latest` (default).
+        #[oai(default)]
+        version: Query<VersionParam>,
     ) -> Result<Json<DatasetDetail>, ApiError> {
-        let (d, v) = app.dataset_detail(&auth.0, DatasetId(dataset_id.0)).await?;
+        let (d, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
         Ok(Json(DatasetDetail {
             dataset: DatasetSummary {
                 id: d.id.0,
                 name: d.name,
                 description: d.description,
                 project_id: d.project_id.0,
-                rows: d.rows,
-                columns: d.columns,
+                rows: v.summary.row_count,
+                columns: v.summary.column_count,
                 dataset_version_id: v.summary.id.0,
                 version: v.summary.version,
                 artifact_id: v.original.id.0,
@@ -314,29 +320,35 @@ impl DatasetsApi {
 
     /// Get the column schema
     ///
-    /// Column names and dtypes of the latest version, in file order.
+    /// Column names and dtypes of a version (the latest by default), in file order.
     #[oai(path = "/api/datasets/:dataset_id/columns", method = "get", operation_id = "get_dataset_columns")]
     async fn columns(
         &self,
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
+        /// The version: a number, or `latest` (default).
+        #[oai(default)]
+        version: Query<VersionParam>,
     ) -> Result<Json<ColumnList>, ApiError> {
-        let (_, v) = app.dataset_detail(&auth.0, DatasetId(dataset_id.0)).await?;
+        let (_, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
         Ok(Json(ColumnList { columns: v.columns.iter().map(Into::into).collect() }))
     }
 
     /// Get the quality report
     ///
-    /// The data-quality report computed at upload for the latest version.
+    /// The data-quality report computed at upload for a version (the latest by default).
     #[oai(path = "/api/datasets/:dataset_id/quality", method = "get", operation_id = "get_dataset_quality")]
     async fn quality(
         &self,
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
+        /// The version: a number, or `latest` (default).
+        #[oai(default)]
+        version: Query<VersionParam>,
     ) -> Result<Json<QualityResponse>, ApiError> {
-        let (_, v) = app.dataset_detail(&auth.0, DatasetId(dataset_id.0)).await?;
+        let (_, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
         Ok(Json(QualityResponse {
             quality: QualityReportDto {
                 overall_score: v.quality.overall_score,

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::ApiError;
+use super::version_param::VersionParam;
 use crate::app::App;
 use crate::domain::ids::DatasetId;
 use crate::ports::tables::CsvOptions;
@@ -80,7 +81,7 @@ pub struct DownloadApi;
 impl DownloadApi {
     /// Download a dataset
     ///
-    /// The latest version as a file. `format=csv` (default) streams RFC 4180 CSV in UTF-8;
+    /// A version (the latest by default) as a file. `format=csv` (default) streams RFC 4180 CSV in UTF-8;
     /// `escape_formulas=true` prefixes text cells that begin with `=`, `+`, `-`, `@`, tab or CR
     /// with `'` (CSV-injection protection; off by default to stay faithful to the data).
     /// `format=xlsx` returns an Excel workbook (numbers, dates, booleans and text as typed
@@ -98,16 +99,20 @@ impl DownloadApi {
         /// CSV only: escape text cells that a spreadsheet could run as formulas.
         #[oai(default)]
         escape_formulas: Query<bool>,
+        /// The version: a number, or `latest` (default).
+        #[oai(default)]
+        version: Query<VersionParam>,
     ) -> Result<Download, ApiError> {
         let id = DatasetId(dataset_id.0);
+        let which = &version.0.0;
         let (stream, file_name, content_type) = match format.0 {
             DownloadFormat::Csv => {
                 let options = CsvOptions { escape_formulas: escape_formulas.0 };
-                let (stream, name) = app.download_csv(&auth.0, id, options).await?;
+                let (stream, name) = app.download_csv(&auth.0, id, which, options).await?;
                 (stream, name, CSV_TYPE)
             }
             DownloadFormat::Xlsx => {
-                let (stream, name) = app.download_xlsx(&auth.0, id).await?;
+                let (stream, name) = app.download_xlsx(&auth.0, id, which).await?;
                 (stream, name, XLSX_TYPE)
             }
         };

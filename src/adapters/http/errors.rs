@@ -147,7 +147,9 @@ impl From<AppError> for ApiError {
         use ErrorCode as C;
         let json = |code: ErrorCode, message: String| Json(ErrorBody::new(code, message));
         match e {
-            AppError::NotFound(what) => ApiError::NotFound(json(C::NotFound, format!("{what} not found"))),
+            e @ (AppError::NotFound(_) | AppError::VersionNotFound(_)) => {
+                ApiError::NotFound(json(C::NotFound, e.to_string()))
+            }
             AppError::Forbidden(m) => ApiError::Forbidden(json(C::Forbidden, m)),
             AppError::Invalid(m) => ApiError::BadRequest(json(C::BadRequest, m)),
             AppError::InvalidText(t) => ApiError::BadRequest(json(C::BadRequest, t.to_string())),

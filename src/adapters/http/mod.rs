@@ -17,6 +17,7 @@ pub mod request_id;
 pub mod text;
 pub mod time;
 pub mod upload;
+pub mod version_param;
 pub mod versions;
 
 use poem::web::Data;
