@@ -12,4 +12,5 @@ pub mod preview;
 pub mod quality;
 pub mod records;
 pub mod row_hash;
+pub mod sort;
 pub mod statistics;
