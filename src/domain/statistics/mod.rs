@@ -15,15 +15,26 @@
 //! - `kurtosis` = G₂ = ((n + 1)·g₂ + 6)·(n − 1)/((n − 2)(n − 3)) with g₂ = m₄/m₂² − 3 (excess,
 //!   bias-corrected); null when n < 4 or m₂ = 0.
 //! - `iqr` = p75 − p25; `outlier_count` = #{xᵢ < p25 − 1.5·iqr or xᵢ > p75 + 1.5·iqr}.
-//! - `histogram`: 10 bins with edges eᵢ = min + i·(max − min)/10 (e₁₀ = max); a value falls in
-//!   the last bin i with eᵢ ≤ x (the last bin is closed, so max is counted in bin 10); counts
-//!   sum to n. A constant column uses edges from min − 0.5 to min + 0.5.
+//! - `histogram`: numpy's `histogram(x, bins=10)`, edges and counts. With first = min and
+//!   last = max as float64 (min − 0.5 and max + 0.5 for a constant column) and
+//!   step = (last − first)/10, the edges are eᵢ = i·step + first for i < 10 (rounded after the
+//!   product, then after the sum, as numpy's `linspace` computes them) and e₁₀ = last; a value
+//!   x is in bin i when eᵢ ≤ x < eᵢ₊₁, the last bin closed (max is counted in bin 10); counts
+//!   sum to n. A value that is an edge in exact arithmetic lies on the side the rounded edge
+//!   leaves it on, as in numpy. int64 values are taken as float64 (numpy's histogram of them
+//!   as float64 where numpy's int64 path fails with an IndexError: values beyond 2⁵³ whose
+//!   rounding widens the range). Where numpy has no histogram (it raises because its edges are
+//!   not strictly increasing: last − first overflows, or the edges round onto each other in a
+//!   range only a few doubles wide, such as a constant column beyond about 5.6·10¹⁴), the
+//!   edges are eᵢ = first + i·(last/10 − first/10) (at most last), e₁₀ = last, and a constant
+//!   column has its values in bin 6.
 //! - `unique`: distinct non-missing values (−0.0 equals 0.0; +∞ and −∞ count as values).
 //! - `missing_percent` = missing / rows, a fraction from 0 to 1.
 //! - `top_values` (text, category, bool): the 10 most frequent values with their counts,
 //!   ties broken by the value in ascending byte order.
-//! - datetime columns: `min`, `max` and a 10-bin histogram over microseconds since the epoch,
-//!   edges written as ISO-8601 timestamps.
+//! - datetime columns: `min`, `max` and the `histogram` above of the microseconds since the
+//!   epoch taken as float64, edges rounded to the microsecond and written as ISO-8601
+//!   timestamps.
 //! - `correlations`: Pearson's r over the rows where both columns hold finite values
 //!   (pairwise-complete), for int64 and float64 columns; null when fewer than 2 such rows or
 //!   either column is constant on them.
