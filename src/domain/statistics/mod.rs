@@ -1,5 +1,7 @@
-//! Per-column statistics of a version (`GET /api/datasets/{id}/analyze`). Every figure is
-//! exact over every row; definitions are here and in `docs/statistics.md`.
+//! Per-column statistics of a version (`GET /api/datasets/{id}/analyze`), computed over every
+//! row (no sampling); definitions are here and in `docs/statistics.md`. Values are told apart
+//! exactly, except text values in `unique` and `top_values`, which are told apart by a 64-bit
+//! hash (bound below), and whole rows in `duplicate_rows` (row hashes, see `quality`).
 //!
 //! Notation: for a numeric column, x₁…xₙ are its non-missing **finite** values (missing cells
 //! and ±infinity are excluded from every figure below except `unique`, `missing` and
@@ -29,9 +31,16 @@
 //!   edges are eᵢ = first + i·(last/10 − first/10) (at most last), e₁₀ = last, and a constant
 //!   column has its values in bin 6.
 //! - `unique`: distinct non-missing values (−0.0 equals 0.0; +∞ and −∞ count as values).
+//!   Exact for int64, float64, bool and datetime columns. Text (`object`, `category`) values
+//!   are compared by their 64-bit hash ([`crate::domain::row_hash::text_hash`]): with n
+//!   distinct values, the probability that two of them share a hash is about n²/2⁶⁵ (3·10⁻⁷
+//!   for 3.5 million), and each pair that does makes `unique` one lower.
 //! - `missing_percent` = missing / rows, a fraction from 0 to 1.
 //! - `top_values` (text, category, bool): the 10 most frequent values with their counts,
-//!   ties broken by the value in ascending byte order.
+//!   ties broken by the value in ascending byte order. Exact for bool columns; text values are
+//!   counted by the same 64-bit hashes as `unique`: two values that share one (probability
+//!   about n²/2⁶⁵) are counted as one value, their counts added up, under the text of one of
+//!   them.
 //! - datetime columns: `min`, `max` and the `histogram` above of the microseconds since the
 //!   epoch taken as float64, edges rounded to the microsecond and written as ISO-8601
 //!   timestamps.

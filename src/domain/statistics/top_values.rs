@@ -30,10 +30,17 @@ const AT_BOUNDARY_SET_LIMIT: usize = 1 << 16;
 /// Distinct hashes tracked in a map before the tally switches to a list of every hash.
 const TALLY_MAP_LIMIT: usize = 4096;
 
-/// Counts of 64-bit value hashes. Few distinct values are counted in a map; past
-/// [`TALLY_MAP_LIMIT`] distinct values, every hash is appended to a list that is radix-sorted
-/// at the end (8 bytes per value, sequential memory access: faster than a map of millions of
-/// entries, and smaller).
+/// Counts of 64-bit value hashes ([`text_hash`]). Few distinct values are counted in a map;
+/// past [`TALLY_MAP_LIMIT`] distinct values, every hash is appended to a list that is
+/// radix-sorted at the end (8 bytes per value, sequential memory access: faster than a map of
+/// millions of entries, and smaller).
+///
+/// Values are told apart by their hash alone: two different values with the same hash are
+/// counted as one (for n distinct values, the probability that any two collide is about
+/// n²/2⁶⁵). Telling them apart would mean comparing every value with the text remembered for
+/// its hash, a memory access per row: measured, twice the time to tally 3.5 million rows of
+/// 100,000 short distinct values (the benchmark's zip codes), and half as much again for
+/// 1,000 distinct values held in the map.
 #[derive(Default)]
 pub struct HashTally {
     map: HashMap<u64, u64, PreHashedState>,
@@ -182,7 +189,8 @@ impl TextMemo {
 }
 
 /// Distinct value hashes ascending, with their counts (and the texts remembered while
-/// counting).
+/// counting). The count of two values sharing a hash is their total, and the top values name
+/// it by the text of one of them.
 pub struct HashCounts {
     hashes: Vec<u64>,
     counts: Vec<u64>,
@@ -246,6 +254,8 @@ impl HashCounts {
         Some(ranked(above, tied, boundary))
     }
 
+    /// The number of distinct hashes: the column's distinct values, one fewer for every two
+    /// values that share a hash (probability about n²/2⁶⁵ for n distinct values).
     pub fn distinct(&self) -> u64 {
         self.hashes.len() as u64
     }

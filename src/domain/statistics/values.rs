@@ -22,8 +22,9 @@ pub enum ColumnValues {
     },
     /// Exact counts by value (used to compare versions).
     Text(HashMap<String, u64>),
-    /// Counts by 64-bit value hash, whatever the values' length; `top_values` then needs a
-    /// second pass ([`TopValueRecovery`]).
+    /// Counts by 64-bit value hash, whatever the values' length (two values sharing a hash
+    /// are counted as one: see [`HashTally`]); `top_values` may then need a second pass
+    /// ([`super::TopValueRecovery`]).
     TextHashes(HashTally),
     Time {
         micros: Vec<i64>,
