@@ -97,7 +97,7 @@ pub fn numeric_psi(mut v1: Vec<f64>, v2: &[f64]) -> Option<f64> {
     if v1.is_empty() {
         return None;
     }
-    crate::domain::statistics::sort_floats(&mut v1);
+    crate::domain::sort::sort_floats(&mut v1);
     let edges = decile_edges(&v1);
     psi(&bin_counts(&edges, v1.iter().copied()), &bin_counts(&edges, v2.iter().copied()))
 }

@@ -12,5 +12,6 @@ pub mod preview;
 pub mod quality;
 pub mod records;
 pub mod row_hash;
+pub mod sort;
 pub mod statistics;
 pub mod version_ref;

@@ -20,7 +20,7 @@ use arrow::datatypes::DataType;
 
 use crate::domain::inference::MixedColumn;
 use crate::domain::row_hash::{DistinctEstimate, fold_cells};
-use crate::domain::statistics::sort_hashes;
+use crate::domain::sort::sort_hashes;
 
 /// Largest share of missing cells in any column for `missing_values` to pass.
 pub const MAX_MISSING_FRACTION: f64 = 0.05;
