@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::conversions::{project_from, user_from};
 use super::entities::{api_key, member, project, user};
-use super::errors::{VERSION_ATTEMPTS, corrupt, is_transient, store_error};
+use super::errors::{corrupt, is_transient, store_error, with_retries};
 use crate::domain::access::{Principal, Role};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::records::{ApiKeyRecord, Membership, Project, User};
@@ -138,21 +138,14 @@ pub(super) async fn role_of(
 pub(super) async fn upsert_membership(db: &DatabaseConnection, m: &Membership) -> Result<(), StoreError> {
     // One statement (INSERT … ON CONFLICT / ON DUPLICATE KEY UPDATE): a delete-then-insert
     // took InnoDB gap locks that deadlocked with concurrent inserts of other members.
-    let mut last = None;
-    for _ in 0..VERSION_ATTEMPTS {
-        let upsert = member::Entity::insert(member_row(m))
+    let upsert = || {
+        member::Entity::insert(member_row(m))
             .on_conflict(
                 OnConflict::columns([member::Column::ProjectId, member::Column::UserId])
                     .update_column(member::Column::Role)
                     .to_owned(),
             )
             .exec_without_returning(db)
-            .await;
-        match upsert {
-            Ok(_) => return Ok(()),
-            Err(e) if is_transient(&e) => last = Some(store_error(e)),
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    Err(last.unwrap_or_else(|| StoreError::Other("membership not recorded".into())))
+    };
+    with_retries("a membership upsert", is_transient, upsert).await.map(|_| ()).map_err(store_error)
 }

@@ -7,12 +7,12 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, SqlErr, TransactionTrait,
 };
 
 use super::conversions::{artifact_from, artifact_row, dataset_from, summary_from, to_i64, version_from, version_row};
 use super::entities::{artifact, dataset, project, statistics, user, version};
-use super::errors::{VERSION_ATTEMPTS, corrupt, is_transient, store_error};
+use super::errors::{corrupt, is_transient, store_error, with_retries};
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::records::{
     Dataset, DatasetListItem, DatasetQuery, DatasetSort, NewVersion, Page, SortDirection, Version, VersionSummary,
@@ -76,22 +76,13 @@ async fn try_insert_version(db: &DatabaseConnection, v: &NewVersion) -> Result<i
 }
 
 pub(super) async fn insert_version(db: &DatabaseConnection, v: &NewVersion) -> Result<i64, StoreError> {
-    let mut last = None;
-    for _ in 0..VERSION_ATTEMPTS {
-        match try_insert_version(db, v).await {
-            Ok(number) => return Ok(number),
-            Err(DbErr::RecordNotFound(_)) => return Err(StoreError::NotFound),
-            Err(e) if is_transient(&e) => {
-                tracing::info!(error = %e, "retrying a version insert after a transient database error");
-                last = Some(store_error(e));
-            }
-            Err(e) => match store_error(e) {
-                StoreError::Conflict(m) if v.new_dataset.is_none() => last = Some(StoreError::Conflict(m)),
-                other => return Err(other),
-            },
-        }
-    }
-    Err(last.unwrap_or_else(|| StoreError::Other("version allocation failed".into())))
+    // A next version of an existing dataset that collides with a concurrent one on the unique
+    // (dataset, version) index is numbered again.
+    let retryable = |e: &DbErr| {
+        is_transient(e)
+            || (v.new_dataset.is_none() && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+    };
+    with_retries("a version insert", retryable, || try_insert_version(db, v)).await.map_err(store_error)
 }
 
 pub(super) async fn find_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Option<Dataset>, StoreError> {
@@ -208,41 +199,27 @@ pub(super) async fn find_version_by_number(
     }
 }
 
-async fn try_delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, StoreError> {
-    let txn = db.begin().await.map_err(store_error)?;
+async fn try_delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, DbErr> {
+    let txn = db.begin().await?;
     let keys: Vec<String> = artifact::Entity::find()
         .filter(artifact::Column::DatasetId.eq(id.0))
         .all(&txn)
-        .await
-        .map_err(store_error)?
+        .await?
         .into_iter()
         .map(|a| a.storage_key)
         .collect();
-    artifact::Entity::delete_many()
-        .filter(artifact::Column::DatasetId.eq(id.0))
-        .exec(&txn)
-        .await
-        .map_err(store_error)?;
-    version::Entity::delete_many().filter(version::Column::DatasetId.eq(id.0)).exec(&txn).await.map_err(store_error)?;
-    let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await.map_err(store_error)?;
+    artifact::Entity::delete_many().filter(artifact::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    version::Entity::delete_many().filter(version::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await?;
     if deleted.rows_affected == 0 {
-        return Err(StoreError::NotFound);
+        return Err(DbErr::RecordNotFound("dataset".into()));
     }
-    txn.commit().await.map_err(store_error)?;
+    txn.commit().await?;
     Ok(keys)
 }
 
 pub(super) async fn delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, StoreError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match try_delete_dataset(db, id).await {
-            Err(StoreError::Other(m)) if attempt < VERSION_ATTEMPTS && m.to_ascii_lowercase().contains("deadlock") => {
-                tracing::info!(error = %m, "retrying a dataset deletion after a deadlock");
-            }
-            result => return result,
-        }
-    }
+    with_retries("a dataset deletion", is_transient, || try_delete_dataset(db, id)).await.map_err(store_error)
 }
 
 pub(super) async fn known_storage_keys(

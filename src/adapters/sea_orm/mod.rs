@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+pub use self::errors::is_transient;
 use self::errors::store_error;
 use crate::domain::access::{Principal, Role};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
