@@ -593,14 +593,14 @@ async fn text_holding_a_nul_character_is_recorded_and_read_back() {
     let mut v0 = version_record(dataset, new_dataset(&project, "nul", None), &user, 1, 1, now());
     v0.preview[0].insert("alpha".into(), serde_json::json!("a\u{0}b"));
     let inserted = db.store.insert_version(&v0).await;
-    assert_eq!(inserted, Ok(0), "a preview cell holding NUL could not be recorded");
+    assert_eq!(inserted.expect("a preview cell holding NUL could not be recorded"), 0);
     let found = db.store.find_version(v0.version_id).await.unwrap().expect("the version");
     assert_eq!(found.preview, v0.preview);
 
     let mut stats = statistics(1.0);
     stats.columns[1].top_values = Some(vec![("a\u{0}z".into(), 3)]);
     let saved = db.store.save_statistics(v0.version_id, &stats, now()).await;
-    assert_eq!(saved, Ok(()), "statistics holding NUL could not be recorded");
+    saved.expect("statistics holding NUL could not be recorded");
     assert_eq!(db.store.find_statistics(v0.version_id).await.unwrap(), Some(stats));
 }
 

@@ -36,7 +36,7 @@ fn store_error(e: opendal::Error) -> StoreError {
         ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => StoreError::Conflict(e.to_string()),
         _ if e.is_temporary() => StoreError::Unavailable(e.to_string()),
         ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid => StoreError::Unavailable(e.to_string()),
-        _ => StoreError::Other(e.to_string()),
+        _ => StoreError::other_caused_by("artifact store error", e),
     }
 }
 
@@ -72,7 +72,7 @@ fn probe_error(step: &str, e: opendal::Error) -> StoreError {
 }
 
 fn io_error(e: std::io::Error) -> StoreError {
-    StoreError::Other(format!("local file: {e}"))
+    StoreError::other_caused_by("local file", e)
 }
 
 pub struct OpendalStore {
@@ -184,7 +184,7 @@ impl OpendalStore {
         let Some((root, staging)) = &self.local else { return Ok(None) };
         let target = root.join(key);
         if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-            return Err(StoreError::Other(format!("invalid artifact key {key:?}")));
+            return Err(StoreError::other(format!("invalid artifact key {key:?}")));
         }
         let temp = staging.join(uuid::Uuid::new_v4().to_string());
         if std::fs::hard_link(source, &temp).is_err() {
@@ -203,7 +203,7 @@ impl OpendalStore {
             Ok(size) => Ok(Some(size)),
             Err(e) => {
                 let _ = std::fs::remove_file(&temp);
-                Err(StoreError::Other(format!("placing {key}: {e}")))
+                Err(StoreError::other_caused_by(format!("placing {key}"), e))
             }
         }
     }
@@ -262,7 +262,7 @@ impl ArtifactStore for OpendalStore {
         let size = self.size(key).await?;
         let reader = self.op.reader_with(key).chunk(READ_CHUNK).await.map_err(store_error)?;
         let stream = reader.into_bytes_stream(0..size).await.map_err(store_error)?;
-        Ok(stream.map_err(|e| StoreError::Other(e.to_string())).boxed())
+        Ok(stream.map_err(|e| StoreError::other_caused_by("reading an artifact", e)).boxed())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -290,7 +290,7 @@ impl ArtifactStore for OpendalStore {
         let read = self.op.read(&key).await.map_err(|e| probe_error("read", e))?.to_bytes();
         self.op.delete(&key).await.map_err(|e| probe_error("delete", e))?;
         if read != body {
-            return Err(StoreError::Other("the probe object read back differently".into()));
+            return Err(StoreError::other("the probe object read back differently"));
         }
         Ok(())
     }

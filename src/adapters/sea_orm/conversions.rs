@@ -5,7 +5,7 @@
 use sea_orm::ActiveValue::Set;
 
 use super::entities::{artifact, dataset, deployment, experiment, model, project, user, version};
-use super::errors::corrupt;
+use super::errors::{corrupt, corrupt_json};
 use crate::domain::dtype::{ColumnSchema, DType};
 use crate::domain::ids::{ArtifactId, DatasetId, DeploymentId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentStatus, Model};
@@ -143,9 +143,26 @@ fn columns_from(value: &serde_json::Value) -> Result<Vec<ColumnSchema>, StoreErr
         .collect()
 }
 
+/// A version's JSON documents, as stored (text).
+pub(super) struct VersionDocuments {
+    columns: String,
+    quality: String,
+    preview: String,
+}
+
+pub(super) fn version_documents(v: &NewVersion) -> Result<VersionDocuments, StoreError> {
+    Ok(VersionDocuments {
+        columns: columns_json(&v.columns).to_string(),
+        quality: serde_json::to_string(&v.quality)
+            .map_err(|e| StoreError::other_caused_by("encoding the quality report", e))?,
+        preview: serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect())
+            .to_string(),
+    })
+}
+
 /// The version row of `v`, numbered `number`.
-pub(super) fn version_row(v: &NewVersion, number: i64) -> Result<version::ActiveModel, serde_json::Error> {
-    Ok(version::ActiveModel {
+pub(super) fn version_row(v: &NewVersion, number: i64, documents: &VersionDocuments) -> version::ActiveModel {
+    version::ActiveModel {
         id: Set(v.version_id.0),
         dataset_id: Set(v.dataset_id.0),
         version: Set(number),
@@ -154,13 +171,11 @@ pub(super) fn version_row(v: &NewVersion, number: i64) -> Result<version::Active
         row_count: Set(to_i64(v.row_count)),
         column_count: Set(v.columns.len() as i64),
         source_format: Set(v.source_format.as_str().to_string()),
-        columns: Set(columns_json(&v.columns).to_string()),
-        quality: Set(serde_json::to_string(&v.quality)?),
-        preview: Set(
-            serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect()).to_string()
-        ),
+        columns: Set(documents.columns.clone()),
+        quality: Set(documents.quality.clone()),
+        preview: Set(documents.preview.clone()),
         created_at: Set(v.created_at),
-    })
+    }
 }
 
 /// The version of row `m`, created by `creator`, with its `artifacts` (the original and the
@@ -171,15 +186,15 @@ pub(super) fn version_from(
     artifacts: &[Artifact],
 ) -> Result<Version, StoreError> {
     let pick = |kind| artifacts.iter().find(|a| a.kind == kind).cloned().ok_or_else(|| corrupt("artifact list"));
-    let preview: Vec<PreviewRow> = match serde_json::from_str(&m.preview) {
-        Ok(serde_json::Value::Array(rows)) => rows.iter().filter_map(|r| r.as_object().cloned()).collect(),
+    let preview: Vec<PreviewRow> = match serde_json::from_str(&m.preview).map_err(|e| corrupt_json("preview", e))? {
+        serde_json::Value::Array(rows) => rows.iter().filter_map(|r| r.as_object().cloned()).collect(),
         _ => return Err(corrupt("preview")),
     };
     Ok(Version {
         summary: summary_from(m, creator),
         source_format: SourceFormat::parse(&m.source_format).ok_or_else(|| corrupt("source format"))?,
-        columns: columns_from(&serde_json::from_str(&m.columns).map_err(|_| corrupt("schema"))?)?,
-        quality: serde_json::from_str::<QualityReport>(&m.quality).map_err(|_| corrupt("quality report"))?,
+        columns: columns_from(&serde_json::from_str(&m.columns).map_err(|e| corrupt_json("schema", e))?)?,
+        quality: serde_json::from_str::<QualityReport>(&m.quality).map_err(|e| corrupt_json("quality report", e))?,
         preview,
         original: pick(ArtifactKind::Original)?,
         normalized: pick(ArtifactKind::Normalized)?,

@@ -10,9 +10,12 @@ use sea_orm::{
     QuerySelect, SqlErr, TransactionTrait,
 };
 
-use super::conversions::{artifact_from, artifact_row, dataset_from, summary_from, to_i64, version_from, version_row};
+use super::conversions::{
+    VersionDocuments, artifact_from, artifact_row, dataset_from, summary_from, to_i64, version_documents, version_from,
+    version_row,
+};
 use super::entities::{artifact, dataset, project, statistics, user, version};
-use super::errors::{corrupt, is_transient, store_error, with_retries};
+use super::errors::{corrupt_json, is_transient, store_error, with_retries};
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::records::{
     Dataset, DatasetListItem, DatasetQuery, DatasetSort, NewVersion, Page, SortDirection, Version, VersionSummary,
@@ -26,7 +29,11 @@ fn like_pattern(text: &str) -> LikeExpr {
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
-async fn try_insert_version(db: &DatabaseConnection, v: &NewVersion) -> Result<i64, DbErr> {
+async fn try_insert_version(
+    db: &DatabaseConnection,
+    v: &NewVersion,
+    documents: &VersionDocuments,
+) -> Result<i64, DbErr> {
     let txn = db.begin().await?;
     let number = if let Some(new) = &v.new_dataset {
         dataset::Entity::insert(dataset::ActiveModel {
@@ -62,9 +69,7 @@ async fn try_insert_version(db: &DatabaseConnection, v: &NewVersion) -> Result<i
             .ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?
             .latest_version
     };
-    version::Entity::insert(version_row(v, number).map_err(|e| DbErr::Custom(e.to_string()))?)
-        .exec_without_returning(&txn)
-        .await?;
+    version::Entity::insert(version_row(v, number, documents)).exec_without_returning(&txn).await?;
     artifact::Entity::insert_many([
         artifact_row(&v.original, v.version_id, v.dataset_id),
         artifact_row(&v.normalized, v.version_id, v.dataset_id),
@@ -82,7 +87,8 @@ pub(super) async fn insert_version(db: &DatabaseConnection, v: &NewVersion) -> R
         is_transient(e)
             || (v.new_dataset.is_none() && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
     };
-    with_retries("a version insert", retryable, || try_insert_version(db, v)).await.map_err(store_error)
+    let documents = version_documents(v)?;
+    with_retries("a version insert", retryable, || try_insert_version(db, v, &documents)).await.map_err(store_error)
 }
 
 pub(super) async fn find_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Option<Dataset>, StoreError> {
@@ -243,7 +249,7 @@ pub(super) async fn find_statistics(
     version_id: VersionId,
 ) -> Result<Option<DatasetStatistics>, StoreError> {
     let found = statistics::Entity::find_by_id(version_id.0).one(db).await.map_err(store_error)?;
-    found.map(|m| serde_json::from_str(&m.statistics).map_err(|_| corrupt("statistics"))).transpose()
+    found.map(|m| serde_json::from_str(&m.statistics).map_err(|e| corrupt_json("statistics", e))).transpose()
 }
 
 pub(super) async fn save_statistics(
@@ -252,7 +258,7 @@ pub(super) async fn save_statistics(
     stats: &DatasetStatistics,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
-    let value = serde_json::to_string(stats).map_err(|e| StoreError::Other(e.to_string()))?;
+    let value = serde_json::to_string(stats).map_err(|e| StoreError::other_caused_by("encoding the statistics", e))?;
     let inserted = statistics::Entity::insert(statistics::ActiveModel {
         version_id: Set(version_id.0),
         statistics: Set(value),

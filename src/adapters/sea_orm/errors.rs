@@ -19,13 +19,18 @@ pub(super) fn store_error(e: DbErr) -> StoreError {
     match e {
         DbErr::RecordNotFound(_) => StoreError::NotFound,
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(e.to_string()),
-        other => StoreError::Other(other.to_string()),
+        other => StoreError::other_caused_by("database error", other),
     }
 }
 
 /// A stored value that this adapter cannot read back.
 pub(super) fn corrupt(what: &str) -> StoreError {
-    StoreError::Other(format!("stored {what} is not readable"))
+    StoreError::other(format!("stored {what} is not readable"))
+}
+
+/// A stored JSON document that this adapter cannot read back, and why.
+pub(super) fn corrupt_json(what: &str, e: serde_json::Error) -> StoreError {
+    StoreError::other_caused_by(format!("stored {what} is not readable"), e)
 }
 
 /// Runs `op` (a whole transaction or a single statement) until it succeeds, fails with an
