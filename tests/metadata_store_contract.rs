@@ -38,6 +38,8 @@ use datasets_api::domain::statistics::{
 };
 use datasets_api::ports::StoreError;
 use datasets_api::ports::metadata::MetadataStore;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     IsolationLevel, TransactionTrait,
@@ -821,6 +823,137 @@ async fn list_datasets_filters_sorts_pages_and_counts() {
         let expected = if item.dataset.project_id == pa.id { &pa.name } else { &pb.name };
         assert_eq!(&item.project_name, expected);
     }
+}
+
+/// The ids of `project`'s datasets matching `search`, by name.
+async fn search_by_name(store: &dyn MetadataStore, project: ProjectId, search: Option<&str>) -> Vec<DatasetId> {
+    let query = DatasetQuery {
+        projects: Some(vec![project]),
+        search: search.map(str::to_string),
+        sort: DatasetSort::Name,
+        direction: SortDirection::Asc,
+        page: Page { limit: 100, offset: 0 },
+    };
+    store.list_datasets(&query).await.unwrap().0.into_iter().map(|i| i.dataset.id).collect()
+}
+
+#[tokio::test]
+async fn search_ignores_case_in_every_script_but_not_accents_and_names_sort_by_their_lower_case() {
+    let db = open().await;
+    let store = db.store.as_ref();
+    let user = a_user(store, "uploader").await;
+    let project = a_project(store, &user, "scripts", now()).await;
+    let mut ids = Vec::new();
+    for (name, description) in [
+        ("ÉCOLE Données", None),
+        ("Школа", Some("УЧЕНИКИ и классы")),
+        ("ΣΧΟΛΕΊΟ", None),
+        ("ecole primaire", None),
+        ("Zebra", Some("Relevé des ÉLÈVES")),
+    ] {
+        let id: DatasetId = new_id();
+        let v = version_record(id, new_dataset(&project, name, description.map(str::to_string)), &user, 1, 1, now());
+        store.insert_version(&v).await.unwrap();
+        ids.push(id);
+    }
+    let [ecole, shkola, scholeio, primaire, zebra] = ids[..] else { unreachable!() };
+    let search = |needle: &'static str| search_by_name(store, project.id, Some(needle));
+
+    assert_eq!(search("école").await, [ecole]);
+    assert_eq!(search("DONNÉES").await, [ecole]);
+    assert_eq!(search("ecole").await, [primaire], "an accent counts");
+    assert_eq!(search("школа").await, [shkola]);
+    assert_eq!(search("ученики").await, [shkola], "descriptions are searched the same way");
+    assert_eq!(search("σχολείο").await, [scholeio]);
+    assert_eq!(search("élèves").await, [zebra]);
+    assert_eq!(search("eleves").await, []);
+    assert_eq!(
+        search_by_name(store, project.id, None).await,
+        [primaire, zebra, ecole, scholeio, shkola],
+        "by lower-case name, code point by code point"
+    );
+}
+
+/// A new, empty database: a SQLite file, or a database of its own on the server of
+/// `TEST_DATABASE_URL`, removed by [`FreshDatabase::remove`].
+struct FreshDatabase {
+    url: String,
+    server: Option<(DatabaseConnection, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshDatabase {
+    async fn create() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shared = database_url(dir.path());
+        if shared.starts_with("sqlite:") {
+            return FreshDatabase { url: shared, server: None, _dir: dir };
+        }
+        let name = format!("fresh_{}", token());
+        let server = Database::connect(&shared).await.expect("connecting to the test server");
+        server.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("creating a database");
+        let (base, _) = shared.rsplit_once('/').expect("a database name in TEST_DATABASE_URL");
+        FreshDatabase { url: format!("{base}/{name}"), server: Some((server, name)), _dir: dir }
+    }
+
+    async fn remove(self) {
+        if let Some((server, name)) = self.server {
+            // PostgreSQL 13 or later: the stores' pools may still hold connections.
+            let force = if server.get_database_backend() == DbBackend::Postgres { " WITH (FORCE)" } else { "" };
+            server.execute_unprepared(&format!("DROP DATABASE {name}{force}")).await.expect("dropping the database");
+        }
+    }
+}
+
+#[tokio::test]
+async fn datasets_recorded_before_search_text_was_folded_are_found_after_the_migration() {
+    let fresh = FreshDatabase::create().await;
+    let db = Database::connect(&fresh.url).await.expect("connecting");
+    // The schema as it was before the folded copies: the first five migrations.
+    Migrator::up(&db, Some(5)).await.expect("the first migrations");
+    let (project, dataset) = (Uuid::new_v4(), Uuid::new_v4());
+    let projects = Query::insert()
+        .into_table(Alias::new("projects"))
+        .columns(["id", "name", "description", "created_at"].map(Alias::new))
+        .values_panic([project.into(), "old".into(), None::<String>.into(), now().into()])
+        .to_owned();
+    db.execute(&projects).await.expect("a project recorded before the migration");
+    let columns = [
+        "id",
+        "project_id",
+        "name",
+        "description",
+        "created_at",
+        "latest_version_id",
+        "latest_version",
+        "row_count",
+        "column_count",
+    ];
+    let datasets = Query::insert()
+        .into_table(Alias::new("datasets"))
+        .columns(columns.map(Alias::new))
+        .values_panic([
+            dataset.into(),
+            project.into(),
+            "ÉCOLE Données".into(),
+            Some("Relevé des ÉLÈVES").into(),
+            now().into(),
+            Uuid::new_v4().into(),
+            0i64.into(),
+            1i64.into(),
+            1i64.into(),
+        ])
+        .to_owned();
+    db.execute(&datasets).await.expect("a dataset recorded before the migration");
+
+    Migrator::up(&db, None).await.expect("the remaining migrations");
+    let store = connect(&fresh.url).await;
+    let project = ProjectId(project);
+    assert_eq!(search_by_name(store.as_ref(), project, Some("école")).await, [DatasetId(dataset)]);
+    assert_eq!(search_by_name(store.as_ref(), project, Some("élèves")).await, [DatasetId(dataset)]);
+    assert_eq!(search_by_name(store.as_ref(), project, Some("ecole")).await, []);
+    db.close().await.expect("closing the connection");
+    fresh.remove().await;
 }
 
 #[tokio::test]

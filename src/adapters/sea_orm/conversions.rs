@@ -2,6 +2,7 @@
 //! domain's types and back, the JSON documents stored as text, and the counts the databases
 //! keep as signed integers.
 
+use migration::fold_for_search;
 use sea_orm::ActiveValue::Set;
 
 use super::entities::{artifact, dataset, deployment, experiment, model, project, user, version};
@@ -12,7 +13,7 @@ use crate::domain::lineage::{Deployment, Experiment, ExperimentStatus, Model};
 use crate::domain::preview::PreviewRow;
 use crate::domain::quality::QualityReport;
 use crate::domain::records::{
-    Artifact, ArtifactKind, Dataset, NewVersion, Project, SourceFormat, User, Version, VersionSummary,
+    Artifact, ArtifactKind, Dataset, NewDataset, NewVersion, Project, SourceFormat, User, Version, VersionSummary,
 };
 use crate::ports::StoreError;
 
@@ -45,6 +46,23 @@ pub(super) fn dataset_from(m: dataset::Model) -> Dataset {
         latest_version: m.latest_version,
         rows: to_u64(m.row_count),
         columns: to_u64(m.column_count),
+    }
+}
+
+/// The row of a new dataset whose first version is `v`, its searchable text folded.
+pub(super) fn dataset_row(new: &NewDataset, v: &NewVersion) -> dataset::ActiveModel {
+    dataset::ActiveModel {
+        id: Set(v.dataset_id.0),
+        project_id: Set(new.project_id.0),
+        name: Set(new.name.clone()),
+        description: Set(new.description.clone()),
+        created_at: Set(v.created_at),
+        latest_version_id: Set(v.version_id.0),
+        latest_version: Set(0),
+        row_count: Set(to_i64(v.row_count)),
+        column_count: Set(v.columns.len() as i64),
+        folded_name: Set(fold_for_search(&new.name)),
+        folded_description: Set(new.description.as_deref().map(fold_for_search)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use migration::fold_for_search;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -11,8 +12,8 @@ use sea_orm::{
 };
 
 use super::conversions::{
-    VersionDocuments, artifact_from, artifact_row, dataset_from, summary_from, to_i64, version_documents, version_from,
-    version_row,
+    VersionDocuments, artifact_from, artifact_row, dataset_from, dataset_row, summary_from, to_i64, version_documents,
+    version_from, version_row,
 };
 use super::entities::{artifact, dataset, project, statistics, user, version};
 use super::errors::{corrupt_json, is_transient, store_error, with_retries};
@@ -23,9 +24,9 @@ use crate::domain::records::{
 use crate::domain::statistics::DatasetStatistics;
 use crate::ports::StoreError;
 
-/// `%text%` for a case-insensitive LIKE, with LIKE's wildcards escaped.
+/// `%text%` folded like the stored copies it is matched with, LIKE's wildcards escaped.
 fn like_pattern(text: &str) -> LikeExpr {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = fold_for_search(text).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
@@ -36,19 +37,7 @@ async fn try_insert_version(
 ) -> Result<i64, DbErr> {
     let txn = db.begin().await?;
     let number = if let Some(new) = &v.new_dataset {
-        dataset::Entity::insert(dataset::ActiveModel {
-            id: Set(v.dataset_id.0),
-            project_id: Set(new.project_id.0),
-            name: Set(new.name.clone()),
-            description: Set(new.description.clone()),
-            created_at: Set(v.created_at),
-            latest_version_id: Set(v.version_id.0),
-            latest_version: Set(0),
-            row_count: Set(to_i64(v.row_count)),
-            column_count: Set(v.columns.len() as i64),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        dataset::Entity::insert(dataset_row(new, v)).exec_without_returning(&txn).await?;
         0
     } else {
         // Taking the dataset row's lock first serializes version allocation per dataset.
@@ -107,8 +96,10 @@ pub(super) async fn list_datasets(
         condition = condition.add(dataset::Column::ProjectId.is_in(projects.iter().map(|p| p.0)));
     }
     if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        let name = Func::lower(Expr::col((dataset::Entity, dataset::Column::Name)));
-        let description = Func::lower(Expr::col((dataset::Entity, dataset::Column::Description)));
+        // The folded copies compare by code point on every backend (see the migration that
+        // adds them), so a match is the same on each.
+        let name = Expr::col((dataset::Entity, dataset::Column::FoldedName));
+        let description = Expr::col((dataset::Entity, dataset::Column::FoldedDescription));
         condition = condition
             .add(Condition::any().add(name.like(like_pattern(search))).add(description.like(like_pattern(search))));
     }
@@ -119,7 +110,7 @@ pub(super) async fn list_datasets(
     };
     let key: Expr = match q.sort {
         DatasetSort::CreatedAt => Expr::col((dataset::Entity, dataset::Column::CreatedAt)),
-        DatasetSort::Name => Func::lower(Expr::col((dataset::Entity, dataset::Column::Name))).into(),
+        DatasetSort::Name => Expr::col((dataset::Entity, dataset::Column::FoldedName)),
         DatasetSort::Rows => Expr::col((dataset::Entity, dataset::Column::RowCount)),
         DatasetSort::Columns => Expr::col((dataset::Entity, dataset::Column::ColumnCount)),
         DatasetSort::ProjectName => Func::lower(Expr::col((project::Entity, project::Column::Name))).into(),
