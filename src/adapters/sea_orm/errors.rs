@@ -60,7 +60,8 @@ where
 /// Whether the database refused `e`'s statement because of concurrent transactions, so that
 /// running the whole transaction again may succeed: a deadlock, a serialization failure, a
 /// lock that could not be taken (at once or within the lock timeout), or SQLite's file lock.
-/// Decided by the driver's error code, never by the message.
+/// Decided by the driver's error code, never by the message. Public so that the metadata
+/// contract suite can check it on errors that real lock conflicts raise.
 pub fn is_transient(e: &DbErr) -> bool {
     database_error(e).and_then(driver_code).is_some_and(|code| code.is_transient())
 }

@@ -8,6 +8,10 @@
 //! - [`errors`]: the one translation of SeaORM's errors into [`StoreError`] ([`store_error`]),
 //!   and which errors are retried.
 //!
+//! Search and the name order use copies of each dataset's name and description folded by
+//! `migration::fold_for_search`, so that they are the same on the three databases (see the
+//! migration that adds them).
+//!
 //! The trait cannot be implemented across files, so `impl MetadataStore for SeaOrmStore` below
 //! only hands each method to its concern's function of the same name.
 
