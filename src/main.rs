@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use datasets_api::adapters::http::openapi_json;
 use datasets_api::app::access::AdminBootstrap;
+use datasets_api::app::errors::ErrorChain;
 use datasets_api::config::{CLOUD_VARIABLES, LogFormat, SETTINGS, Settings};
 use datasets_api::server::{build_app, serve};
 
@@ -94,7 +95,7 @@ async fn create_admin_key() -> ExitCode {
     };
     let key = match build_app(&settings).await {
         Ok((_, AdminBootstrap::Created { key })) => Ok(key),
-        Ok((app, _)) => app.new_admin_key().await.map_err(|e| e.to_string()),
+        Ok((app, _)) => app.new_admin_key().await.map_err(|e| ErrorChain(&e).to_string()),
         Err(e) => Err(e.to_string()),
     };
     match key {

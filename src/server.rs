@@ -13,6 +13,7 @@ use crate::adapters::opendal::OpendalStore;
 use crate::adapters::sea_orm::SeaOrmStore;
 use crate::adapters::system::{RandomSecrets, SystemClock, UuidV7};
 use crate::app::access::AdminBootstrap;
+use crate::app::errors::ErrorChain;
 use crate::app::{App, AppSettings};
 use crate::config::Settings;
 use crate::ports::artifacts::ArtifactStore;
@@ -53,15 +54,15 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
     let db_name = redact_url(&settings.database_url);
     let metadata = SeaOrmStore::connect(&settings.database_url)
         .await
-        .map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
-    metadata.migrate().await.map_err(|e| StartupError::Database(db_name.clone(), e.to_string()))?;
+        .map_err(|e| StartupError::Database(db_name.clone(), ErrorChain(&e).to_string()))?;
+    metadata.migrate().await.map_err(|e| StartupError::Database(db_name.clone(), ErrorChain(&e).to_string()))?;
     let store_name = settings.storage.describe();
-    let store =
-        OpendalStore::open(&settings.storage).map_err(|e| StartupError::Storage(store_name.clone(), e.to_string()))?;
+    let store = OpendalStore::open(&settings.storage)
+        .map_err(|e| StartupError::Storage(store_name.clone(), ErrorChain(&e).to_string()))?;
     store.probe().await.map_err(|e| {
         let problem = match e {
             crate::ports::StoreError::Unavailable(message) => message,
-            other => other.to_string(),
+            other => ErrorChain(&other).to_string(),
         };
         StartupError::Storage(store_name.clone(), problem)
     })?;
@@ -93,7 +94,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
     let admin = app
         .bootstrap_admin(settings.admin_api_key.as_ref().map(|k| k.expose()))
         .await
-        .map_err(|e| StartupError::Admin(e.to_string()))?;
+        .map_err(|e| StartupError::Admin(ErrorChain(&e).to_string()))?;
     Ok((app, admin))
 }
 

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use datasets_api::adapters::sea_orm::SeaOrmStore;
+use datasets_api::adapters::sea_orm::{SeaOrmStore, is_transient};
 use datasets_api::domain::access::{Principal, Role, key_hash};
 use datasets_api::domain::dtype::{ColumnSchema, DType};
 use datasets_api::domain::ids::{ApiKeyId, ArtifactId, DatasetId, DeploymentId, ProjectId, VersionId};
@@ -38,6 +38,12 @@ use datasets_api::domain::statistics::{
 };
 use datasets_api::ports::StoreError;
 use datasets_api::ports::metadata::MetadataStore;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, TransactionTrait,
+};
 use uuid::Uuid;
 
 /// Migrations of a shared test database run one test at a time.
@@ -589,14 +595,14 @@ async fn text_holding_a_nul_character_is_recorded_and_read_back() {
     let mut v0 = version_record(dataset, new_dataset(&project, "nul", None), &user, 1, 1, now());
     v0.preview[0].insert("alpha".into(), serde_json::json!("a\u{0}b"));
     let inserted = db.store.insert_version(&v0).await;
-    assert_eq!(inserted, Ok(0), "a preview cell holding NUL could not be recorded");
+    assert_eq!(inserted.expect("a preview cell holding NUL could not be recorded"), 0);
     let found = db.store.find_version(v0.version_id).await.unwrap().expect("the version");
     assert_eq!(found.preview, v0.preview);
 
     let mut stats = statistics(1.0);
     stats.columns[1].top_values = Some(vec![("a\u{0}z".into(), 3)]);
     let saved = db.store.save_statistics(v0.version_id, &stats, now()).await;
-    assert_eq!(saved, Ok(()), "statistics holding NUL could not be recorded");
+    saved.expect("statistics holding NUL could not be recorded");
     assert_eq!(db.store.find_statistics(v0.version_id).await.unwrap(), Some(stats));
 }
 
@@ -817,6 +823,137 @@ async fn list_datasets_filters_sorts_pages_and_counts() {
         let expected = if item.dataset.project_id == pa.id { &pa.name } else { &pb.name };
         assert_eq!(&item.project_name, expected);
     }
+}
+
+/// The ids of `project`'s datasets matching `search`, by name.
+async fn search_by_name(store: &dyn MetadataStore, project: ProjectId, search: Option<&str>) -> Vec<DatasetId> {
+    let query = DatasetQuery {
+        projects: Some(vec![project]),
+        search: search.map(str::to_string),
+        sort: DatasetSort::Name,
+        direction: SortDirection::Asc,
+        page: Page { limit: 100, offset: 0 },
+    };
+    store.list_datasets(&query).await.unwrap().0.into_iter().map(|i| i.dataset.id).collect()
+}
+
+#[tokio::test]
+async fn search_ignores_case_in_every_script_but_not_accents_and_names_sort_by_their_lower_case() {
+    let db = open().await;
+    let store = db.store.as_ref();
+    let user = a_user(store, "uploader").await;
+    let project = a_project(store, &user, "scripts", now()).await;
+    let mut ids = Vec::new();
+    for (name, description) in [
+        ("ÉCOLE Données", None),
+        ("Школа", Some("УЧЕНИКИ и классы")),
+        ("ΣΧΟΛΕΊΟ", None),
+        ("ecole primaire", None),
+        ("Zebra", Some("Relevé des ÉLÈVES")),
+    ] {
+        let id: DatasetId = new_id();
+        let v = version_record(id, new_dataset(&project, name, description.map(str::to_string)), &user, 1, 1, now());
+        store.insert_version(&v).await.unwrap();
+        ids.push(id);
+    }
+    let [ecole, shkola, scholeio, primaire, zebra] = ids[..] else { unreachable!() };
+    let search = |needle: &'static str| search_by_name(store, project.id, Some(needle));
+
+    assert_eq!(search("école").await, [ecole]);
+    assert_eq!(search("DONNÉES").await, [ecole]);
+    assert_eq!(search("ecole").await, [primaire], "an accent counts");
+    assert_eq!(search("школа").await, [shkola]);
+    assert_eq!(search("ученики").await, [shkola], "descriptions are searched the same way");
+    assert_eq!(search("σχολείο").await, [scholeio]);
+    assert_eq!(search("élèves").await, [zebra]);
+    assert_eq!(search("eleves").await, []);
+    assert_eq!(
+        search_by_name(store, project.id, None).await,
+        [primaire, zebra, ecole, scholeio, shkola],
+        "by lower-case name, code point by code point"
+    );
+}
+
+/// A new, empty database: a SQLite file, or a database of its own on the server of
+/// `TEST_DATABASE_URL`, removed by [`FreshDatabase::remove`].
+struct FreshDatabase {
+    url: String,
+    server: Option<(DatabaseConnection, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshDatabase {
+    async fn create() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shared = database_url(dir.path());
+        if shared.starts_with("sqlite:") {
+            return FreshDatabase { url: shared, server: None, _dir: dir };
+        }
+        let name = format!("fresh_{}", token());
+        let server = Database::connect(&shared).await.expect("connecting to the test server");
+        server.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("creating a database");
+        let (base, _) = shared.rsplit_once('/').expect("a database name in TEST_DATABASE_URL");
+        FreshDatabase { url: format!("{base}/{name}"), server: Some((server, name)), _dir: dir }
+    }
+
+    async fn remove(self) {
+        if let Some((server, name)) = self.server {
+            // PostgreSQL 13 or later: the stores' pools may still hold connections.
+            let force = if server.get_database_backend() == DbBackend::Postgres { " WITH (FORCE)" } else { "" };
+            server.execute_unprepared(&format!("DROP DATABASE {name}{force}")).await.expect("dropping the database");
+        }
+    }
+}
+
+#[tokio::test]
+async fn datasets_recorded_before_search_text_was_folded_are_found_after_the_migration() {
+    let fresh = FreshDatabase::create().await;
+    let db = Database::connect(&fresh.url).await.expect("connecting");
+    // The schema as it was before the folded copies: the first five migrations.
+    Migrator::up(&db, Some(5)).await.expect("the first migrations");
+    let (project, dataset) = (Uuid::new_v4(), Uuid::new_v4());
+    let projects = Query::insert()
+        .into_table(Alias::new("projects"))
+        .columns(["id", "name", "description", "created_at"].map(Alias::new))
+        .values_panic([project.into(), "old".into(), None::<String>.into(), now().into()])
+        .to_owned();
+    db.execute(&projects).await.expect("a project recorded before the migration");
+    let columns = [
+        "id",
+        "project_id",
+        "name",
+        "description",
+        "created_at",
+        "latest_version_id",
+        "latest_version",
+        "row_count",
+        "column_count",
+    ];
+    let datasets = Query::insert()
+        .into_table(Alias::new("datasets"))
+        .columns(columns.map(Alias::new))
+        .values_panic([
+            dataset.into(),
+            project.into(),
+            "ÉCOLE Données".into(),
+            Some("Relevé des ÉLÈVES").into(),
+            now().into(),
+            Uuid::new_v4().into(),
+            0i64.into(),
+            1i64.into(),
+            1i64.into(),
+        ])
+        .to_owned();
+    db.execute(&datasets).await.expect("a dataset recorded before the migration");
+
+    Migrator::up(&db, None).await.expect("the remaining migrations");
+    let store = connect(&fresh.url).await;
+    let project = ProjectId(project);
+    assert_eq!(search_by_name(store.as_ref(), project, Some("école")).await, [DatasetId(dataset)]);
+    assert_eq!(search_by_name(store.as_ref(), project, Some("élèves")).await, [DatasetId(dataset)]);
+    assert_eq!(search_by_name(store.as_ref(), project, Some("ecole")).await, []);
+    db.close().await.expect("closing the connection");
+    fresh.remove().await;
 }
 
 #[tokio::test]
@@ -1162,4 +1299,131 @@ async fn lineage_records_are_found_by_id_and_listed_by_filter_oldest_first() {
         store.list_deployments(&LineageFilter { models: Some(vec![mb.id]), ..filter(None) }).await.unwrap(),
         vec![dep0, dep1]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transient errors: which database errors the SeaORM adapter retries
+//
+// Not a contract of the port but of this adapter's retries (`is_transient`), checked here on
+// errors that real lock conflicts raise, because sqlx's drivers do not let their errors be built
+// by hand: on SQLite in `cargo test`, on PostgreSQL and MariaDB with `TEST_DATABASE_URL` (as
+// `scripts/test-databases.sh` runs this suite). The unit tests of `src/adapters/sea_orm/errors.rs`
+// check every code.
+
+/// Two connection pools of their own on the test's database, sharing a table of two rows
+/// (`id` 1 and 2, `n` 0) that [`Scratch::drop_table`] removes.
+struct Scratch {
+    a: DatabaseConnection,
+    b: DatabaseConnection,
+    table: String,
+    _db: TestDb,
+}
+
+impl Scratch {
+    /// `b` waits for no lock on SQLite (its busy timeout is 0).
+    async fn open() -> Self {
+        let db = open().await;
+        let pool = |busy_timeout: std::time::Duration| {
+            let mut options = ConnectOptions::new(db.url.clone());
+            options.sqlx_logging(false).map_sqlx_sqlite_opts(move |o| o.busy_timeout(busy_timeout));
+            Database::connect(options)
+        };
+        let a = pool(std::time::Duration::from_secs(5)).await.expect("connection a");
+        let b = pool(std::time::Duration::ZERO).await.expect("connection b");
+        let table = format!("lock_probe_{}", token());
+        a.execute_unprepared(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
+            .await
+            .expect("creating the scratch table");
+        a.execute_unprepared(&format!("INSERT INTO {table} (id, n) VALUES (1, 0), (2, 0)")).await.expect("rows");
+        Scratch { a, b, table, _db: db }
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.a.get_database_backend()
+    }
+
+    fn bump(&self, id: i32) -> String {
+        format!("UPDATE {} SET n = n + 1 WHERE id = {id}", self.table)
+    }
+
+    async fn drop_table(self) {
+        self.a.execute_unprepared(&format!("DROP TABLE {}", self.table)).await.expect("dropping the scratch table");
+    }
+}
+
+/// Runs `sql` in `txn`, then ends the transaction (a PostgreSQL transaction keeps its locks
+/// after a failed statement until it ends).
+async fn run_then_roll_back(txn: DatabaseTransaction, sql: String) -> Result<(), DbErr> {
+    let result = txn.execute_unprepared(&sql).await.map(|_| ());
+    txn.rollback().await.expect("rolling back");
+    result
+}
+
+#[tokio::test]
+async fn a_lock_held_by_another_transaction_is_a_transient_error() {
+    let s = Scratch::open().await;
+    let holder = s.a.begin().await.unwrap();
+    holder.execute_unprepared(&s.bump(1)).await.unwrap();
+    let refused = match s.backend() {
+        // The whole file is locked for writing: SQLITE_BUSY at once, without a busy timeout.
+        DbBackend::Sqlite => s.b.execute_unprepared(&s.bump(2)).await.map(|_| ()),
+        // lock_not_available (55P03).
+        DbBackend::Postgres => {
+            let sql = format!("SELECT n FROM {} WHERE id = 1 FOR UPDATE NOWAIT", s.table);
+            s.b.execute_unprepared(&sql).await.map(|_| ())
+        }
+        // ER_LOCK_WAIT_TIMEOUT (1205) after a second.
+        _ => {
+            let waiter = s.b.begin().await.unwrap();
+            waiter.execute_unprepared("SET SESSION innodb_lock_wait_timeout = 1").await.unwrap();
+            run_then_roll_back(waiter, s.bump(1)).await
+        }
+    };
+    holder.rollback().await.unwrap();
+    let error = refused.expect_err("the lock was taken twice");
+    assert!(is_transient(&error), "not transient: {error}");
+    s.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_deadlock_is_a_transient_error() {
+    let s = Scratch::open().await;
+    if s.backend() == DbBackend::Sqlite {
+        println!("SKIPPED: SQLite locks the whole file for one writer at a time, so it cannot deadlock");
+        return s.drop_table().await;
+    }
+    // Two transactions lock rows 1 and 2, then each the other's row: the database aborts one.
+    let (first, second) = (s.a.begin().await.unwrap(), s.b.begin().await.unwrap());
+    first.execute_unprepared(&s.bump(1)).await.unwrap();
+    second.execute_unprepared(&s.bump(2)).await.unwrap();
+    let results = tokio::join!(run_then_roll_back(first, s.bump(2)), run_then_roll_back(second, s.bump(1)));
+    let errors: Vec<DbErr> = [results.0, results.1].into_iter().filter_map(Result::err).collect();
+    assert_eq!(errors.len(), 1, "exactly one transaction is aborted: {errors:?}");
+    assert!(is_transient(&errors[0]), "not transient: {}", errors[0]);
+    s.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_serialization_failure_is_a_transient_error() {
+    let s = Scratch::open().await;
+    if s.backend() != DbBackend::Postgres {
+        println!("SKIPPED: only PostgreSQL refuses to update a row changed since its snapshot");
+        return s.drop_table().await;
+    }
+    let reader = s.a.begin_with_config(Some(IsolationLevel::RepeatableRead), None).await.unwrap();
+    reader.execute_unprepared(&format!("SELECT n FROM {} WHERE id = 1", s.table)).await.unwrap();
+    s.b.execute_unprepared(&s.bump(1)).await.unwrap();
+    // serialization_failure (40001): the row changed after the reader's snapshot.
+    let error = run_then_roll_back(reader, s.bump(1)).await.expect_err("a lost update was allowed");
+    assert!(is_transient(&error), "not transient: {error}");
+    s.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_key_is_not_a_transient_error() {
+    let s = Scratch::open().await;
+    let sql = format!("INSERT INTO {} (id, n) VALUES (1, 0)", s.table);
+    let error = s.b.execute_unprepared(&sql).await.expect_err("a duplicate key was recorded");
+    assert!(!is_transient(&error), "transient: {error}");
+    s.drop_table().await;
 }

@@ -8,6 +8,10 @@ mod m20261128_000002_statistics;
 mod m20261128_000003_lineage;
 mod m20261128_000004_artifact_index;
 mod m20261128_000005_json_as_text;
+mod m20261128_000006_folded_search_text;
+mod search_fold;
+
+pub use search_fold::fold_for_search;
 
 pub struct Migrator;
 
@@ -20,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_lineage::Migration),
             Box::new(m20261128_000004_artifact_index::Migration),
             Box::new(m20261128_000005_json_as_text::Migration),
+            Box::new(m20261128_000006_folded_search_text::Migration),
         ]
     }
 }

@@ -1,6 +1,12 @@
 //! The [`ArtifactStore`] on OpenDAL: a local folder, Amazon S3 (or an S3-compatible server),
-//! Google Cloud Storage or Azure Blob Storage, chosen by `STORAGE_URL`. OpenDAL errors are
-//! translated in [`store_error`].
+//! Google Cloud Storage or Azure Blob Storage, chosen by `STORAGE_URL`.
+//!
+//! Errors: every OpenDAL error is read once, by [`diagnose`], into the port's kind of failure
+//! and a reason a deployer can act on. An operation fails with that kind ([`store_error`]);
+//! opening the store and the start-up probe fail with `Unavailable` (the store cannot be used at
+//! all), worded with that reason ([`unusable`]). Local files (the file being stored, and the
+//! filesystem backend's own folder) fail with `std::io::Error`s, which are not the store's
+//! answers and have no kind to decide: [`local_error`] keeps each as the cause of `Other`.
 //!
 //! Object stores make a written object visible only when its upload completes (S3 multipart,
 //! GCS resumable, Azure block list), so no reader ever sees a partial artifact; large files are
@@ -30,20 +36,32 @@ const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Artifacts are stored as plain bytes; an explicit type keeps every store's answer the same.
 const CONTENT_TYPE: &str = "application/octet-stream";
 
-fn store_error(e: opendal::Error) -> StoreError {
-    match e.kind() {
-        ErrorKind::NotFound => StoreError::NotFound,
-        ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => StoreError::Conflict(e.to_string()),
-        _ if e.is_temporary() => StoreError::Unavailable(e.to_string()),
-        ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid => StoreError::Unavailable(e.to_string()),
-        _ => StoreError::Other(e.to_string()),
-    }
+/// What an OpenDAL error means.
+struct Diagnosis {
+    kind: Kind,
+    /// For a deployer: what went wrong, in words they can act on.
+    why: &'static str,
 }
 
-/// A start-up probe's failure, said the way a deployer can act on it: what went wrong, and the
-/// store's own error code and message when it sent one (never a credential: OpenDAL's errors
-/// carry the request's address and the response, not its signature).
-fn probe_error(step: &str, e: opendal::Error) -> StoreError {
+/// The port's kinds of failure ([`StoreError`]'s variants).
+enum Kind {
+    NotFound,
+    Conflict,
+    Unavailable,
+    Other,
+}
+
+/// The one reading of an OpenDAL error: by its kind, whether it may pass if retried, and the
+/// store's own error code when the store sent one. (After the retry layer gave up, an error is
+/// no longer "temporary".)
+fn diagnose(e: &opendal::Error) -> Diagnosis {
+    let kind = match e.kind() {
+        ErrorKind::NotFound => Kind::NotFound,
+        ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => Kind::Conflict,
+        _ if e.is_temporary() => Kind::Unavailable,
+        ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid => Kind::Unavailable,
+        _ => Kind::Other,
+    };
     let text = e.to_string();
     let missing = ["NoSuchBucket", "ContainerNotFound", "BucketNotFound"].iter().any(|code| text.contains(code));
     let why = if missing || e.kind() == ErrorKind::NotFound {
@@ -59,6 +77,33 @@ fn probe_error(step: &str, e: opendal::Error) -> StoreError {
     } else {
         "failed"
     };
+    Diagnosis { kind, why }
+}
+
+/// An operation's error, of the kind [`diagnose`] decides.
+fn store_error(e: opendal::Error) -> StoreError {
+    match diagnose(&e).kind {
+        Kind::NotFound => StoreError::NotFound,
+        Kind::Conflict => StoreError::Conflict(e.to_string()),
+        Kind::Unavailable => StoreError::Unavailable(e.to_string()),
+        Kind::Other => StoreError::other_caused_by("artifact store error", e),
+    }
+}
+
+/// An error of a read stream: OpenDAL's, carried inside an `io::Error`.
+fn stream_error(e: std::io::Error) -> StoreError {
+    match e.downcast::<opendal::Error>() {
+        Ok(e) => store_error(e),
+        Err(other) => StoreError::other_caused_by("reading an artifact", other),
+    }
+}
+
+/// The store cannot be used at all (opening it, the start-up probe): `Unavailable`, saying at
+/// which `step`, why ([`diagnose`]), and the store's own error code and message when it sent
+/// one (never a credential: OpenDAL's errors carry the request's address and the response, not
+/// its signature).
+fn unusable(step: &str, e: &opendal::Error) -> StoreError {
+    let text = e.to_string();
     // OpenDAL's message ends with the source: the service's error (code and message) or the
     // transport's; the full context (headers, request ids) goes to the debug log only.
     let detail = text.rsplit(" => ").next().unwrap_or(&text);
@@ -67,12 +112,23 @@ fn probe_error(step: &str, e: opendal::Error) -> StoreError {
     } else {
         detail.to_string()
     };
-    tracing::debug!(error = %text, "artifact store probe failed");
-    StoreError::Unavailable(format!("{step} of a probe object: {why} ({detail})"))
+    tracing::debug!(error = %text, step, "the artifact store is not usable");
+    unusable_saying(step, e, &detail)
 }
 
-fn io_error(e: std::io::Error) -> StoreError {
-    StoreError::Other(format!("local file: {e}"))
+/// As [`unusable`], naming only the error's kind: OpenDAL's message about a connection string
+/// may quote the string, secret included.
+fn unusable_unquoted(step: &str, e: &opendal::Error) -> StoreError {
+    unusable_saying(step, e, &e.kind().to_string())
+}
+
+fn unusable_saying(step: &str, e: &opendal::Error, detail: &str) -> StoreError {
+    StoreError::Unavailable(format!("{step}: {} ({detail})", diagnose(e).why))
+}
+
+/// A local file's failure: `context` says which file and what was done to it.
+fn local_error(context: impl Into<String>, e: std::io::Error) -> StoreError {
+    StoreError::other_caused_by(context, e)
 }
 
 pub struct OpendalStore {
@@ -88,15 +144,13 @@ impl OpendalStore {
     /// A store in the local folder `root` (created when missing). Writes go to a temporary
     /// folder inside it first and are renamed into place, so no reader sees a partial file.
     pub fn filesystem(root: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(root).map_err(|e| StoreError::Unavailable(format!("{}: {e}", root.display())))?;
-        let root: PathBuf =
-            root.canonicalize().map_err(|e| StoreError::Unavailable(format!("{}: {e}", root.display())))?;
+        std::fs::create_dir_all(root).map_err(|e| local_error(root.display().to_string(), e))?;
+        let root: PathBuf = root.canonicalize().map_err(|e| local_error(root.display().to_string(), e))?;
         let staging = root.join(".staging");
         let builder =
             opendal::services::Fs::default().root(&root.to_string_lossy()).atomic_write_dir(&staging.to_string_lossy());
-        let op = Operator::new(builder).map_err(store_error)?;
-        std::fs::create_dir_all(&staging)
-            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", staging.display())))?;
+        let op = Operator::new(builder).map_err(|e| unusable("opening the store", &e))?;
+        std::fs::create_dir_all(&staging).map_err(|e| local_error(staging.display().to_string(), e))?;
         Ok(Self { op, name: format!("fs:{}", root.display()), local: Some((root, staging)) })
     }
 
@@ -105,10 +159,11 @@ impl OpendalStore {
     pub fn open(target: &StorageTarget) -> Result<Self, StoreError> {
         let op = match target {
             StorageTarget::Filesystem(path) => return Self::filesystem(path),
-            StorageTarget::S3(t) => Operator::new(s3_builder(t)).map_err(config_error)?,
-            StorageTarget::Gcs(t) => Operator::new(gcs_builder(t)).map_err(config_error)?,
-            StorageTarget::Azblob(t) => Operator::new(azblob_builder(t)?).map_err(config_error)?,
-        };
+            StorageTarget::S3(t) => Operator::new(s3_builder(t)),
+            StorageTarget::Gcs(t) => Operator::new(gcs_builder(t)),
+            StorageTarget::Azblob(t) => Operator::new(azblob_builder(t)?),
+        }
+        .map_err(|e| unusable("opening the store", &e))?;
         // A request that hangs fails after the timeout (each 8 MiB part or read must move within
         // IO_TIMEOUT, i.e. at ~70 KB/s or faster); a failed or timed-out request that can be
         // retried is, up to 3 times with jittered backoff.
@@ -121,10 +176,6 @@ impl OpendalStore {
     pub fn name(&self) -> &str {
         &self.name
     }
-}
-
-fn config_error(e: opendal::Error) -> StoreError {
-    StoreError::Unavailable(format!("invalid configuration: {e}"))
 }
 
 fn s3_builder(t: &S3Target) -> opendal::services::S3 {
@@ -163,12 +214,7 @@ fn gcs_builder(t: &GcsTarget) -> opendal::services::Gcs {
 fn azblob_builder(t: &AzblobTarget) -> Result<opendal::services::Azblob, StoreError> {
     let b = match &t.credentials {
         AzureCredentials::ConnectionString(conn) => opendal::services::Azblob::from_connection_string(conn.expose())
-            .map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "AZURE_STORAGE_CONNECTION_STRING is not a connection string: {}",
-                    e.kind()
-                ))
-            })?,
+            .map_err(|e| unusable_unquoted("reading AZURE_STORAGE_CONNECTION_STRING", &e))?,
         AzureCredentials::AccountKey { account, key, endpoint } => {
             opendal::services::Azblob::default().account_name(account).account_key(key.expose()).endpoint(endpoint)
         }
@@ -184,7 +230,7 @@ impl OpendalStore {
         let Some((root, staging)) = &self.local else { return Ok(None) };
         let target = root.join(key);
         if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
-            return Err(StoreError::Other(format!("invalid artifact key {key:?}")));
+            return Err(StoreError::other(format!("invalid artifact key {key:?}")));
         }
         let temp = staging.join(uuid::Uuid::new_v4().to_string());
         if std::fs::hard_link(source, &temp).is_err() {
@@ -203,7 +249,7 @@ impl OpendalStore {
             Ok(size) => Ok(Some(size)),
             Err(e) => {
                 let _ = std::fs::remove_file(&temp);
-                Err(StoreError::Other(format!("placing {key}: {e}")))
+                Err(local_error(format!("placing {key}"), e))
             }
         }
     }
@@ -215,13 +261,17 @@ impl ArtifactStore for OpendalStore {
         if let Some(size) = self.link_into_place(key, source)? {
             return Ok(size);
         }
-        let mut file = tokio::fs::File::open(source).await.map_err(io_error)?;
+        let mut file = tokio::fs::File::open(source).await.map_err(|e| local_error("local file", e))?;
         let mut writer = self.op.writer_with(key).chunk(CHUNK).content_type(CONTENT_TYPE).await.map_err(store_error)?;
         let mut total = 0u64;
         let result: Result<(), StoreError> = async {
             loop {
                 let mut buf = Vec::with_capacity(CHUNK);
-                let n = (&mut file).take(CHUNK as u64).read_to_end(&mut buf).await.map_err(io_error)?;
+                let n = (&mut file)
+                    .take(CHUNK as u64)
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(|e| local_error("local file", e))?;
                 if n == 0 {
                     return Ok(());
                 }
@@ -262,7 +312,7 @@ impl ArtifactStore for OpendalStore {
         let size = self.size(key).await?;
         let reader = self.op.reader_with(key).chunk(READ_CHUNK).await.map_err(store_error)?;
         let stream = reader.into_bytes_stream(0..size).await.map_err(store_error)?;
-        Ok(stream.map_err(|e| StoreError::Other(e.to_string())).boxed())
+        Ok(stream.map_err(stream_error).boxed())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -270,10 +320,10 @@ impl ArtifactStore for OpendalStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let entries = match self.op.list_with(prefix).recursive(true).await {
+        let entries = match self.op.list_with(prefix).recursive(true).await.map_err(store_error) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(store_error(e)),
+            Err(StoreError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
         };
         Ok(entries.into_iter().filter(|e| e.metadata().is_file()).map(|e| e.path().to_string()).collect())
     }
@@ -286,11 +336,15 @@ impl ArtifactStore for OpendalStore {
     async fn probe(&self) -> Result<(), StoreError> {
         let key = format!("probe/{}", uuid::Uuid::new_v4());
         let body = Bytes::from_static(b"datasets-api probe");
-        self.op.write_with(&key, body.clone()).content_type(CONTENT_TYPE).await.map_err(|e| probe_error("write", e))?;
-        let read = self.op.read(&key).await.map_err(|e| probe_error("read", e))?.to_bytes();
-        self.op.delete(&key).await.map_err(|e| probe_error("delete", e))?;
+        self.op
+            .write_with(&key, body.clone())
+            .content_type(CONTENT_TYPE)
+            .await
+            .map_err(|e| unusable("write of a probe object", &e))?;
+        let read = self.op.read(&key).await.map_err(|e| unusable("read of a probe object", &e))?.to_bytes();
+        self.op.delete(&key).await.map_err(|e| unusable("delete of a probe object", &e))?;
         if read != body {
-            return Err(StoreError::Other("the probe object read back differently".into()));
+            return Err(StoreError::other("the probe object read back differently"));
         }
         Ok(())
     }

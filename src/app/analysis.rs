@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
 use futures_util::{StreamExt, TryStreamExt};
 
+use crate::app::errors::ErrorChain;
 use crate::app::{App, AppError};
 use crate::domain::access::Principal;
 use crate::domain::dtype::DType;
@@ -57,7 +58,7 @@ impl App {
         match self.statistics_of(&version).await {
             // Reading the files failed: if the dataset was deleted meanwhile, say so.
             Err(e) if !matches!(e, AppError::NotFound(_)) && self.metadata.find_dataset(id).await?.is_none() => {
-                tracing::debug!(error = %e, "statistics of a dataset deleted meanwhile");
+                tracing::debug!(error = %ErrorChain(&e), "statistics of a dataset deleted meanwhile");
                 Err(AppError::NotFound("dataset"))
             }
             other => other,
@@ -96,12 +97,12 @@ impl App {
                 Ok(Some(v)) => v,
                 Ok(None) => return,
                 Err(e) => {
-                    tracing::warn!(%version, error = %e, "cannot load a version to precompute its statistics");
+                    tracing::warn!(%version, error = %ErrorChain(&e), "cannot load a version to precompute its statistics");
                     return;
                 }
             };
             if let Err(e) = app.statistics_of(&found).await {
-                tracing::warn!(%version, error = %e, "precomputing statistics failed; they will be computed on request");
+                tracing::warn!(%version, error = %ErrorChain(&e), "precomputing statistics failed; they will be computed on request");
             }
         });
     }
@@ -344,7 +345,7 @@ impl OneColumn {
 
 /// Runs a CPU-bound computation on a blocking thread.
 async fn drain_value<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::Internal(format!("a statistics task failed: {e}")))
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::internal_caused_by("a statistics task failed", e))
 }
 
 /// Feeds every batch of `stream` to `observe` on a blocking thread (the work is CPU-bound)
@@ -362,5 +363,5 @@ async fn drain<S: Send + 'static>(
         Ok(state)
     })
     .await
-    .map_err(|e| AppError::Internal(format!("a statistics task failed: {e}")))?
+    .map_err(|e| AppError::internal_caused_by("a statistics task failed", e))?
 }

@@ -145,7 +145,7 @@ impl App {
                 columns_type_changed.push(TypeChange { name: column.name.clone(), from, to });
             }
             let (Some(a), Some(b)) = (stats1.get(column.name.as_str()), stats2.get(column.name.as_str())) else {
-                return Err(AppError::Internal(format!("statistics lack column {}", column.name)));
+                return Err(AppError::internal(format!("statistics lack column {}", column.name)));
             };
             let diff = self.column_diff(&first, &second, (i, j), a, b).await?;
             column_diffs.push((column.name.clone(), diff));

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tempfile::TempPath;
 
+use crate::app::errors::ErrorChain;
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{ArtifactId, DatasetId, ProjectId, VersionId};
@@ -95,7 +96,7 @@ impl App {
             .prefix("normalized-")
             .suffix(".parquet")
             .tempfile_in(&self.settings.spool_dir)
-            .map_err(|e| AppError::Internal(format!("cannot create a spool file: {e}")))?
+            .map_err(|e| AppError::internal_caused_by("cannot create a spool file", e))?
             .into_temp_path();
         let started = std::time::Instant::now();
         let (table, normalized_sha256) = self.normalize(&file.path, &normalized).await?;
@@ -153,7 +154,7 @@ impl App {
             // A commit can fail on the way back while the database did commit: then the
             // version exists and its files must stay.
             Err(e) if let Ok(Some(v)) = self.metadata.find_version(version_id).await => {
-                tracing::warn!(error = %e, %version_id, "the metadata commit reported an error but the version exists");
+                tracing::warn!(error = %ErrorChain(&e), %version_id, "the metadata commit reported an error but the version exists");
                 v.summary.version
             }
             Err(e) => {
@@ -182,7 +183,7 @@ impl App {
         let wait = self.settings.ingest_wait;
         let permit = match tokio::time::timeout(wait, Arc::clone(&self.ingest_slots).acquire_owned()).await {
             Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(AppError::Internal("the ingest slots were closed".into())),
+            Ok(Err(closed)) => return Err(AppError::internal_caused_by("the ingest slots were closed", closed)),
             Err(_) => return Err(AppError::Busy { retry_after_seconds: wait.as_secs().max(1) }),
         };
         let ingestor = self.ingestor.clone();
@@ -195,14 +196,14 @@ impl App {
             Ok::<_, AppError>((table, sha))
         })
         .await
-        .map_err(|e| AppError::Internal(format!("the ingest task failed: {e}")))?
+        .map_err(|e| AppError::internal_caused_by("the ingest task failed", e))?
     }
 
     /// Best-effort removal; what fails here is left to the orphan sweeper and logged.
     pub(crate) async fn delete_artifacts(&self, keys: &[String]) {
         for key in keys {
             if let Err(e) = self.artifacts.delete(key).await {
-                tracing::warn!(key = %key, error = %e, "could not delete an artifact; it is now an orphan");
+                tracing::warn!(key = %key, error = %ErrorChain(&e), "could not delete an artifact; it is now an orphan");
             }
         }
     }

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::app::errors::ErrorChain;
 use crate::app::{App, AppError};
 
 /// Default age below which an unreferenced file is presumed to belong to an upload in progress
@@ -56,7 +57,8 @@ impl App {
     /// readable after its deletion.)
     pub async fn sweep_spool(&self, grace: Duration) -> Result<u64, AppError> {
         let dir = &self.settings.spool_dir;
-        let io = |e: std::io::Error| AppError::Internal(format!("sweeping the spool folder {}: {e}", dir.display()));
+        let io =
+            |e: std::io::Error| AppError::internal_caused_by(format!("sweeping the spool folder {}", dir.display()), e);
         let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
         let mut entries = tokio::fs::read_dir(dir).await.map_err(io)?;
         let mut deleted = 0;
@@ -88,12 +90,12 @@ impl App {
                         tracing::info!(deleted = r.deleted, checked = r.checked, young = r.young, "orphan sweep")
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "orphan sweep failed; it will run again"),
+                    Err(e) => tracing::warn!(error = %ErrorChain(&e), "orphan sweep failed; it will run again"),
                 }
                 match app.sweep_spool(grace).await {
                     Ok(0) => {}
                     Ok(deleted) => tracing::info!(deleted, "spool sweep: deleted files left by interrupted requests"),
-                    Err(e) => tracing::warn!(error = %e, "spool sweep failed; it will run again"),
+                    Err(e) => tracing::warn!(error = %ErrorChain(&e), "spool sweep failed; it will run again"),
                 }
                 tokio::time::sleep(interval).await;
             }

@@ -52,7 +52,10 @@ pub trait MetadataStore: Send + Sync {
     /// Returns the number given to the version.
     async fn insert_version(&self, version: &NewVersion) -> Result<i64, StoreError>;
     async fn find_dataset(&self, id: DatasetId) -> Result<Option<Dataset>, StoreError>;
-    /// One page of the listing and the total number of matching datasets.
+    /// One page of the listing and the total number of matching datasets. `search` matches a
+    /// substring of the name or the description in Unicode lower case, so case is ignored in
+    /// every script while accents count (`école` finds `ÉCOLE`, `ecole` does not); the name
+    /// order is that of the lower-case names by code point. Both are the same on every backend.
     async fn list_datasets(&self, query: &DatasetQuery) -> Result<(Vec<DatasetListItem>, u64), StoreError>;
     /// One page of a dataset's versions in version order, and their total number.
     async fn list_versions(&self, dataset: DatasetId, page: Page) -> Result<(Vec<VersionSummary>, u64), StoreError>;

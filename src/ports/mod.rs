@@ -8,9 +8,16 @@ pub mod tables;
 
 use thiserror::Error;
 
+/// Any library's error, kept as the cause of one of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The small set of failure kinds every port reports. Adapters translate their library's
 /// errors into these in exactly one place.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+///
+/// `Other` says what failed and keeps the error that made it fail as its
+/// [`source`](std::error::Error::source); its `Display` is the context alone, so print the
+/// whole chain (`app::errors::ErrorChain`) to see the cause.
+#[derive(Debug, Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -18,6 +25,22 @@ pub enum StoreError {
     Conflict(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
-    #[error("{0}")]
-    Other(String),
+    #[error("{context}")]
+    Other {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    /// `Other` with no underlying error: `context` says everything (a broken invariant).
+    pub fn other(context: impl Into<String>) -> Self {
+        StoreError::Other { context: context.into(), source: None }
+    }
+
+    /// `Other`: `context` says what failed, `source` why.
+    pub fn other_caused_by(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Other { context: context.into(), source: Some(source.into()) }
+    }
 }

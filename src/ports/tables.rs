@@ -79,7 +79,7 @@ pub struct CsvOptions {
 }
 
 /// Why a table cannot be written in a format.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum ExportError {
     /// The table does not fit the format (e.g. Excel's row, column or cell-length limits).
     #[error("{0}")]

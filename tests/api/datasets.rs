@@ -15,14 +15,26 @@ async fn three_datasets(app: &TestApp) -> uuid::Uuid {
         ("gamma", "a,b\n1,2\n3,4\n", "another export"),
     ];
     for (name, csv, description) in files {
-        let form = poem::test::TestForm::new()
-            .text("project_id", project.to_string())
-            .text("name", name)
-            .text("description", description)
-            .field(poem::test::TestFormField::bytes(csv.as_bytes().to_vec()).name("file").filename("f.csv"));
-        app.post_form(&app.admin_key, "/api/datasets/upload", form).await.expect(201);
+        upload_described(app, project, name, description, csv).await;
     }
     project
+}
+
+/// Uploads `csv` as a new dataset of `project` with a name and a description.
+async fn upload_described(app: &TestApp, project: uuid::Uuid, name: &str, description: &str, csv: &str) {
+    let form = poem::test::TestForm::new()
+        .text("project_id", project.to_string())
+        .text("name", name)
+        .text("description", description)
+        .field(poem::test::TestFormField::bytes(csv.as_bytes().to_vec()).name("file").filename("f.csv"));
+    app.post_form(&app.admin_key, "/api/datasets/upload", form).await.expect(201);
+}
+
+/// `text` percent-encoded for a query string (every byte but ASCII letters and digits).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[tokio::test]
@@ -61,6 +73,47 @@ async fn listing_filters_sorts_and_pages() {
     assert_eq!(names(&found), ["Alpha"]);
     let none = app.get(&app.admin_key, &format!("{base}&search=100%25")).await.expect(200);
     assert_eq!(none["total"], 0, "LIKE wildcards in the search are literal");
+}
+
+#[tokio::test]
+async fn search_finds_names_and_descriptions_in_any_script_whatever_their_case() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "Scripts").await;
+    for (name, description) in [
+        ("ÉCOLE Données", "inscriptions"),
+        ("ΣΧΟΛΕΊΟ", "μαθητές"),
+        ("Школа", "ученики"),
+        ("Registre", "Relevé des ÉLÈVES"),
+    ] {
+        upload_described(&app, project, name, description, "a\n1\n").await;
+    }
+    let search = |needle: &str| {
+        let path = format!(
+            "/api/datasets?project_id={project}&search={}&sort_field=name&sort_direction=asc",
+            query_value(needle)
+        );
+        let app = &app;
+        async move { names(&app.get(&app.admin_key, &path).await.expect(200)) }
+    };
+    for needle in ["ÉCOLE", "école", "DONNÉES", "e donn"] {
+        assert_eq!(search(needle).await, ["ÉCOLE Données"], "search={needle}");
+    }
+    for needle in ["σχολείο", "ΣΧΟΛΕΊΟ", "Σχολ"] {
+        assert_eq!(search(needle).await, ["ΣΧΟΛΕΊΟ"], "search={needle}");
+    }
+    for needle in ["школа", "ШКОЛА", "УЧЕНИКИ"] {
+        assert_eq!(search(needle).await, ["Школа"], "search={needle}");
+    }
+    assert_eq!(search("élèves").await, ["Registre"], "descriptions are searched the same way");
+    for needle in ["ecole", "ECOLE", "eleves", "σχολειο"] {
+        assert_eq!(search(needle).await, Vec::<String>::new(), "search={needle}: an accent is not ignored");
+    }
+    let by_name = format!("/api/datasets?project_id={project}&sort_field=name&sort_direction=asc");
+    assert_eq!(
+        names(&app.get(&app.admin_key, &by_name).await.expect(200)),
+        ["Registre", "ÉCOLE Données", "ΣΧΟΛΕΊΟ", "Школа"],
+        "names sort by their lower-case form, in code point order"
+    );
 }
 
 #[tokio::test]

@@ -145,7 +145,7 @@ impl MetadataStore for FailingMetadata {
     }
 
     async fn insert_version(&self, _version: &NewVersion) -> Result<i64, StoreError> {
-        Err(StoreError::Other("injected: the metadata store failed".into()))
+        Err(StoreError::other("injected: the metadata store failed"))
     }
 
     async fn find_dataset(&self, id: DatasetId) -> Result<Option<Dataset>, StoreError> {

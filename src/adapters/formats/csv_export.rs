@@ -37,7 +37,7 @@ pub fn encode(batches: BoxStream<'static, Result<RecordBatch, StoreError>>, opti
 }
 
 fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Result<Bytes, StoreError> {
-    let fail = |e: csv::Error| StoreError::Other(format!("encoding CSV: {e}"));
+    let fail = |e: csv::Error| StoreError::other_caused_by("encoding CSV", e);
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::with_capacity(batch.get_array_memory_size()));
@@ -56,7 +56,7 @@ fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Resul
         }
         writer.write_record(&row_cells).map_err(fail)?;
     }
-    writer.into_inner().map(Bytes::from).map_err(|e| StoreError::Other(format!("encoding CSV: {e}")))
+    writer.into_inner().map(Bytes::from).map_err(|e| StoreError::other_caused_by("encoding CSV", e.into_error()))
 }
 
 /// A column name as written in the header: like a text cell, prefixed with `'` when formulas

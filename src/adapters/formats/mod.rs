@@ -97,7 +97,7 @@ impl TableExporter for StoredTables {
             .prefix("export-")
             .suffix(".xlsx")
             .tempfile_in(work_dir)
-            .map_err(|e| StoreError::Other(format!("cannot create an export file: {e}")))?
+            .map_err(|e| StoreError::other_caused_by("cannot create an export file", e))?
             .into_temp_path();
         let (path, dir) = (file.to_path_buf(), work_dir.to_path_buf());
         let handle = tokio::runtime::Handle::current();
@@ -109,14 +109,14 @@ impl TableExporter for StoredTables {
             writer.save(&path)
         })
         .await
-        .map_err(|e| StoreError::Other(format!("the export task failed: {e}")))??;
+        .map_err(|e| StoreError::other_caused_by("the export task failed", e))??;
         let opened = tokio::fs::File::open(&file)
             .await
-            .map_err(|e| StoreError::Other(format!("cannot read the export file: {e}")))?;
+            .map_err(|e| StoreError::other_caused_by("cannot read the export file", e))?;
         // The stream owns the temporary file, which is deleted when the download ends.
         let stream = tokio_util::io::ReaderStream::new(opened).map(move |chunk| {
             let _keep = &file;
-            chunk.map_err(|e| StoreError::Other(e.to_string()))
+            chunk.map_err(|e| StoreError::other_caused_by("reading the export file", e))
         });
         Ok(stream.boxed())
     }

@@ -40,9 +40,9 @@ fn store_error(e: ParquetError) -> StoreError {
     match e {
         ParquetError::External(inner) => match inner.downcast::<StoreError>() {
             Ok(store) => *store,
-            Err(other) => StoreError::Other(format!("reading stored Parquet: {other}")),
+            Err(other) => StoreError::other_caused_by("reading stored Parquet", other),
         },
-        other => StoreError::Other(format!("reading stored Parquet: {other}")),
+        other => StoreError::other_caused_by("reading stored Parquet", other),
     }
 }
 
@@ -90,7 +90,7 @@ pub async fn read_batches(
     let mut width = builder.schema().fields().len();
     if let Some(columns) = columns {
         if columns.iter().any(|&c| c >= width) {
-            return Err(StoreError::Other("a requested column is not in the stored table".into()));
+            return Err(StoreError::other("a requested column is not in the stored table"));
         }
         width = columns.len();
         let mask = ProjectionMask::roots(builder.parquet_schema(), columns);

@@ -6,6 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object};
 
 use crate::app::AppError;
+use crate::app::errors::ErrorChain;
 
 /// The body of every error answer.
 #[derive(Object, Debug, Clone)]
@@ -176,8 +177,8 @@ impl From<AppError> for ApiError {
                 ),
                 Some(retry_after_seconds.to_string()),
             ),
-            AppError::Internal(m) => {
-                tracing::error!(error = %m, "internal error");
+            internal @ AppError::Internal { .. } => {
+                tracing::error!(error = %ErrorChain(&internal), "internal error");
                 ApiError::Internal(json(C::InternalError, "an unexpected error occurred; it has been logged".into()))
             }
         }

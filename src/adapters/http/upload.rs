@@ -272,7 +272,7 @@ async fn spool(
     max_bytes: u64,
     idle: Duration,
 ) -> Result<SpooledUpload, FormError> {
-    let internal = |e: std::io::Error| ApiError::from(AppError::Internal(format!("spooling an upload: {e}")));
+    let internal = |e: std::io::Error| ApiError::from(AppError::internal_caused_by("spooling an upload", e));
     let temp = tempfile::Builder::new().prefix("upload-").tempfile_in(spool_dir).map_err(internal)?;
     let (std_file, path) = temp.into_parts();
     let mut out = tokio::io::BufWriter::with_capacity(CHUNK, tokio::fs::File::from_std(std_file));

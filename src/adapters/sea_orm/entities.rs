@@ -94,6 +94,10 @@ pub mod dataset {
         pub latest_version: i64,
         pub row_count: i64,
         pub column_count: i64,
+        /// `name` and `description` folded by `migration::fold_for_search`, for search and
+        /// sorting; written with them.
+        pub folded_name: String,
+        pub folded_description: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

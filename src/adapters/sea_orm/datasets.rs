@@ -1,0 +1,264 @@
+//! Datasets and their versions: version numbering, the listing with its search and sort keys,
+//! the artifact rows that hold the storage keys, deletion, and the cached statistics.
+
+use std::collections::HashSet;
+
+use migration::fold_for_search;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
+};
+
+use super::conversions::{
+    VersionDocuments, artifact_from, artifact_row, dataset_from, dataset_row, summary_from, to_i64, version_documents,
+    version_from, version_row,
+};
+use super::entities::{artifact, dataset, project, statistics, user, version};
+use super::errors::{corrupt_json, is_transient, store_error, with_retries};
+use crate::domain::ids::{DatasetId, VersionId};
+use crate::domain::records::{
+    Dataset, DatasetListItem, DatasetQuery, DatasetSort, NewVersion, Page, SortDirection, Version, VersionSummary,
+};
+use crate::domain::statistics::DatasetStatistics;
+use crate::ports::StoreError;
+
+/// `%text%` folded like the stored copies it is matched with, LIKE's wildcards escaped.
+fn like_pattern(text: &str) -> LikeExpr {
+    let escaped = fold_for_search(text).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+async fn try_insert_version(
+    db: &DatabaseConnection,
+    v: &NewVersion,
+    documents: &VersionDocuments,
+) -> Result<i64, DbErr> {
+    let txn = db.begin().await?;
+    let number = if let Some(new) = &v.new_dataset {
+        dataset::Entity::insert(dataset_row(new, v)).exec_without_returning(&txn).await?;
+        0
+    } else {
+        // Taking the dataset row's lock first serializes version allocation per dataset.
+        let bumped = dataset::Entity::update_many()
+            .col_expr(dataset::Column::LatestVersion, Expr::col(dataset::Column::LatestVersion).add(1))
+            .col_expr(dataset::Column::LatestVersionId, Expr::value(v.version_id.0))
+            .col_expr(dataset::Column::RowCount, Expr::value(to_i64(v.row_count)))
+            .col_expr(dataset::Column::ColumnCount, Expr::value(v.columns.len() as i64))
+            .filter(dataset::Column::Id.eq(v.dataset_id.0))
+            .exec(&txn)
+            .await?;
+        if bumped.rows_affected == 0 {
+            return Err(DbErr::RecordNotFound("dataset".into()));
+        }
+        dataset::Entity::find_by_id(v.dataset_id.0)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?
+            .latest_version
+    };
+    version::Entity::insert(version_row(v, number, documents)).exec_without_returning(&txn).await?;
+    artifact::Entity::insert_many([
+        artifact_row(&v.original, v.version_id, v.dataset_id),
+        artifact_row(&v.normalized, v.version_id, v.dataset_id),
+    ])
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(number)
+}
+
+pub(super) async fn insert_version(db: &DatabaseConnection, v: &NewVersion) -> Result<i64, StoreError> {
+    // A next version of an existing dataset that collides with a concurrent one on the unique
+    // (dataset, version) index is numbered again.
+    let retryable = |e: &DbErr| {
+        is_transient(e)
+            || (v.new_dataset.is_none() && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+    };
+    let documents = version_documents(v)?;
+    with_retries("a version insert", retryable, || try_insert_version(db, v, &documents)).await.map_err(store_error)
+}
+
+pub(super) async fn find_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Option<Dataset>, StoreError> {
+    Ok(dataset::Entity::find_by_id(id.0).one(db).await.map_err(store_error)?.map(dataset_from))
+}
+
+pub(super) async fn list_datasets(
+    db: &DatabaseConnection,
+    q: &DatasetQuery,
+) -> Result<(Vec<DatasetListItem>, u64), StoreError> {
+    let mut condition = Condition::all();
+    if let Some(projects) = &q.projects {
+        if projects.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        condition = condition.add(dataset::Column::ProjectId.is_in(projects.iter().map(|p| p.0)));
+    }
+    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+        // The folded copies compare by code point on every backend (see the migration that
+        // adds them), so a match is the same on each.
+        let name = Expr::col((dataset::Entity, dataset::Column::FoldedName));
+        let description = Expr::col((dataset::Entity, dataset::Column::FoldedDescription));
+        condition = condition
+            .add(Condition::any().add(name.like(like_pattern(search))).add(description.like(like_pattern(search))));
+    }
+    let total = dataset::Entity::find().filter(condition.clone()).count(db).await.map_err(store_error)?;
+    let order = match q.direction {
+        SortDirection::Asc => Order::Asc,
+        SortDirection::Desc => Order::Desc,
+    };
+    let key: Expr = match q.sort {
+        DatasetSort::CreatedAt => Expr::col((dataset::Entity, dataset::Column::CreatedAt)),
+        DatasetSort::Name => Expr::col((dataset::Entity, dataset::Column::FoldedName)),
+        DatasetSort::Rows => Expr::col((dataset::Entity, dataset::Column::RowCount)),
+        DatasetSort::Columns => Expr::col((dataset::Entity, dataset::Column::ColumnCount)),
+        DatasetSort::ProjectName => Func::lower(Expr::col((project::Entity, project::Column::Name))).into(),
+    };
+    let rows = dataset::Entity::find()
+        .find_also_related(project::Entity)
+        .filter(condition)
+        .order_by(key, order.clone())
+        .order_by(Expr::col((dataset::Entity, dataset::Column::Id)), order)
+        .limit(q.page.limit)
+        .offset(q.page.offset)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    let items = rows
+        .into_iter()
+        .map(|(d, p)| DatasetListItem { project_name: p.map(|p| p.name).unwrap_or_default(), dataset: dataset_from(d) })
+        .collect();
+    Ok((items, total))
+}
+
+pub(super) async fn list_versions(
+    db: &DatabaseConnection,
+    id: DatasetId,
+    page: Page,
+) -> Result<(Vec<VersionSummary>, u64), StoreError> {
+    let filter = version::Column::DatasetId.eq(id.0);
+    let total = version::Entity::find().filter(filter.clone()).count(db).await.map_err(store_error)?;
+    let rows = version::Entity::find()
+        .find_also_related(user::Entity)
+        .filter(filter)
+        .order_by_asc(version::Column::Version)
+        .limit(page.limit)
+        .offset(page.offset)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    Ok((rows.into_iter().map(|(v, u)| summary_from(&v, u)).collect(), total))
+}
+
+/// The version with its artifacts; `None` when the version was deleted while it was read
+/// (its rows are read by separate statements).
+async fn load_version(db: &DatabaseConnection, m: version::Model) -> Result<Option<Version>, StoreError> {
+    let creator = user::Entity::find_by_id(m.created_by).one(db).await.map_err(store_error)?;
+    let artifacts = artifact::Entity::find()
+        .filter(artifact::Column::VersionId.eq(m.id))
+        .all(db)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(artifact_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    if artifacts.len() < 2 {
+        let still_there = version::Entity::find_by_id(m.id).one(db).await.map_err(store_error)?;
+        if still_there.is_none() {
+            return Ok(None);
+        }
+    }
+    version_from(&m, creator, &artifacts).map(Some)
+}
+
+pub(super) async fn find_version(db: &DatabaseConnection, id: VersionId) -> Result<Option<Version>, StoreError> {
+    match version::Entity::find_by_id(id.0).one(db).await.map_err(store_error)? {
+        Some(m) => load_version(db, m).await,
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn find_version_by_number(
+    db: &DatabaseConnection,
+    id: DatasetId,
+    number: i64,
+) -> Result<Option<Version>, StoreError> {
+    let found = version::Entity::find()
+        .filter(version::Column::DatasetId.eq(id.0))
+        .filter(version::Column::Version.eq(number))
+        .one(db)
+        .await
+        .map_err(store_error)?;
+    match found {
+        Some(m) => load_version(db, m).await,
+        None => Ok(None),
+    }
+}
+
+async fn try_delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, DbErr> {
+    let txn = db.begin().await?;
+    let keys: Vec<String> = artifact::Entity::find()
+        .filter(artifact::Column::DatasetId.eq(id.0))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| a.storage_key)
+        .collect();
+    artifact::Entity::delete_many().filter(artifact::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    version::Entity::delete_many().filter(version::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        return Err(DbErr::RecordNotFound("dataset".into()));
+    }
+    txn.commit().await?;
+    Ok(keys)
+}
+
+pub(super) async fn delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, StoreError> {
+    with_retries("a dataset deletion", is_transient, || try_delete_dataset(db, id)).await.map_err(store_error)
+}
+
+pub(super) async fn known_storage_keys(
+    db: &DatabaseConnection,
+    keys: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut known = HashSet::new();
+    for chunk in keys.chunks(500) {
+        let rows = artifact::Entity::find()
+            .filter(artifact::Column::StorageKey.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await
+            .map_err(store_error)?;
+        known.extend(rows.into_iter().map(|a| a.storage_key));
+    }
+    Ok(known)
+}
+
+pub(super) async fn find_statistics(
+    db: &DatabaseConnection,
+    version_id: VersionId,
+) -> Result<Option<DatasetStatistics>, StoreError> {
+    let found = statistics::Entity::find_by_id(version_id.0).one(db).await.map_err(store_error)?;
+    found.map(|m| serde_json::from_str(&m.statistics).map_err(|e| corrupt_json("statistics", e))).transpose()
+}
+
+pub(super) async fn save_statistics(
+    db: &DatabaseConnection,
+    version_id: VersionId,
+    stats: &DatasetStatistics,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let value = serde_json::to_string(stats).map_err(|e| StoreError::other_caused_by("encoding the statistics", e))?;
+    let inserted = statistics::Entity::insert(statistics::ActiveModel {
+        version_id: Set(version_id.0),
+        statistics: Set(value),
+        created_at: Set(at),
+    })
+    .exec_without_returning(db)
+    .await;
+    match inserted.map_err(store_error) {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
