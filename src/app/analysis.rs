@@ -317,7 +317,7 @@ impl ColumnGroup {
         for (k, one) in self.columns.iter_mut().enumerate() {
             let chunk = batch.column(k);
             let values = one.values.get_or_insert_with(|| {
-                let mut values = ColumnValues::for_type_hashed(chunk.data_type(), true);
+                let mut values = ColumnValues::for_type_hashed(chunk.data_type());
                 values.reserve_exact(rows);
                 values
             });

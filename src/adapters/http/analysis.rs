@@ -114,7 +114,8 @@ pub struct ColumnStatsDto {
     /// The column's dtype.
     #[oai(rename = "type")]
     pub dtype: String,
-    /// Distinct non-missing values.
+    /// Distinct non-missing values (text values are compared by 64-bit hash: with n distinct
+    /// values, about n²/2⁶⁵ chance that two share one; see docs/statistics.md).
     pub unique: u64,
     pub missing: u64,
     /// missing / rows, a fraction from 0 to 1.

@@ -353,7 +353,7 @@ mod tests {
         let column: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(values.clone()));
         let mut exact = ColumnValues::for_type(&DataType::Utf8);
         exact.observe(&column);
-        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8);
         hashed.observe(&column);
         let (ColumnValues::Text(counts), ColumnValues::TextHashes(hash_counts)) = (exact, hashed) else {
             unreachable!()
@@ -367,7 +367,7 @@ mod tests {
         let unique: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(
             (0..100).rev().map(|i| format!("id{i:03}")).collect::<Vec<_>>(),
         ));
-        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8);
         hashed.observe(&unique);
         let ColumnValues::TextHashes(h) = hashed else { unreachable!() };
         let mut recovery = TopValueRecovery::new(h.into_counts());
@@ -386,7 +386,7 @@ mod tests {
         let mut exact: HashMap<String, u64> = HashMap::new();
         values.iter().for_each(|v| *exact.entry(v.clone()).or_default() += 1);
         let column: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(values.to_vec()));
-        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8);
         for chunk in 0..values.len().div_ceil(1000) {
             let end = ((chunk + 1) * 1000).min(values.len());
             hashed.observe(&column.slice(chunk * 1000, end - chunk * 1000));
@@ -448,7 +448,7 @@ mod tests {
         let column: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(values.clone()));
         let mut exact: HashMap<String, u64> = HashMap::new();
         values.iter().for_each(|v| *exact.entry(v.clone()).or_default() += 1);
-        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8, true);
+        let mut hashed = ColumnValues::for_type_hashed(&DataType::Utf8);
         hashed.observe(&column);
         let ColumnValues::TextHashes(tally) = hashed else { unreachable!() };
         assert!(tally.list.is_some(), "the tally switched to its list");

@@ -34,17 +34,17 @@ pub enum ColumnValues {
 }
 
 impl ColumnValues {
-    /// A collector for the column type; text is counted by value hash when `hashed_text`.
-    pub fn for_type_hashed(data_type: &DataType, hashed_text: bool) -> Self {
-        match (data_type, hashed_text) {
-            (DataType::Utf8, true) => Self::TextHashes(HashTally::default()),
-            (DataType::Dictionary(_, values), true) if **values == DataType::Utf8 => {
-                Self::TextHashes(HashTally::default())
-            }
+    /// A collector for the column type that counts text by value hash (`/analyze`: bounded
+    /// memory whatever the values' length; see [`HashTally`]).
+    pub fn for_type_hashed(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Utf8 => Self::TextHashes(HashTally::default()),
+            DataType::Dictionary(_, values) if **values == DataType::Utf8 => Self::TextHashes(HashTally::default()),
             _ => Self::for_type(data_type),
         }
     }
 
+    /// A collector for the column type that counts text exactly, by value (`/compare`).
     pub fn for_type(data_type: &DataType) -> Self {
         match data_type {
             DataType::Int64 => Self::Int(Vec::new()),
@@ -177,11 +177,8 @@ mod tests {
         let batches_of_keys =
             [vec![Some(0), Some(1), None, Some(0), Some(3), Some(0)], vec![Some(1), Some(1), Some(3), None], vec![]];
         let (mut from_text, mut from_dictionary) = (
-            ColumnValues::for_type_hashed(&DataType::Utf8, true),
-            ColumnValues::for_type_hashed(
-                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                true,
-            ),
+            ColumnValues::for_type_hashed(&DataType::Utf8),
+            ColumnValues::for_type_hashed(&DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))),
         );
         let (mut missing, mut layout) = ((0, 0), (0, 0));
         for keys in batches_of_keys {
