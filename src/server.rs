@@ -10,6 +10,7 @@ use crate::adapters::http::limits::HttpLimits;
 use crate::adapters::http::routes_with;
 use crate::adapters::metrics::Metrics;
 use crate::adapters::opendal::OpendalStore;
+use crate::adapters::query::DataFusionQueries;
 use crate::adapters::sea_orm::SeaOrmStore;
 use crate::adapters::system::{RandomSecrets, SystemClock, UuidV7};
 use crate::app::access::AdminBootstrap;
@@ -18,6 +19,7 @@ use crate::app::{App, AppSettings};
 use crate::config::Settings;
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::metadata::MetadataStore;
+use crate::ports::queries::QueryLimits;
 use crate::ports::tables::{IngestLimits, TableExporter};
 
 /// Why the server could not start. Each names the setting or backend at fault.
@@ -70,12 +72,19 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
     let tables = Arc::new(StoredTables::new(Arc::clone(&artifacts)));
     std::fs::create_dir_all(&settings.spool_dir)
         .map_err(|e| StartupError::Spool(settings.spool_dir.display().to_string(), e.to_string()))?;
+    let queries = DataFusionQueries::new(
+        Arc::clone(&artifacts),
+        QueryLimits { memory_bytes: usize::try_from(settings.query_memory_bytes).unwrap_or(usize::MAX) },
+        &settings.spool_dir,
+    )
+    .map_err(|e| StartupError::Spool(settings.spool_dir.display().to_string(), ErrorChain(&e).to_string()))?;
     let app = App {
         metadata: Arc::new(metadata),
         artifacts: Arc::clone(&artifacts),
         ingestor: Arc::new(FileIngestor::new(settings.spool_dir.clone())),
         exporter: Arc::clone(&tables) as Arc<dyn TableExporter>,
         tables,
+        queries: Arc::new(queries),
         inflight: Arc::default(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7),
@@ -86,6 +95,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             ingest_limits: IngestLimits::default(),
             spool_dir: settings.spool_dir.clone(),
             max_xlsx_rows: settings.max_xlsx_rows,
+            query_max_rows: settings.query_max_rows,
             precompute_statistics: true,
             ingest_wait: Duration::from_secs(settings.ingest_wait_seconds),
         },

@@ -4,5 +4,6 @@ pub mod formats;
 pub mod http;
 pub mod metrics;
 pub mod opendal;
+pub mod query;
 pub mod sea_orm;
 pub mod system;

@@ -36,6 +36,9 @@ pub enum AppError {
     /// The data cannot be written in the requested format (e.g. beyond Excel's limits).
     #[error("{0}")]
     NotExportable(String),
+    /// A query needs more memory (or spill space) than the server gives queries.
+    #[error("{0}")]
+    QueryTooLarge(String),
     /// Every ingest slot stayed taken for the whole wait; the request may succeed later.
     #[error("busy: retry in {retry_after_seconds} s")]
     Busy { retry_after_seconds: u64 },

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod ingest;
 pub mod lineage;
 pub mod projects;
+pub mod queries;
 pub mod sweeper;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use crate::ports::artifacts::ArtifactStore;
 use crate::ports::metadata::MetadataStore;
+use crate::ports::queries::TableQueries;
 use crate::ports::system::{Clock, IdGenerator, SecretGenerator, Telemetry};
 use crate::ports::tables::{IngestLimits, TableExporter, TableIngestor, TableSource};
 
@@ -35,6 +37,8 @@ pub struct AppSettings {
     /// the server; the benchmark and the memory tests turn it off to measure one thing at a
     /// time).
     pub precompute_statistics: bool,
+    /// Most rows of a JSON query answer (`QUERY_MAX_ROWS`).
+    pub query_max_rows: u64,
     /// How long an upload waits for an ingest slot before it is answered 503 (`Retry-After`).
     pub ingest_wait: std::time::Duration,
 }
@@ -47,6 +51,8 @@ pub struct App {
     pub ingestor: Arc<dyn TableIngestor>,
     pub exporter: Arc<dyn TableExporter>,
     pub tables: Arc<dyn TableSource>,
+    /// Rows pages and read-only SQL over stored versions.
+    pub queries: Arc<dyn TableQueries>,
     /// Statistics computations in progress, one per version (see `analysis`).
     pub inflight: Arc<analysis::Inflight>,
     /// Ingest slots: `MAX_CONCURRENT_INGESTS` permits (each ingest takes about 200 MB of

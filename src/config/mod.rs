@@ -18,6 +18,10 @@ pub const DEFAULT_STORAGE_URL: &str = "data/artifacts";
 pub const DEFAULT_SPOOL_DIR: &str = "data/spool";
 /// 500 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 500 * 1000 * 1000;
+/// Rows of a JSON `/query` answer by default.
+pub const DEFAULT_QUERY_MAX_ROWS: u64 = 100_000;
+/// 512 MiB.
+pub const DEFAULT_QUERY_MEMORY_BYTES: u64 = 512 << 20;
 /// Excel's sheet holds 1,048,576 rows, one of which is the header.
 pub const EXCEL_DATA_ROWS: u64 = 1_048_575;
 
@@ -47,6 +51,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
     (
         "UPLOAD_IDLE_TIMEOUT_SECONDS",
         "an upload whose body sends no byte for this long is cancelled with 408 (default 60)",
+    ),
+    ("QUERY_MAX_ROWS", "most rows of a JSON /query answer (default 100000)"),
+    (
+        "QUERY_MEMORY_BYTES",
+        "memory that sorts, joins and aggregations of all running queries may hold; past it they spill to SPOOL_DIR (default 536870912)",
     ),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
@@ -100,6 +109,8 @@ pub struct Settings {
     pub sweep_interval_seconds: u64,
     pub request_timeout_seconds: u64,
     pub upload_idle_timeout_seconds: u64,
+    pub query_max_rows: u64,
+    pub query_memory_bytes: u64,
     pub log_format: LogFormat,
 }
 
@@ -178,6 +189,8 @@ impl Settings {
         let sweep_interval_seconds = positive("SWEEP_INTERVAL_SECONDS", 3600)?;
         let request_timeout_seconds = positive("REQUEST_TIMEOUT_SECONDS", 300)?;
         let upload_idle_timeout_seconds = positive("UPLOAD_IDLE_TIMEOUT_SECONDS", 60)?;
+        let query_max_rows = positive("QUERY_MAX_ROWS", DEFAULT_QUERY_MAX_ROWS)?;
+        let query_memory_bytes = positive("QUERY_MEMORY_BYTES", DEFAULT_QUERY_MEMORY_BYTES)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -199,6 +212,8 @@ impl Settings {
             sweep_interval_seconds,
             request_timeout_seconds,
             upload_idle_timeout_seconds,
+            query_max_rows,
+            query_memory_bytes,
             log_format,
         })
     }
@@ -223,6 +238,8 @@ impl Settings {
             sweep_interval_seconds: 3600,
             request_timeout_seconds: 300,
             upload_idle_timeout_seconds: 60,
+            query_max_rows: DEFAULT_QUERY_MAX_ROWS,
+            query_memory_bytes: DEFAULT_QUERY_MEMORY_BYTES,
             log_format: LogFormat::Text,
         }
     }

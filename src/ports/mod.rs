@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod metadata;
+pub mod queries;
 pub mod system;
 pub mod tables;
 

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use thiserror::Error;
@@ -88,14 +89,30 @@ pub enum ExportError {
     Store(#[from] StoreError),
 }
 
-/// Writes stored tables out in download formats.
+/// The formats a table is streamed in (downloads and query answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// RFC 4180 CSV, UTF-8, with a header row.
+    Csv(CsvOptions),
+    /// JSON Lines: one object a row, cells typed as in the preview.
+    Jsonl,
+    /// A Parquet file.
+    Parquet,
+    /// The Arrow IPC stream format.
+    ArrowIpc,
+}
+
+/// Writes tables out in download formats.
 ///
-/// Contract: reads the normalized Parquet artifact at `key` and streams it encoded, in
-/// bounded memory; the stream ends with an error item if reading fails midway.
+/// Contract: streams in bounded memory; the stream ends with an error item if reading fails
+/// midway.
 #[async_trait]
 pub trait TableExporter: Send + Sync {
-    /// RFC 4180 CSV, UTF-8, with a header row.
-    async fn csv(&self, key: &str, options: CsvOptions) -> Result<ByteStream, StoreError>;
+    /// The normalized Parquet artifact at `key`, encoded in `format`.
+    async fn export(&self, key: &str, format: TableFormat) -> Result<ByteStream, StoreError>;
+
+    /// `batches` (of any schema: a query's answer) encoded in `format`.
+    fn encode(&self, schema: SchemaRef, batches: BatchStream, format: TableFormat) -> ByteStream;
 
     /// An Excel workbook with one sheet: a bold header row, then the rows with numbers as
     /// numbers, dates and timestamps as Excel dates, booleans as booleans and text as text

@@ -13,23 +13,25 @@ mod nested_json;
 mod parallel_tests;
 mod parquet_guard;
 mod parquet_ingest;
-mod parquet_source;
+pub mod parquet_source;
 #[cfg(test)]
 mod roundtrip_tests;
 mod sink;
 mod sniff;
+mod stream_export;
 mod xlsx_export;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
 use crate::ports::tables::{
-    BatchStream, CsvOptions, ExportError, IngestError, IngestLimits, IngestedTable, TableExporter, TableIngestor,
+    BatchStream, ExportError, IngestError, IngestLimits, IngestedTable, TableExporter, TableFormat, TableIngestor,
     TableSource,
 };
 
@@ -85,9 +87,18 @@ impl StoredTables {
 
 #[async_trait]
 impl TableExporter for StoredTables {
-    async fn csv(&self, key: &str, options: CsvOptions) -> Result<ByteStream, StoreError> {
-        let batches = parquet_source::read_batches(Arc::clone(&self.store), key, None, false).await?;
-        Ok(csv_export::encode(batches, options))
+    async fn export(&self, key: &str, format: TableFormat) -> Result<ByteStream, StoreError> {
+        let (schema, batches) = parquet_source::read_columns(Arc::clone(&self.store), key, None, false).await?;
+        Ok(self.encode(schema, batches, format))
+    }
+
+    fn encode(&self, schema: SchemaRef, batches: BatchStream, format: TableFormat) -> ByteStream {
+        match format {
+            TableFormat::Csv(options) => csv_export::encode(batches, options),
+            TableFormat::Jsonl => stream_export::jsonl(batches),
+            TableFormat::Parquet => stream_export::parquet(schema, batches),
+            TableFormat::ArrowIpc => stream_export::arrow_ipc(schema, batches),
+        }
     }
 
     async fn xlsx(&self, key: &str, work_dir: &Path) -> Result<ByteStream, ExportError> {

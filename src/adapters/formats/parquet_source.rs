@@ -78,6 +78,16 @@ pub async fn read_batches(
     columns: Option<Vec<usize>>,
     dictionaries: bool,
 ) -> Result<BoxStream<'static, Result<RecordBatch, StoreError>>, StoreError> {
+    Ok(read_columns(store, key, columns, dictionaries).await?.1)
+}
+
+/// [`read_batches`] with the schema of the batches (which an empty table has too).
+pub async fn read_columns(
+    store: Arc<dyn ArtifactStore>,
+    key: &str,
+    columns: Option<Vec<usize>>,
+    dictionaries: bool,
+) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch, StoreError>>), StoreError> {
     let size = store.size(key).await?;
     let mut source = StoredParquet { store, key: key.to_string(), size };
     let mut metadata =
@@ -97,7 +107,80 @@ pub async fn read_batches(
         builder = builder.with_projection(mask);
     }
     let stream = builder.with_batch_size(batch_rows(width)).build().map_err(store_error)?;
-    Ok(stream.map(move |batch| batch.map_err(store_error)).boxed())
+    let schema = Arc::clone(stream.schema());
+    Ok((schema, stream.map(move |batch| batch.map_err(store_error)).boxed()))
+}
+
+/// One page of a stored Parquet file in row order: rows `offset..offset + limit` of the
+/// `columns` named (all when `None`), with the file's row count. Only the row groups that
+/// hold the page are read, and within the first of them the reader skips to the offset with
+/// the page index when the file has one, so a page deep in a large file costs about one row
+/// group's decoding.
+pub async fn read_page(
+    store: Arc<dyn ArtifactStore>,
+    key: &str,
+    size: u64,
+    columns: Option<&[String]>,
+    offset: u64,
+    limit: usize,
+) -> Result<Page, PageError> {
+    let mut source = StoredParquet { store, key: key.to_string(), size };
+    let options = ArrowReaderOptions::new().with_page_index(true);
+    let metadata = ArrowReaderMetadata::load_async(&mut source, options).await.map_err(store_error)?;
+    let total = u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let schema = Arc::clone(metadata.schema());
+    let indices = match columns {
+        None => (0..schema.fields().len()).collect(),
+        Some(names) => names
+            .iter()
+            .map(|name| schema.index_of(name).map_err(|_| PageError::UnknownColumn(name.clone())))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(source, metadata);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.clone());
+    // Row groups overlapping the page, and where the page starts in the first of them.
+    let (mut groups, mut first_row, mut skip) = (Vec::new(), 0u64, None);
+    for (i, group) in builder.metadata().row_groups().iter().enumerate() {
+        let rows = u64::try_from(group.num_rows()).unwrap_or(0);
+        let end = first_row + rows;
+        if end > offset && first_row < offset.saturating_add(limit as u64) {
+            skip.get_or_insert(offset.saturating_sub(first_row));
+            groups.push(i);
+        }
+        first_row = end;
+    }
+    let page_schema = Arc::new(schema.project(&indices).map_err(|e| store_error(e.into()))?);
+    let Some(skip) = skip.filter(|_| limit > 0) else {
+        return Ok(Page { schema: page_schema, batches: Vec::new(), total });
+    };
+    builder = builder
+        .with_projection(mask)
+        .with_row_groups(groups)
+        .with_offset(usize::try_from(skip).unwrap_or(usize::MAX))
+        .with_limit(limit)
+        .with_batch_size(batch_rows(indices.len()));
+    let stream = builder.build().map_err(store_error)?;
+    let batches: Vec<RecordBatch> =
+        stream.map(|batch| batch.map_err(store_error)).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
+    Ok(Page { schema: page_schema, batches, total })
+}
+
+/// A page of a stored table (see [`read_page`]).
+#[derive(Debug)]
+pub struct Page {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Rows of the whole file.
+    pub total: u64,
+}
+
+/// Why a page could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("unknown column `{0}`")]
+    UnknownColumn(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The file's Arrow schema with its dictionary-encoded text columns as `Dictionary(Int32,

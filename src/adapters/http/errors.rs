@@ -24,8 +24,8 @@ pub struct ErrorDetail {
 /// The stable, machine-readable error codes. Each goes with one status: `bad_request` 400,
 /// `unauthorized` 401, `forbidden` 403, `not_found` 404, `method_not_allowed` 405,
 /// `request_timeout` 408 (an upload body stopped arriving), `conflict` 409,
-/// `payload_too_large` 413, `unsupported_media_type` 415, `unprocessable_file` and
-/// `not_exportable` 422, `internal_error` 500, `service_unavailable`, `busy` and `timeout` 503.
+/// `payload_too_large` 413, `unsupported_media_type` 415, `unprocessable_file`,
+/// `not_exportable` and `query_too_large` 422, `internal_error` 500, `service_unavailable`, `busy` and `timeout` 503.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -40,6 +40,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     UnprocessableFile,
     NotExportable,
+    QueryTooLarge,
     InternalError,
     ServiceUnavailable,
     Busy,
@@ -60,6 +61,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::UnprocessableFile => "unprocessable_file",
             ErrorCode::NotExportable => "not_exportable",
+            ErrorCode::QueryTooLarge => "query_too_large",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::Busy => "busy",
@@ -99,7 +101,8 @@ pub enum ApiError {
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
     /// The file is not a table that can be read (the message says why, with a line number
-    /// where there is one), or the data cannot be exported in the requested format.
+    /// where there is one), the data cannot be exported in the requested format, or a query
+    /// needs more memory than the server gives queries.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// An unexpected error; details are in the server log, not here.
@@ -161,6 +164,7 @@ impl From<AppError> for ApiError {
             AppError::Unreadable(i) => ApiError::Unprocessable(json(C::UnprocessableFile, i.to_string())),
             AppError::Conflict(m) => ApiError::Conflict(json(C::Conflict, m)),
             AppError::NotExportable(m) => ApiError::Unprocessable(json(C::NotExportable, m)),
+            AppError::QueryTooLarge(m) => ApiError::Unprocessable(json(C::QueryTooLarge, m)),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "a backing store is unavailable");
                 ApiError::Unavailable(
