@@ -218,6 +218,7 @@ async fn main() {
         path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
         size,
         sha256: String::new(),
+        file_name: Some("transactions.csv".into()),
     };
 
     let mut results = Vec::new();

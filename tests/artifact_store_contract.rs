@@ -67,6 +67,11 @@ async fn a_stored_file_reads_back_whole_by_stream_and_by_range(store: &dyn Artif
     assert_eq!(&range[..], &bytes[start..start + 1000]);
     let tail = store.read_range("datasets/a/v1/big.bin", (bytes.len() - 8) as u64..bytes.len() as u64).await.unwrap();
     assert_eq!(&tail[..], &bytes[bytes.len() - 8..]);
+    // A long range as a stream: across write chunks, in several read chunks.
+    let (from, to) = (1_000_001u64, 16_000_123u64);
+    let streamed: Vec<bytes::Bytes> =
+        store.read_range_stream("datasets/a/v1/big.bin", from..to).await.unwrap().try_collect().await.unwrap();
+    assert!(streamed.concat() == bytes[from as usize..to as usize], "the streamed range differs");
 }
 
 async fn an_empty_file_is_stored_and_read_as_empty(store: &dyn ArtifactStore, dir: &Path) {
@@ -91,6 +96,8 @@ async fn reads_of_a_missing_key_are_not_found(store: &dyn ArtifactStore) {
     assert!(matches!(store.read_range(key, 0..10).await, Err(StoreError::NotFound)), "read_range");
     let stream = store.read_stream(key).await;
     assert!(matches!(stream, Err(StoreError::NotFound)), "read_stream");
+    let range = store.read_range_stream(key, 0..10).await;
+    assert!(matches!(range, Err(StoreError::NotFound)), "read_range_stream");
     assert!(matches!(store.modified_at(key).await, Err(StoreError::NotFound)), "modified_at");
 }
 

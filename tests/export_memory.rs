@@ -48,7 +48,7 @@ async fn a_large_csv_download_streams_in_bounded_memory() {
     out.flush().unwrap();
     drop(out);
     let size = std::fs::metadata(&path).unwrap().len();
-    let upload = SpooledUpload { path: tempfile::TempPath::try_from_path(&path).unwrap(), size, sha256: String::new() };
+    let upload = SpooledUpload { path: tempfile::TempPath::try_from_path(&path).unwrap(), size, sha256: String::new(), file_name: None };
     let uploaded = app.upload_dataset(&admin, ProjectId(project.id.0), "big", None, upload).await.unwrap();
     assert_eq!(uploaded.row_count, ROWS as u64);
 

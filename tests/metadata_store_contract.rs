@@ -179,6 +179,7 @@ fn version_record(
             duplicate_rows: Some(3),
         },
         preview: vec![row.clone(), row],
+        original_file_name: Some(format!("données {rows}.csv")),
         original: artifact(dataset, version_id, ArtifactKind::Original, rows * 10 + 1, at),
         normalized: artifact(dataset, version_id, ArtifactKind::Normalized, rows * 10 + 2, at),
     }
@@ -562,6 +563,7 @@ async fn find_version_and_find_version_by_number_return_everything_recorded() {
         assert_eq!(found.quality, v.quality);
         // Compared as maps here (key order is checked by `preview_rows_keep_their_column_order`).
         assert_eq!(found.preview, v.preview);
+        assert_eq!(found.original_file_name, v.original_file_name);
         assert_eq!(found.original, v.original);
         assert_eq!(found.normalized, v.normalized);
         assert_eq!(db.store.find_version_by_number(dataset, number).await.unwrap(), Some(found));

@@ -9,6 +9,7 @@ mod m20261128_000003_lineage;
 mod m20261128_000004_artifact_index;
 mod m20261128_000005_json_as_text;
 mod m20261128_000006_folded_search_text;
+mod m20261205_000007_original_file_name;
 mod search_fold;
 
 pub use search_fold::fold_for_search;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_artifact_index::Migration),
             Box::new(m20261128_000005_json_as_text::Migration),
             Box::new(m20261128_000006_folded_search_text::Migration),
+            Box::new(m20261205_000007_original_file_name::Migration),
         ]
     }
 }

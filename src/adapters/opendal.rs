@@ -255,6 +255,14 @@ impl OpendalStore {
     }
 }
 
+impl OpendalStore {
+    async fn stream_range(&self, key: &str, range: Range<u64>) -> Result<ByteStream, StoreError> {
+        let reader = self.op.reader_with(key).chunk(READ_CHUNK).await.map_err(store_error)?;
+        let stream = reader.into_bytes_stream(range).await.map_err(store_error)?;
+        Ok(stream.map_err(stream_error).boxed())
+    }
+}
+
 #[async_trait]
 impl ArtifactStore for OpendalStore {
     async fn put_file(&self, key: &str, source: &Path) -> Result<u64, StoreError> {
@@ -310,9 +318,13 @@ impl ArtifactStore for OpendalStore {
 
     async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError> {
         let size = self.size(key).await?;
-        let reader = self.op.reader_with(key).chunk(READ_CHUNK).await.map_err(store_error)?;
-        let stream = reader.into_bytes_stream(0..size).await.map_err(store_error)?;
-        Ok(stream.map_err(stream_error).boxed())
+        self.stream_range(key, 0..size).await
+    }
+
+    async fn read_range_stream(&self, key: &str, range: Range<u64>) -> Result<ByteStream, StoreError> {
+        // Asked first, so that a missing object fails here rather than in the stream.
+        self.size(key).await?;
+        self.stream_range(key, range).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -26,6 +26,8 @@ pub struct SpooledUpload {
     pub size: u64,
     /// Lower-case hex SHA-256 of the uploaded bytes.
     pub sha256: String,
+    /// The name the client gave the file (the multipart field's file name), if any.
+    pub file_name: Option<String>,
 }
 
 /// What an upload created.
@@ -136,6 +138,7 @@ impl App {
                 columns: table.columns.clone(),
                 quality: table.quality.clone(),
                 preview: table.preview.clone(),
+                original_file_name: file.file_name.clone(),
                 original: original.clone(),
                 normalized: normalized_artifact.clone(),
             };

@@ -192,6 +192,19 @@ impl Email {
     }
 }
 
+/// Most characters kept of an uploaded file's name.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// The name of an uploaded file as recorded: its last path component (a client may send a
+/// whole path, with `/` or `\\`), without control characters, trimmed, at most
+/// [`MAX_FILE_NAME_CHARS`] characters; `None` when nothing is left.
+pub fn uploaded_file_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(MAX_FILE_NAME_CHARS).collect();
+    let clean = clean.trim();
+    (!clean.is_empty() && clean != "." && clean != "..").then(|| clean.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -262,6 +275,17 @@ mod tests {
         {
             check(s).unwrap();
         }
+    }
+
+    #[test]
+    fn uploaded_file_names_keep_only_their_last_component_without_control_characters() {
+        assert_eq!(uploaded_file_name("transactions.csv").as_deref(), Some("transactions.csv"));
+        assert_eq!(uploaded_file_name("C:\\Users\\me\\données 2024.csv").as_deref(), Some("données 2024.csv"));
+        assert_eq!(uploaded_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(uploaded_file_name("a\u{0}b\r\n.csv").as_deref(), Some("ab.csv"));
+        assert_eq!(uploaded_file_name("dir/"), None);
+        assert_eq!(uploaded_file_name(".."), None);
+        assert_eq!(uploaded_file_name(&"é".repeat(300)).map(|n| n.chars().count()), Some(MAX_FILE_NAME_CHARS));
     }
 
     #[test]

@@ -156,6 +156,8 @@ pub struct Version {
     pub columns: Vec<ColumnSchema>,
     pub quality: QualityReport,
     pub preview: Vec<PreviewRow>,
+    /// The name the original file was uploaded under, when known.
+    pub original_file_name: Option<String>,
     pub original: Artifact,
     pub normalized: Artifact,
 }
@@ -175,6 +177,8 @@ pub struct NewVersion {
     pub columns: Vec<ColumnSchema>,
     pub quality: QualityReport,
     pub preview: Vec<PreviewRow>,
+    /// The name the original file was uploaded under, when the client gave one.
+    pub original_file_name: Option<String>,
     pub original: Artifact,
     pub normalized: Artifact,
 }

@@ -36,6 +36,10 @@ pub trait ArtifactStore: Send + Sync {
     /// The whole object as a stream of chunks (bounded memory).
     async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError>;
 
+    /// The bytes of `range` (end exclusive, within the object) as a stream of chunks (bounded
+    /// memory, whatever the range's length).
+    async fn read_range_stream(&self, key: &str, range: Range<u64>) -> Result<ByteStream, StoreError>;
+
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
     /// Every object key under `prefix` (recursively), in no particular order.

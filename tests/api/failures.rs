@@ -55,6 +55,12 @@ impl ArtifactStore for FailingArtifacts {
     async fn read_stream(&self, key: &str) -> Result<ByteStream, StoreError> {
         self.inner.read_stream(key).await
     }
+    async fn read_range_stream(&self, key: &str, range: Range<u64>) -> Result<ByteStream, StoreError> {
+        if !self.vanish_read.is_empty() && key.contains(self.vanish_read) {
+            return Err(StoreError::NotFound);
+        }
+        self.inner.read_range_stream(key, range).await
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         if !self.fail_delete.is_empty() && key.contains(self.fail_delete) {
             return Err(StoreError::Unavailable("injected: deleting failed".into()));

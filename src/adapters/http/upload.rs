@@ -25,7 +25,7 @@ use super::limits::HttpLimits;
 use super::text::rule_schema;
 use crate::app::ingest::{SpooledUpload, Uploaded};
 use crate::app::{App, AppError};
-use crate::domain::names::{DESCRIPTION_RULE, NAME_RULE, REQUIRED_DESCRIPTION_RULE, TextRule};
+use crate::domain::names::{DESCRIPTION_RULE, NAME_RULE, REQUIRED_DESCRIPTION_RULE, TextRule, uploaded_file_name};
 
 /// Longest text form field, in bytes.
 const MAX_TEXT_FIELD: u64 = 64 * 1024;
@@ -273,6 +273,7 @@ async fn spool(
     idle: Duration,
 ) -> Result<SpooledUpload, FormError> {
     let internal = |e: std::io::Error| ApiError::from(AppError::internal_caused_by("spooling an upload", e));
+    let file_name = field.file_name().and_then(uploaded_file_name);
     let temp = tempfile::Builder::new().prefix("upload-").tempfile_in(spool_dir).map_err(internal)?;
     let (std_file, path) = temp.into_parts();
     let mut out = tokio::io::BufWriter::with_capacity(CHUNK, tokio::fs::File::from_std(std_file));
@@ -293,5 +294,5 @@ async fn spool(
         out.write_all(&buf[..n]).await.map_err(internal)?;
     }
     out.flush().await.map_err(internal)?;
-    Ok(SpooledUpload { path, size, sha256: hex::encode(hasher.finalize()) })
+    Ok(SpooledUpload { path, size, sha256: hex::encode(hasher.finalize()), file_name })
 }

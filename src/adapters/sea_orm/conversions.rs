@@ -193,6 +193,7 @@ pub(super) fn version_row(v: &NewVersion, number: i64, documents: &VersionDocume
         quality: Set(documents.quality.clone()),
         preview: Set(documents.preview.clone()),
         created_at: Set(v.created_at),
+        original_file_name: Set(v.original_file_name.clone()),
     }
 }
 
@@ -214,6 +215,7 @@ pub(super) fn version_from(
         columns: columns_from(&serde_json::from_str(&m.columns).map_err(|e| corrupt_json("schema", e))?)?,
         quality: serde_json::from_str::<QualityReport>(&m.quality).map_err(|e| corrupt_json("quality report", e))?,
         preview,
+        original_file_name: m.original_file_name.clone(),
         original: pick(ArtifactKind::Original)?,
         normalized: pick(ArtifactKind::Normalized)?,
     })

@@ -140,6 +140,8 @@ pub mod version {
         #[sea_orm(column_type = "Text")]
         pub preview: String,
         pub created_at: DateTimeUtc,
+        /// The name the original file was uploaded under (migration 007).
+        pub original_file_name: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
