@@ -15,8 +15,8 @@ use std::time::Instant;
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
 use datasets_api::domain::ids::ProjectId;
+use datasets_api::domain::downloads::DownloadFormat;
 use datasets_api::domain::version_ref::VersionRef;
-use datasets_api::ports::tables::CsvOptions;
 use datasets_api::server::build_app;
 use futures_util::StreamExt;
 
@@ -248,8 +248,9 @@ async fn main() {
     }
     reset_peak();
     let t = Instant::now();
-    let (mut stream, _) =
-        app.download_csv(&admin, uploaded.dataset_id, &VersionRef::Latest, CsvOptions::default()).await.expect("csv");
+    let csv = DownloadFormat::Csv { escape_formulas: false };
+    let prepared = app.prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, csv).await.expect("csv");
+    let mut stream = app.download_bytes(&prepared, None).await.expect("csv");
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {
         bytes += chunk.expect("chunk").len() as u64;
@@ -259,7 +260,11 @@ async fn main() {
     if uploaded.row_count <= app.settings.max_xlsx_rows {
         reset_peak();
         let t = Instant::now();
-        let (mut stream, _) = app.download_xlsx(&admin, uploaded.dataset_id, &VersionRef::Latest).await.expect("xlsx");
+        let prepared = app
+            .prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, DownloadFormat::Xlsx)
+            .await
+            .expect("xlsx");
+        let mut stream = app.download_bytes(&prepared, None).await.expect("xlsx");
         let mut bytes = 0u64;
         while let Some(chunk) = stream.next().await {
             bytes += chunk.expect("chunk").len() as u64;

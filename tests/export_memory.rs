@@ -7,8 +7,8 @@ use std::io::Write;
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
 use datasets_api::domain::ids::ProjectId;
+use datasets_api::domain::downloads::DownloadFormat;
 use datasets_api::domain::version_ref::VersionRef;
-use datasets_api::ports::tables::CsvOptions;
 use datasets_api::server::build_app;
 use futures_util::StreamExt;
 
@@ -57,8 +57,9 @@ async fn a_large_csv_download_streams_in_bounded_memory() {
         return;
     }
     let baseline = status_mib("VmRSS:").unwrap();
-    let (mut stream, _) =
-        app.download_csv(&admin, uploaded.dataset_id, &VersionRef::Latest, CsvOptions::default()).await.unwrap();
+    let csv = DownloadFormat::Csv { escape_formulas: false };
+    let prepared = app.prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, csv).await.unwrap();
+    let mut stream = app.download_bytes(&prepared, None).await.unwrap();
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {
         bytes += chunk.unwrap().len() as u64;

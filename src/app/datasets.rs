@@ -1,13 +1,18 @@
 //! Reading, listing, exporting and deleting datasets and their versions.
 
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
-use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, Version, VersionSummary};
+use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, SourceFormat, Version, VersionSummary};
+use crate::domain::downloads::{DownloadFormat, download_file_name};
 use crate::domain::version_ref::VersionRef;
 use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
-use crate::ports::tables::{CsvOptions, ExportError};
+use crate::ports::tables::{CsvOptions, ExportError, TableFormat};
 
 /// A dataset listing request before access filtering.
 #[derive(Debug, Clone)]
@@ -93,46 +98,81 @@ impl App {
         }
     }
 
-    /// A version's data as CSV, and the file name to offer.
-    pub async fn download_csv(
+    /// A download of the version `which` names in `format`, described before any byte is
+    /// read (so that a conditional request can be answered without reading). Versions with
+    /// more rows than `max_xlsx_rows` (or than Excel holds) are refused as XLSX with a hint
+    /// to use CSV.
+    pub async fn prepare_download(
         &self,
         principal: &Principal,
         id: DatasetId,
         which: &VersionRef,
-        options: CsvOptions,
-    ) -> Result<(ByteStream, String), AppError> {
+        format: DownloadFormat,
+    ) -> Result<PreparedDownload, AppError> {
         let (dataset, version) = self.dataset_version(principal, id, which).await?;
-        let stream = self.exporter.csv(&version.normalized.storage_key, options).await.map_err(|e| match e {
-            StoreError::NotFound => AppError::NotFound("dataset"),
-            other => other.into(),
-        })?;
-        Ok((stream, download_file_name(&dataset.name, version.summary.version, "csv")))
-    }
-
-    /// A version as an Excel workbook, and the file name to offer. Versions with more rows
-    /// than `max_xlsx_rows` (or than Excel holds) are refused with a hint to use CSV.
-    pub async fn download_xlsx(
-        &self,
-        principal: &Principal,
-        id: DatasetId,
-        which: &VersionRef,
-    ) -> Result<(ByteStream, String), AppError> {
-        let (dataset, version) = self.dataset_version(principal, id, which).await?;
-        let rows = version.summary.row_count;
-        if rows > self.settings.max_xlsx_rows {
+        if format == DownloadFormat::Xlsx && version.summary.row_count > self.settings.max_xlsx_rows {
             return Err(AppError::NotExportable(format!(
-                "the dataset has {rows} rows; XLSX export is limited to {} rows: download it as CSV (format=csv)",
-                self.settings.max_xlsx_rows
+                "the dataset has {} rows; XLSX export is limited to {} rows: download it as CSV (format=csv)",
+                version.summary.row_count, self.settings.max_xlsx_rows
             )));
         }
-        let stream = self.exporter.xlsx(&version.normalized.storage_key, &self.settings.spool_dir).await.map_err(
-            |e| match e {
-                ExportError::DoesNotFit(m) => AppError::NotExportable(format!("{m}: download it as CSV (format=csv)")),
-                ExportError::Store(StoreError::NotFound) => AppError::NotFound("dataset"),
-                ExportError::Store(e) => e.into(),
+        let number = version.summary.version;
+        let source_extension = version.source_format.as_str();
+        let offered = download_file_name(&dataset.name, number, format, source_extension);
+        let file_name = match format {
+            DownloadFormat::Original => version.original_file_name.clone().unwrap_or(offered.clone()),
+            _ => offered.clone(),
+        };
+        let stored = match format {
+            DownloadFormat::Original => Some(&version.original),
+            DownloadFormat::Parquet => Some(&version.normalized),
+            _ => None,
+        };
+        Ok(PreparedDownload {
+            format,
+            file_name,
+            ascii_file_name: offered,
+            etag: format.etag(&version.normalized.sha256, &version.original.sha256),
+            last_modified: version.summary.created_at,
+            stored: stored.map(|a| StoredFile { key: a.storage_key.clone(), length: a.size_bytes, sha256: a.sha256.clone() }),
+            source_format: version.source_format,
+            normalized_key: version.normalized.storage_key.clone(),
+        })
+    }
+
+    /// The bytes of a prepared download: all of them, or (for a stored file) `range`, which
+    /// the caller has checked against its length.
+    pub async fn download_bytes(
+        &self,
+        download: &PreparedDownload,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, AppError> {
+        let gone = |e: StoreError| match e {
+            // The dataset was deleted since the download was prepared.
+            StoreError::NotFound => AppError::NotFound("dataset"),
+            other => other.into(),
+        };
+        let key = &download.normalized_key;
+        match (download.format, &download.stored) {
+            (_, Some(file)) => match range {
+                Some(range) => self.artifacts.read_range_stream(&file.key, range).await.map_err(gone),
+                None => self.artifacts.read_stream(&file.key).await.map_err(gone),
             },
-        )?;
-        Ok((stream, download_file_name(&dataset.name, version.summary.version, "xlsx")))
+            (DownloadFormat::Csv { escape_formulas }, None) => {
+                self.exporter.export(key, TableFormat::Csv(CsvOptions { escape_formulas })).await.map_err(gone)
+            }
+            (DownloadFormat::Jsonl, None) => self.exporter.export(key, TableFormat::Jsonl).await.map_err(gone),
+            (DownloadFormat::Xlsx, None) => {
+                let created = download.last_modified.timestamp();
+                self.exporter.xlsx(key, &self.settings.spool_dir, created).await.map_err(|e| match e {
+                    ExportError::DoesNotFit(m) => AppError::NotExportable(format!("{m}: download it as CSV (format=csv)")),
+                    ExportError::Store(e) => gone(e),
+                })
+            }
+            (DownloadFormat::Parquet | DownloadFormat::Original, None) => {
+                Err(AppError::internal("a stored-file download without its file"))
+            }
+        }
     }
 
     /// Deletes the dataset, all its versions and all their artifact files.
@@ -144,25 +184,31 @@ impl App {
     }
 }
 
-/// `Transactions Q4` version 2 → `Transactions_Q4-v2.csv`: ASCII letters, digits, `-`, `_`
-/// and `.` only, so the name is safe in a `Content-Disposition` header on every platform.
-pub fn download_file_name(name: &str, version: i64, extension: &str) -> String {
-    let mut safe: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    safe.truncate(100);
-    let safe = safe.trim_matches(['_', '.']);
-    let safe = if safe.is_empty() { "dataset" } else { safe };
-    format!("{safe}-v{version}.{extension}")
+/// A download of a version, described before any byte is read.
+#[derive(Debug, Clone)]
+pub struct PreparedDownload {
+    pub format: DownloadFormat,
+    /// The name to offer: the uploaded file's name for `original` when it was recorded,
+    /// otherwise `NAME-vN.EXT`.
+    pub file_name: String,
+    /// `NAME-vN.EXT` in ASCII (for clients that read only `filename=`).
+    pub ascii_file_name: String,
+    /// The strong entity tag, quoted.
+    pub etag: String,
+    /// When the version was created (its bytes never change after).
+    pub last_modified: DateTime<Utc>,
+    /// For `parquet` and `original`: the stored file served as is.
+    pub stored: Option<StoredFile>,
+    /// The format the version was uploaded in (what `original` is).
+    pub source_format: SourceFormat,
+    normalized_key: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::download_file_name;
-
-    #[test]
-    fn download_names_are_header_safe() {
-        assert_eq!(download_file_name("Transactions Q4", 2, "csv"), "Transactions_Q4-v2.csv");
-        assert_eq!(download_file_name("\"; rm -rf /", 0, "csv"), "rm_-rf-v0.csv");
-        assert_eq!(download_file_name("日本", 1, "csv"), "dataset-v1.csv");
-    }
+/// A stored file a download serves as is.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub key: String,
+    pub length: u64,
+    /// Lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
 }

@@ -48,6 +48,26 @@ impl DType {
     }
 }
 
+/// The dtype name of a column a query computed: one of the dtypes for the types they are
+/// stored as (integers `int64`, floats `float64`, text `object`, booleans `bool`, dates and
+/// timestamps `datetime64`), otherwise Arrow's own name of the type in lower case (for
+/// example `decimal128(38, 10)`, `list(int64)`).
+pub fn dtype_name_of(data_type: &DataType) -> String {
+    let dtype = match data_type {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Some(DType::Int64),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(DType::Int64),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(DType::Float64),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(DType::Object),
+        DataType::Dictionary(_, values) if matches!(**values, DataType::Utf8 | DataType::LargeUtf8) => {
+            Some(DType::Category)
+        }
+        DataType::Boolean => Some(DType::Bool),
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => Some(DType::Datetime64),
+        _ => None,
+    };
+    dtype.map_or_else(|| data_type.to_string().to_lowercase(), |d| d.as_str().to_string())
+}
+
 /// How a `datetime64` column is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TemporalKind {

@@ -2,6 +2,7 @@
 //! in-memory columnar data model (they are data, not I/O).
 
 pub mod access;
+pub mod downloads;
 pub mod drift;
 pub mod dtype;
 pub mod ids;

@@ -40,8 +40,12 @@ pub const PROBLEM_TYPE_RULE: TextRule = TextRule { min_chars: 0, max_chars: 64, 
 /// A deployment's stage (required).
 pub const STAGE_RULE: TextRule = TextRule { min_chars: 1, max_chars: 64, pattern: NAME_PATTERN };
 
+/// The SQL of a query: any text with a character other than white space, up to 100,000
+/// characters.
+pub const SQL_RULE: TextRule = TextRule { min_chars: 1, max_chars: 100_000, pattern: SQL_PATTERN };
+
 /// Every rule: what the OpenAPI document may say of a text field.
-pub const ALL_RULES: [TextRule; 7] = [
+pub const ALL_RULES: [TextRule; 8] = [
     NAME_RULE,
     DESCRIPTION_RULE,
     REQUIRED_DESCRIPTION_RULE,
@@ -49,6 +53,7 @@ pub const ALL_RULES: [TextRule; 7] = [
     TARGET_COLUMN_RULE,
     PROBLEM_TYPE_RULE,
     STAGE_RULE,
+    SQL_RULE,
 ];
 
 /// White space, as `str::trim` (Unicode `White_Space`) removes it from both ends first; spelled
@@ -63,6 +68,8 @@ const LABEL_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028
 const DESCRIPTION_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
 /// An e-mail address: `local@domain`, each part holding a character other than white space.
 const EMAIL_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\x00-\x1f\x7f-\x9f]*[^@\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\x00-\x1f\x7f-\x9f]*@[^@\x00-\x1f\x7f-\x9f]*[^@\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// A query's SQL: anything, with a character that is not white space.
+const SQL_PATTERN: &str = r"^[\s\S]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\s\S]*$";
 /// A required description.
 const REQUIRED_DESCRIPTION_PATTERN: &str = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
 
@@ -192,6 +199,18 @@ impl Email {
     }
 }
 
+/// A query's SQL as given (not trimmed: positions in error messages count from its start);
+/// refused when it holds only white space or is longer than [`SQL_RULE`] allows.
+pub fn query_text(raw: &str) -> Result<&str, TextError> {
+    if raw.trim().is_empty() {
+        return Err(TextError::Empty { field: "sql" });
+    }
+    if raw.chars().count() > SQL_RULE.max_chars {
+        return Err(TextError::TooLong { field: "sql", max: SQL_RULE.max_chars });
+    }
+    Ok(raw)
+}
+
 /// Most characters kept of an uploaded file's name.
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 
@@ -255,6 +274,7 @@ mod tests {
         let required = description.is_ok_and(|d| d.is_some());
         prop_assert_eq!(matches(REQUIRED_DESCRIPTION_PATTERN), required, "required description {:?}", s);
         prop_assert_eq!(matches(EMAIL_PATTERN), Email::parse(s).is_ok(), "email {:?}", s);
+        prop_assert_eq!(matches(SQL_PATTERN), query_text(s).is_ok(), "sql {:?}", s);
         Ok(())
     }
 

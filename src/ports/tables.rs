@@ -118,7 +118,9 @@ pub trait TableExporter: Send + Sync {
     /// numbers, dates and timestamps as Excel dates, booleans as booleans and text as text
     /// (never formulas). Written in constant memory to a local file in `work_dir`, then
     /// streamed; fails with `DoesNotFit` before any byte is sent when a value cannot be held.
-    async fn xlsx(&self, key: &str, work_dir: &Path) -> Result<ByteStream, ExportError>;
+    /// The workbook says it was created at `created` (seconds since the epoch): the same
+    /// table and time give the same bytes.
+    async fn xlsx(&self, key: &str, work_dir: &Path, created: i64) -> Result<ByteStream, ExportError>;
 }
 
 /// Record batches of a stored table.

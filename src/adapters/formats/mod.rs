@@ -101,7 +101,7 @@ impl TableExporter for StoredTables {
         }
     }
 
-    async fn xlsx(&self, key: &str, work_dir: &Path) -> Result<ByteStream, ExportError> {
+    async fn xlsx(&self, key: &str, work_dir: &Path, created: i64) -> Result<ByteStream, ExportError> {
         use futures_util::StreamExt;
         let mut batches = parquet_source::read_batches(Arc::clone(&self.store), key, None, false).await?;
         let file = tempfile::Builder::new()
@@ -113,7 +113,7 @@ impl TableExporter for StoredTables {
         let (path, dir) = (file.to_path_buf(), work_dir.to_path_buf());
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            let mut writer = xlsx_export::XlsxWriter::new(&dir)?;
+            let mut writer = xlsx_export::XlsxWriter::new(&dir, created)?;
             while let Some(batch) = handle.block_on(batches.next()) {
                 writer.write_batch(&batch?)?;
             }

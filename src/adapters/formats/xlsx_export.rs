@@ -14,7 +14,7 @@ use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use crate::domain::preview::{format_date, format_timestamp};
 use crate::ports::tables::ExportError;
@@ -46,9 +46,13 @@ pub struct XlsxWriter {
 }
 
 impl XlsxWriter {
-    pub fn new(temp_dir: &Path) -> Result<Self, ExportError> {
+    /// A workbook whose document properties say it was created at `created` (the version's
+    /// time, so that one version always gives the same bytes).
+    pub fn new(temp_dir: &Path, created: i64) -> Result<Self, ExportError> {
         let mut workbook = Workbook::new();
         workbook.set_tempdir(temp_dir).map_err(excel_error)?;
+        let created = ExcelDateTime::from_timestamp(created).map_err(excel_error)?;
+        workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
         workbook.add_worksheet_with_constant_memory().map_err(excel_error)?;
         Ok(Self {
             workbook,

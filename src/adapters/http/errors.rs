@@ -24,7 +24,8 @@ pub struct ErrorDetail {
 /// The stable, machine-readable error codes. Each goes with one status: `bad_request` 400,
 /// `unauthorized` 401, `forbidden` 403, `not_found` 404, `method_not_allowed` 405,
 /// `request_timeout` 408 (an upload body stopped arriving), `conflict` 409,
-/// `payload_too_large` 413, `unsupported_media_type` 415, `unprocessable_file`,
+/// `payload_too_large` 413, `unsupported_media_type` 415, `range_not_satisfiable` 416,
+/// `unprocessable_file`,
 /// `not_exportable` and `query_too_large` 422, `internal_error` 500, `service_unavailable`, `busy` and `timeout` 503.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
@@ -38,6 +39,7 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RangeNotSatisfiable,
     UnprocessableFile,
     NotExportable,
     QueryTooLarge,
@@ -59,6 +61,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::UnprocessableFile => "unprocessable_file",
             ErrorCode::NotExportable => "not_exportable",
             ErrorCode::QueryTooLarge => "query_too_large",
@@ -200,6 +203,7 @@ pub fn code_for_status(status: StatusCode) -> ErrorCode {
         409 => ErrorCode::Conflict,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
+        416 => ErrorCode::RangeNotSatisfiable,
         422 => ErrorCode::UnprocessableFile,
         503 => ErrorCode::ServiceUnavailable,
         s if s >= 500 => ErrorCode::InternalError,

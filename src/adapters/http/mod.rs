@@ -5,6 +5,7 @@ pub mod allow;
 pub mod analysis;
 pub mod auth;
 pub mod compare;
+pub mod conditional;
 pub mod datasets;
 pub mod download;
 pub mod errors;
@@ -13,6 +14,7 @@ pub mod lineage;
 pub mod openapi_doc;
 pub mod ordered_map;
 pub mod projects;
+pub mod queries;
 pub mod request_id;
 pub mod text;
 pub mod time;
@@ -113,6 +115,7 @@ type Apis = (
     datasets::DatasetsApi,
     versions::VersionsApi,
     download::DownloadApi,
+    queries::QueriesApi,
     analysis::AnalysisApi,
     compare::CompareApi,
     lineage::LineageApi,
@@ -132,6 +135,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             datasets::DatasetsApi,
             versions::VersionsApi,
             download::DownloadApi,
+            queries::QueriesApi,
             analysis::AnalysisApi,
             compare::CompareApi,
             lineage::LineageApi,

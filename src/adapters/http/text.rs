@@ -113,6 +113,8 @@ rules! {
     ProblemTypeRule = names::PROBLEM_TYPE_RULE;
     /// [`names::STAGE_RULE`].
     StageRule = names::STAGE_RULE;
+    /// [`names::SQL_RULE`].
+    SqlRule = names::SQL_RULE;
 }
 
 /// The schema of a text field under `rule`, with `description`.
