@@ -40,6 +40,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("delete", "/api/datasets/{dataset_id}", ProjectWrite),
     ("get", "/api/datasets/{dataset_id}/columns", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/download", ProjectRead),
+    ("get", "/api/datasets/{dataset_id}/rows", ProjectRead),
+    ("post", "/api/datasets/{dataset_id}/query", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/quality", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/analyze", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/compare", ProjectRead),
@@ -163,6 +165,9 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
         }
         ("post", "/api/models") => {
             request.body_json(&json!({"name": "M2", "algorithm": "GLM", "experiment_id": w.experiment}))
+        }
+        ("post", "/api/datasets/{dataset_id}/query") => {
+            request.body_json(&json!({"sql": "SELECT a, count(*) FROM data GROUP BY a"}))
         }
         ("post", "/api/deployments") => {
             request.body_json(&json!({"name": "D2", "model_id": w.model, "stage": "dev", "is_active": false}))
