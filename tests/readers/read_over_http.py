@@ -1,0 +1,124 @@
+"""Data tools read a version straight from the server: pandas (pyarrow, through fsspec's HTTP
+filesystem) and polars fetch `download?format=parquet` with range requests and get the
+version's exact table; DuckDB queries the frames they read. Also the `/query` answers in
+Parquet and Arrow read back in pyarrow.
+
+Run by scripts/test-readers.sh, which starts the server and passes BASE_URL, KEY and LOG
+(the server's JSON log, to count the 206 answers the readers got).
+"""
+
+import io
+import json
+import os
+import sys
+import urllib.request
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc
+
+BASE = os.environ["BASE_URL"]
+KEY = os.environ["KEY"]
+LOG = os.environ["LOG"]
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+
+
+def call(method, path, body=None, form=None):
+    data, headers = None, dict(HEADERS)
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None:
+        boundary = "readers-boundary"
+        parts = []
+        for name, value in form.items():
+            if isinstance(value, tuple):
+                filename, content = value
+                parts.append(
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n\r\n'.encode()
+                    + content
+                    + b"\r\n"
+                )
+            else:
+                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        data = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    request = urllib.request.Request(BASE + path, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request) as response:
+        return response.read()
+
+
+def ranged_answers():
+    """How many download requests the server answered 206 so far."""
+    count = 0
+    with open(LOG, encoding="utf-8") as log:
+        for line in log:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            fields = entry.get("fields", entry)
+            if str(fields.get("status")) == "206":
+                count += 1
+    return count
+
+
+def main():
+    rows = 60_000
+    csv = "id,country,amount,day\n" + "".join(
+        f"{i},{['DE', 'FR', 'IT'][i % 3]},{i * 0.25},2024-01-{1 + i % 28:02d}\n" for i in range(rows)
+    )
+    project = json.loads(call("POST", "/api/projects", {"name": "Readers"}))["id"]
+    upload = json.loads(
+        call("POST", "/api/datasets/upload", form={"project_id": project, "name": "Sales", "file": ("sales.csv", csv.encode())})
+    )
+    dataset = upload["dataset_id"]
+    call("POST", f"/api/datasets/{dataset}/versions", form={"description": "newer", "file": ("v1.csv", b"id\n1\n")})
+    url = f"{BASE}/api/datasets/{dataset}/download?format=parquet&version=0"
+    expected = pd.read_csv(io.StringIO(csv), parse_dates=["day"])
+
+    before = ranged_answers()
+    df = pd.read_parquet(url, storage_options=HEADERS)
+    assert len(df) == rows, len(df)
+    assert list(df.columns) == ["id", "country", "amount", "day"], list(df.columns)
+    assert (df["id"].to_numpy() == expected["id"].to_numpy()).all()
+    assert (df["amount"].to_numpy() == expected["amount"].to_numpy()).all()
+    assert (df["country"] == expected["country"]).all()
+    assert (pd.to_datetime(df["day"]) == expected["day"]).all()
+    pandas_ranges = ranged_answers() - before
+    assert pandas_ranges > 0, "pandas read without range requests"
+
+    before = ranged_answers()
+    lf = pl.scan_parquet(url, storage_options=HEADERS)
+    total = lf.select(pl.col("amount").sum()).collect().item()
+    assert total == sum(i * 0.25 for i in range(rows)), total
+    by_country = lf.group_by("country").agg(pl.len()).sort("country").collect()
+    assert by_country["len"].to_list() == [rows // 3] * 3, by_country
+    polars_ranges = ranged_answers() - before
+    assert polars_ranges > 0, "polars read without range requests"
+
+    counted = duckdb.sql("SELECT country, count(*) AS n FROM df GROUP BY 1 ORDER BY 1").fetchall()
+    assert counted == [("DE", rows // 3), ("FR", rows // 3), ("IT", rows // 3)], counted
+
+    sql = "SELECT country, count(*) AS n, sum(amount) AS total FROM data GROUP BY 1 ORDER BY 1"
+    answer = call("POST", f"/api/datasets/{dataset}/query", {"sql": sql, "version": 0, "format": "parquet"})
+    table = pa.parquet.read_table(io.BytesIO(answer)) if hasattr(pa, "parquet") else None
+    if table is None:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(answer))
+    assert table.column("n").to_pylist() == [rows // 3] * 3, table
+    stream = call("POST", f"/api/datasets/{dataset}/query", {"sql": sql, "version": 0, "format": "arrow"})
+    arrow_table = pyarrow.ipc.open_stream(stream).read_all()
+    assert arrow_table.equals(table), (arrow_table, table)
+
+    print(f"readers: pandas ({pandas_ranges} range requests), polars ({polars_ranges}), DuckDB, /query parquet and arrow: same table")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as failure:
+        print(f"FAILED: {failure}", file=sys.stderr)
+        raise
