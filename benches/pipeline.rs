@@ -17,8 +17,15 @@ use datasets_api::config::Settings;
 use datasets_api::domain::ids::ProjectId;
 use datasets_api::domain::downloads::DownloadFormat;
 use datasets_api::domain::version_ref::VersionRef;
+use datasets_api::ports::queries::RowsRequest;
 use datasets_api::server::build_app;
 use futures_util::StreamExt;
+
+/// The filter and sort of the benchmark's `/rows` phase (two columns, a float sort key).
+const ROWS_WHERE: &str = "amount > 100 AND country = 'DE'";
+const ROWS_ORDER_BY: &str = "amount DESC";
+/// The benchmark's `/query` phase.
+const QUERY_GROUP_BY: &str = "SELECT country, count(*), avg(amount) FROM data GROUP BY 1";
 
 /// A small deterministic generator (xorshift64*), so every run measures the same file.
 struct Rng(u64);
@@ -274,7 +281,44 @@ async fn main() {
     } else {
         println!("download XLSX                skipped: {} rows exceed Excel's limit", uploaded.row_count);
     }
-    let summary = serde_json::json!({"input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results});
+    // The version's Parquet file, for the reference tools to read the same table.
+    let parquet_copy = dir.join("normalized.parquet");
+    std::fs::copy(work.path().join("artifacts").join(&stored.normalized.storage_key), &parquet_copy)
+        .expect("copy of the normalized file");
+    let version = VersionRef::Latest;
+    let rows = |offset: u64, filter: Option<&str>, order_by: Option<&str>| RowsRequest {
+        offset,
+        limit: 100,
+        filter: filter.map(str::to_string),
+        order_by: order_by.map(str::to_string),
+        ..RowsRequest::default()
+    };
+    let pages = [
+        ("rows: first page", rows(0, None, None)),
+        ("rows: page at offset 3,000,000", rows(3_000_000.min(uploaded.row_count.saturating_sub(100)), None, None)),
+        ("rows: where + order_by, first page", rows(0, Some(ROWS_WHERE), Some(ROWS_ORDER_BY))),
+    ];
+    for (phase, request) in pages {
+        reset_peak();
+        let t = Instant::now();
+        let (_, page) = app.rows(&admin, uploaded.dataset_id, &version, &request).await.expect("rows");
+        report(&mut results, phase, t.elapsed().as_secs_f64(), mb);
+        println!("  {} rows of {} matching", page.batches.iter().map(|b| b.num_rows()).sum::<usize>(), page.total);
+    }
+    reset_peak();
+    let t = Instant::now();
+    let mut answer = app.query(&admin, uploaded.dataset_id, &version, QUERY_GROUP_BY).await.expect("query");
+    let mut groups = 0;
+    while let Some(batch) = answer.batches.next().await {
+        groups += batch.expect("batch").num_rows();
+    }
+    report(&mut results, "query: group-by aggregate", t.elapsed().as_secs_f64(), mb);
+    println!("  {groups} groups");
+
+    let summary = serde_json::json!({
+        "input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results,
+        "parquet": parquet_copy, "rows_where": ROWS_WHERE, "rows_order_by": ROWS_ORDER_BY, "query": QUERY_GROUP_BY,
+    });
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&summary).unwrap_or_default()).expect("results.json");
     println!("results: {}", out.display());

@@ -1,7 +1,10 @@
 """Reference tools on the benchmark's CSV, each in its own process so that its peak RSS is
 its own: polars' streaming CSV -> Parquet, DuckDB's read_csv_auto -> Parquet, pandas
-read_csv + the /analyze statistics, and DuckDB SUMMARIZE. Prints each, then the ratios to
-the Rust pipeline's results.json. Usage: reference.py CSV RESULTS_JSON WORK_DIR
+read_csv + the /analyze statistics, and DuckDB SUMMARIZE; on the version's own Parquet file
+(results.json's "parquet"): polars read_parquet -> write_csv (the CSV download), DuckDB's
+first page of the /rows filter and sort with its count, and DuckDB's group-by of the /query
+phase. Prints each, then the ratios to the Rust pipeline's results.json.
+Usage: reference.py CSV RESULTS_JSON WORK_DIR
 """
 import json
 import os
@@ -40,10 +43,49 @@ duckdb.sql(f"SUMMARIZE SELECT * FROM '{PARQUET}'").fetchall()
 }
 
 
+SETTINGS = json.load(open(RESULTS))
+# Timed inside the process, around the work alone (the server's phases exclude its start too).
+VERSION_TASKS = {
+    "polars read_parquet->write_csv": """
+import polars as pl, time
+t0 = time.perf_counter()
+pl.read_parquet(VERSION).write_csv(OUT)
+print("ELAPSED", time.perf_counter() - t0)
+""",
+    "duckdb where+order_by page + count": """
+import duckdb, time
+con = duckdb.connect()
+t0 = time.perf_counter()
+con.sql(f"SELECT * FROM '{VERSION}' WHERE {WHERE} ORDER BY {ORDER_BY} LIMIT 100").fetchall()
+con.sql(f"SELECT count(*) FROM '{VERSION}' WHERE {WHERE}").fetchall()
+print("ELAPSED", time.perf_counter() - t0)
+""",
+    "duckdb group-by aggregate": """
+import duckdb, time
+con = duckdb.connect()
+t0 = time.perf_counter()
+con.sql(QUERY.replace("FROM data", f"FROM '{VERSION}'")).fetchall()
+print("ELAPSED", time.perf_counter() - t0)
+""",
+}
+OURS = {
+    "polars csv->parquet (streaming)": "upload (ingest + store)",
+    "duckdb read_csv_auto->parquet": "upload (ingest + store)",
+    "pandas read_csv + statistics": "analyze (first, computed)",
+    "duckdb SUMMARIZE (parquet)": "analyze (first, computed)",
+    "polars read_parquet->write_csv": "download CSV",
+    "duckdb where+order_by page + count": "rows: where + order_by, first page",
+    "duckdb group-by aggregate": "query: group-by aggregate",
+}
+
+
 def run(name, code):
-    out = os.path.join(WORK, "ref-out.parquet")
+    out = os.path.join(WORK, "ref-out.parquet" if "csv->parquet" in name else "ref-out.csv")
     parquet = os.path.join(WORK, "ref-duckdb.parquet")
-    prelude = f"CSV={CSV!r}\nOUT={out!r}\nPARQUET={parquet!r}\n"
+    prelude = (
+        f"CSV={CSV!r}\nOUT={out!r}\nPARQUET={parquet!r}\nVERSION={SETTINGS.get('parquet')!r}\n"
+        f"WHERE={SETTINGS.get('rows_where')!r}\nORDER_BY={SETTINGS.get('rows_order_by')!r}\nQUERY={SETTINGS.get('query')!r}\n"
+    )
     wrapper = prelude + code + "\nimport resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     if "SUMMARIZE" in name and not os.path.exists(parquet):
         return None
@@ -53,18 +95,27 @@ def run(name, code):
     if done.returncode != 0:
         print(f"{name:<34} failed: {done.stderr.strip().splitlines()[-1:]}")
         return None
-    peak_mib = int(done.stdout.strip().splitlines()[-1]) / 1024
+    lines = done.stdout.strip().splitlines()
+    peak_mib = int(lines[-1]) / 1024
+    timed = [float(line.split()[1]) for line in lines if line.startswith("ELAPSED ")]
+    if timed:
+        seconds = timed[-1]
     if "duckdb read_csv" in name:
         os.replace(out, parquet)
+    if os.path.exists(out):
+        os.remove(out)
     return seconds, peak_mib
 
 
 def main():
     mb = os.path.getsize(CSV) / 1e6
-    rust = {p["phase"]: p for p in json.load(open(RESULTS))["phases"]}
+    rust = {p["phase"]: p for p in SETTINGS["phases"]}
     print(f"reference tools on {CSV} ({mb:.1f} MB)")
     measured = {}
-    for name, code in TASKS.items():
+    tasks = dict(TASKS)
+    if SETTINGS.get("parquet"):
+        tasks.update(VERSION_TASKS)
+    for name, code in tasks.items():
         try:
             __import__(name.split()[0])
         except ImportError:
@@ -75,12 +126,11 @@ def main():
             seconds, peak = result
             measured[name] = seconds
             print(f"{name:<34} {seconds:>8.2f} s {mb / seconds:>9.1f} MB/s   peak RSS {peak:>7.1f} MiB")
-    ours_ingest = rust["upload (ingest + store)"]["seconds"]
-    ours_analyze = rust["analyze (first, computed)"]["seconds"]
     print("ratios (their time / ours; > 1 means datasets-api is faster):")
     for name, seconds in measured.items():
-        ours = ours_analyze if ("statistics" in name or "SUMMARIZE" in name) else ours_ingest
-        print(f"  {name:<34} {seconds / ours:>6.2f}x")
+        ours = rust.get(OURS[name])
+        if ours:
+            print(f"  {name:<34} {seconds / ours['seconds']:>6.2f}x  (ours: {OURS[name]}, {ours['seconds']:.3f} s)")
 
 
 main()
