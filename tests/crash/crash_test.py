@@ -574,6 +574,14 @@ def verify(args, server: Server, project_id: str, state: State) -> list[str]:
     return failures
 
 
+def spool_files(root: str) -> list[str]:
+    """The files under SPOOL_DIR (its folders, such as the query engine's spill folder, may stay)."""
+    found = []
+    for folder, _, names in os.walk(root):
+        found += [os.path.relpath(os.path.join(folder, n), root) for n in names]
+    return sorted(found)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", required=True)
@@ -617,7 +625,7 @@ def main() -> int:
         series_s = time.monotonic() - started
 
         orphans_before, _missing, _other = orphan_report(args.workdir)
-        spool_before = sorted(os.listdir(os.path.join(args.workdir, "spool")))
+        spool_before = spool_files(os.path.join(args.workdir, "spool"))
         staging_before = sorted(files_under(os.path.join(args.workdir, "artifacts", ".staging")))
         # Stop, let the orphans age past the 1 s grace, restart with SWEEP_GRACE_SECONDS=1.
         server.kill()
@@ -631,7 +639,7 @@ def main() -> int:
             if not orphans_after:
                 break
             time.sleep(0.2)
-        spool_after = sorted(os.listdir(os.path.join(args.workdir, "spool")))
+        spool_after = spool_files(os.path.join(args.workdir, "spool"))
 
         failures = list(errors)
         failures += verify(args, server, project_id, state)

@@ -62,7 +62,13 @@ struct Engine {
 impl DataFusionQueries {
     pub fn new(store: Arc<dyn ArtifactStore>, limits: QueryLimits, spool_dir: &Path) -> Result<Self, StoreError> {
         let objects = Arc::new(ArtifactObjects::new(Arc::clone(&store)));
+        // What a query spills goes here; what a killed process left is removed at start (each
+        // instance has its own spool folder).
         let spill = spool_dir.join("query");
+        if spill.exists() {
+            std::fs::remove_dir_all(&spill)
+                .map_err(|e| StoreError::other_caused_by(format!("emptying {}", spill.display()), e))?;
+        }
         std::fs::create_dir_all(&spill)
             .map_err(|e| StoreError::other_caused_by(format!("creating {}", spill.display()), e))?;
         let env = RuntimeEnvBuilder::new()
@@ -136,6 +142,59 @@ impl Engine {
     }
 }
 
+#[async_trait]
+impl TableQueries for DataFusionQueries {
+    fn tables_in(&self, sql: &str) -> Result<Vec<String>, QueryError> {
+        let state = self.engine.session().state();
+        let statement = statement::read_only_statement(&state, sql)?;
+        statement::table_names(&state, &statement)
+    }
+
+    async fn sql(&self, tables: &[QueryTable], sql: &str) -> Result<QueryAnswer, QueryError> {
+        let engine = Arc::clone(&self.engine);
+        let (tables, sql) = (tables.to_vec(), sql.to_string());
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (batch_tx, batch_rx) = mpsc::channel(CHANNEL_BATCHES);
+        // Detached: it ends when the query does, fails, or its reader goes away.
+        let _detached = self.runtime.spawn(async move {
+            let mut stream = match engine.start(&tables, &sql).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let _ = schema_tx.send(Err(e));
+                    return Ok(());
+                }
+            };
+            if schema_tx.send(Ok(stream.schema())).is_err() {
+                return Ok(());
+            }
+            // Also while the query works towards its next batch, a reader that went away ends
+            // it: dropping the stream cancels the query.
+            loop {
+                let batch = tokio::select! {
+                    batch = stream.next() => batch,
+                    () = batch_tx.closed() => return Ok(()),
+                };
+                let Some(batch) = batch else { return Ok(()) };
+                let failed = batch.is_err();
+                if batch_tx.send(batch.map_err(query_error)).await.is_err() || failed {
+                    return Ok(());
+                }
+            }
+        })?;
+        let schema = schema_rx.await.map_err(|_| QueryError::Engine("the query task ended early".into()))??;
+        let batches = futures_util::stream::unfold(batch_rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+        Ok(QueryAnswer { schema, batches: batches.boxed() })
+    }
+
+    async fn rows(&self, table: &QueryTable, request: &RowsRequest) -> Result<RowsPage, QueryError> {
+        let engine = Arc::clone(&self.engine);
+        let (table, request) = (table.clone(), request.clone());
+        // Aborted when this call is dropped (the request timed out, or its client left).
+        let task = AbortOnDrop(self.runtime.spawn(async move { rows::page(&engine, &table, &request).await })?);
+        task.wait().await
+    }
+}
+
 /// The names of a query's columns as its answer shows them: a name that two columns share (a
 /// join of two versions) is qualified by its table (`v1.amount`), others stay bare.
 fn output_names(schema: &datafusion::common::DFSchema) -> Vec<String> {
@@ -183,15 +242,30 @@ impl QueryRuntime {
             .map(|runtime| Self(Some(runtime)))
     }
 
-    fn spawn<F>(&self, task: F) -> Result<tokio::task::JoinHandle<F::Output>, QueryError>
+    fn spawn<T, F>(&self, task: F) -> Result<tokio::task::JoinHandle<Result<T, QueryError>>, QueryError>
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        F: Future<Output = Result<T, QueryError>> + Send + 'static,
+        T: Send + 'static,
     {
         match &self.0 {
             Some(runtime) => Ok(runtime.spawn(task)),
             None => Err(QueryError::Engine("the query engine is shut down".into())),
         }
+    }
+}
+
+/// A task on the query runtime that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<Result<T, QueryError>>);
+
+impl<T> AbortOnDrop<T> {
+    async fn wait(mut self) -> Result<T, QueryError> {
+        (&mut self.0).await.map_err(|e| QueryError::Engine(format!("the query task failed: {e}")))?
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
