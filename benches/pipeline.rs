@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
-use datasets_api::domain::ids::ProjectId;
 use datasets_api::domain::downloads::DownloadFormat;
+use datasets_api::domain::ids::ProjectId;
 use datasets_api::domain::version_ref::VersionRef;
 use datasets_api::ports::queries::RowsRequest;
 use datasets_api::server::build_app;
@@ -255,8 +255,9 @@ async fn main() {
     }
     reset_peak();
     let t = Instant::now();
-    let csv = DownloadFormat::Csv { escape_formulas: false };
-    let prepared = app.prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, csv).await.expect("csv");
+    let csv_format = DownloadFormat::Csv { escape_formulas: false };
+    let prepared =
+        app.prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, csv_format).await.expect("csv");
     let mut stream = app.download_bytes(&prepared, None).await.expect("csv");
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {

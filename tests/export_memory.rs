@@ -6,8 +6,8 @@ use std::io::Write;
 
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
-use datasets_api::domain::ids::ProjectId;
 use datasets_api::domain::downloads::DownloadFormat;
+use datasets_api::domain::ids::ProjectId;
 use datasets_api::domain::version_ref::VersionRef;
 use datasets_api::server::build_app;
 use futures_util::StreamExt;
@@ -48,7 +48,12 @@ async fn a_large_csv_download_streams_in_bounded_memory() {
     out.flush().unwrap();
     drop(out);
     let size = std::fs::metadata(&path).unwrap().len();
-    let upload = SpooledUpload { path: tempfile::TempPath::try_from_path(&path).unwrap(), size, sha256: String::new(), file_name: None };
+    let upload = SpooledUpload {
+        path: tempfile::TempPath::try_from_path(&path).unwrap(),
+        size,
+        sha256: String::new(),
+        file_name: None,
+    };
     let uploaded = app.upload_dataset(&admin, ProjectId(project.id.0), "big", None, upload).await.unwrap();
     assert_eq!(uploaded.row_count, ROWS as u64);
 

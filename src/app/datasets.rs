@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
+use crate::domain::downloads::{DownloadFormat, download_file_name};
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, SourceFormat, Version, VersionSummary};
-use crate::domain::downloads::{DownloadFormat, download_file_name};
 use crate::domain::version_ref::VersionRef;
 use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
@@ -134,7 +134,11 @@ impl App {
             ascii_file_name: offered,
             etag: format.etag(&version.normalized.sha256, &version.original.sha256),
             last_modified: version.summary.created_at,
-            stored: stored.map(|a| StoredFile { key: a.storage_key.clone(), length: a.size_bytes, sha256: a.sha256.clone() }),
+            stored: stored.map(|a| StoredFile {
+                key: a.storage_key.clone(),
+                length: a.size_bytes,
+                sha256: a.sha256.clone(),
+            }),
             source_format: version.source_format,
             normalized_key: version.normalized.storage_key.clone(),
         })
@@ -165,7 +169,9 @@ impl App {
             (DownloadFormat::Xlsx, None) => {
                 let created = download.last_modified.timestamp();
                 self.exporter.xlsx(key, &self.settings.spool_dir, created).await.map_err(|e| match e {
-                    ExportError::DoesNotFit(m) => AppError::NotExportable(format!("{m}: download it as CSV (format=csv)")),
+                    ExportError::DoesNotFit(m) => {
+                        AppError::NotExportable(format!("{m}: download it as CSV (format=csv)"))
+                    }
                     ExportError::Store(e) => gone(e),
                 })
             }

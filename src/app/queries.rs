@@ -56,9 +56,10 @@ impl App {
             if name == CHOSEN_TABLE {
                 tables.push(table(CHOSEN_TABLE, &chosen));
             } else if let Some(number) = version_table_number(&name) {
-                let version = self.metadata.find_version_by_number(dataset, number).await?.ok_or_else(|| {
-                    AppError::Invalid(format!("table `{name}`: the dataset has no version {number}"))
-                })?;
+                let version =
+                    self.metadata.find_version_by_number(dataset, number).await?.ok_or_else(|| {
+                        AppError::Invalid(format!("table `{name}`: the dataset has no version {number}"))
+                    })?;
                 tables.push(table(&name, &version));
             }
             // Any other name is not a table here: the engine answers that it does not exist.

@@ -52,7 +52,9 @@ impl DownloadFormat {
         let tag = match self {
             Self::Original => format!("sha256-{original_sha256}"),
             Self::Parquet => format!("sha256-{normalized_sha256}"),
-            Self::Csv { escape_formulas } => derived(normalized_sha256, &format!("csv;escape_formulas={escape_formulas}")),
+            Self::Csv { escape_formulas } => {
+                derived(normalized_sha256, &format!("csv;escape_formulas={escape_formulas}"))
+            }
             Self::Xlsx => derived(normalized_sha256, "xlsx"),
             Self::Jsonl => derived(normalized_sha256, "jsonl"),
         };
@@ -106,7 +108,8 @@ mod tests {
     fn encoded_formats_have_one_tag_per_content_format_and_option() {
         let plain = DownloadFormat::Csv { escape_formulas: false };
         let escaped = DownloadFormat::Csv { escape_formulas: true };
-        let tags = [plain.etag(N, O), escaped.etag(N, O), DownloadFormat::Xlsx.etag(N, O), DownloadFormat::Jsonl.etag(N, O)];
+        let tags =
+            [plain.etag(N, O), escaped.etag(N, O), DownloadFormat::Xlsx.etag(N, O), DownloadFormat::Jsonl.etag(N, O)];
         for (i, a) in tags.iter().enumerate() {
             assert!(a.starts_with('"') && a.ends_with('"') && !a[1..a.len() - 1].contains('"'), "{a}");
             for b in &tags[i + 1..] {

@@ -10,9 +10,10 @@ use thiserror::Error;
 pub const LATEST: &str = "latest";
 
 /// Which version a request means.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum VersionRef {
     /// The newest version, whatever its number (`latest`, or no parameter).
+    #[default]
     Latest,
     /// The version with this number (0 for the first upload, then 1, 2, …).
     Number(i64),

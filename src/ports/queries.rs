@@ -6,7 +6,7 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::ports::tables::BatchStream;
+use futures_util::stream::BoxStream;
 
 /// A version's normalized table as a query sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +46,13 @@ pub struct RowsPage {
     pub total: u64,
 }
 
+/// Record batches of a query's answer.
+pub type QueryBatches = BoxStream<'static, Result<RecordBatch, QueryError>>;
+
 /// A query's answer: its columns, and its rows as a stream of batches.
 pub struct QueryAnswer {
     pub schema: SchemaRef,
-    pub batches: BatchStream,
+    pub batches: QueryBatches,
 }
 
 /// Why a query could not be answered.

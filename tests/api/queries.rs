@@ -46,7 +46,10 @@ async fn every_version_is_a_table_so_versions_can_be_compared_in_sql() {
     let id = dataset(&app).await;
     let sql = "SELECT * FROM v1 EXCEPT SELECT * FROM v0 ORDER BY id";
     let answer = query(&app, id, json!({"sql": sql})).await.expect(200);
-    assert_eq!(answer["rows"], json!([{"id": 4, "country": "IT", "amount": 45}, {"id": 5, "country": "FR", "amount": 50}]));
+    assert_eq!(
+        answer["rows"],
+        json!([{"id": 4, "country": "IT", "amount": 45}, {"id": 5, "country": "FR", "amount": 50}])
+    );
     let joined = "SELECT v0.id, v0.amount, v1.amount FROM v0 JOIN v1 ON v0.id = v1.id WHERE v0.amount <> v1.amount";
     let answer = query(&app, id, json!({"sql": joined})).await.expect(200);
     assert_eq!(answer["rows"], json!([{"id": 4, "v0.amount": 40, "v1.amount": 45}]));
@@ -74,12 +77,17 @@ async fn only_one_read_only_statement_is_allowed() {
     ] {
         query(&app, id, json!({"sql": sql})).await.expect_error(400, "bad_request");
     }
-    for sql in ["SELECT * FROM '/etc/passwd'", "SELECT * FROM 'file:///etc/passwd'", "SELECT * FROM read_parquet('x')"] {
+    for sql in ["SELECT * FROM '/etc/passwd'", "SELECT * FROM 'file:///etc/passwd'", "SELECT * FROM read_parquet('x')"]
+    {
         query(&app, id, json!({"sql": sql})).await.expect_error(400, "bad_request");
     }
     let values = query(&app, id, json!({"sql": "VALUES (1, 'a'), (2, 'b')"})).await.expect(200);
     assert_eq!(values["row_count"], 2);
-    let with = query(&app, id, json!({"sql": "WITH big AS (SELECT * FROM data WHERE amount > 20) SELECT count(*) AS n FROM big"}));
+    let with = query(
+        &app,
+        id,
+        json!({"sql": "WITH big AS (SELECT * FROM data WHERE amount > 20) SELECT count(*) AS n FROM big"}),
+    );
     assert_eq!(with.await.expect(200)["rows"], json!([{"n": 3}]));
 }
 
@@ -129,7 +137,8 @@ async fn csv_parquet_and_arrow_answers_stream_the_rows() {
 async fn a_runtime_error_of_the_query_is_a_bad_request_not_a_server_error() {
     let app = spawn_app().await;
     let id = dataset(&app).await;
-    for sql in ["SELECT id / 0 FROM data", "SELECT CAST(country AS INT) FROM data", "SELECT nope FROM data", "SELEC 1"] {
+    for sql in ["SELECT id / 0 FROM data", "SELECT CAST(country AS INT) FROM data", "SELECT nope FROM data", "SELEC 1"]
+    {
         let reply = query(&app, id, json!({"sql": sql})).await;
         assert_eq!(reply.status.as_u16(), 400, "{sql}: {}", String::from_utf8_lossy(&reply.body));
     }

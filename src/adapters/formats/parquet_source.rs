@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::basic::Encoding;
 use parquet::errors::{ParquetError, Result as ParquetResult};
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use super::sink::batch_rows;
 use crate::ports::StoreError;
@@ -125,7 +125,9 @@ pub async fn read_page(
     limit: usize,
 ) -> Result<Page, PageError> {
     let mut source = StoredParquet { store, key: key.to_string(), size };
-    let options = ArrowReaderOptions::new().with_page_index(true);
+    // The offset index (page locations) lets the reader skip to the offset without decoding
+    // the pages before it; files without one are read from the row group's start.
+    let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
     let metadata = ArrowReaderMetadata::load_async(&mut source, options).await.map_err(store_error)?;
     let total = u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
     let schema = Arc::clone(metadata.schema());
@@ -160,8 +162,12 @@ pub async fn read_page(
         .with_limit(limit)
         .with_batch_size(batch_rows(indices.len()));
     let stream = builder.build().map_err(store_error)?;
-    let batches: Vec<RecordBatch> =
-        stream.map(|batch| batch.map_err(store_error)).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
+    let batches: Vec<RecordBatch> = stream
+        .map(|batch| batch.map_err(store_error))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     Ok(Page { schema: page_schema, batches, total })
 }
 

@@ -12,7 +12,6 @@
 //! so a slow reader holds back the writer instead of letting bytes pile up in memory.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -80,8 +79,8 @@ pub fn parquet(schema: SchemaRef, batches: BatchStream) -> ByteStream {
 /// An Arrow IPC stream of the batches.
 pub fn arrow_ipc(schema: SchemaRef, batches: BatchStream) -> ByteStream {
     blocking_writer(batches, move |out| {
-        let writer =
-            StreamWriter::try_new(out, &schema).map_err(|e| StoreError::other_caused_by("starting an Arrow answer", e))?;
+        let writer = StreamWriter::try_new(out, &schema)
+            .map_err(|e| StoreError::other_caused_by("starting an Arrow answer", e))?;
         Ok(Box::new(IpcSink(writer)))
     })
 }
@@ -181,6 +180,7 @@ mod tests {
     use futures_util::TryStreamExt;
 
     use super::*;
+    use std::sync::Arc;
 
     fn sample() -> (SchemaRef, Vec<RecordBatch>) {
         let schema = Arc::new(Schema::new(vec![
@@ -208,7 +208,10 @@ mod tests {
     async fn json_lines_are_one_typed_object_a_row() {
         let (_, batches) = sample();
         let text = String::from_utf8(bytes_of(jsonl(stream_of(batches))).await).unwrap();
-        assert_eq!(text, "{\"id\":1,\"amount\":2.5,\"name \\\"q\\\"\":\"a\\nb\"}\n{\"id\":null,\"amount\":null,\"name \\\"q\\\"\":\"é\"}\n");
+        assert_eq!(
+            text,
+            "{\"id\":1,\"amount\":2.5,\"name \\\"q\\\"\":\"a\\nb\"}\n{\"id\":null,\"amount\":null,\"name \\\"q\\\"\":\"é\"}\n"
+        );
     }
 
     #[tokio::test]

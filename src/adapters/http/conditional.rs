@@ -36,7 +36,8 @@ pub fn range_asked(range: Option<&str>, if_range: Option<&str>, etag: &str, leng
         return RangeAsked::Whole;
     }
     let Some((first, last)) = spec.trim().split_once('-') else { return RangeAsked::Whole };
-    let number = |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok()).flatten();
+    let number =
+        |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok()).flatten();
     match (first.trim(), last.trim()) {
         ("", suffix) => match number(suffix) {
             Some(0) => RangeAsked::Unsatisfiable,

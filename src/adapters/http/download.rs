@@ -5,7 +5,9 @@ use poem::Body;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
 use poem_openapi::{Enum, OpenApi};
 use uuid::Uuid;
 
@@ -61,10 +63,15 @@ fn content_type(download: &PreparedDownload, original_type: &'static str) -> &'s
     }
 }
 
-/// `attachment` with the ASCII name, and the exact name in UTF-8 (RFC 6266, RFC 8187).
+/// `attachment` with the ASCII name, and, when the name offered differs from it (an original
+/// uploaded under another name), that name exactly, in UTF-8 (RFC 6266, RFC 8187).
 fn disposition(download: &PreparedDownload) -> String {
+    let ascii = format!("attachment; filename=\"{}\"", download.ascii_file_name);
+    if download.file_name == download.ascii_file_name {
+        return ascii;
+    }
     let exact = percent_encoding::utf8_percent_encode(&download.file_name, percent_encoding::NON_ALPHANUMERIC);
-    format!("attachment; filename=\"{}\"; filename*=UTF-8''{exact}", download.ascii_file_name)
+    format!("{ascii}; filename*=UTF-8''{exact}")
 }
 
 fn set(response: &mut poem::Response, name: header::HeaderName, value: &str) {
@@ -110,8 +117,10 @@ impl poem::IntoResponse for DownloadReply {
                     })
                 }));
                 let status = if part.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
-                let mut response =
-                    poem::Response::builder().status(status).content_type(content_type(&download, original_type)).body(body);
+                let mut response = poem::Response::builder()
+                    .status(status)
+                    .content_type(content_type(&download, original_type))
+                    .body(body);
                 describe(&mut response, &download);
                 set(&mut response, header::CONTENT_DISPOSITION, &disposition(&download));
                 if let Some(file) = &download.stored {
@@ -155,21 +164,27 @@ impl poem_openapi::ApiResponse for DownloadReply {
         };
         let described = || {
             vec![
-                header_doc("ETag", "A strong tag derived from the content: the same version and format always have it."),
+                header_doc(
+                    "ETag",
+                    "A strong tag derived from the content: the same version and format always have it.",
+                ),
                 header_doc("Last-Modified", "When the version was created."),
                 header_doc("Accept-Ranges", "`bytes` for `parquet` and `original`, `none` otherwise."),
             ]
         };
-        let mut file_headers = described();
-        file_headers.extend([
-            header_doc(
-                "Content-Disposition",
-                "`attachment; filename=\"NAME-vN.EXT\"; filename*=UTF-8''…` (for `original`, the uploaded file's name when known).",
-            ),
-            header_doc("Repr-Digest", "`original` only: `sha-256=:BASE64:` of the uploaded bytes (RFC 9530)."),
-            header_doc("X-Content-SHA256", "`original` only: the hex SHA-256 of the uploaded bytes."),
-        ]);
-        let mut part_headers = file_headers.clone();
+        let file_headers = || {
+            let mut headers = described();
+            headers.extend([
+                header_doc(
+                    "Content-Disposition",
+                    "`attachment; filename=\"NAME-vN.EXT\"`; for `original`, also `filename*=UTF-8''…` with the uploaded file's name when known.",
+                ),
+                header_doc("Repr-Digest", "`original` only: `sha-256=:BASE64:` of the uploaded bytes (RFC 9530)."),
+                header_doc("X-Content-SHA256", "`original` only: the hex SHA-256 of the uploaded bytes."),
+            ]);
+            headers
+        };
+        let mut part_headers = file_headers();
         part_headers.push(header_doc("Content-Range", "`bytes FIRST-LAST/LENGTH`."));
         MetaResponses {
             responses: vec![
@@ -179,7 +194,7 @@ impl poem_openapi::ApiResponse for DownloadReply {
                     status: Some(200),
                     status_range: None,
                     content: file_types(),
-                    headers: file_headers,
+                    headers: file_headers(),
                 },
                 MetaResponse {
                     description: "One range of the file (`parquet` and `original`), as the `Range` header asked.",

@@ -27,7 +27,7 @@ use crate::domain::names::query_text;
 use crate::domain::preview::cell_value;
 use crate::domain::version_ref::VersionRef;
 use crate::ports::StoreError;
-use crate::ports::queries::RowsRequest;
+use crate::ports::queries::{QueryBatches, RowsRequest};
 use crate::ports::tables::TableFormat;
 
 /// A cell: a number, a string (text; dates and timestamps in ISO-8601), a boolean, or null.
@@ -215,7 +215,9 @@ impl poem::IntoResponse for QueryReply {
     fn into_response(self) -> poem::Response {
         match self {
             QueryReply::Json(result) => Json(result).into_response(),
-            QueryReply::Stream { body, content_type } => poem::Response::builder().content_type(content_type).body(body),
+            QueryReply::Stream { body, content_type } => {
+                poem::Response::builder().content_type(content_type).body(body)
+            }
         }
     }
 }
@@ -228,7 +230,9 @@ impl poem_openapi::ApiResponse for QueryReply {
             schema: <QueryResult as Type>::schema_ref(),
         }];
         content.extend(
-            [CSV_TYPE, PARQUET_TYPE, ARROW_TYPE].into_iter().map(|content_type| MetaMediaType { content_type, schema: binary() }),
+            [CSV_TYPE, PARQUET_TYPE, ARROW_TYPE]
+                .into_iter()
+                .map(|content_type| MetaMediaType { content_type, schema: binary() }),
         );
         MetaResponses {
             responses: vec![MetaResponse {
@@ -374,8 +378,6 @@ impl QueriesApi {
         Ok(QueryReply::Stream { body, content_type })
     }
 }
-
-type QueryBatches = futures_util::stream::BoxStream<'static, Result<arrow::array::RecordBatch, crate::ports::queries::QueryError>>;
 
 /// The first `max` rows of `batches` (the last batch cut); the stream ends there, which drops
 /// (and so cancels) the query.

@@ -79,7 +79,13 @@ fn refused(what: &str) -> object_store::Error {
 
 /// Artifacts carry no modification time here: none is needed to read them (they never change).
 fn meta(location: &Path, size: u64) -> ObjectMeta {
-    ObjectMeta { location: location.clone(), last_modified: DateTime::<Utc>::UNIX_EPOCH, size, e_tag: None, version: None }
+    ObjectMeta {
+        location: location.clone(),
+        last_modified: DateTime::<Utc>::UNIX_EPOCH,
+        size,
+        e_tag: None,
+        version: None,
+    }
 }
 
 #[async_trait]
@@ -100,9 +106,9 @@ impl ObjectStore for ArtifactObjects {
         let key = location.as_ref();
         let size = self.size(key).await?;
         let range = match &options.range {
-            Some(r) => r
-                .as_range(size)
-                .map_err(|e| object_store::Error::Generic { store: SCHEME, source: Box::new(e) })?,
+            Some(r) => {
+                r.as_range(size).map_err(|e| object_store::Error::Generic { store: SCHEME, source: Box::new(e) })?
+            }
             None => 0..size,
         };
         let payload = if options.head || range.is_empty() {

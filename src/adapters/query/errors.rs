@@ -49,7 +49,16 @@ fn root(e: &DataFusionError) -> &DataFusionError {
 /// DataFusion's message without its category prefixes and its plea to file a bug.
 fn clean(message: &str) -> String {
     let mut text = message.trim();
-    for prefix in ["External error: ", "Error during planning: ", "Execution error: ", "Arrow error: ", "SQL error: ", "Schema error: ", "Resources exhausted: ", "This feature is not implemented: "] {
+    for prefix in [
+        "External error: ",
+        "Error during planning: ",
+        "Execution error: ",
+        "Arrow error: ",
+        "SQL error: ",
+        "Schema error: ",
+        "Resources exhausted: ",
+        "This feature is not implemented: ",
+    ] {
         while let Some(rest) = text.strip_prefix(prefix) {
             text = rest.trim_start();
         }
@@ -65,7 +74,10 @@ mod tests {
     fn the_query_s_own_mistakes_are_invalid_and_keep_their_message() {
         let e = DataFusionError::Plan("table 'x' not found".into());
         assert!(matches!(query_error(e), QueryError::Invalid(m) if m == "table 'x' not found"));
-        let e = DataFusionError::Context("while planning".into(), Box::new(DataFusionError::Execution("Divide by zero".into())));
+        let e = DataFusionError::Context(
+            "while planning".into(),
+            Box::new(DataFusionError::Execution("Divide by zero".into())),
+        );
         assert!(matches!(query_error(e), QueryError::Invalid(m) if m.contains("Divide by zero")));
     }
 

@@ -28,10 +28,10 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures_util::StreamExt;
-use datafusion::execution::object_store::ObjectStoreUrl;
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::artifact_objects::ArtifactObjects;
@@ -73,13 +73,16 @@ impl DataFusionQueries {
             .map_err(|e| StoreError::other_caused_by(format!("creating {}", spill.display()), e))?;
         let env = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(limits.memory_bytes)))
-            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![spill])))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![spill])),
+            )
             .build_arc()
             .map_err(|e| StoreError::other_caused_by("starting the query engine", e))?;
         let url = ObjectStoreUrl::parse(format!("{}://store", artifact_objects::SCHEME))
             .map_err(|e| StoreError::other_caused_by("the query engine's store address", e))?;
         env.register_object_store(url.as_ref(), Arc::clone(&objects) as Arc<dyn object_store::ObjectStore>);
-        let runtime = QueryRuntime::start().map_err(|e| StoreError::other_caused_by("starting the query threads", e))?;
+        let runtime =
+            QueryRuntime::start().map_err(|e| StoreError::other_caused_by("starting the query threads", e))?;
         Ok(Self { engine: Arc::new(Engine { objects, store, env }), runtime })
     }
 }
@@ -127,11 +130,7 @@ impl Engine {
     }
 
     /// Runs a statement in `ctx` and collects its batches (for `/rows`, whose pages are small).
-    async fn collect_in(
-        &self,
-        ctx: &SessionContext,
-        sql: &str,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    async fn collect_in(&self, ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let mut stream = self.start_in(ctx, sql).await?;
         let schema = stream.schema();
         let mut batches = Vec::new();

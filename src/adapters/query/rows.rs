@@ -45,8 +45,8 @@ pub(super) async fn page(engine: &Engine, table: &QueryTable, request: &RowsRequ
     engine.register(&ctx, &data).await.map_err(query_error)?;
     let schema = ctx.table(TABLE).await.map_err(query_error)?.schema().as_arrow().clone();
     let parts = QueryParts::of(request, &schema)?;
-    let (count, page) =
-        tokio::join!(engine.collect_in(&ctx, &parts.count()), engine.collect_in(&ctx, &parts.page(request)));
+    let (count_sql, page_sql) = (parts.count(), parts.page(request));
+    let (count, page) = tokio::join!(engine.collect_in(&ctx, &count_sql), engine.collect_in(&ctx, &page_sql));
     let (_, counted) = count?;
     let (schema, batches) = page?;
     let total = counted
@@ -123,11 +123,23 @@ fn parser_for(text: &str) -> Result<Parser<'static>, QueryError> {
         .map_err(|e| QueryError::Invalid(e.to_string()))
 }
 
+/// A parser's error about `part` (`where`, `order_by`), with its position: the parser's own
+/// (`at Line: L, Column: C`), or the end of the text when it ran out of text.
+fn syntax_error(part: &str, text: &str, e: impl std::fmt::Display) -> QueryError {
+    let message = e.to_string();
+    if message.contains("Line: ") {
+        return QueryError::Invalid(format!("{part}: {message}"));
+    }
+    let line = text.split('\n').count();
+    let column = text.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    QueryError::Invalid(format!("{part}: {message} at Line: {line}, Column: {column}"))
+}
+
 /// `text` as exactly one SQL expression, written back from its syntax tree.
 fn expression(text: &str) -> Result<String, QueryError> {
     let mut parser = parser_for(text)?;
-    let expr = parser.parse_expr().map_err(|e| QueryError::Invalid(format!("where: {e}")))?;
-    parser.expect_token(&Token::EOF).map_err(|e| QueryError::Invalid(format!("where: {e}")))?;
+    let expr = parser.parse_expr().map_err(|e| syntax_error("where", text, e))?;
+    parser.expect_token(&Token::EOF).map_err(|e| syntax_error("where", text, e))?;
     Ok(expr.to_string())
 }
 
@@ -135,10 +147,9 @@ fn expression(text: &str) -> Result<String, QueryError> {
 /// written back from their syntax trees.
 fn sort_keys(text: &str) -> Result<String, QueryError> {
     let mut parser = parser_for(text)?;
-    let keys = parser
-        .parse_comma_separated(Parser::parse_order_by_expr)
-        .map_err(|e| QueryError::Invalid(format!("order_by: {e}")))?;
-    parser.expect_token(&Token::EOF).map_err(|e| QueryError::Invalid(format!("order_by: {e}")))?;
+    let keys =
+        parser.parse_comma_separated(Parser::parse_order_by_expr).map_err(|e| syntax_error("order_by", text, e))?;
+    parser.expect_token(&Token::EOF).map_err(|e| syntax_error("order_by", text, e))?;
     Ok(keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
 }
 
@@ -175,8 +186,10 @@ mod tests {
 
     #[test]
     fn a_syntax_error_says_where_it_is() {
+        let Err(QueryError::Invalid(message)) = expression("a > > 1") else { panic!("accepted") };
+        assert!(message.contains("Line: 1, Column: 5"), "{message}");
         let Err(QueryError::Invalid(message)) = expression("a >") else { panic!("accepted") };
-        assert!(message.contains("Line: 1, Column"), "{message}");
+        assert!(message.ends_with("at Line: 1, Column: 4"), "{message}");
     }
 
     #[test]
