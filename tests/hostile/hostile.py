@@ -296,8 +296,8 @@ def multipart(fields: list[tuple[str, str | None, bytes]], boundary: str = "host
 @dataclass
 class Case:
     name: str
-    kind: str  # upload | version | raw | slow | disconnect
-    expect: str  # 4xx | 201 | 4xx_or_201 | 4xx_or_close | none
+    kind: str  # upload | version | raw | slow | disconnect | rows | query | range
+    expect: str  # 4xx | 201 | 4xx_or_201 | 4xx_or_close | none | bounded (a 2xx, a 4xx, or 503 timeout)
     make: object  # () -> bytes (file content, or the whole raw request body)
     filename: str = "data.csv"
     note: str = ""
@@ -424,6 +424,31 @@ def corpus() -> list[Case]:
         # --- connections
         Case("slow_drip_then_disconnect", "slow", "none", lambda: b"", note="3 bytes/s for 8 s, then the client hangs up"),
         Case("disconnect_mid_body", "disconnect", "none", lambda: b"", note="announces 20 MB, sends 5 MB, hangs up"),
+        # --- reads of a large version (two versions of READ_ROWS rows): each a 4xx or a
+        # bounded answer, the server alive, memory within the cap
+        Case("rows_where_100kb", "rows", "bounded",
+             lambda: b"where=" + b"%20OR%20".join(f"id%20%3D%20{i}".encode() for i in range(8000))[:100_000],
+             note="a `where` of 100 KB"),
+        Case("rows_where_nested_parens", "rows", "4xx", lambda: b"where=" + b"(" * 20000 + b"1" + b")" * 20000),
+        Case("rows_order_by_100_columns", "rows", "bounded",
+             lambda: b"order_by=" + b",".join(b"id%20DESC" if i % 2 else b"amount" for i in range(100))),
+        Case("rows_deep_offset_sorted", "rows", "bounded", lambda: b"order_by=amount&offset=250000&limit=1000"),
+        Case("rows_q_everywhere", "rows", "bounded", lambda: b"q=%25%25_%5C&limit=1000"),
+        Case("query_cross_join", "query", "bounded",
+             lambda: json.dumps({"sql": "SELECT count(*) FROM v0 CROSS JOIN v1"}).encode(),
+             note="9e10 rows: answered 503 timeout"),
+        Case("query_cross_join_rows", "query", "bounded",
+             lambda: json.dumps({"sql": "SELECT * FROM v0, v1"}).encode(), note="max_rows bounds the answer"),
+        Case("query_sort_everything", "query", "bounded",
+             lambda: json.dumps({"sql": "SELECT * FROM v0 ORDER BY label DESC, amount", "format": "csv"}).encode()),
+        Case("query_join_explosion_memory", "query", "bounded",
+             lambda: json.dumps({"sql": "SELECT a.label, count(*) FROM v0 a JOIN v1 b ON a.label = b.label GROUP BY 1"}).encode()),
+        Case("query_nested_subqueries", "query", "4xx",
+             lambda: json.dumps({"sql": "SELECT " + "(SELECT " * 300 + "1" + ")" * 300}).encode()),
+        Case("query_ddl", "query", "4xx", lambda: json.dumps({"sql": "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'"}).encode()),
+        Case("query_file_table", "query", "4xx", lambda: json.dumps({"sql": "SELECT * FROM '/etc/passwd'"}).encode()),
+        Case("range_past_the_end", "range", "4xx", lambda: b"bytes=999999999999-"),
+        Case("range_huge_suffix", "range", "bounded", lambda: b"bytes=-999999999999"),
     ]
 
 
@@ -453,6 +478,9 @@ class Server:
             ADMIN_API_KEY=ADMIN_KEY,
             BIND_ADDR=f"127.0.0.1:{self.port}",
             RUST_LOG="info",
+            # Bounded reads: a query past these answers 503 timeout or 422 query_too_large.
+            REQUEST_TIMEOUT_SECONDS="20",
+            QUERY_MEMORY_BYTES=str(256 * MiB),
         )
         if self.arena_max:
             env["MALLOC_ARENA_MAX"] = str(self.arena_max)
@@ -529,9 +557,27 @@ class Run:
     server: Server
     project_id: str
     version_target: str
+    read_target: str
     in_flight: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rss_peak_case: tuple = (0, [])
+
+
+READ_ROWS = 300_000
+
+
+def upload_large_versions(s: requests.Session, base: str, project_id: str) -> str:
+    """A dataset of two versions of READ_ROWS rows each, for the read cases."""
+    def csv(shift: int) -> bytes:
+        return b"id,amount,label\n" + b"".join(
+            f"{i},{(i * 7 + shift) % 1000 / 4},label {(i + shift) % 997}\n".encode() for i in range(READ_ROWS))
+    up = s.post(f"{base}/api/datasets/upload", data={"project_id": project_id, "name": "hostile reads"},
+                files={"file": ("reads.csv", csv(0), "text/csv")}, timeout=120)
+    up.raise_for_status()
+    dataset = up.json()["dataset_id"]
+    s.post(f"{base}/api/datasets/{dataset}/versions", data={"description": "hostile reads v1"},
+           files={"file": ("reads1.csv", csv(1), "text/csv")}, timeout=120).raise_for_status()
+    return dataset
 
 
 def judge(case: Case, res: Result, resp: requests.Response | None) -> None:
@@ -546,6 +592,8 @@ def judge(case: Case, res: Result, resp: requests.Response | None) -> None:
     except ValueError:
         body = None
     s = resp.status_code
+    if case.expect == "bounded" and (s < 300 or (400 <= s < 500 and res.code) or (s == 503 and res.code == "timeout")):
+        return
     if s >= 500:
         res.problem = f"answered {s}: {resp.text[:200]}"
     elif s == 201:
@@ -619,6 +667,14 @@ def send(run: Run, case: Case, attempt: int, content: bytes) -> Result:
             status, rbody = raw_request(run, "/api/datasets/upload", case.content_type, body)
             if status is not None:
                 resp = FakeResponse(status, rbody)
+        elif case.kind == "rows":
+            resp = s.get(f"{run.server.base}/api/datasets/{run.read_target}/rows?{content.decode()}", timeout=120)
+        elif case.kind == "query":
+            resp = s.post(f"{run.server.base}/api/datasets/{run.read_target}/query", data=content,
+                          headers={"Content-Type": "application/json"}, timeout=120)
+        elif case.kind == "range":
+            resp = s.get(f"{run.server.base}/api/datasets/{run.read_target}/download",
+                         params={"format": "parquet", "version": "0"}, headers={"Range": content.decode()}, timeout=120)
         elif case.kind == "slow":
             slow_drip(run)
         elif case.kind == "disconnect":
@@ -740,7 +796,8 @@ def main() -> int:
         seed = s.post(f"{server.base}/api/datasets/upload", data={"project_id": project_id, "name": "hostile seed"},
                       files={"file": ("seed.csv", b"a,b\n1,2\n3,4\n", "text/csv")}, timeout=30)
         seed.raise_for_status()
-        run = Run(server, project_id, seed.json()["dataset_id"])
+        read_target = upload_large_versions(s, server.base, project_id)
+        run = Run(server, project_id, seed.json()["dataset_id"], read_target)
 
         # Materialize the inputs once (some take a moment), then send them in a seeded order.
         contents = {c.name: c.make() for c in cases}
@@ -826,7 +883,7 @@ def main() -> int:
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 break
-        listed = {d["name"] for d in items} - {"hostile seed"}
+        listed = {d["name"] for d in items} - {"hostile seed", "hostile reads"}
         if listed != accepted:
             failures.append(f"stored datasets differ from the accepted uploads: extra {sorted(listed - accepted)[:5]},"
                             f" missing {sorted(accepted - listed)[:5]}")
