@@ -42,6 +42,8 @@ use crate::ports::queries::{QueryAnswer, QueryError, QueryLimits, QueryTable, Ro
 
 /// Batches in flight between a running query and its reader.
 const CHANNEL_BATCHES: usize = 2;
+/// Stack of each query thread (tokio's default is 2 MiB).
+const QUERY_THREAD_STACK: usize = 32 << 20;
 /// Rows of the batches a query produces.
 const BATCH_ROWS: usize = 8192;
 
@@ -227,7 +229,8 @@ fn renamed(stream: SendableRecordBatchStream, names: Vec<String>) -> SendableRec
 }
 
 /// The runtime queries run on: as many threads as one CPU-bound job may use
-/// ([`worker_threads`](crate::ports::system::worker_threads)), shut down without waiting when
+/// ([`worker_threads`](crate::ports::system::worker_threads)), with [`QUERY_THREAD_STACK`]
+/// each, shut down without waiting when
 /// the engine is dropped (dropping a runtime from async code would panic).
 struct QueryRuntime(Option<tokio::runtime::Runtime>);
 
@@ -236,6 +239,9 @@ impl QueryRuntime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(crate::ports::system::worker_threads())
             .thread_name("query")
+            // Plans of long conditions (thousands of `OR`s) are deep trees that the planner and
+            // optimizer walk recursively.
+            .thread_stack_size(QUERY_THREAD_STACK)
             .enable_all()
             .build()
             .map(|runtime| Self(Some(runtime)))
