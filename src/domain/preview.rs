@@ -117,13 +117,94 @@ fn cut_to(text: &str, max_chars: usize) -> String {
 
 /// Days since 1970-01-01 as `YYYY-MM-DD`.
 pub fn format_date(days: i32) -> String {
+    let mut out = Vec::with_capacity(10);
+    write_date(&mut out, days);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Microseconds since the epoch as ISO-8601, with `Z` when `utc`; fractions only when non-zero.
+pub fn format_timestamp(micros: i64, utc: bool) -> String {
+    let mut out = Vec::with_capacity(27);
+    write_timestamp(&mut out, micros, utc);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`format_date`]'s text. Years 1–9999 are written by arithmetic (Howard Hinnant's
+/// `civil_from_days`); other years as chrono writes them (a test compares both on every day).
+pub fn write_date(out: &mut Vec<u8>, days: i32) {
+    match civil_from_days(i64::from(days)) {
+        Some((year, month, day)) => {
+            push_digits(out, year, 4);
+            out.push(b'-');
+            push_digits(out, month, 2);
+            out.push(b'-');
+            push_digits(out, day, 2);
+        }
+        None => out.extend_from_slice(chrono_date(days).as_bytes()),
+    }
+}
+
+/// Appends [`format_timestamp`]'s text (see [`write_date`] for how dates are written).
+pub fn write_timestamp(out: &mut Vec<u8>, micros: i64, utc: bool) {
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let days = micros.div_euclid(MICROS_PER_DAY);
+    let Some(days) = i32::try_from(days).ok().filter(|&d| civil_from_days(i64::from(d)).is_some()) else {
+        out.extend_from_slice(chrono_timestamp(micros, utc).as_bytes());
+        return;
+    };
+    let of_day = micros.rem_euclid(MICROS_PER_DAY);
+    let (seconds, fraction) = (of_day / 1_000_000, of_day % 1_000_000);
+    write_date(out, days);
+    out.push(b'T');
+    push_digits(out, (seconds / 3600) as u32, 2);
+    out.push(b':');
+    push_digits(out, (seconds / 60 % 60) as u32, 2);
+    out.push(b':');
+    push_digits(out, (seconds % 60) as u32, 2);
+    if fraction != 0 {
+        out.push(b'.');
+        push_digits(out, fraction as u32, 6);
+    }
+    if utc {
+        out.push(b'Z');
+    }
+}
+
+/// `(year, month, day)` of a day count from 1970-01-01, for years 1–9999.
+fn civil_from_days(days: i64) -> Option<(u32, u32, u32)> {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let march_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * march_month + 2) / 5 + 1;
+    let month = if march_month < 10 { march_month + 3 } else { march_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (1..=9999).contains(&year).then_some((year as u32, month as u32, day as u32))
+}
+
+/// `value` in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut Vec<u8>, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut v = value;
+    let mut at = digits.len();
+    while v > 0 {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    at = at.min(digits.len() - width);
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn chrono_date(days: i32) -> String {
     NaiveDate::from_ymd_opt(1970, 1, 1)
         .and_then(|epoch| epoch.checked_add_signed(chrono::Duration::days(i64::from(days))))
         .map_or_else(|| days.to_string(), |d| d.format("%Y-%m-%d").to_string())
 }
 
-/// Microseconds since the epoch as ISO-8601, with `Z` when `utc`; fractions only when non-zero.
-pub fn format_timestamp(micros: i64, utc: bool) -> String {
+fn chrono_timestamp(micros: i64, utc: bool) -> String {
     let Some(t) = DateTime::from_timestamp_micros(micros) else { return micros.to_string() };
     let naive = t.naive_utc();
     let base = if micros.rem_euclid(1_000_000) == 0 {
@@ -223,6 +304,31 @@ mod tests {
             ]
         );
         assert!(cell_json(&columns[0], 0).as_str().is_some_and(|t| t.ends_with('…')));
+    }
+
+    #[test]
+    fn dates_and_times_are_written_as_chrono_writes_them_for_every_day() {
+        // Every day from year 0 to year 10000, and some beyond chrono's range.
+        for days in -719_600..2_933_000 {
+            assert_eq!(format_date(days), chrono_date(days), "day {days}");
+        }
+        for days in [i32::MIN, i32::MAX, -100_000_000, 100_000_000] {
+            assert_eq!(format_date(days), chrono_date(days), "day {days}");
+        }
+        let day = 86_400_000_000i64;
+        for micros in [0, 1, 999_999, 1_000_000, -1, -1_000_000, day - 1, 253_402_300_799_999_999, i64::MIN, i64::MAX] {
+            for utc in [false, true] {
+                assert_eq!(format_timestamp(micros, utc), chrono_timestamp(micros, utc), "{micros}");
+            }
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let micros = (state % (400 * 366 * day as u64)) as i64 - 200 * 366 * day + 1_700_000_000_000_000;
+            assert_eq!(format_timestamp(micros, true), chrono_timestamp(micros, true), "{micros}");
+        }
     }
 
     #[test]

@@ -11,14 +11,14 @@
 //! | text | as stored |
 //! | missing | an empty field |
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use crate::domain::preview::{format_date, format_timestamp};
+use crate::domain::preview::{write_date, write_timestamp};
 use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
 use crate::ports::tables::CsvOptions;
@@ -36,65 +36,121 @@ pub fn encode(batches: BoxStream<'static, Result<RecordBatch, StoreError>>, opti
         .boxed()
 }
 
-fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Result<Bytes, StoreError> {
-    let fail = |e: csv::Error| StoreError::other_caused_by("encoding CSV", e);
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(batch.get_array_memory_size()));
-    if header {
-        let schema = batch.schema();
-        writer.write_record(schema.fields().iter().map(|f| neutralised(f.name(), options))).map_err(fail)?;
-    }
-    let mut row_cells: Vec<String> = vec![String::new(); batch.num_columns()];
-    for row in 0..batch.num_rows() {
-        for (cell, column) in row_cells.iter_mut().zip(batch.columns()) {
-            cell.clear();
-            write_cell(cell, column, row);
-            if options.escape_formulas && column.data_type() == &DataType::Utf8 && starts_like_formula(cell) {
-                cell.insert(0, '\'');
-            }
-        }
-        writer.write_record(&row_cells).map_err(fail)?;
-    }
-    writer.into_inner().map(Bytes::from).map_err(|e| StoreError::other_caused_by("encoding CSV", e.into_error()))
+/// One column's cells, with the writer chosen once per batch (not per cell).
+enum Cells<'a> {
+    Int(&'a PrimitiveArray<Int64Type>),
+    Float(&'a PrimitiveArray<Float64Type>),
+    Bool(&'a BooleanArray),
+    Text(&'a StringArray),
+    Date(&'a PrimitiveArray<Date32Type>),
+    Timestamp(&'a PrimitiveArray<TimestampMicrosecondType>, bool),
+    /// Any other type (not in normalized tables; query answers): Arrow's display text.
+    Other(ArrayFormatter<'a>),
 }
 
-/// A column name as written in the header: like a text cell, prefixed with `'` when formulas
-/// are escaped and it looks like one.
-fn neutralised(name: &str, options: CsvOptions) -> std::borrow::Cow<'_, [u8]> {
-    if options.escape_formulas && starts_like_formula(name) {
-        format!("'{name}").into_bytes().into()
-    } else {
-        name.as_bytes().into()
+impl<'a> Cells<'a> {
+    fn of(column: &'a ArrayRef, options: &'a FormatOptions<'a>) -> Result<Self, StoreError> {
+        Ok(match column.data_type() {
+            DataType::Int64 => Cells::Int(column.as_primitive()),
+            DataType::Float64 => Cells::Float(column.as_primitive()),
+            DataType::Boolean => Cells::Bool(column.as_boolean()),
+            DataType::Utf8 => Cells::Text(column.as_string()),
+            DataType::Date32 => Cells::Date(column.as_primitive()),
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => Cells::Timestamp(column.as_primitive(), tz.is_some()),
+            _ => Cells::Other(
+                ArrayFormatter::try_new(column.as_ref(), options)
+                    .map_err(|e| StoreError::other_caused_by("encoding CSV", e))?,
+            ),
+        })
     }
+}
+
+/// One batch as CSV lines, after the header row when `header`.
+pub fn encode_batch(batch: &RecordBatch, header: bool, options: CsvOptions) -> Result<Bytes, StoreError> {
+    let mut out = Vec::with_capacity(batch.get_array_memory_size() + batch.num_rows() * 2);
+    let single = batch.num_columns() == 1;
+    if header {
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_text(&mut out, field.name(), options, single);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let format = FormatOptions::default();
+    let cells = batch.columns().iter().map(|c| Cells::of(c, &format)).collect::<Result<Vec<_>, _>>()?;
+    let mut int_buffer = itoa::Buffer::new();
+    for row in 0..batch.num_rows() {
+        for (i, (column, cell)) in batch.columns().iter().zip(&cells).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if column.is_null(row) {
+                if single {
+                    // A row of one missing cell: `""`, so that the line is not empty.
+                    out.extend_from_slice(b"\"\"");
+                }
+                continue;
+            }
+            match cell {
+                Cells::Int(a) => out.extend_from_slice(int_buffer.format(a.value(row)).as_bytes()),
+                Cells::Float(a) => write_float(&mut out, a.value(row)),
+                Cells::Bool(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
+                Cells::Text(a) => write_text(&mut out, a.value(row), options, single),
+                Cells::Date(a) => write_date(&mut out, a.value(row)),
+                Cells::Timestamp(a, utc) => write_timestamp(&mut out, a.value(row), *utc),
+                Cells::Other(f) => {
+                    use std::io::Write;
+                    let mut text = Vec::new();
+                    let _ = write!(text, "{}", f.value(row));
+                    write_text(&mut out, &String::from_utf8_lossy(&text), options, single);
+                }
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(Bytes::from(out))
+}
+
+/// The shortest text that reads back as the same float, as Rust's `{:?}` writes it (`1.0`,
+/// `0.1`, `1e-7`, `inf`): ryu's digits, which are Rust's except between 1e-5 and 1e-4, where
+/// Rust writes an exponent and ryu does not (those few go through `{:?}`).
+fn write_float(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() && !(1e-5..1e-4).contains(&value.abs()) {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        use std::io::Write;
+        let _ = write!(out, "{value:?}");
+    }
+}
+
+/// A text field: prefixed with `'` when formulas are escaped and it looks like one, quoted
+/// when it holds a comma, a quote, a line feed or a carriage return (quotes doubled), or when
+/// it is empty and alone on its line (as the csv crate writes fields).
+fn write_text(out: &mut Vec<u8>, text: &str, options: CsvOptions, alone: bool) {
+    let prefix: &[u8] = if options.escape_formulas && starts_like_formula(text) { b"'" } else { b"" };
+    let bytes = text.as_bytes();
+    let special = memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some();
+    if !special && !(alone && bytes.is_empty() && prefix.is_empty()) {
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.push(b'"');
+    out.extend_from_slice(prefix);
+    for part in bytes.split_inclusive(|&b| b == b'"') {
+        out.extend_from_slice(part);
+        if part.last() == Some(&b'"') {
+            out.push(b'"');
+        }
+    }
+    out.push(b'"');
 }
 
 /// Text that a spreadsheet could run as a formula (OWASP's list).
 fn starts_like_formula(cell: &str) -> bool {
     cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
-}
-
-/// The CSV text of one cell (see the module table); empty for a missing cell.
-fn write_cell(out: &mut String, column: &ArrayRef, row: usize) {
-    use std::fmt::Write;
-    if column.is_null(row) {
-        return;
-    }
-    let _ = match column.data_type() {
-        DataType::Int64 => write!(out, "{}", column.as_primitive::<Int64Type>().value(row)),
-        DataType::Float64 => write!(out, "{:?}", column.as_primitive::<Float64Type>().value(row)),
-        DataType::Boolean => write!(out, "{}", column.as_boolean().value(row)),
-        DataType::Utf8 => write!(out, "{}", column.as_string::<i32>().value(row)),
-        DataType::Date32 => write!(out, "{}", format_date(column.as_primitive::<Date32Type>().value(row))),
-        DataType::Timestamp(_, tz) => {
-            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
-            write!(out, "{}", format_timestamp(micros, tz.is_some()))
-        }
-        _ => match ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default()) {
-            Ok(f) => write!(out, "{}", f.value(row)),
-            Err(_) => Ok(()),
-        },
-    };
 }
 
 #[cfg(test)]
@@ -158,5 +214,47 @@ mod tests {
         assert_eq!(String::from_utf8(escaped.to_vec()).unwrap(), "'=HEADER(),'@who,plain\r\n1,x,y\r\n");
         let plain = encode_batch(&batch, true, CsvOptions::default()).unwrap();
         assert!(String::from_utf8(plain.to_vec()).unwrap().starts_with("=HEADER(),@who,plain\r\n"));
+    }
+
+    fn csv_crate_line(fields: &[&str]) -> String {
+        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+        writer.write_record(fields).unwrap();
+        String::from_utf8(writer.into_inner().unwrap()).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Text fields are quoted exactly where the csv crate (RFC 4180) quotes them.
+        #[test]
+        fn text_is_quoted_as_the_csv_crate_quotes_it(
+            fields in proptest::collection::vec("[a,\"\r\n =é\t-]{0,6}", 1..4),
+        ) {
+            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let schema = Arc::new(Schema::new(
+                (0..refs.len()).map(|i| Field::new(format!("c{i}"), DataType::Utf8, true)).collect::<Vec<_>>(),
+            ));
+            let columns: Vec<ArrayRef> =
+                refs.iter().map(|f| Arc::new(StringArray::from(vec![*f])) as ArrayRef).collect();
+            let batch = RecordBatch::try_new(schema, columns).unwrap();
+            let ours = String::from_utf8(encode_batch(&batch, false, CsvOptions::default()).unwrap().to_vec()).unwrap();
+            proptest::prop_assert_eq!(ours, csv_crate_line(&refs));
+        }
+
+        /// Floats are written as Rust's `{:?}` writes them (the shortest text that reads back).
+        #[test]
+        fn floats_are_written_as_rust_writes_them(bits in proptest::prelude::any::<u64>()) {
+            let value = f64::from_bits(bits);
+            let mut out = Vec::new();
+            write_float(&mut out, value);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), format!("{value:?}"));
+        }
+    }
+
+    #[test]
+    fn floats_near_the_notation_boundaries_are_written_as_rust_writes_them() {
+        for value in [1e-5, 1.5e-5, 9.99e-5, 1e-4, 0.000123, 1e15, 1e16, 9.999e15, -1e-5, 0.0, -0.0, 5e-324, f64::MAX] {
+            let mut out = Vec::new();
+            write_float(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{value:?}"));
+        }
     }
 }

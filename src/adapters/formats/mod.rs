@@ -88,8 +88,23 @@ impl StoredTables {
 #[async_trait]
 impl TableExporter for StoredTables {
     async fn export(&self, key: &str, format: TableFormat) -> Result<ByteStream, StoreError> {
-        let (schema, batches) = parquet_source::read_columns(Arc::clone(&self.store), key, None, false).await?;
-        Ok(self.encode(schema, batches, format))
+        let store = Arc::clone(&self.store);
+        match format {
+            // Text formats: row groups encoded in parallel, in order.
+            TableFormat::Csv(options) => {
+                parquet_source::encode_row_groups(store, key, move |batch, first| {
+                    csv_export::encode_batch(batch, first, options)
+                })
+                .await
+            }
+            TableFormat::Jsonl => {
+                parquet_source::encode_row_groups(store, key, |batch, _| stream_export::jsonl_batch(batch)).await
+            }
+            TableFormat::Parquet | TableFormat::ArrowIpc => {
+                let (schema, batches) = parquet_source::read_columns(store, key, None, false).await?;
+                Ok(self.encode(schema, batches, format))
+            }
+        }
     }
 
     fn encode(&self, schema: SchemaRef, batches: BatchStream, format: TableFormat) -> ByteStream {

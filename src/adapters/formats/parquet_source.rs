@@ -19,11 +19,12 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 
 use super::sink::batch_rows;
 use crate::ports::StoreError;
-use crate::ports::artifacts::ArtifactStore;
+use crate::ports::artifacts::{ArtifactStore, ByteStream};
 
 /// Footer bytes fetched in the first request (most footers fit).
 const FOOTER_PREFETCH: usize = 64 * 1024;
 
+#[derive(Clone)]
 struct StoredParquet {
     store: Arc<dyn ArtifactStore>,
     key: String,
@@ -109,6 +110,90 @@ pub async fn read_columns(
     let stream = builder.with_batch_size(batch_rows(width)).build().map_err(store_error)?;
     let schema = Arc::clone(stream.schema());
     Ok((schema, stream.map(move |batch| batch.map_err(store_error)).boxed()))
+}
+
+/// Chunks in flight from one encoding worker to the reader.
+const ENCODED_IN_FLIGHT: usize = 4;
+
+/// What an encoding worker sends: the bytes of a batch of its row group, or the end of it.
+enum Encoded {
+    Chunk(Bytes),
+    GroupEnd,
+}
+
+/// The stored Parquet file at `key`, every batch encoded by `encode` (told whether it is the
+/// first batch of the file, which carries a header when the format has one), in row order.
+/// Row groups are decoded and encoded on [`worker_threads`] blocking threads at once, each
+/// worker at most one row group ahead of the reader, so memory holds a few row groups' text.
+///
+/// [`worker_threads`]: crate::ports::system::worker_threads
+pub async fn encode_row_groups<E>(store: Arc<dyn ArtifactStore>, key: &str, encode: E) -> Result<ByteStream, StoreError>
+where
+    E: Fn(&RecordBatch, bool) -> Result<Bytes, StoreError> + Clone + Send + Sync + 'static,
+{
+    let size = store.size(key).await?;
+    let mut source = StoredParquet { store, key: key.to_string(), size };
+    let metadata =
+        ArrowReaderMetadata::load_async(&mut source, ArrowReaderOptions::new()).await.map_err(store_error)?;
+    let groups = metadata.metadata().num_row_groups();
+    let width = metadata.schema().fields().len();
+    if groups == 0 || metadata.metadata().file_metadata().num_rows() == 0 {
+        // No row: the header alone.
+        let empty = RecordBatch::new_empty(Arc::clone(metadata.schema()));
+        return Ok(futures_util::stream::once(async move { encode(&empty, true) }).boxed());
+    }
+    let workers = crate::ports::system::worker_threads().min(groups);
+    let handle = tokio::runtime::Handle::current();
+    let mut receivers = Vec::with_capacity(workers);
+    for worker in 0..workers {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Encoded, StoreError>>(ENCODED_IN_FLIGHT);
+        receivers.push(rx);
+        let (source, metadata, encode, handle) = (source.clone(), metadata.clone(), encode.clone(), handle.clone());
+        tokio::task::spawn_blocking(move || {
+            for group in (worker..groups).step_by(workers) {
+                let sent = (|| {
+                    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(source.clone(), metadata.clone())
+                        .with_row_groups(vec![group])
+                        .with_batch_size(batch_rows(width));
+                    let mut batches = builder.build().map_err(store_error)?;
+                    let mut first = group == 0;
+                    while let Some(batch) = handle.block_on(batches.next()) {
+                        let bytes = encode(&batch.map_err(store_error)?, first)?;
+                        first = false;
+                        if tx.blocking_send(Ok(Encoded::Chunk(bytes))).is_err() {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(tx.blocking_send(Ok(Encoded::GroupEnd)).is_ok())
+                })();
+                match sent {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    // Group g comes from worker g % workers; the stream drains one group at a time, in order.
+    let stream = futures_util::stream::unfold((receivers, 0usize), move |(mut receivers, mut group)| async move {
+        while group < groups {
+            let worker = group % receivers.len();
+            match receivers[worker].recv().await {
+                Some(Ok(Encoded::Chunk(bytes))) => return Some((Ok(bytes), (receivers, group))),
+                Some(Ok(Encoded::GroupEnd)) => group += 1,
+                Some(Err(e)) => return Some((Err(e), (receivers, groups))),
+                None => {
+                    let stopped = StoreError::other("an encoding worker stopped before its row group ended");
+                    return Some((Err(stopped), (receivers, groups)));
+                }
+            }
+        }
+        None
+    });
+    Ok(stream.boxed())
 }
 
 /// One page of a stored Parquet file in row order: rows `offset..offset + limit` of the
@@ -225,4 +310,87 @@ fn with_text_dictionaries(metadata: &ArrowReaderMetadata) -> Option<SchemaRef> {
         })
         .collect();
     changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use futures_util::TryStreamExt;
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    use super::*;
+    use crate::adapters::opendal::OpendalStore;
+
+    /// A stored table of `rows` rows in row groups of `group_rows`.
+    async fn stored(rows: i64, group_rows: usize) -> (Arc<dyn ArtifactStore>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("label", DataType::Utf8, false),
+        ]));
+        let path = dir.path().join("t.parquet");
+        let properties = WriterProperties::builder().set_max_row_group_row_count(Some(group_rows)).build();
+        let mut writer =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema.clone(), Some(properties)).unwrap();
+        let ids: Vec<i64> = (0..rows).collect();
+        let labels: Vec<String> = ids.iter().map(|i| format!("row {i}")).collect();
+        let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(labels))];
+        writer.write(&RecordBatch::try_new(schema, columns).unwrap()).unwrap();
+        writer.close().unwrap();
+        let store: Arc<dyn ArtifactStore> = Arc::new(OpendalStore::filesystem(&dir.path().join("store")).unwrap());
+        store.put_file("t.parquet", &path).await.unwrap();
+        (store, dir)
+    }
+
+    fn csv(batch: &RecordBatch, first: bool) -> Result<Bytes, StoreError> {
+        super::super::csv_export::encode_batch(batch, first, Default::default())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn row_groups_encoded_in_parallel_come_out_in_row_order_with_one_header() {
+        let (store, _dir) = stored(1_000, 7).await;
+        let stream = encode_row_groups(store, "t.parquet", csv).await.unwrap();
+        let text = String::from_utf8(stream.try_collect::<Vec<Bytes>>().await.unwrap().concat()).unwrap();
+        let expected: String =
+            std::iter::once("id,label\r\n".to_string()).chain((0..1_000).map(|i| format!("{i},row {i}\r\n"))).collect();
+        assert_eq!(text, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_table_without_rows_encodes_its_header() {
+        let (store, _dir) = stored(0, 7).await;
+        let stream = encode_row_groups(store, "t.parquet", csv).await.unwrap();
+        let text = String::from_utf8(stream.try_collect::<Vec<Bytes>>().await.unwrap().concat()).unwrap();
+        assert_eq!(text, "id,label\r\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_deep_in_the_file_reads_only_its_rows() {
+        let (store, _dir) = stored(1_000, 64).await;
+        let names = ["label".to_string()];
+        let page =
+            read_page(Arc::clone(&store), "t.parquet", store.size("t.parquet").await.unwrap(), Some(&names), 990, 20)
+                .await
+                .unwrap();
+        assert_eq!(page.total, 1_000);
+        let labels: Vec<String> = page
+            .batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(labels, (990..1_000).map(|i| format!("row {i}")).collect::<Vec<_>>());
+        let size = store.size("t.parquet").await.unwrap();
+        let missing = read_page(store, "t.parquet", size, Some(&["nope".to_string()]), 0, 1).await;
+        assert!(matches!(missing, Err(PageError::UnknownColumn(name)) if name == "nope"));
+    }
 }

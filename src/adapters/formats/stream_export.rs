@@ -35,32 +35,32 @@ const CHANNEL_CHUNKS: usize = 4;
 
 /// JSON Lines: each batch becomes the lines of its rows.
 pub fn jsonl(batches: BatchStream) -> ByteStream {
-    batches
-        .map(|batch| {
-            let batch = batch?;
-            let schema = batch.schema();
-            let keys: Vec<String> = schema
-                .fields()
-                .iter()
-                .map(|f| serde_json::to_string(f.name()).unwrap_or_else(|_| "\"\"".to_string()))
-                .collect();
-            let mut out = Vec::with_capacity(batch.get_array_memory_size());
-            for row in 0..batch.num_rows() {
-                out.push(b'{');
-                for (i, (key, column)) in keys.iter().zip(batch.columns()).enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(key.as_bytes());
-                    out.push(b':');
-                    serde_json::to_writer(&mut out, &cell_value(column, row))
-                        .map_err(|e| StoreError::other_caused_by("writing JSON Lines", e))?;
-                }
-                out.extend_from_slice(b"}\n");
+    batches.map(|batch| jsonl_batch(&batch?)).boxed()
+}
+
+/// The JSON Lines of one batch's rows.
+pub fn jsonl_batch(batch: &RecordBatch) -> Result<Bytes, StoreError> {
+    let schema = batch.schema();
+    let keys: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| serde_json::to_string(f.name()).unwrap_or_else(|_| "\"\"".to_string()))
+        .collect();
+    let mut out = Vec::with_capacity(batch.get_array_memory_size());
+    for row in 0..batch.num_rows() {
+        out.push(b'{');
+        for (i, (key, column)) in keys.iter().zip(batch.columns()).enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            Ok(Bytes::from(out))
-        })
-        .boxed()
+            out.extend_from_slice(key.as_bytes());
+            out.push(b':');
+            serde_json::to_writer(&mut out, &cell_value(column, row))
+                .map_err(|e| StoreError::other_caused_by("writing JSON Lines", e))?;
+        }
+        out.extend_from_slice(b"}\n");
+    }
+    Ok(Bytes::from(out))
 }
 
 /// A Parquet file of the batches.
