@@ -46,42 +46,9 @@ timeout 600 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HER
 say "$("$VENV/bin/openapi-python-client" --version)"
 
 # 2. The server.
-if [[ -n "${DATASETS_API_BIN:-}" ]]; then
-  BIN="$DATASETS_API_BIN"
-else
-  BIN="$CARGO_TARGET_DIR/debug/datasets-api"
-  say "cargo build --bin datasets-api (a no-op when up to date)"
-  timeout 3600 cargo build --quiet --bin datasets-api || die "cargo build --bin datasets-api failed"
-fi
-[[ -x "$BIN" ]] || die "server binary $BIN is missing (set DATASETS_API_BIN or build it)"
-
-WORK=$(mktemp -d /tmp/datasets-api-pyclient.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-KEY="python-client-test-admin-key-$$-$RANDOM"
-BASE_URL="http://127.0.0.1:$PORT"
-SERVER=
-cleanup() {
-  local rc=$?
-  if [[ -n "$SERVER" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  if (( rc != 0 )) && [[ -f "$WORK/server.log" ]]; then
-    echo "--- last lines of the server log:" >&2
-    tail -20 "$WORK/server.log" >&2
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-DATABASE_URL="sqlite://$WORK/db.sqlite" STORAGE_URL="$WORK/artifacts" SPOOL_DIR="$WORK/spool" \
-  ADMIN_API_KEY="$KEY" BIND_ADDR="127.0.0.1:$PORT" \
-  "$BIN" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 150); do
-  curl -fsS -m 2 "$BASE_URL/health" >/dev/null 2>&1 && break
-  kill -0 "$SERVER" 2>/dev/null || die "the server exited at start"
-  sleep 0.2
-done
-curl -fsS -m 2 "$BASE_URL/health" >/dev/null || die "the server did not answer /health within 30 s"
-say "server $BIN on $BASE_URL"
+source scripts/lib/test-server.sh
+test_server_binary
+start_test_server pyclient
 
 # 3. The document, and a client generated from it.
 curl -fsS -m 10 -o "$WORK/openapi.json" "$BASE_URL/openapi.json" || die "GET /openapi.json failed"

@@ -17,6 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/datasets-api-target}"
 READERS_DIR="${READERS_DIR:-/var/tmp/datasets-api-readers}"
 VENV="$READERS_DIR/venv"
 die() { echo "test-readers: FAIL: $*" >&2; exit 1; }
+say() { echo "test-readers: $*"; }
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   mkdir -p "$READERS_DIR"
@@ -25,39 +26,9 @@ fi
 timeout 900 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/readers/requirements.txt \
   || die "pip install -r tests/readers/requirements.txt failed"
 
-if [[ -n "${DATASETS_API_BIN:-}" ]]; then
-  BIN="$DATASETS_API_BIN"
-else
-  BIN="$CARGO_TARGET_DIR/debug/datasets-api"
-  timeout 3600 cargo build --quiet --bin datasets-api || die "cargo build --bin datasets-api failed"
-fi
-
-WORK=$(mktemp -d /tmp/datasets-api-readers.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-KEY="readers-test-admin-key-$$-$RANDOM"
-BASE_URL="http://127.0.0.1:$PORT"
-SERVER=
-cleanup() {
-  local rc=$?
-  if [[ -n "$SERVER" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  if (( rc != 0 )) && [[ -f "$WORK/server.log" ]]; then
-    echo "--- last lines of the server log:" >&2
-    tail -20 "$WORK/server.log" >&2
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-DATABASE_URL="sqlite://$WORK/db.sqlite" STORAGE_URL="$WORK/artifacts" SPOOL_DIR="$WORK/spool" \
-  ADMIN_API_KEY="$KEY" BIND_ADDR="127.0.0.1:$PORT" LOG_FORMAT=json RUST_LOG=info \
-  "$BIN" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 150); do
-  curl -fsS -m 2 "$BASE_URL/health" >/dev/null 2>&1 && break
-  kill -0 "$SERVER" 2>/dev/null || die "the server exited at start"
-  sleep 0.2
-done
-curl -fsS -m 2 "$BASE_URL/health" >/dev/null || die "the server did not answer /health within 30 s"
+source scripts/lib/test-server.sh
+test_server_binary
+start_test_server readers LOG_FORMAT=json RUST_LOG=info
 
 BASE_URL="$BASE_URL" KEY="$KEY" LOG="$WORK/server.log" timeout 300 "$VENV/bin/python" tests/readers/read_over_http.py \
   || die "read_over_http.py failed"

@@ -59,42 +59,9 @@ timeout 300 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error 
 say "playwright-core $(node -p 'require("./tests/browser/node_modules/playwright-core/package.json").version')"
 
 # 3. The server.
-if [[ -n "${DATASETS_API_BIN:-}" ]]; then
-  BIN="$DATASETS_API_BIN"
-else
-  BIN="$CARGO_TARGET_DIR/debug/datasets-api"
-  say "cargo build --bin datasets-api (a no-op when up to date)"
-  timeout 3600 cargo build --quiet --bin datasets-api || die "cargo build --bin datasets-api failed"
-fi
-[[ -x "$BIN" ]] || die "server binary $BIN is missing (set DATASETS_API_BIN or build it)"
-
-WORK=$(mktemp -d /tmp/datasets-api-swagger-ui.XXXXXX)
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-KEY="swagger-ui-test-admin-key-$$-$RANDOM"
-BASE_URL="http://127.0.0.1:$PORT"
-SERVER=
-cleanup() {
-  local rc=$?
-  if [[ -n "$SERVER" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  if (( rc != 0 )) && [[ -f "$WORK/server.log" ]]; then
-    echo "--- last lines of the server log:" >&2
-    tail -20 "$WORK/server.log" >&2
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-DATABASE_URL="sqlite://$WORK/db.sqlite" STORAGE_URL="$WORK/artifacts" SPOOL_DIR="$WORK/spool" \
-  ADMIN_API_KEY="$KEY" BIND_ADDR="127.0.0.1:$PORT" SWEEP_INTERVAL_SECONDS=3600 \
-  "$BIN" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 150); do
-  curl -fsS -m 2 "$BASE_URL/health" >/dev/null 2>&1 && break
-  kill -0 "$SERVER" 2>/dev/null || die "the server exited at start"
-  sleep 0.2
-done
-curl -fsS -m 2 "$BASE_URL/health" >/dev/null || die "the server did not answer /health within 30 s"
-say "server $BIN on $BASE_URL"
+source scripts/lib/test-server.sh
+test_server_binary
+start_test_server swagger-ui SWEEP_INTERVAL_SECONDS=3600
 
 # 4. The browser test.
 printf 'amount,merchant,is_fraud\n29.99,ACME Corp,0\n1250.00,Luxury Ltd,1\n7.50,ACME Corp,0\n' >"$WORK/transactions.csv"
