@@ -1,12 +1,10 @@
 //! `GET /api/datasets/{dataset_id}/analyze`.
 
-use std::borrow::Cow;
-
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON};
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
 use uuid::Uuid;
@@ -46,42 +44,25 @@ impl NumberOrTime {
     }
 }
 
-impl Type for NumberOrTime {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "number_or_time".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        // No `format: date-time` on the text: a column without a time zone is written without
-        // an offset, which RFC 3339's date-time requires.
-        let text = MetaSchema {
-            description: Some(
-                "ISO-8601: a date `YYYY-MM-DD`, or a date-time `YYYY-MM-DDTHH:MM:SS[.ffffff]`, \
+value_type!(
+    NumberOrTime,
+    "number_or_time",
+    MetaSchema {
+        any_of: vec![
+            MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("number", "double"))),
+            // No `format: date-time`: a column without a time zone is written without an offset,
+            // which RFC 3339's date-time requires.
+            MetaSchemaRef::Inline(Box::new(MetaSchema {
+                description: Some(
+                    "ISO-8601: a date `YYYY-MM-DD`, or a date-time `YYYY-MM-DDTHH:MM:SS[.ffffff]`, \
                  ending in `Z` when the column has a time zone",
-            ),
-            ..MetaSchema::new("string")
-        };
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            any_of: vec![
-                MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("number", "double"))),
-                MetaSchemaRef::Inline(Box::new(text)),
-            ],
-            ..MetaSchema::ANY
-        }))
+                ),
+                ..MetaSchema::new("string")
+            })),
+        ],
+        ..MetaSchema::ANY
     }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+);
 
 impl ToJSON for NumberOrTime {
     fn to_json(&self) -> Option<Value> {

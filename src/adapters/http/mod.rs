@@ -1,6 +1,35 @@
 //! The HTTP adapter: one poem-openapi API struct per resource, their DTOs, and one error
 //! mapping. Handlers extract, convert, call one service and convert back.
 
+/// Implements poem-openapi's `Type` for a value type documented by one schema: `$name` is its
+/// schema name, `$schema` an expression giving its `MetaSchema`. (The five value types of
+/// this adapter differ only in those two.)
+macro_rules! value_type {
+    ($ty:ty, $name:expr, $schema:expr) => {
+        impl poem_openapi::types::Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(std::iter::once(self))
+            }
+        }
+    };
+}
+
 pub mod allow;
 pub mod analysis;
 pub mod auth;

@@ -1,7 +1,5 @@
 //! `GET /api/datasets/{dataset_id}/rows` and `POST /api/datasets/{dataset_id}/query`.
 
-use std::borrow::Cow;
-
 use futures_util::StreamExt;
 use poem::Body;
 use poem::web::Data;
@@ -34,32 +32,18 @@ use crate::ports::tables::TableFormat;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell(pub Value);
 
-impl Type for Cell {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "cell".into()
+value_type!(
+    Cell,
+    "cell",
+    MetaSchema {
+        nullable: true,
+        any_of: ["number", "string", "boolean"]
+            .into_iter()
+            .map(|ty| MetaSchemaRef::Inline(Box::new(MetaSchema::new(ty))))
+            .collect(),
+        ..MetaSchema::ANY
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let branch = |ty| MetaSchemaRef::Inline(Box::new(MetaSchema::new(ty)));
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            nullable: true,
-            any_of: vec![branch("number"), branch("string"), branch("boolean")],
-            ..MetaSchema::ANY
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+);
 
 impl ToJSON for Cell {
     fn to_json(&self) -> Option<Value> {
@@ -428,34 +412,18 @@ async fn json_answer(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyVersion(pub VersionRef);
 
-impl Type for BodyVersion {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "version_number_or_latest".into()
+value_type!(
+    BodyVersion,
+    "version_number_or_latest",
+    MetaSchema {
+        description: Some("A version number (0, 1, 2, …) or `latest` (the newest version)."),
+        any_of: vec![
+            MetaSchemaRef::Inline(Box::new(MetaSchema { minimum: Some(0.0), ..MetaSchema::new("integer") })),
+            MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
+        ],
+        ..MetaSchema::ANY
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            description: Some("A version number (0, 1, 2, …) or `latest` (the newest version)."),
-            any_of: vec![
-                MetaSchemaRef::Inline(Box::new(MetaSchema { minimum: Some(0.0), ..MetaSchema::new("integer") })),
-                MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
-            ],
-            ..MetaSchema::ANY
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+);
 
 impl ParseFromJSON for BodyVersion {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {

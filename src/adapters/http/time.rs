@@ -1,11 +1,9 @@
 //! Timestamps in responses: RFC 3339 in UTC with a `Z` suffix, as the spec's examples show
 //! (`2026-02-12T08:00:00Z`; fractions of a second only when there are any).
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, SecondsFormat, Utc};
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,30 +15,14 @@ impl From<DateTime<Utc>> for UtcTime {
     }
 }
 
-impl Type for UtcTime {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "string_date-time".into()
+value_type!(
+    UtcTime,
+    "string_date-time",
+    MetaSchema {
+        example: Some(Value::String("2026-02-12T08:00:00Z".into())),
+        ..MetaSchema::new_with_format("string", "date-time")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            example: Some(Value::String("2026-02-12T08:00:00Z".into())),
-            ..MetaSchema::new_with_format("string", "date-time")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+);
 
 impl ToJSON for UtcTime {
     fn to_json(&self) -> Option<Value> {

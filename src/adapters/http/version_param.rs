@@ -1,10 +1,8 @@
 //! The `version` query parameter of the read routes: a version number or `latest` (the
 //! default), parsed by the domain's one rule ([`VersionRef::parse`]).
 
-use std::borrow::Cow;
-
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON};
 use serde_json::Value;
 
 use crate::domain::version_ref::VersionRef;
@@ -19,32 +17,16 @@ impl Default for VersionParam {
     }
 }
 
-impl Type for VersionParam {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "version".into()
+value_type!(
+    VersionParam,
+    "version",
+    MetaSchema {
+        description: Some("A version number (0, 1, 2, …) or `latest` (the newest version)."),
+        default: Some(Value::String("latest".into())),
+        example: Some(Value::String("0".into())),
+        ..MetaSchema::new("string")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            description: Some("A version number (0, 1, 2, …) or `latest` (the newest version)."),
-            default: Some(Value::String("latest".into())),
-            example: Some(Value::String("0".into())),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+);
 
 impl ParseFromParameter for VersionParam {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
