@@ -79,6 +79,7 @@ fn json_rows(batches: &[arrow::array::RecordBatch]) -> Vec<OrderedMap<Cell>> {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct RowsAnswer {
     /// The version the rows are of.
     pub version: i64,
@@ -91,6 +92,62 @@ pub struct RowsAnswer {
     pub limit: u64,
     /// Rows matching `where` and `q` in the whole version, exactly.
     pub total: u64,
+}
+
+/// A row of the walk-through's transactions.
+fn example_row(amount: f64, merchant: &str, is_fraud: i64) -> OrderedMap<Cell> {
+    OrderedMap(vec![
+        ("amount".into(), Cell(Value::from(amount))),
+        ("merchant".into(), Cell(Value::from(merchant))),
+        ("is_fraud".into(), Cell(Value::from(is_fraud))),
+    ])
+}
+
+fn column(name: &str, dtype: &str) -> ColumnDto {
+    ColumnDto { name: name.into(), dtype: dtype.into() }
+}
+
+impl poem_openapi::types::Example for RowsAnswer {
+    fn example() -> Self {
+        Self {
+            version: 0,
+            columns: vec![column("amount", "float64"), column("merchant", "object"), column("is_fraud", "int64")],
+            rows: vec![example_row(1250.0, "Luxury Ltd", 1), example_row(29.99, "ACME Corp", 0)],
+            offset: 0,
+            limit: 100,
+            total: 2,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for QueryRequest {
+    fn example() -> Self {
+        let sql = "SELECT merchant, count(*) AS n, sum(amount) AS total FROM data GROUP BY 1 ORDER BY 1";
+        Self {
+            sql: RuledText::example(sql),
+            version: Some(BodyVersion(VersionRef::Number(0))),
+            format: Some(QueryFormat::Json),
+            max_rows: Some(1000),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for QueryResult {
+    fn example() -> Self {
+        let row = |merchant: &str, n: i64, total: f64| {
+            OrderedMap(vec![
+                ("merchant".into(), Cell(Value::from(merchant))),
+                ("n".into(), Cell(Value::from(n))),
+                ("total".into(), Cell(Value::from(total))),
+            ])
+        };
+        Self {
+            columns: vec![column("merchant", "object"), column("n", "int64"), column("total", "float64")],
+            rows: vec![row("ACME Corp", 2, 37.49), row("Luxury Ltd", 1, 1250.0)],
+            row_count: 2,
+            truncated: false,
+        }
+    }
 }
 
 fn default_rows_limit() -> u64 {
@@ -158,6 +215,7 @@ pub enum QueryFormat {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct QueryRequest {
     /// One read-only statement: `SELECT`, `WITH … SELECT` or `VALUES`. `data` is the chosen
     /// version, `v0`, `v1`, … every version of the dataset.
@@ -172,6 +230,7 @@ pub struct QueryRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct QueryResult {
     /// The answer's columns, in order, with their dtypes (`int64`, `float64`, `bool`,
     /// `datetime64`, `object`, or Arrow's name of another type).

@@ -135,6 +135,11 @@ impl<R: Rule> RuledText<R> {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// A value for the document's examples (not checked: examples are written to fit).
+    pub(super) fn example(text: &str) -> Self {
+        Self(text.to_string(), PhantomData)
+    }
 }
 
 impl<R: Rule> std::fmt::Debug for RuledText<R> {
