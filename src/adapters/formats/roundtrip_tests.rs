@@ -211,3 +211,36 @@ fn normalized_files_delta_encode_integers_and_timestamps_and_compress_the_rest_w
         batches.iter().flat_map(|b| b.column(2).as_primitive::<Date32Type>().values().to_vec()).collect();
     assert_eq!(days[27], 20_147, "2025-02-28 is day 20,147 of the Unix epoch");
 }
+
+#[test]
+fn a_wide_file_delta_encodes_only_its_first_64_integer_columns_and_reads_back_whole() {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let columns = 100;
+    let mut csv = (0..columns).map(|c| format!("c{c}")).collect::<Vec<_>>().join(",") + "\n";
+    for row in 0..50 {
+        csv.push_str(&(0..columns).map(|c| (row * columns + c).to_string()).collect::<Vec<_>>().join(","));
+        csv.push('\n');
+    }
+    std::fs::write(dir.path().join("w.csv"), csv).unwrap();
+    let normalized = dir.path().join("w.parquet");
+    FileIngestor::new(dir.path().to_path_buf())
+        .ingest(&dir.path().join("w.csv"), &normalized, &IngestLimits::default())
+        .unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(&normalized).unwrap()).unwrap();
+    let group = reader.metadata().row_group(0);
+    let delta: Vec<bool> =
+        (0..columns).map(|c| group.column(c).encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED)).collect();
+    assert_eq!(delta, (0..columns).map(|c| c < 64).collect::<Vec<_>>());
+    let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&normalized).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let last: Vec<i64> =
+        batches.iter().flat_map(|b| b.column(99).as_primitive::<Int64Type>().values().to_vec()).collect();
+    assert_eq!(last, (0..50).map(|row| row * 100 + 99).collect::<Vec<i64>>());
+}

@@ -5,6 +5,10 @@
 //!
 //! Sizes are known from the metadata (the artifact rows) or asked once per key and kept: an
 //! artifact is written once and never changes.
+//!
+//! Reads run on the server's own runtime (`io`), not on the query threads: a store's I/O may
+//! use blocking threads, and the query runtime's threads carry large stacks (see
+//! `QUERY_THREAD_STACK`), which would multiply its address space.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,11 +36,27 @@ pub struct ArtifactObjects {
     store: Arc<dyn ArtifactStore>,
     /// Object sizes already known, by key.
     sizes: Mutex<HashMap<String, u64>>,
+    /// The runtime reads run on.
+    io: tokio::runtime::Handle,
 }
 
 impl ArtifactObjects {
-    pub fn new(store: Arc<dyn ArtifactStore>) -> Self {
-        Self { store, sizes: Mutex::default() }
+    /// Reads will run on `io`.
+    pub fn new(store: Arc<dyn ArtifactStore>, io: tokio::runtime::Handle) -> Self {
+        Self { store, sizes: Mutex::default(), io }
+    }
+
+    /// `read(store)` on the I/O runtime.
+    async fn on_io<T, F>(&self, key: &str, read: impl FnOnce(Arc<dyn ArtifactStore>, String) -> F) -> object_store::Result<T>
+    where
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let task = self.io.spawn(read(Arc::clone(&self.store), key.to_string()));
+        match task.await {
+            Ok(result) => result.map_err(|e| read_error(key, e)),
+            Err(e) => Err(object_store::Error::Generic { store: SCHEME, source: Box::new(e) }),
+        }
     }
 
     /// Records the size of `key` (from its artifact row), so that reading it asks nothing more.
@@ -48,7 +68,7 @@ impl ArtifactObjects {
         if let Some(&size) = self.sizes.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
             return Ok(size);
         }
-        let size = self.store.size(key).await.map_err(|e| read_error(key, e))?;
+        let size = self.on_io(key, |store, key| async move { store.size(&key).await }).await?;
         self.know_size(key, size);
         Ok(size)
     }
@@ -114,7 +134,8 @@ impl ObjectStore for ArtifactObjects {
         let payload = if options.head || range.is_empty() {
             stream::empty().boxed()
         } else {
-            let bytes = self.store.read_range(key, range.clone()).await.map_err(|e| read_error(key, e))?;
+            let part = range.clone();
+            let bytes = self.on_io(key, |store, key| async move { store.read_range(&key, part).await }).await?;
             stream::once(async move { Ok(bytes) }).boxed()
         };
         Ok(GetResult {
@@ -131,7 +152,8 @@ impl ObjectStore for ArtifactObjects {
             if r.is_empty() {
                 return Ok(Bytes::new());
             }
-            self.store.read_range(key, r.clone()).await.map_err(|e| read_error(key, e))
+            let part = r.clone();
+            self.on_io(key, |store, key| async move { store.read_range(&key, part).await }).await
         });
         futures_util::future::try_join_all(reads).await
     }

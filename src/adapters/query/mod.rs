@@ -44,6 +44,8 @@ use crate::ports::queries::{QueryAnswer, QueryError, QueryLimits, QueryTable, Ro
 const CHANNEL_BATCHES: usize = 2;
 /// Stack of each query thread (tokio's default is 2 MiB).
 const QUERY_THREAD_STACK: usize = 32 << 20;
+/// Blocking threads of the query runtime (local reads of `/rows` pages).
+const QUERY_BLOCKING_THREADS: usize = 2;
 /// Rows of the batches a query produces.
 const BATCH_ROWS: usize = 8192;
 
@@ -62,8 +64,9 @@ struct Engine {
 }
 
 impl DataFusionQueries {
+    /// Files are read on the runtime this is called on (the server's).
     pub fn new(store: Arc<dyn ArtifactStore>, limits: QueryLimits, spool_dir: &Path) -> Result<Self, StoreError> {
-        let objects = Arc::new(ArtifactObjects::new(Arc::clone(&store)));
+        let objects = Arc::new(ArtifactObjects::new(Arc::clone(&store), tokio::runtime::Handle::current()));
         // What a query spills goes here; what a killed process left is removed at start (each
         // instance has its own spool folder).
         let spill = spool_dir.join("query");
@@ -242,6 +245,9 @@ impl QueryRuntime {
             // Plans of long conditions (thousands of `OR`s) are deep trees that the planner and
             // optimizer walk recursively.
             .thread_stack_size(QUERY_THREAD_STACK)
+            // Each blocking thread would take that stack too; the files are read on the
+            // server's runtime (see `artifact_objects`), so few are needed here.
+            .max_blocking_threads(QUERY_BLOCKING_THREADS)
             .enable_all()
             .build()
             .map(|runtime| Self(Some(runtime)))

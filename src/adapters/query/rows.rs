@@ -140,6 +140,7 @@ fn expression(text: &str) -> Result<String, QueryError> {
     let mut parser = parser_for(text)?;
     let expr = parser.parse_expr().map_err(|e| syntax_error("where", text, e))?;
     parser.expect_token(&Token::EOF).map_err(|e| syntax_error("where", text, e))?;
+    super::statement::check_depth(&expr)?;
     Ok(expr.to_string())
 }
 
@@ -196,6 +197,17 @@ mod tests {
     fn sort_keys_are_read_with_their_directions() {
         assert_eq!(sort_keys("a DESC NULLS LAST, \"b\"").unwrap(), "a DESC NULLS LAST, \"b\"");
         assert!(sort_keys("a; DELETE FROM data").is_err());
+    }
+
+    #[test]
+    fn long_chains_are_refused_before_planning_and_lists_pass() {
+        let chain: String = (0..300).map(|i| format!("id = {i}")).collect::<Vec<_>>().join(" OR ");
+        let Err(QueryError::Invalid(message)) = expression(&chain) else { panic!("accepted") };
+        assert!(message.contains("IN ("), "{message}");
+        let short: String = (0..200).map(|i| format!("id = {i}")).collect::<Vec<_>>().join(" OR ");
+        assert!(expression(&short).is_ok());
+        let list = format!("id IN ({})", (0..20_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+        assert!(expression(&list).is_ok());
     }
 
     #[test]

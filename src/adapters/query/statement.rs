@@ -8,10 +8,48 @@ use datafusion::common::TableReference;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SQLOptions;
+use std::ops::ControlFlow;
+
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, SetExpr, Statement, Visit, Visitor};
 
 use crate::ports::queries::QueryError;
+
+/// Deepest nesting of expressions in a query: a chain of `OR`s (or of any operator) is as deep
+/// as it is long, and planning walks it recursively, so a longer one is refused before it is
+/// planned (a long list of values belongs in `IN (…)`, which is not deep).
+pub const MAX_EXPRESSION_DEPTH: usize = 256;
+
+/// Counts how deep expressions nest, stopping past [`MAX_EXPRESSION_DEPTH`].
+#[derive(Default)]
+struct Depth {
+    now: usize,
+}
+
+impl Visitor for Depth {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.now += 1;
+        if self.now > MAX_EXPRESSION_DEPTH { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.now -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+/// Refuses `node` when its expressions nest deeper than [`MAX_EXPRESSION_DEPTH`].
+pub fn check_depth(node: &impl Visit) -> Result<(), QueryError> {
+    match node.visit(&mut Depth::default()) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(QueryError::Invalid(format!(
+            "expressions nest deeper than {MAX_EXPRESSION_DEPTH} levels (for example a chain of more than \
+             {MAX_EXPRESSION_DEPTH} ORs): write long lists of values as `column IN (…)`"
+        ))),
+    }
+}
 
 /// The one read-only statement of `sql`.
 pub fn read_only_statement(state: &SessionState, sql: &str) -> Result<DFStatement, QueryError> {
@@ -19,7 +57,10 @@ pub fn read_only_statement(state: &SessionState, sql: &str) -> Result<DFStatemen
     let statement = state.sql_to_statement(sql, &dialect).map_err(super::errors::query_error)?;
     match &statement {
         DFStatement::Statement(inner) => match inner.as_ref() {
-            Statement::Query(query) if !selects_into(&query.body) => Ok(statement),
+            Statement::Query(query) if !selects_into(&query.body) => {
+                check_depth(query)?;
+                Ok(statement)
+            }
             Statement::Query(_) => Err(not_allowed("SELECT … INTO")),
             other => Err(not_allowed(statement_kind(other))),
         },
