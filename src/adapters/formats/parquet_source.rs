@@ -113,7 +113,9 @@ pub async fn read_columns(
 }
 
 /// Chunks in flight from one encoding worker to the reader.
-const ENCODED_IN_FLIGHT: usize = 4;
+const ENCODED_IN_FLIGHT: usize = 2;
+/// Rows of the batches an encoding worker decodes at once (each becomes one chunk of text).
+const ENCODED_BATCH_ROWS: usize = 32 * 1024;
 
 /// What an encoding worker sends: the bytes of a batch of its row group, or the end of it.
 enum Encoded {
@@ -154,7 +156,7 @@ where
                 let sent = (|| {
                     let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(source.clone(), metadata.clone())
                         .with_row_groups(vec![group])
-                        .with_batch_size(batch_rows(width));
+                        .with_batch_size(batch_rows(width).min(ENCODED_BATCH_ROWS));
                     let mut batches = builder.build().map_err(store_error)?;
                     let mut first = group == 0;
                     while let Some(batch) = handle.block_on(batches.next()) {
