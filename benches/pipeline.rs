@@ -285,7 +285,8 @@ async fn main() {
     {
         reset_peak();
         let t = Instant::now();
-        let prepared = app.prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, format).await.expect(phase);
+        let prepared =
+            app.prepare_download(&admin, uploaded.dataset_id, &VersionRef::Latest, format).await.expect(phase);
         let mut stream = app.download_bytes(&prepared, None).await.expect(phase);
         let mut bytes = 0u64;
         while let Some(chunk) = stream.next().await {

@@ -98,6 +98,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             query_max_rows: settings.query_max_rows,
             precompute_statistics: true,
             ingest_wait: Duration::from_secs(settings.ingest_wait_seconds),
+            idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_seconds),
         },
         ingest_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_ingests)),
     };

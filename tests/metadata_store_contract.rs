@@ -24,7 +24,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use datasets_api::adapters::sea_orm::{SeaOrmStore, is_transient};
 use datasets_api::domain::access::{Principal, Role, key_hash};
+use datasets_api::domain::aliases::{AliasChange, AliasName};
 use datasets_api::domain::dtype::{ColumnSchema, DType};
+use datasets_api::domain::idempotency::{IdempotencyKey, KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use datasets_api::domain::ids::{ApiKeyId, ArtifactId, DatasetId, DeploymentId, ProjectId, VersionId};
 use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentStatus, LineageFilter, Model};
 use datasets_api::domain::preview::PreviewRow;
@@ -180,8 +182,10 @@ fn version_record(
         },
         preview: vec![row.clone(), row],
         original_file_name: Some(format!("données {rows}.csv")),
+        content_hash: format!("sha256:{:064x}", rows),
         original: artifact(dataset, version_id, ArtifactKind::Original, rows * 10 + 1, at),
         normalized: artifact(dataset, version_id, ArtifactKind::Normalized, rows * 10 + 2, at),
+        if_revision: None,
     }
 }
 
@@ -526,14 +530,96 @@ async fn the_dataset_records_its_creation_and_follows_its_latest_version() {
         latest_version: 0,
         rows: 5,
         columns: 2,
+        revision: 0,
     };
     assert_eq!(db.store.find_dataset(dataset).await.unwrap(), Some(expected.clone()));
     let v1 = version_record(dataset, None, &user, 11, 4, t + Duration::seconds(5));
     db.store.insert_version(&v1).await.unwrap();
     assert_eq!(
         db.store.find_dataset(dataset).await.unwrap(),
-        Some(Dataset { latest_version_id: v1.version_id, latest_version: 1, rows: 11, columns: 4, ..expected })
+        Some(Dataset {
+            latest_version_id: v1.version_id,
+            latest_version: 1,
+            rows: 11,
+            columns: 4,
+            revision: 1,
+            ..expected
+        })
     );
+}
+
+#[tokio::test]
+async fn a_change_given_a_stale_revision_fails_and_changes_nothing() {
+    let db = open().await;
+    let user = a_user(db.store.as_ref(), "uploader").await;
+    let project = a_project(db.store.as_ref(), &user, "p", now()).await;
+    let (dataset, _) = a_dataset(db.store.as_ref(), &project, &user).await;
+    let mut stale = version_record(dataset, None, &user, 3, 1, now());
+    stale.if_revision = Some(5);
+    assert!(matches!(db.store.insert_version(&stale).await, Err(StoreError::Stale { expected: 5 })));
+    let mut current = version_record(dataset, None, &user, 3, 1, now());
+    current.if_revision = Some(0);
+    assert_eq!(db.store.insert_version(&current).await.unwrap(), 1);
+    let found = db.store.find_dataset(dataset).await.unwrap().unwrap();
+    assert_eq!((found.latest_version, found.revision), (1, 1));
+    assert!(matches!(db.store.delete_dataset(dataset, Some(0)).await, Err(StoreError::Stale { .. })));
+    assert!(db.store.find_dataset(dataset).await.unwrap().is_some(), "not deleted");
+    assert_eq!(db.store.delete_dataset(dataset, Some(1)).await.unwrap().len(), 4);
+}
+
+fn alias(name: &str) -> AliasName {
+    AliasName::parse(name).unwrap()
+}
+
+#[tokio::test]
+async fn aliases_move_with_their_history_and_each_change_bumps_the_revision() {
+    let db = open().await;
+    let (alice, bob) = (a_user(db.store.as_ref(), "alice").await, a_user(db.store.as_ref(), "bob").await);
+    let project = a_project(db.store.as_ref(), &alice, "p", now()).await;
+    let (dataset, v0) = a_dataset(db.store.as_ref(), &project, &alice).await;
+    let v1 = version_record(dataset, None, &alice, 3, 1, now());
+    db.store.insert_version(&v1).await.unwrap();
+    let change = |target: Option<(VersionId, i64)>, by: &User, if_revision: Option<i64>| AliasChange {
+        dataset_id: dataset,
+        name: alias("production"),
+        target,
+        by: by.id,
+        at: now(),
+        if_revision,
+    };
+    let set = db.store.change_alias(&change(Some((v0.version_id, 0)), &alice, Some(1))).await.unwrap().unwrap();
+    assert_eq!((set.version, set.version_id, set.updated_by_name.as_str()), (0, v0.version_id, "alice"));
+    assert_eq!(db.store.find_dataset(dataset).await.unwrap().unwrap().revision, 2);
+    let same = db.store.change_alias(&change(Some((v0.version_id, 0)), &bob, None)).await.unwrap().unwrap();
+    assert_eq!(same.updated_by_name, "alice", "setting it where it is changes nothing");
+    assert_eq!(db.store.find_dataset(dataset).await.unwrap().unwrap().revision, 2);
+    assert!(matches!(
+        db.store.change_alias(&change(Some((v1.version_id, 1)), &bob, Some(1))).await,
+        Err(StoreError::Stale { .. })
+    ));
+    let moved = db.store.change_alias(&change(Some((v1.version_id, 1)), &bob, Some(2))).await.unwrap().unwrap();
+    assert_eq!((moved.version, moved.updated_by_name.as_str()), (1, "bob"));
+    assert_eq!(db.store.find_alias(dataset, &alias("production")).await.unwrap(), Some(moved.clone()));
+    let staging = AliasChange { name: alias("staging"), ..change(Some((v0.version_id, 0)), &alice, None) };
+    db.store.change_alias(&staging).await.unwrap();
+    let listed = db.store.list_aliases(dataset).await.unwrap();
+    assert_eq!(listed.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["production", "staging"]);
+    assert_eq!(db.store.change_alias(&change(None, &alice, None)).await.unwrap(), None);
+    assert!(matches!(db.store.change_alias(&change(None, &alice, None)).await, Err(StoreError::NotFound)));
+    assert_eq!(db.store.find_alias(dataset, &alias("production")).await.unwrap(), None);
+
+    let history = db.store.alias_history(dataset, &alias("production")).await.unwrap();
+    let moves: Vec<_> = history.iter().map(|m| (m.from_version, m.to_version, m.moved_by_name.as_str())).collect();
+    assert_eq!(moves, [(None, Some(0), "alice"), (Some(0), Some(1), "bob"), (Some(1), None, "alice")]);
+    assert_eq!(history[1].to_version_id, Some(v1.version_id));
+    assert_eq!(db.store.find_dataset(dataset).await.unwrap().unwrap().revision, 5);
+    assert_eq!(db.store.alias_history(dataset, &alias("never")).await.unwrap(), []);
+
+    db.store.delete_dataset(dataset, None).await.unwrap();
+    assert_eq!(db.store.list_aliases(dataset).await.unwrap(), []);
+    assert_eq!(db.store.alias_history(dataset, &alias("production")).await.unwrap(), []);
+    let gone = AliasChange { name: alias("again"), ..change(Some((v0.version_id, 0)), &alice, None) };
+    assert!(matches!(db.store.change_alias(&gone).await, Err(StoreError::NotFound)));
 }
 
 #[tokio::test]
@@ -564,6 +650,8 @@ async fn find_version_and_find_version_by_number_return_everything_recorded() {
         // Compared as maps here (key order is checked by `preview_rows_keep_their_column_order`).
         assert_eq!(found.preview, v.preview);
         assert_eq!(found.original_file_name, v.original_file_name);
+        assert_eq!(found.summary.content_hash.as_deref(), Some(v.content_hash.as_str()));
+        assert_eq!(found.summary.sha256.as_deref(), Some(v.original.sha256.as_str()));
         assert_eq!(found.original, v.original);
         assert_eq!(found.normalized, v.normalized);
         assert_eq!(db.store.find_version_by_number(dataset, number).await.unwrap(), Some(found));
@@ -959,6 +1047,37 @@ async fn datasets_recorded_before_search_text_was_folded_are_found_after_the_mig
 }
 
 #[tokio::test]
+async fn versions_recorded_before_their_hashes_get_the_original_s_sha256_and_await_a_content_hash() {
+    let fresh = FreshDatabase::create().await;
+    let store = connect(&fresh.url).await;
+    migrate(store.as_ref()).await.expect("migrating");
+    let user = a_user(store.as_ref(), "uploader").await;
+    let project = a_project(store.as_ref(), &user, "p", now()).await;
+    let (_, v0) = a_dataset(store.as_ref(), &project, &user).await;
+    let (_, other) = a_dataset(store.as_ref(), &project, &user).await;
+    assert_eq!(store.versions_without_content_hash(10).await.unwrap(), []);
+
+    // Back to the schema before version identity (the 8th migration), and forward again.
+    let db = Database::connect(&fresh.url).await.expect("connecting");
+    let after_identity = Migrator::get_migration_files().len() as u32 - 8;
+    Migrator::down(&db, Some(after_identity + 1)).await.expect("undoing the version identity migration");
+    Migrator::up(&db, None).await.expect("the version identity migration");
+    let found = store.find_version(v0.version_id).await.unwrap().expect("the version");
+    assert_eq!(found.summary.sha256.as_deref(), Some(v0.original.sha256.as_str()), "the original's sha256");
+    assert_eq!(found.summary.content_hash, None);
+    assert_eq!(store.versions_without_content_hash(10).await.unwrap(), [v0.version_id, other.version_id]);
+    assert_eq!(store.versions_without_content_hash(1).await.unwrap(), [v0.version_id], "oldest first");
+
+    store.set_content_hash(v0.version_id, "sha256:first").await.unwrap();
+    store.set_content_hash(v0.version_id, "sha256:second").await.unwrap();
+    let found = store.find_version(v0.version_id).await.unwrap().expect("the version");
+    assert_eq!(found.summary.content_hash.as_deref(), Some("sha256:first"), "a recorded hash is kept");
+    assert_eq!(store.versions_without_content_hash(10).await.unwrap(), [other.version_id]);
+    db.close().await.expect("closing the connection");
+    fresh.remove().await;
+}
+
+#[tokio::test]
 async fn delete_dataset_returns_its_storage_keys_and_leaves_no_trace_of_it_or_its_versions() {
     let db = open().await;
     let user = a_user(db.store.as_ref(), "uploader").await;
@@ -978,6 +1097,7 @@ async fn delete_dataset_returns_its_storage_keys_and_leaves_no_trace_of_it_or_it
         name: "used it".into(),
         dataset_id: dataset,
         dataset_version_id: Some(versions[1].version_id),
+        dataset_alias: None,
         target_column: None,
         problem_type: None,
         status: ExperimentStatus::Succeeded,
@@ -987,7 +1107,7 @@ async fn delete_dataset_returns_its_storage_keys_and_leaves_no_trace_of_it_or_it
     let recorded: HashSet<String> = versions.iter().flat_map(keys_of).collect();
     assert_eq!(recorded.len(), 6);
 
-    let returned = db.store.delete_dataset(dataset).await.unwrap();
+    let returned = db.store.delete_dataset(dataset, None).await.unwrap();
     assert_eq!(returned.len(), 6, "keys returned: {returned:?}");
     assert_eq!(returned.into_iter().collect::<HashSet<_>>(), recorded);
 
@@ -1168,6 +1288,7 @@ fn experiment(project: &Project, dataset: DatasetId, name: &str, at: DateTime<Ut
         name: name.into(),
         dataset_id: dataset,
         dataset_version_id: None,
+        dataset_alias: None,
         target_column: Some("target".into()),
         problem_type: Some("classification".into()),
         status: ExperimentStatus::Running,
@@ -1428,4 +1549,120 @@ async fn a_duplicate_key_is_not_a_transient_error() {
     let error = s.b.execute_unprepared(&sql).await.expect_err("a duplicate key was recorded");
     assert!(!is_transient(&error), "transient: {error}");
     s.drop_table().await;
+}
+
+// Idempotency keys
+
+fn key_owner(user: &User, key: &str) -> KeyOwner {
+    KeyOwner { user: user.id, key: IdempotencyKey::parse(key.as_bytes()).expect("a valid key") }
+}
+
+fn key_claim(owner: &KeyOwner, at: DateTime<Utc>, lease_seconds: i64) -> KeyClaim {
+    KeyClaim {
+        owner: owner.clone(),
+        token: Uuid::new_v4(),
+        now: at,
+        lease_until: at + Duration::seconds(lease_seconds),
+        expires_at: at + Duration::hours(24),
+    }
+}
+
+fn an_answer(fingerprint: &str) -> StoredAnswer {
+    StoredAnswer {
+        fingerprint: fingerprint.into(),
+        status: 201,
+        content_type: Some("application/json; charset=utf-8".into()),
+        body: format!("{{\"id\": \"{}\", \"text\": \"é ✓\"}}", "x".repeat(70_000)),
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_key_is_running_until_its_answer_is_recorded_then_replayed() {
+    let db = open().await;
+    let user = a_user(db.store.as_ref(), "client").await;
+    let owner = key_owner(&user, &format!("key-{}", token()));
+    let first = key_claim(&owner, now(), 60);
+    assert_eq!(db.store.claim_idempotency_key(&first).await.unwrap(), KeyState::Claimed);
+    let second = key_claim(&owner, now(), 60);
+    assert_eq!(
+        db.store.claim_idempotency_key(&second).await.unwrap(),
+        KeyState::Running { lease_until: first.lease_until }
+    );
+    assert!(!db.store.renew_idempotency_lease(&owner, second.token, now()).await.unwrap(), "not the holder");
+    let later = first.lease_until + Duration::seconds(30);
+    assert!(db.store.renew_idempotency_lease(&owner, first.token, later).await.unwrap());
+    assert!(!db.store.complete_idempotency_key(&owner, second.token, &an_answer("f")).await.unwrap());
+    // An answer longer than 64 KiB (MySQL's TEXT) with non-ASCII text is kept whole.
+    let answer = an_answer("f");
+    assert!(db.store.complete_idempotency_key(&owner, first.token, &answer).await.unwrap());
+    assert_eq!(db.store.claim_idempotency_key(&key_claim(&owner, now(), 60)).await.unwrap(), KeyState::Done(answer));
+}
+
+#[tokio::test]
+async fn keys_are_per_user_and_case_sensitive() {
+    let db = open().await;
+    let (alice, bob) = (a_user(db.store.as_ref(), "alice").await, a_user(db.store.as_ref(), "bob").await);
+    let key = format!("Key-{}", token());
+    for owner in [key_owner(&alice, &key), key_owner(&bob, &key), key_owner(&alice, &key.to_lowercase())] {
+        assert_eq!(db.store.claim_idempotency_key(&key_claim(&owner, now(), 60)).await.unwrap(), KeyState::Claimed);
+    }
+}
+
+#[tokio::test]
+async fn a_released_key_an_expired_key_and_a_lapsed_lease_are_free_again() {
+    let db = open().await;
+    let user = a_user(db.store.as_ref(), "client").await;
+    let owner = key_owner(&user, &format!("key-{}", token()));
+    let first = key_claim(&owner, now(), 60);
+    db.store.claim_idempotency_key(&first).await.unwrap();
+    db.store.release_idempotency_key(&owner, first.token).await.unwrap();
+    assert_eq!(db.store.claim_idempotency_key(&key_claim(&owner, now(), 60)).await.unwrap(), KeyState::Claimed);
+
+    // The holder died: its lease lapses and the next attempt takes the key over.
+    let dead = key_claim(&key_owner(&user, &format!("lapsed-{}", token())), now() - Duration::seconds(120), 60);
+    db.store.claim_idempotency_key(&dead).await.unwrap();
+    let next = key_claim(&dead.owner, now(), 60);
+    assert_eq!(db.store.claim_idempotency_key(&next).await.unwrap(), KeyState::Claimed);
+    assert!(!db.store.complete_idempotency_key(&dead.owner, dead.token, &an_answer("late")).await.unwrap());
+    assert!(db.store.complete_idempotency_key(&dead.owner, next.token, &an_answer("on time")).await.unwrap());
+
+    // An answered key past its expiry is forgotten: by a claim, or by the sweep.
+    let mut old = key_claim(&key_owner(&user, &format!("old-{}", token())), now() - Duration::hours(25), 60);
+    old.expires_at = now() - Duration::hours(1);
+    db.store.claim_idempotency_key(&old).await.unwrap();
+    db.store.complete_idempotency_key(&old.owner, old.token, &an_answer("old")).await.unwrap();
+    assert_eq!(db.store.claim_idempotency_key(&key_claim(&old.owner, now(), 60)).await.unwrap(), KeyState::Claimed);
+    let mut swept = key_claim(&key_owner(&user, &format!("swept-{}", token())), now() - Duration::hours(25), 60);
+    swept.expires_at = now() - Duration::hours(1);
+    db.store.claim_idempotency_key(&swept).await.unwrap();
+    assert!(db.store.delete_expired_idempotency_keys(now()).await.unwrap() >= 1);
+    assert!(!db.store.renew_idempotency_lease(&swept.owner, swept.token, now()).await.unwrap(), "forgotten");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_sixteen_claims_at_once_through_two_connections_exactly_one_holds_the_key() {
+    let db = open().await;
+    let second = connect(&db.url).await;
+    let user = a_user(db.store.as_ref(), "client").await;
+    let owner = key_owner(&user, &format!("race-{}", token()));
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 { db.store.clone() } else { second.clone() };
+            let (claim, barrier) = (key_claim(&owner, now(), 60), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.claim_idempotency_key(&claim).await
+            })
+        })
+        .collect();
+    let mut claimed = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap_or_else(|e| panic!("a concurrent claim failed: {e}")) {
+            KeyState::Claimed => claimed += 1,
+            KeyState::Running { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(claimed, 1);
 }

@@ -13,3 +13,25 @@ pub fn utc_time<T: IntoIden>(backend: DbBackend, col: T) -> ColumnDef {
         timestamp_with_time_zone(col)
     }
 }
+
+/// Text of any length: MySQL's TEXT holds 64 KiB, so LONGTEXT there.
+pub fn long_text<T: IntoIden>(backend: DbBackend, col: T) -> ColumnDef {
+    if backend == DbBackend::MySql {
+        ColumnDef::new(col).custom(Alias::new("LONGTEXT")).null().take()
+    } else {
+        ColumnDef::new(col).text().null().take()
+    }
+}
+
+/// Case-sensitive ASCII of at most `len` characters (MySQL compares text without case by
+/// default, so a binary collation there).
+pub fn exact_ascii<T: IntoIden>(backend: DbBackend, col: T, len: u32) -> ColumnDef {
+    if backend == DbBackend::MySql {
+        ColumnDef::new(col)
+            .custom(Alias::new(format!("VARCHAR({len}) CHARACTER SET ascii COLLATE ascii_bin")))
+            .not_null()
+            .take()
+    } else {
+        ColumnDef::new(col).string_len(len).not_null().take()
+    }
+}

@@ -10,6 +10,9 @@ mod m20261128_000004_artifact_index;
 mod m20261128_000005_json_as_text;
 mod m20261128_000006_folded_search_text;
 mod m20261205_000007_original_file_name;
+mod m20261205_000008_version_identity;
+mod m20261205_000009_idempotency_keys;
+mod m20261205_000010_aliases_and_revisions;
 mod search_fold;
 
 pub use search_fold::fold_for_search;
@@ -27,6 +30,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_json_as_text::Migration),
             Box::new(m20261128_000006_folded_search_text::Migration),
             Box::new(m20261205_000007_original_file_name::Migration),
+            Box::new(m20261205_000008_version_identity::Migration),
+            Box::new(m20261205_000009_idempotency_keys::Migration),
+            Box::new(m20261205_000010_aliases_and_revisions::Migration),
         ]
     }
 }

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use crate::app::{App, AppError};
-use crate::domain::access::{Action, Principal};
+use crate::domain::access::Principal;
 use crate::domain::drift::{CategoryChange, ShiftLevel, categorical_drift, mean_shift_pct, numeric_psi};
 use crate::domain::dtype::DType;
 use crate::domain::ids::DatasetId;
 use crate::domain::records::Version;
 use crate::domain::statistics::{ColumnStats, ColumnValues};
+use crate::domain::version_ref::VersionRef;
 
 /// Entries of the category lists and of `top_changes`.
 pub const CATEGORY_LIST_LIMIT: usize = 20;
@@ -119,12 +120,12 @@ impl App {
         &self,
         principal: &Principal,
         id: DatasetId,
-        v1: i64,
-        v2: i64,
+        v1: &VersionRef,
+        v2: &VersionRef,
     ) -> Result<Comparison, AppError> {
-        self.visible_dataset(principal, id, Action::Read).await?;
-        let first = self.metadata.find_version_by_number(id, v1).await?.ok_or(AppError::NotFound("version v1"))?;
-        let second = self.metadata.find_version_by_number(id, v2).await?.ok_or(AppError::NotFound("version v2"))?;
+        let (_, first) = self.dataset_version(principal, id, v1).await?;
+        let (_, second) = self.dataset_version(principal, id, v2).await?;
+        let (v1, v2) = (first.summary.version, second.summary.version);
         let (s1, s2) = (self.statistics_of(&first).await?, self.statistics_of(&second).await?);
         let stats1: HashMap<&str, &ColumnStats> = s1.columns.iter().map(|c| (c.name.as_str(), c)).collect();
         let stats2: HashMap<&str, &ColumnStats> = s2.columns.iter().map(|c| (c.name.as_str(), c)).collect();

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
+use crate::domain::aliases::{dataset_etag, if_match as if_match_header};
+use crate::domain::content_hash::content_hash;
 use crate::domain::downloads::{DownloadFormat, download_file_name};
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::records::{Dataset, DatasetListItem, DatasetQuery, Page, SourceFormat, Version, VersionSummary};
@@ -70,9 +72,13 @@ impl App {
         let found = match which {
             VersionRef::Latest => self.metadata.find_version(dataset.latest_version_id).await?,
             VersionRef::Number(n) => self.metadata.find_version_by_number(id, *n).await?,
+            VersionRef::Alias(name) => match self.metadata.find_alias(id, name).await? {
+                Some(alias) => self.metadata.find_version(alias.version_id).await?,
+                None => None,
+            },
         };
         match found {
-            Some(version) => Ok((dataset, version)),
+            Some(version) => Ok((dataset, self.with_content_hash(version).await?)),
             // The latest version is gone only when the dataset was deleted since it was read.
             None if *which == VersionRef::Latest => Err(AppError::NotFound("dataset")),
             None => Err(AppError::VersionNotFound(which.clone())),
@@ -92,7 +98,7 @@ impl App {
     pub async fn get_version(&self, principal: &Principal, id: VersionId) -> Result<Version, AppError> {
         let version = self.metadata.find_version(id).await?.ok_or(AppError::NotFound("dataset version"))?;
         match self.visible_dataset(principal, version.summary.dataset_id, Action::Read).await {
-            Ok(_) => Ok(version),
+            Ok(_) => self.with_content_hash(version).await,
             Err(AppError::NotFound(_)) => Err(AppError::NotFound("dataset version")),
             Err(e) => Err(e),
         }
@@ -181,12 +187,84 @@ impl App {
         }
     }
 
+    /// The version with its content hash: computed from its normalized file, and recorded,
+    /// for a version uploaded before content hashes were recorded at upload.
+    pub(crate) async fn with_content_hash(&self, mut version: Version) -> Result<Version, AppError> {
+        if version.summary.content_hash.is_some() {
+            return Ok(version);
+        }
+        let digests = self.tables.content_digests(&version.normalized.storage_key).await.map_err(|e| match e {
+            StoreError::NotFound => AppError::NotFound("dataset"),
+            other => other.into(),
+        })?;
+        let hash = content_hash(version.summary.row_count, &version.columns, &digests);
+        self.metadata.set_content_hash(version.summary.id, &hash).await?;
+        version.summary.content_hash = Some(hash);
+        Ok(version)
+    }
+
+    /// Computes and records the content hash of every version that has none (versions
+    /// uploaded before content hashes were recorded), `batch` versions at a time, oldest
+    /// first; returns how many it recorded. A version deleted meanwhile, or whose normalized
+    /// file is missing (logged), is skipped.
+    pub async fn backfill_content_hashes(&self, batch: u64) -> Result<u64, AppError> {
+        let (mut recorded, mut skipped) = (0, std::collections::HashSet::new());
+        loop {
+            let ids = self.metadata.versions_without_content_hash(batch + skipped.len() as u64).await?;
+            let ids: Vec<VersionId> = ids.into_iter().filter(|id| !skipped.contains(id)).collect();
+            if ids.is_empty() {
+                return Ok(recorded);
+            }
+            for id in ids {
+                let Some(version) = self.metadata.find_version(id).await? else {
+                    skipped.insert(id);
+                    continue;
+                };
+                match self.with_content_hash(version).await {
+                    Ok(_) => recorded += 1,
+                    Err(AppError::NotFound(_)) => {
+                        tracing::warn!(version_id = %id.0, "no content hash: the version's normalized file is missing");
+                        skipped.insert(id);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
     /// Deletes the dataset, all its versions and all their artifact files.
-    pub async fn delete_dataset(&self, principal: &Principal, id: DatasetId) -> Result<(), AppError> {
-        self.visible_dataset(principal, id, Action::Write).await?;
-        let keys = self.metadata.delete_dataset(id).await?;
+    /// `if_match`: the `If-Match` header, when sent (`precondition_failed` unless it names
+    /// the dataset's current tag).
+    pub async fn delete_dataset(
+        &self,
+        principal: &Principal,
+        id: DatasetId,
+        if_match: Option<&str>,
+    ) -> Result<(), AppError> {
+        let dataset = self.visible_dataset(principal, id, Action::Write).await?;
+        let if_revision = required_revision(&dataset, if_match)?;
+        let keys = self.metadata.delete_dataset(id, if_revision).await?;
         self.delete_artifacts(&keys).await;
         Ok(())
+    }
+}
+
+/// What `If-Match` (when sent) requires of a change of `dataset`: `Ok(None)` with no header or
+/// `*`, `Ok(Some(revision))` when the header names the dataset's current tag (the change is
+/// then made only if the dataset is still at that revision), `precondition_failed` otherwise.
+pub(crate) fn required_revision(dataset: &Dataset, if_match: Option<&str>) -> Result<Option<i64>, AppError> {
+    let Some(header) = if_match else { return Ok(None) };
+    if header.trim() == "*" {
+        return Ok(None);
+    }
+    let current = dataset_etag(dataset.id, dataset.revision);
+    if if_match_header(header, &current) {
+        Ok(Some(dataset.revision))
+    } else {
+        Err(AppError::PreconditionFailed(format!(
+            "the dataset changed: its ETag is now {current}, not {}; nothing was done",
+            header.trim()
+        )))
     }
 }
 

@@ -33,6 +33,9 @@ pub enum AppError {
     Unreadable(IngestError),
     #[error("{0}")]
     Conflict(String),
+    /// The caller's `If-Match` names a state of the resource that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The data cannot be written in the requested format (e.g. beyond Excel's limits).
     #[error("{0}")]
     NotExportable(String),
@@ -99,6 +102,9 @@ impl From<StoreError> for AppError {
                 AppError::Conflict("the request conflicts with data already stored".into())
             }
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Stale { .. } => AppError::PreconditionFailed(
+                "the dataset changed since the ETag given in If-Match; nothing was done: read it again".into(),
+            ),
             other @ StoreError::Other { .. } => AppError::internal_caused_by("an adapter failed", other),
         }
     }

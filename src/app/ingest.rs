@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tempfile::TempPath;
 
+use crate::app::datasets::required_revision;
 use crate::app::errors::ErrorChain;
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
@@ -30,7 +31,7 @@ pub struct SpooledUpload {
     pub file_name: Option<String>,
 }
 
-/// What an upload created.
+/// What an upload created (or, when it was `unchanged`, the latest version it matched).
 #[derive(Debug, Clone)]
 pub struct Uploaded {
     pub dataset_id: DatasetId,
@@ -40,8 +41,32 @@ pub struct Uploaded {
     pub row_count: u64,
     pub column_count: u64,
     pub quality: QualityReport,
+    /// Lower-case hex SHA-256 of the version's uploaded bytes.
+    pub sha256: String,
+    /// The hash of the version's normalized table (`domain::content_hash`).
+    pub content_hash: String,
+    /// Nothing was stored: the file's table equals the latest version's (`skip_if_unchanged`).
+    pub unchanged: bool,
     /// How long each phase took.
     pub timings: UploadTimings,
+}
+
+/// How a new version is to be recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionOptions {
+    /// Store nothing when the file's table equals the latest version's (same content hash).
+    pub skip_if_unchanged: bool,
+    /// The `If-Match` header: store the version only if the dataset still has this tag.
+    pub if_match: Option<String>,
+}
+
+/// The conditions of a next version.
+#[derive(Debug, Clone, Copy, Default)]
+struct NextVersion {
+    /// Record nothing when the table equals this version's, and answer with it.
+    unless_unchanged: Option<VersionId>,
+    /// Record it only while the dataset is at this revision (`If-Match`).
+    if_revision: Option<i64>,
 }
 
 /// Durations of an upload's phases after the body was received.
@@ -69,7 +94,7 @@ impl App {
         let new_dataset =
             NewDataset { project_id: project, name: name.into_string(), description: description.clone() };
         let dataset_id = DatasetId(self.ids.new_id());
-        self.store_version(principal, dataset_id, Some(new_dataset), description, file).await
+        self.store_version(principal, dataset_id, Some(new_dataset), description, file, NextVersion::default()).await
     }
 
     /// Adds the next version to an existing dataset. `description` is required.
@@ -79,13 +104,42 @@ impl App {
         dataset: DatasetId,
         description: Option<&str>,
         file: SpooledUpload,
+        options: &VersionOptions,
     ) -> Result<Uploaded, AppError> {
         let description = Description::parse_optional(description)?
             .ok_or_else(|| AppError::Invalid("description is required: say what changed in this version".into()))?;
         let found = self.visible_dataset(principal, dataset, Action::Write).await?;
-        self.store_version(principal, found.id, None, Some(description.into_string()), file).await
+        let if_revision = required_revision(&found, options.if_match.as_deref())?;
+        let unless_unchanged = options.skip_if_unchanged.then_some(found.latest_version_id);
+        let next = NextVersion { unless_unchanged, if_revision };
+        self.store_version(principal, found.id, None, Some(description.into_string()), file, next).await
     }
 
+    /// The latest version, as an upload's answer, when its table is `content_hash`.
+    async fn unchanged(&self, latest: VersionId, content_hash: &str) -> Result<Option<Uploaded>, AppError> {
+        let Some(version) = self.metadata.find_version(latest).await? else { return Ok(None) };
+        let version = self.with_content_hash(version).await?;
+        if version.summary.content_hash.as_deref() != Some(content_hash) {
+            return Ok(None);
+        }
+        let s = &version.summary;
+        Ok(Some(Uploaded {
+            dataset_id: s.dataset_id,
+            version_id: s.id,
+            version: s.version,
+            original_artifact_id: version.original.id,
+            row_count: s.row_count,
+            column_count: s.column_count,
+            quality: version.quality.clone(),
+            sha256: version.original.sha256.clone(),
+            content_hash: content_hash.to_string(),
+            unchanged: true,
+            timings: UploadTimings { normalize: std::time::Duration::ZERO, store: std::time::Duration::ZERO },
+        }))
+    }
+
+    /// Normalizes `file` and records it as the next version of `dataset_id` (creating the
+    /// dataset with `new_dataset`), under the conditions of `next`.
     async fn store_version(
         &self,
         principal: &Principal,
@@ -93,6 +147,7 @@ impl App {
         new_dataset: Option<NewDataset>,
         description: Option<String>,
         file: SpooledUpload,
+        next: NextVersion,
     ) -> Result<Uploaded, AppError> {
         let normalized = tempfile::Builder::new()
             .prefix("normalized-")
@@ -103,6 +158,12 @@ impl App {
         let started = std::time::Instant::now();
         let (table, normalized_sha256) = self.normalize(&file.path, &normalized).await?;
         let normalized_at = started.elapsed();
+        if let Some(latest) = next.unless_unchanged
+            && let Some(mut same) = self.unchanged(latest, &table.content_hash).await?
+        {
+            same.timings = UploadTimings { normalize: normalized_at, store: started.elapsed() - normalized_at };
+            return Ok(same);
+        }
 
         let version_id = VersionId(self.ids.new_id());
         let now = self.clock.now();
@@ -139,8 +200,10 @@ impl App {
                 quality: table.quality.clone(),
                 preview: table.preview.clone(),
                 original_file_name: file.file_name.clone(),
+                content_hash: table.content_hash.clone(),
                 original: original.clone(),
                 normalized: normalized_artifact.clone(),
+                if_revision: next.if_revision,
             };
             self.metadata.insert_version(&record).await
         }
@@ -176,6 +239,9 @@ impl App {
             row_count: table.row_count,
             column_count: table.columns.len() as u64,
             quality: table.quality,
+            sha256: file.sha256.clone(),
+            content_hash: table.content_hash,
+            unchanged: false,
             timings: UploadTimings { normalize: normalized_at, store: started.elapsed() - normalized_at },
         })
     }

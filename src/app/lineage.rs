@@ -3,6 +3,7 @@
 
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
+use crate::domain::aliases::AliasName;
 use crate::domain::ids::{DatasetId, DeploymentId, ExperimentId, ModelId, ProjectId, VersionId};
 use crate::domain::lineage::{
     Deployment, Experiment, ExperimentStatus, ExperimentSummary, Lineage, LineageFilter, Model,
@@ -18,6 +19,9 @@ pub struct NewExperiment {
     pub name: String,
     pub dataset_id: DatasetId,
     pub dataset_version_id: Option<VersionId>,
+    /// An alias of the dataset instead of `dataset_version_id`: resolved to the version it
+    /// points at now, and both are recorded.
+    pub dataset_alias: Option<String>,
     pub target_column: Option<String>,
     pub problem_type: Option<String>,
     /// `None` records the experiment as pending.
@@ -86,12 +90,26 @@ impl App {
                 return Err(AppError::Invalid("dataset_version_id is not a version of dataset_id".into()));
             }
         }
+        let (dataset_version_id, dataset_alias) = match (new.dataset_version_id, new.dataset_alias.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::Invalid("give dataset_version_id or dataset_alias, not both".into()));
+            }
+            (_, Some(alias)) => {
+                let name =
+                    AliasName::parse(alias.trim()).map_err(|e| AppError::Invalid(format!("dataset_alias: {e}")))?;
+                let found = self.metadata.find_alias(dataset.id, &name).await?;
+                let found = found.ok_or_else(|| AppError::Invalid(format!("the dataset has no alias `{name}`")))?;
+                (Some(found.version_id), Some(name.as_str().to_string()))
+            }
+            (version, None) => (version, None),
+        };
         let experiment = Experiment {
             id: ExperimentId(self.ids.new_id()),
             project_id: new.project_id,
             name,
             dataset_id: dataset.id,
-            dataset_version_id: new.dataset_version_id,
+            dataset_version_id,
+            dataset_alias,
             target_column,
             problem_type,
             status,

@@ -2,10 +2,12 @@
 //! calls the ports; the HTTP adapter only converts to and from DTOs.
 
 pub mod access;
+pub mod aliases;
 pub mod analysis;
 pub mod compare;
 pub mod datasets;
 pub mod errors;
+pub mod idempotency;
 pub mod ingest;
 pub mod lineage;
 pub mod projects;
@@ -41,6 +43,8 @@ pub struct AppSettings {
     pub query_max_rows: u64,
     /// How long an upload waits for an ingest slot before it is answered 503 (`Retry-After`).
     pub ingest_wait: std::time::Duration,
+    /// How long an idempotency key is remembered from its first use (`IDEMPOTENCY_TTL_SECONDS`).
+    pub idempotency_ttl: std::time::Duration,
 }
 
 /// The application: every port it needs, chosen at start-up.

@@ -80,7 +80,8 @@ impl App {
     }
 
     /// Sweeps now and then every `interval`, for the life of the process, deleting orphans
-    /// older than `grace`.
+    /// older than `grace`; each pass also forgets expired idempotency keys and records the
+    /// content hash of versions that have none.
     pub fn start_sweeper(&self, grace: Duration, interval: Duration) {
         let app = self.clone();
         tokio::spawn(async move {
@@ -91,6 +92,20 @@ impl App {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %ErrorChain(&e), "orphan sweep failed; it will run again"),
+                }
+                match app.sweep_idempotency_keys().await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "forgot expired idempotency keys"),
+                    Err(e) => {
+                        tracing::warn!(error = %ErrorChain(&e), "idempotency key sweep failed; it will run again")
+                    }
+                }
+                match app.backfill_content_hashes(100).await {
+                    Ok(0) => {}
+                    Ok(recorded) => tracing::info!(recorded, "recorded the content hash of older versions"),
+                    Err(e) => {
+                        tracing::warn!(error = %ErrorChain(&e), "content hash backfill failed; it will run again")
+                    }
                 }
                 match app.sweep_spool(grace).await {
                     Ok(0) => {}

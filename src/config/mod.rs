@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::domain::idempotency::DEFAULT_TTL;
+
 mod storage;
 pub use storage::{AzblobTarget, AzureCredentials, CLOUD_VARIABLES, GcsTarget, S3Target, StorageTarget, parse_storage};
 
@@ -51,6 +53,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     (
         "UPLOAD_IDLE_TIMEOUT_SECONDS",
         "an upload whose body sends no byte for this long is cancelled with 408 (default 60)",
+    ),
+    (
+        "IDEMPOTENCY_TTL_SECONDS",
+        "how long an Idempotency-Key is remembered from its first use, with its answer for replay (default 86400)",
     ),
     ("QUERY_MAX_ROWS", "most rows of a JSON /query answer (default 100000)"),
     (
@@ -111,6 +117,7 @@ pub struct Settings {
     pub upload_idle_timeout_seconds: u64,
     pub query_max_rows: u64,
     pub query_memory_bytes: u64,
+    pub idempotency_ttl_seconds: u64,
     pub log_format: LogFormat,
 }
 
@@ -191,6 +198,7 @@ impl Settings {
         let upload_idle_timeout_seconds = positive("UPLOAD_IDLE_TIMEOUT_SECONDS", 60)?;
         let query_max_rows = positive("QUERY_MAX_ROWS", DEFAULT_QUERY_MAX_ROWS)?;
         let query_memory_bytes = positive("QUERY_MEMORY_BYTES", DEFAULT_QUERY_MEMORY_BYTES)?;
+        let idempotency_ttl_seconds = positive("IDEMPOTENCY_TTL_SECONDS", DEFAULT_TTL.as_secs())?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -214,6 +222,7 @@ impl Settings {
             upload_idle_timeout_seconds,
             query_max_rows,
             query_memory_bytes,
+            idempotency_ttl_seconds,
             log_format,
         })
     }
@@ -240,6 +249,7 @@ impl Settings {
             upload_idle_timeout_seconds: 60,
             query_max_rows: DEFAULT_QUERY_MAX_ROWS,
             query_memory_bytes: DEFAULT_QUERY_MEMORY_BYTES,
+            idempotency_ttl_seconds: DEFAULT_TTL.as_secs(),
             log_format: LogFormat::Text,
         }
     }

@@ -43,6 +43,8 @@ pub struct Experiment {
     pub name: String,
     pub dataset_id: DatasetId,
     pub dataset_version_id: Option<VersionId>,
+    /// The alias the experiment named, resolved to `dataset_version_id` when it was recorded.
+    pub dataset_alias: Option<String>,
     pub target_column: Option<String>,
     pub problem_type: Option<String>,
     pub status: ExperimentStatus,

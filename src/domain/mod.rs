@@ -2,9 +2,12 @@
 //! in-memory columnar data model (they are data, not I/O).
 
 pub mod access;
+pub mod aliases;
+pub mod content_hash;
 pub mod downloads;
 pub mod drift;
 pub mod dtype;
+pub mod idempotency;
 pub mod ids;
 pub mod inference;
 pub mod lineage;

@@ -44,8 +44,15 @@ pub const STAGE_RULE: TextRule = TextRule { min_chars: 1, max_chars: 64, pattern
 /// characters.
 pub const SQL_RULE: TextRule = TextRule { min_chars: 1, max_chars: 100_000, pattern: SQL_PATTERN };
 
+/// An `Idempotency-Key` header: 1 to 255 visible ASCII characters (`domain::idempotency`).
+pub const IDEMPOTENCY_KEY_RULE: TextRule = TextRule { min_chars: 1, max_chars: 255, pattern: r"^[!-~]+$" };
+
+/// An alias of a version (`domain::aliases`): a lower-case letter, then up to 62 lower-case
+/// letters, digits, `_` or `-`.
+pub const ALIAS_RULE: TextRule = TextRule { min_chars: 1, max_chars: 63, pattern: r"^[a-z][a-z0-9_-]*$" };
+
 /// Every rule: what the OpenAPI document may say of a text field.
-pub const ALL_RULES: [TextRule; 8] = [
+pub const ALL_RULES: [TextRule; 10] = [
     NAME_RULE,
     DESCRIPTION_RULE,
     REQUIRED_DESCRIPTION_RULE,
@@ -54,6 +61,8 @@ pub const ALL_RULES: [TextRule; 8] = [
     PROBLEM_TYPE_RULE,
     STAGE_RULE,
     SQL_RULE,
+    IDEMPOTENCY_KEY_RULE,
+    ALIAS_RULE,
 ];
 
 /// White space, as `str::trim` (Unicode `White_Space`) removes it from both ends first; spelled

@@ -125,6 +125,9 @@ pub struct Dataset {
     pub latest_version: i64,
     pub rows: u64,
     pub columns: u64,
+    /// How many times the dataset changed since its first version (a new version, an alias
+    /// set or removed): its entity tag (`domain::aliases::dataset_etag`).
+    pub revision: i64,
 }
 
 /// A row of the dataset listing.
@@ -146,6 +149,11 @@ pub struct VersionSummary {
     pub created_by: UserId,
     pub created_by_name: String,
     pub created_at: DateTime<Utc>,
+    /// Lower-case hex SHA-256 of the uploaded bytes.
+    pub sha256: Option<String>,
+    /// The hash of the normalized table (`domain::content_hash`); `None` for a version
+    /// uploaded before it was recorded, until it is computed.
+    pub content_hash: Option<String>,
 }
 
 /// One immutable version with everything recorded at upload.
@@ -179,8 +187,12 @@ pub struct NewVersion {
     pub preview: Vec<PreviewRow>,
     /// The name the original file was uploaded under, when the client gave one.
     pub original_file_name: Option<String>,
+    /// The hash of the normalized table (`domain::content_hash`).
+    pub content_hash: String,
     pub original: Artifact,
     pub normalized: Artifact,
+    /// For a next version: only when the dataset is still at this revision (`If-Match`).
+    pub if_revision: Option<i64>,
 }
 
 #[derive(Debug, Clone)]

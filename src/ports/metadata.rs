@@ -4,6 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::access::{Principal, Role};
+use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
+use crate::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use crate::domain::records::{
@@ -20,8 +22,13 @@ use crate::ports::StoreError;
 /// - `insert_version` gives the new version the next number of its dataset (0 for a new
 ///   dataset, then 1, 2, …): unique and contiguous even when several processes insert versions
 ///   of one dataset at the same time. It creates the dataset first when `new_dataset` is set.
-/// - `delete_dataset` removes the dataset with every version and artifact row, and returns
-///   the storage keys of the artifacts that were recorded, for the caller to delete.
+/// - A dataset's `revision` is 0 with its first version and grows by one with each change:
+///   a new version, an alias set, moved or removed. A change given an expected revision
+///   (`if_revision`, from `If-Match`) happens only when the dataset is still at it, checked
+///   and changed atomically; otherwise it fails with `Stale` and changes nothing.
+/// - `delete_dataset` removes the dataset with every version, artifact row and alias (with
+///   their history), and returns the storage keys of the artifacts that were recorded, for
+///   the caller to delete.
 /// - Lookups of a missing id return `Ok(None)`, not an error.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
@@ -61,9 +68,51 @@ pub trait MetadataStore: Send + Sync {
     async fn list_versions(&self, dataset: DatasetId, page: Page) -> Result<(Vec<VersionSummary>, u64), StoreError>;
     async fn find_version(&self, id: VersionId) -> Result<Option<Version>, StoreError>;
     async fn find_version_by_number(&self, dataset: DatasetId, number: i64) -> Result<Option<Version>, StoreError>;
-    async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError>;
+    async fn delete_dataset(&self, id: DatasetId, if_revision: Option<i64>) -> Result<Vec<String>, StoreError>;
+
+    /// Sets, moves or removes an alias (`change.target`), records the change in its history
+    /// and bumps the dataset's revision, together. Setting an alias to the version it already
+    /// names changes nothing. Returns the alias as it is now (`None` once removed); removing
+    /// an alias that does not exist fails with `NotFound`, as does a missing dataset.
+    async fn change_alias(&self, change: &AliasChange) -> Result<Option<Alias>, StoreError>;
+    async fn find_alias(&self, dataset: DatasetId, name: &AliasName) -> Result<Option<Alias>, StoreError>;
+    /// The dataset's aliases by name.
+    async fn list_aliases(&self, dataset: DatasetId) -> Result<Vec<Alias>, StoreError>;
+    /// Every change of the alias, oldest first (empty for an alias that never existed).
+    async fn alias_history(&self, dataset: DatasetId, name: &AliasName) -> Result<Vec<AliasMove>, StoreError>;
+    /// Records the content hash of a version that has none (a version uploaded before content
+    /// hashes were recorded); a version that has one keeps it.
+    async fn set_content_hash(&self, version: VersionId, content_hash: &str) -> Result<(), StoreError>;
+    /// Up to `limit` versions that have no content hash yet, oldest first.
+    async fn versions_without_content_hash(&self, limit: u64) -> Result<Vec<VersionId>, StoreError>;
     /// Which of `keys` are storage keys of recorded artifacts.
     async fn known_storage_keys(&self, keys: &[String]) -> Result<std::collections::HashSet<String>, StoreError>;
+
+    /// Holds `claim.owner`'s key for the attempt `claim.token` when it is free: never used,
+    /// expired (`expires_at` passed; it is forgotten first), or held by an attempt whose lease
+    /// ran out. Otherwise says who holds it or returns the recorded answer. Atomic: of several
+    /// attempts at once (on any number of processes), exactly one is `Claimed`.
+    async fn claim_idempotency_key(&self, claim: &KeyClaim) -> Result<KeyState, StoreError>;
+    /// Extends the hold of attempt `token` to `lease_until`; `false` when it no longer holds
+    /// the key.
+    async fn renew_idempotency_lease(
+        &self,
+        owner: &KeyOwner,
+        token: uuid::Uuid,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records the answer of attempt `token` for replay; `false` (and nothing recorded) when it
+    /// no longer holds the key.
+    async fn complete_idempotency_key(
+        &self,
+        owner: &KeyOwner,
+        token: uuid::Uuid,
+        answer: &StoredAnswer,
+    ) -> Result<bool, StoreError>;
+    /// Forgets the key if attempt `token` holds it (its answer is not to be replayed).
+    async fn release_idempotency_key(&self, owner: &KeyOwner, token: uuid::Uuid) -> Result<(), StoreError>;
+    /// Forgets every key whose `expires_at` is before `now`; returns how many.
+    async fn delete_expired_idempotency_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     async fn insert_experiment(&self, experiment: &Experiment) -> Result<(), StoreError>;
     async fn find_experiment(&self, id: ExperimentId) -> Result<Option<Experiment>, StoreError>;

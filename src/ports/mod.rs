@@ -26,6 +26,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The record changed since the revision the caller named (`If-Match`): nothing was done.
+    #[error("the dataset changed since revision {expected}")]
+    Stale { expected: i64 },
     #[error("{context}")]
     Other {
         context: String,

@@ -57,6 +57,9 @@ pub struct IngestedTable {
     pub row_count: u64,
     /// Hex SHA-256 of the normalized file written.
     pub normalized_sha256: String,
+    /// `sha256:` and the hex SHA-256 of the table's canonical serialization
+    /// (`domain::content_hash`).
+    pub content_hash: String,
     pub quality: QualityReport,
     pub preview: Vec<PreviewRow>,
 }
@@ -145,4 +148,8 @@ pub trait TableSource: Send + Sync {
     ) -> Result<BatchStream, StoreError> {
         self.batches(key, columns).await
     }
+
+    /// Every column's content digest (`domain::content_hash`), in column order, read from the
+    /// stored table (for a version whose content hash was not recorded at upload).
+    async fn content_digests(&self, key: &str) -> Result<Vec<[u8; 32]>, StoreError>;
 }

@@ -95,10 +95,12 @@ async fn missing_non_integer_or_unknown_versions_answer_4xx() {
     let app = spawn_app().await;
     let id = two_versions(&app, b"a\n1\n2\n", b"a\n3\n4\n").await;
     let base = format!("/api/datasets/{id}/compare");
-    for query in ["", "?v1=0", "?v2=1", "?v1=zero&v2=1", "?v1=0.5&v2=1"] {
+    for query in ["", "?v1=0", "?v2=1", "?v1=Zero&v2=1", "?v1=0.5&v2=1"] {
         app.get(&app.admin_key, &format!("{base}{query}")).await.expect_error(400, "bad_request");
     }
     app.get(&app.admin_key, &format!("{base}?v1=0&v2=7")).await.expect_error(404, "not_found");
+    let no_alias = app.get(&app.admin_key, &format!("{base}?v1=zero&v2=1")).await;
+    assert!(no_alias.expect_error(404, "not_found").contains("zero"), "an alias the dataset does not have");
     app.get(&app.admin_key, &format!("{base}?v1=-1&v2=1")).await.expect_error(404, "not_found");
     let same = app.get(&app.admin_key, &format!("{base}?v1=1&v2=1")).await.expect(200);
     assert_eq!(same["column_diffs"]["a"]["psi"], 0.0);

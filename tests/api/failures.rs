@@ -10,6 +10,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use datasets_api::adapters::http::routes;
 use datasets_api::domain::access::{Principal, Role};
+use datasets_api::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
+use datasets_api::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use datasets_api::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use datasets_api::domain::records::{
@@ -174,12 +176,66 @@ impl MetadataStore for FailingMetadata {
         self.inner.find_version_by_number(dataset, number).await
     }
 
-    async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError> {
-        self.inner.delete_dataset(id).await
+    async fn delete_dataset(&self, id: DatasetId, if_revision: Option<i64>) -> Result<Vec<String>, StoreError> {
+        self.inner.delete_dataset(id, if_revision).await
+    }
+
+    async fn set_content_hash(&self, version: VersionId, content_hash: &str) -> Result<(), StoreError> {
+        self.inner.set_content_hash(version, content_hash).await
+    }
+
+    async fn versions_without_content_hash(&self, limit: u64) -> Result<Vec<VersionId>, StoreError> {
+        self.inner.versions_without_content_hash(limit).await
     }
 
     async fn known_storage_keys(&self, keys: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
         self.inner.known_storage_keys(keys).await
+    }
+
+    async fn change_alias(&self, change: &AliasChange) -> Result<Option<Alias>, StoreError> {
+        self.inner.change_alias(change).await
+    }
+
+    async fn find_alias(&self, dataset: DatasetId, name: &AliasName) -> Result<Option<Alias>, StoreError> {
+        self.inner.find_alias(dataset, name).await
+    }
+
+    async fn list_aliases(&self, dataset: DatasetId) -> Result<Vec<Alias>, StoreError> {
+        self.inner.list_aliases(dataset).await
+    }
+
+    async fn alias_history(&self, dataset: DatasetId, name: &AliasName) -> Result<Vec<AliasMove>, StoreError> {
+        self.inner.alias_history(dataset, name).await
+    }
+
+    async fn claim_idempotency_key(&self, claim: &KeyClaim) -> Result<KeyState, StoreError> {
+        self.inner.claim_idempotency_key(claim).await
+    }
+
+    async fn renew_idempotency_lease(
+        &self,
+        owner: &KeyOwner,
+        token: uuid::Uuid,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.renew_idempotency_lease(owner, token, lease_until).await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        owner: &KeyOwner,
+        token: uuid::Uuid,
+        answer: &StoredAnswer,
+    ) -> Result<bool, StoreError> {
+        self.inner.complete_idempotency_key(owner, token, answer).await
+    }
+
+    async fn release_idempotency_key(&self, owner: &KeyOwner, token: uuid::Uuid) -> Result<(), StoreError> {
+        self.inner.release_idempotency_key(owner, token).await
+    }
+
+    async fn delete_expired_idempotency_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.inner.delete_expired_idempotency_keys(now).await
     }
 
     async fn insert_experiment(&self, experiment: &Experiment) -> Result<(), StoreError> {

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub admin_key: String,
     pub app: App,
     pub dir: tempfile::TempDir,
+    /// The app's settings (its database, its artifact store).
+    pub settings: Settings,
 }
 
 /// A response read whole.
@@ -86,7 +88,7 @@ pub async fn spawn_app_configured(configure: impl FnOnce(&mut Settings)) -> Test
         build_app(&settings).await.expect("the app starts")
     };
     let client = TestClient::new(routes(app.clone()).boxed());
-    TestApp { client, admin_key, app, dir }
+    TestApp { client, admin_key, app, dir, settings }
 }
 
 /// The local folder `dir/artifacts`, or a fresh prefix of the store named by `TEST_STORAGE_URL`.
@@ -114,6 +116,17 @@ pub fn bearer(key: &str) -> String {
 }
 
 impl TestApp {
+    /// Another instance of the server on the same database and artifact store (its own
+    /// connection pool, ingest slots and caches: what a second process behind a load
+    /// balancer would be).
+    pub async fn second_instance(&self) -> TestClient<BoxEndpoint<'static, Response>> {
+        let (app, _) = {
+            let _guard = BUILD_LOCK.lock().await;
+            build_app(&self.settings).await.expect("the second instance starts")
+        };
+        TestClient::new(routes(app).boxed())
+    }
+
     /// Every stored artifact: the files of the local folder (except the staging folder), or
     /// every object under the app's prefix of an object store.
     pub async fn stored_artifacts(&self) -> Vec<String> {

@@ -12,6 +12,8 @@ mod downloads;
 mod exports;
 mod failures;
 mod helpers;
+mod idempotency;
+mod identity;
 mod lineage;
 mod openapi;
 mod queries;

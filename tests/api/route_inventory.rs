@@ -49,6 +49,10 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/datasets/{dataset_id}/versions", ProjectRead),
     ("post", "/api/datasets/{dataset_id}/versions", ProjectWrite),
     ("get", "/api/dataset-versions/{dataset_version_id}", ProjectRead),
+    ("get", "/api/datasets/{dataset_id}/aliases", ProjectRead),
+    ("put", "/api/datasets/{dataset_id}/aliases/{alias}", ProjectWrite),
+    ("delete", "/api/datasets/{dataset_id}/aliases/{alias}", ProjectWrite),
+    ("get", "/api/datasets/{dataset_id}/aliases/{alias}/history", ProjectRead),
     ("post", "/api/experiments", ProjectWrite),
     ("get", "/api/experiments", Listing),
     ("post", "/api/models", ProjectWrite),
@@ -94,6 +98,9 @@ async fn world() -> World {
     let up = app.upload(&app.admin_key, project, "Secret", "s.csv", b"a,b\n1,x\n2,y\n").await.expect(201);
     let dataset = uuid_of(&up["dataset_id"]);
     app.new_version(&app.admin_key, dataset, "v1", b"a,b\n3,z\n").await.expect(201);
+    let alias = app.client.put(format!("/api/datasets/{dataset}/aliases/production"));
+    let alias = alias.header("Authorization", bearer(&app.admin_key)).body_json(&json!({"version": 0}));
+    app.send(alias).await.expect(200);
     let experiment = app
         .post_json(
             &app.admin_key,
@@ -136,13 +143,15 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
         .replace("{project_id}", &w.project)
         .replace("{dataset_id}", &w.dataset)
         .replace("{dataset_version_id}", &w.version)
-        .replace("{user_id}", &w.viewer_id);
+        .replace("{user_id}", &w.viewer_id)
+        .replace("{alias}", "production");
     let path = if template.ends_with("/compare") { format!("{path}?v1=0&v2=1") } else { path };
     let client = &w.app.client;
     let mut request = match method {
         "get" => client.get(&path),
         "post" => client.post(&path),
         "delete" => client.delete(&path),
+        "put" => client.put(&path),
         other => panic!("no request builder for {other}"),
     };
     if let Some(key) = key {
@@ -169,6 +178,7 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
         ("post", "/api/datasets/{dataset_id}/query") => {
             request.body_json(&json!({"sql": "SELECT a, count(*) FROM data GROUP BY a"}))
         }
+        ("put", "/api/datasets/{dataset_id}/aliases/{alias}") => request.body_json(&json!({"version": 1})),
         ("post", "/api/deployments") => {
             request.body_json(&json!({"name": "D2", "model_id": w.model, "stage": "dev", "is_active": false}))
         }

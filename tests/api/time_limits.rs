@@ -139,6 +139,11 @@ impl TableSource for SlowTables {
         tokio::time::sleep(self.delay).await;
         self.inner.batches(key, columns).await
     }
+
+    async fn content_digests(&self, key: &str) -> Result<Vec<[u8; 32]>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.content_digests(key).await
+    }
 }
 
 #[tokio::test]

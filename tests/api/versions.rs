@@ -183,12 +183,15 @@ async fn an_unknown_version_is_not_found_and_names_the_version() {
 }
 
 #[tokio::test]
-async fn a_version_that_is_not_a_number_or_latest_is_a_bad_request() {
+async fn a_version_that_is_not_a_number_latest_or_an_alias_is_a_bad_request() {
     let app = spawn_app().await;
     let id = two_versions(&app).await;
-    for bad in ["-1", "1.5", "v1", "", "newest"] {
+    for bad in ["-1", "1.5", "V1", "", "new%20est", "inf"] {
         let reply = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns?version={bad}")).await;
         let message = reply.expect_error(400, "bad_request");
         assert!(message.contains("version"), "{bad}: {message}");
     }
+    // A name that could be an alias, but is not one of the dataset's.
+    let reply = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns?version=newest")).await;
+    assert!(reply.expect_error(404, "not_found").contains("newest"));
 }

@@ -1,7 +1,9 @@
 """Data tools read a version straight from the server, as the README shows: pyarrow (for
 pandas) through fsspec's HTTP filesystem, and polars lazily through a pyarrow dataset, fetch
 `download?format=parquet` with range requests and get the version's exact table; DuckDB
-queries the same dataset. Also the `/query` answers in Parquet and Arrow read back in pyarrow.
+queries the same dataset. Also the `/query` answers in Parquet and Arrow read back in pyarrow,
+and the Python recipe of docs/content-hash.md (run as written there) recomputes the server's
+`content_hash` of each version.
 
 Run by scripts/test-readers.sh, which starts the server and passes BASE_URL, KEY and LOG
 (the server's JSON log, to count the 206 answers the readers got).
@@ -67,6 +69,29 @@ def ranged_answers():
     return count
 
 
+def documented_recipe():
+    """The ```python block of docs/content-hash.md, run as written: its `content_hash`."""
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "content-hash.md")
+    with open(doc, encoding="utf-8") as f:
+        text = f.read()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(code, "docs/content-hash.md", "exec"), namespace)
+    return namespace["content_hash"]
+
+
+def check_content_hashes(dataset_id):
+    """The recipe gives every version's `content_hash` from its Parquet download and columns."""
+    content_hash = documented_recipe()
+    versions = json.loads(call("GET", f"/api/datasets/{dataset_id}/versions"))["items"]
+    for version in versions:
+        n = version["version"]
+        parquet_bytes = call("GET", f"/api/datasets/{dataset_id}/download?format=parquet&version={n}")
+        columns = json.loads(call("GET", f"/api/datasets/{dataset_id}/columns?version={n}"))["columns"]
+        assert content_hash(parquet_bytes, columns) == version["content_hash"], (n, version["content_hash"])
+    return len(versions)
+
+
 def main():
     rows = 60_000
     csv = "id,country,amount,day\n" + "".join(
@@ -114,7 +139,17 @@ def main():
     arrow_table = pyarrow.ipc.open_stream(stream).read_all()
     assert arrow_table.equals(table), (arrow_table, table)
 
-    print(f"readers: pyarrow/pandas ({pandas_ranges} range requests), polars ({polars_ranges}), DuckDB, /query parquet and arrow: same table")
+    typed = (
+        "n,x,flag,label,day,at,at_utc\n"
+        "1,0.5,true,é,2024-01-02,2024-01-02 03:04:05,2024-01-02T03:04:05Z\n"
+        "-2,-0.0,,,,,\n"
+        "3,NaN,false,b,1969-12-31,1969-12-31 23:59:59.5,1969-12-31T23:59:59.5+01:00\n"
+    )
+    call("POST", f"/api/datasets/{dataset_id}/versions", form={"description": "types", "file": ("t.csv", typed.encode())})
+    hashed = check_content_hashes(dataset_id)
+
+    print(f"readers: pyarrow/pandas ({pandas_ranges} range requests), polars ({polars_ranges}), DuckDB, /query parquet and arrow: same table; "
+          f"the recipe of docs/content-hash.md gives the content_hash of {hashed} versions")
 
 
 if __name__ == "__main__":

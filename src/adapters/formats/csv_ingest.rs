@@ -33,10 +33,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
 use super::encoding::{Utf8Text, to_utf8};
-use super::sink::{
-    EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, finish_quality, group_rows,
-};
+use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, group_rows, read_back};
 use super::sniff::{Dialect, column_names, detect};
+use crate::domain::content_hash::content_hash;
 use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
 use crate::domain::inference::MixedColumn;
 use crate::domain::inference::{ColumnInference, InferredType, Observed, Temporal, parse_float};
@@ -149,6 +148,7 @@ pub fn ingest_csv_with(
     );
     Ok(IngestedTable {
         format: SourceFormat::Csv,
+        content_hash: content_hash(summary.rows, &columns, &summary.column_digests),
         columns,
         row_count: summary.rows,
         normalized_sha256: summary.sha256,
@@ -706,7 +706,7 @@ fn finish_conversion(
     let sha256 = assembler.close()?;
     let closed = std::time::Instant::now();
     let rows = quality.rows();
-    let quality = finish_quality(normalized, &schema, quality, mixed, workers)?;
-    tracing::debug!(outliers_ms = closed.elapsed().as_millis() as u64, "CSV quality");
-    Ok(SinkSummary { rows, sha256, quality, preview })
+    let read = read_back(normalized, &schema, quality, mixed, workers)?;
+    tracing::debug!(read_back_ms = closed.elapsed().as_millis() as u64, "CSV quality and content digests");
+    Ok(SinkSummary { rows, sha256, quality: read.quality, column_digests: read.digests, preview })
 }

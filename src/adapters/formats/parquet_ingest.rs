@@ -29,6 +29,7 @@ use super::nested_json;
 use super::parquet_guard;
 use super::sink::{CanonicalSink, batch_rows};
 use super::sniff::unique_names;
+use crate::domain::content_hash::content_hash;
 use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
 use crate::domain::inference::DistinctValues;
 use crate::domain::records::SourceFormat;
@@ -99,7 +100,7 @@ pub fn ingest_parquet(upload: &Path, normalized: &Path, limits: &IngestLimits) -
     if summary.rows == 0 {
         return Err(IngestError::NoRows);
     }
-    let columns = names
+    let columns: Vec<ColumnSchema> = names
         .into_iter()
         .zip(&plans)
         .enumerate()
@@ -110,6 +111,7 @@ pub fn ingest_parquet(upload: &Path, normalized: &Path, limits: &IngestLimits) -
         .collect();
     Ok(IngestedTable {
         format: SourceFormat::Parquet,
+        content_hash: content_hash(summary.rows, &columns, &summary.column_digests),
         columns,
         row_count: summary.rows,
         normalized_sha256: summary.sha256,

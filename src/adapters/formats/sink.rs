@@ -20,6 +20,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
+use crate::domain::content_hash::{ColumnDigest, UnhashableType};
 use crate::domain::inference::MixedColumn;
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::{ColumnOutliers, QualityAccumulator, QualityExtras, QualityReport};
@@ -90,6 +91,8 @@ pub struct SinkSummary {
     /// Hex SHA-256 of the normalized file.
     pub sha256: String,
     pub quality: QualityReport,
+    /// Every column's content digest (see `domain::content_hash`).
+    pub column_digests: Vec<[u8; 32]>,
     pub preview: Vec<PreviewRow>,
 }
 
@@ -116,12 +119,19 @@ impl CanonicalSink {
         self.writer.write(batch).map_err(parquet_err)
     }
 
-    /// Closes the file and completes the quality report (see [`finish_quality`]).
+    /// Closes the file, completes the quality report and digests the columns (see
+    /// [`read_back`]).
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         let sha256 = finish_file(self.writer.into_inner().map_err(parquet_err)?)?;
         let workers = crate::ports::system::worker_threads();
-        let quality = finish_quality(&self.path, &self.schema, self.quality, mixed, workers)?;
-        Ok(SinkSummary { rows: self.rows, sha256, quality, preview: self.preview })
+        let read = read_back(&self.path, &self.schema, self.quality, mixed, workers)?;
+        Ok(SinkSummary {
+            rows: self.rows,
+            sha256,
+            quality: read.quality,
+            column_digests: read.digests,
+            preview: self.preview,
+        })
     }
 }
 
@@ -176,17 +186,33 @@ fn writer_properties(schema: &Schema, dictionary: Option<&[String]>) -> WriterPr
         .build()
 }
 
-/// The non-missing values of the numeric columns `indices` (ascending) of a Parquet file of
-/// `rows` rows, as floats, one vector per column (sized for the rows at once).
-fn read_floats(path: &Path, indices: &[usize], rows: usize) -> Result<Vec<Vec<f64>>, IngestError> {
+/// What reading one group of columns back gives, per column in the group: its content digest
+/// and, for a numeric column, its non-missing values as floats (sized for the rows at once).
+struct GroupRead {
+    digests: Vec<[u8; 32]>,
+    floats: Vec<Option<Vec<f64>>>,
+}
+
+/// Reads the columns `indices` (ascending) of the Parquet file of `rows` rows back: their
+/// content digests, and the values of the numeric ones.
+fn read_group(path: &Path, schema: &SchemaRef, indices: &[usize], rows: usize) -> Result<GroupRead, IngestError> {
     let file = File::open(path).map_err(|e| IngestError::Io(e.to_string()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_err)?;
-    let mut out: Vec<Vec<f64>> = indices.iter().map(|_| Vec::with_capacity(rows)).collect();
+    let hash_error = |e: UnhashableType| IngestError::Io(format!("hashing the normalized file: {e}"));
+    let mut digests = indices
+        .iter()
+        .map(|&i| ColumnDigest::new(schema.field(i).data_type()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(hash_error)?;
+    let mut floats: Vec<Option<Vec<f64>>> =
+        indices.iter().map(|&i| is_numeric(schema.field(i).data_type()).then(|| Vec::with_capacity(rows))).collect();
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
-        for (values, column) in out.iter_mut().zip(batch.columns()) {
+        for ((digest, values), column) in digests.iter_mut().zip(&mut floats).zip(batch.columns()) {
+            digest.update(column).map_err(hash_error)?;
+            let Some(values) = values else { continue };
             let nulls = column.logical_nulls().filter(|n| n.null_count() > 0);
             match column.data_type() {
                 DataType::Int64 => {
@@ -196,7 +222,11 @@ fn read_floats(path: &Path, indices: &[usize], rows: usize) -> Result<Vec<Vec<f6
             }
         }
     }
-    Ok(out)
+    Ok(GroupRead { digests: digests.into_iter().map(ColumnDigest::finish).collect(), floats })
+}
+
+fn is_numeric(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Int64 | DataType::Float64)
 }
 
 /// Appends `f` of the valid values to `out`: without missing cells, of every value in order;
@@ -293,55 +323,60 @@ impl RowGroupWriter {
     }
 }
 
-/// Completes the quality report of a normalized file: the reader's `mixed` columns and the
-/// outliers of each numeric column (the Tukey fences need each column's quartiles), read back
-/// from the file a group of columns at a time (at most about [`READ_BACK_CELLS`] values per
-/// read, so one read for a short table however wide) on up to `workers` threads.
-pub fn finish_quality(
+/// What reading a normalized file back gives.
+pub struct ReadBack {
+    pub quality: QualityReport,
+    /// Every column's content digest, in column order (see `domain::content_hash`).
+    pub digests: Vec<[u8; 32]>,
+}
+
+/// Reads a normalized file back, a group of columns at a time (at most about
+/// [`READ_BACK_CELLS`] values per read, so one read for a short table however wide) on up to
+/// `workers` threads: every column's content digest, and the outliers of each numeric column
+/// (the Tukey fences need each column's quartiles), which complete the quality report with
+/// the reader's `mixed` columns.
+pub fn read_back(
     path: &Path,
     schema: &SchemaRef,
     quality: QualityAccumulator,
     mixed: Vec<MixedColumn>,
     workers: usize,
-) -> Result<QualityReport, IngestError> {
-    let numeric: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| matches!(schema.field(i).data_type(), DataType::Int64 | DataType::Float64))
-        .collect();
-    let per_group = (READ_BACK_CELLS / quality.rows().max(1)).clamp(1, numeric.len().max(1) as u64) as usize;
-    let groups: Vec<&[usize]> = numeric.chunks(per_group).collect();
+) -> Result<ReadBack, IngestError> {
+    let columns: Vec<usize> = (0..schema.fields().len()).collect();
+    let per_group = (READ_BACK_CELLS / quality.rows().max(1)).clamp(1, columns.len().max(1) as u64) as usize;
+    let groups: Vec<&[usize]> = columns.chunks(per_group).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let found: Vec<std::sync::Mutex<Option<Result<Vec<ColumnOutliers>, IngestError>>>> =
+    let found: Vec<std::sync::Mutex<Option<Result<GroupRead, IngestError>>>> =
         groups.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let rows = quality.rows() as usize;
     std::thread::scope(|scope| {
         for _ in 0..workers.clamp(1, groups.len().max(1)) {
             // A worker that cannot be started leaves its columns to the others (or, with none,
-            // uncounted: reported as an error).
-            let _ = std::thread::Builder::new().name("ingest-outliers".into()).spawn_scoped(scope, || {
+            // unread: reported as an error).
+            let _ = std::thread::Builder::new().name("ingest-read-back".into()).spawn_scoped(scope, || {
                 loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(group) = groups.get(k) else { return };
-                    let result = read_floats(path, group, quality.rows() as usize).map(|columns| {
-                        group
-                            .iter()
-                            .zip(columns)
-                            .map(|(&i, values)| {
-                                let count = values.iter().filter(|v| v.is_finite()).count() as u64;
-                                let name = schema.field(i).name().clone();
-                                ColumnOutliers { name, outliers: outlier_count(values), values: count }
-                            })
-                            .collect()
-                    });
+                    let result = read_group(path, schema, group, rows);
                     *found[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
                 }
             });
         }
     });
-    let mut outliers = Vec::with_capacity(numeric.len());
-    for slot in found {
+    let mut outliers = Vec::new();
+    let mut digests = Vec::with_capacity(columns.len());
+    for (slot, group) in found.into_iter().zip(&groups) {
         let result = slot.into_inner().unwrap_or_else(|p| p.into_inner());
-        outliers.extend(result.unwrap_or_else(|| Err(IngestError::Io("an outlier count was not computed".into())))?);
+        let read = result.unwrap_or_else(|| Err(IngestError::Io("a column was not read back".into())))?;
+        digests.extend(read.digests);
+        for (&i, values) in group.iter().zip(read.floats) {
+            let Some(values) = values else { continue };
+            let count = values.iter().filter(|v| v.is_finite()).count() as u64;
+            let name = schema.field(i).name().clone();
+            outliers.push(ColumnOutliers { name, outliers: outlier_count(values), values: count });
+        }
     }
-    Ok(quality.finish(QualityExtras { mixed, outliers }))
+    Ok(ReadBack { quality: quality.finish(QualityExtras { mixed, outliers }), digests })
 }
 
 /// Values read back at once to count outliers.

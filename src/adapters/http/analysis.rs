@@ -1,8 +1,7 @@
 //! `GET /api/datasets/{dataset_id}/analyze`.
 
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON};
 use poem_openapi::{Object, OpenApi};
@@ -11,6 +10,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
+use super::conditional::Tagged;
 use super::errors::ApiError;
 use super::ordered_map::OrderedMap;
 use super::version_param::VersionParam;
@@ -256,8 +256,11 @@ impl AnalysisApi {
         /// The version: a number, or `latest` (default).
         #[oai(default)]
         version: Query<VersionParam>,
-    ) -> Result<Json<AnalyzeResponse>, ApiError> {
+        /// Tags of copies the client holds: the current one answers `304`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tagged<AnalyzeResponse>, ApiError> {
         let stats = app.analyze(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
-        Ok(Json(analyze_dto(stats)))
+        Ok(Tagged::by_content(analyze_dto(stats), if_none_match.0.as_deref()))
     }
 }

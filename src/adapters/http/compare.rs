@@ -3,7 +3,8 @@
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::registry::MetaSchema;
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromParameter, ParseResult, ToJSON};
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
@@ -15,6 +16,7 @@ use crate::app::App;
 use crate::app::compare::{ColumnDiff, Comparison};
 use crate::domain::drift::ShiftLevel;
 use crate::domain::ids::DatasetId;
+use crate::domain::version_ref::VersionRef;
 
 /// A column whose dtype differs between the versions.
 #[derive(Object, Debug, Clone, PartialEq)]
@@ -224,6 +226,36 @@ fn compare_dto(c: Comparison) -> CompareResponse {
 
 pub struct CompareApi;
 
+/// `v1` and `v2`: what `version` takes elsewhere ([`VersionRef::parse`]), and, as before
+/// aliases were taken, a negative integer, which names no version (`404`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparedVersion(pub VersionRef);
+
+value_type!(
+    ComparedVersion,
+    "compared_version",
+    MetaSchema {
+        description: Some("A version number (0, 1, 2, …), `latest` or an alias."),
+        example: Some(serde_json::Value::String("0".into())),
+        ..MetaSchema::new("string")
+    }
+);
+
+impl ParseFromParameter for ComparedVersion {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        match value.trim().parse::<i64>() {
+            Ok(n) if n < 0 => Ok(Self(VersionRef::Number(n))),
+            _ => VersionRef::parse(value).map(Self).map_err(|e| ParseError::custom(e.to_string())),
+        }
+    }
+}
+
+impl ToJSON for ComparedVersion {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.to_string()))
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Datasets")]
 impl CompareApi {
     /// Compare versions
@@ -238,12 +270,12 @@ impl CompareApi {
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
-        /// First version number.
-        v1: Query<i64>,
-        /// Second version number.
-        v2: Query<i64>,
+        /// First version: a number, `latest` or an alias.
+        v1: Query<ComparedVersion>,
+        /// Second version: a number, `latest` or an alias.
+        v2: Query<ComparedVersion>,
     ) -> Result<Json<CompareResponse>, ApiError> {
-        let c = app.compare(&auth.0, DatasetId(dataset_id.0), v1.0, v2.0).await?;
+        let c = app.compare(&auth.0, DatasetId(dataset_id.0), &v1.0.0, &v2.0.0).await?;
         Ok(Json(compare_dto(c)))
     }
 }

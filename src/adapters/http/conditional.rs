@@ -120,3 +120,42 @@ mod tests {
         assert_eq!(http_date(at), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 }
+
+/// The answer of a `GET` that supports `If-None-Match`: the representation with its `ETag`,
+/// or `304` with no body when the client's copy is current.
+#[derive(poem_openapi::ApiResponse)]
+pub enum Tagged<T: poem_openapi::types::ParseFromJSON + poem_openapi::types::ToJSON + Send + Sync> {
+    /// The representation. Send its `ETag` in `If-None-Match` to get `304` while it is current.
+    #[oai(status = 200)]
+    Ok(poem_openapi::payload::Json<T>, #[oai(header = "ETag")] String),
+    /// Not modified: the copy named by `If-None-Match` is current (no body).
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
+}
+
+impl<T: poem_openapi::types::ParseFromJSON + poem_openapi::types::ToJSON + Send + Sync> Tagged<T> {
+    /// `body` tagged `etag` (quoted), or `304` when `if_none_match` names it.
+    pub fn with_tag(body: T, etag: String, if_none_match: Option<&str>) -> Self {
+        if none_match(if_none_match, &etag) {
+            Self::NotModified(etag)
+        } else {
+            Self::Ok(poem_openapi::payload::Json(body), etag)
+        }
+    }
+
+    /// `body` tagged by its content (see [`content_etag`]), or `304` when `if_none_match`
+    /// names it.
+    pub fn by_content(body: T, if_none_match: Option<&str>) -> Self {
+        let etag = content_etag(&body);
+        Self::with_tag(body, etag, if_none_match)
+    }
+}
+
+/// A strong entity tag of a JSON representation: the first 128 bits of the SHA-256 of its
+/// serialization, in hex and quoted. Equal documents get equal tags, any change another.
+pub fn content_etag<T: poem_openapi::types::ToJSON>(body: &T) -> String {
+    use sha2::{Digest, Sha256};
+    let json = body.to_json().map(|v| v.to_string()).unwrap_or_default();
+    let digest = Sha256::digest(json.as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}

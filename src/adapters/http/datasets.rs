@@ -2,14 +2,16 @@
 //! are in `versions`, downloads in `download`.
 
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
+use super::conditional::Tagged;
 use super::errors::ApiError;
+use super::idempotency::KeyHeader;
 use super::limits::HttpLimits;
 use super::ordered_map::OrderedMap;
 use super::time::UtcTime;
@@ -17,10 +19,12 @@ use super::upload::{ReceivedForm, UploadAnswer, UploadDatasetForm};
 use super::version_param::VersionParam;
 use crate::app::App;
 use crate::app::datasets::ListDatasets;
+use crate::domain::aliases::dataset_etag;
 use crate::domain::dtype::ColumnSchema;
 use crate::domain::ids::{DatasetId, ProjectId};
 use crate::domain::quality::{QualityCheck, QualityReport};
 use crate::domain::records::{DatasetListItem, DatasetQuery, DatasetSort, Page, SortDirection};
+use crate::domain::version_ref::VersionRef;
 
 /// One check of a quality report.
 #[derive(Object, Debug, Clone)]
@@ -62,6 +66,11 @@ pub struct UploadResult {
     /// The stored original file.
     pub artifact_id: Uuid,
     pub quality: UploadQuality,
+    /// Hex SHA-256 of the uploaded bytes.
+    pub sha256: String,
+    /// `sha256:` and the SHA-256 of the normalized table's canonical serialization
+    /// (docs/content-hash.md).
+    pub content_hash: String,
 }
 
 #[derive(Object, Debug)]
@@ -121,6 +130,10 @@ pub struct DatasetSummary {
     /// The latest version's stored original file.
     pub artifact_id: Uuid,
     pub created_at: UtcTime,
+    /// The version's hex SHA-256 of its uploaded bytes.
+    pub sha256: String,
+    /// The version's content hash (docs/content-hash.md).
+    pub content_hash: String,
 }
 
 #[derive(Object, Debug)]
@@ -216,6 +229,12 @@ impl DatasetsApi {
         app: Data<&App>,
         limits: Data<&HttpLimits>,
         form: UploadDatasetForm,
+        /// Makes the request safe to retry: the same key with the same request within
+        /// `IDEMPOTENCY_TTL_SECONDS` replays the first answer (`Idempotent-Replayed: true`)
+        /// and creates nothing; with another request, `422 idempotency_key_reused`; while the
+        /// first still runs, `409` with `Retry-After`. 1–255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: KeyHeader,
     ) -> Result<UploadAnswer<UploadResult>, ApiError> {
         let upload = async |form: ReceivedForm| {
             let project = form.required("project_id")?;
@@ -231,6 +250,8 @@ impl DatasetsApi {
             dataset_version_id: u.version_id.0,
             artifact_id: u.original_artifact_id.0,
             quality: UploadQuality::from(&u.quality),
+            sha256: u.sha256.clone(),
+            content_hash: u.content_hash.clone(),
         })
         .await
     }
@@ -298,9 +319,13 @@ impl DatasetsApi {
         /// The version: a number, or `latest` (default).
         #[oai(default)]
         version: Query<VersionParam>,
-    ) -> Result<Json<DatasetDetail>, ApiError> {
+        /// Tags of copies the client holds: the current one answers `304`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tagged<DatasetDetail>, ApiError> {
         let (d, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
-        Ok(Json(DatasetDetail {
+        let dataset_tag = (version.0.0 == VersionRef::Latest).then(|| dataset_etag(d.id, d.revision));
+        let detail = DatasetDetail {
             dataset: DatasetSummary {
                 id: d.id.0,
                 name: d.name,
@@ -312,10 +337,18 @@ impl DatasetsApi {
                 version: v.summary.version,
                 artifact_id: v.original.id.0,
                 created_at: d.created_at.into(),
+                sha256: v.original.sha256.clone(),
+                content_hash: v.summary.content_hash.clone().unwrap_or_default(),
             },
             preview: v.preview.into_iter().map(|row| OrderedMap(row.into_iter().collect())).collect(),
             preview_error: None,
-        }))
+        };
+        // The latest version's detail carries the dataset's tag (the one `If-Match` takes);
+        // a named version's, a tag of its content.
+        Ok(match dataset_tag {
+            Some(tag) => Tagged::with_tag(detail, tag, if_none_match.0.as_deref()),
+            None => Tagged::by_content(detail, if_none_match.0.as_deref()),
+        })
     }
 
     /// Get the column schema
@@ -330,9 +363,13 @@ impl DatasetsApi {
         /// The version: a number, or `latest` (default).
         #[oai(default)]
         version: Query<VersionParam>,
-    ) -> Result<Json<ColumnList>, ApiError> {
+        /// Tags of copies the client holds: the current one answers `304`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tagged<ColumnList>, ApiError> {
         let (_, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
-        Ok(Json(ColumnList { columns: v.columns.iter().map(Into::into).collect() }))
+        let columns = ColumnList { columns: v.columns.iter().map(Into::into).collect() };
+        Ok(Tagged::by_content(columns, if_none_match.0.as_deref()))
     }
 
     /// Get the quality report
@@ -347,14 +384,18 @@ impl DatasetsApi {
         /// The version: a number, or `latest` (default).
         #[oai(default)]
         version: Query<VersionParam>,
-    ) -> Result<Json<QualityResponse>, ApiError> {
+        /// Tags of copies the client holds: the current one answers `304`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tagged<QualityResponse>, ApiError> {
         let (_, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
-        Ok(Json(QualityResponse {
+        let quality = QualityResponse {
             quality: QualityReportDto {
                 overall_score: v.quality.overall_score,
                 checks: v.quality.checks.into_iter().map(Into::into).collect(),
             },
-        }))
+        };
+        Ok(Tagged::by_content(quality, if_none_match.0.as_deref()))
     }
 
     /// Delete a dataset
@@ -366,8 +407,12 @@ impl DatasetsApi {
         auth: BearerAuth,
         app: Data<&App>,
         dataset_id: Path<Uuid>,
+        /// Delete only if the dataset still has this `ETag` (of `GET /api/datasets/{id}`):
+        /// otherwise `412 precondition_failed` and nothing is deleted.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> Result<Json<DeleteResult>, ApiError> {
-        app.delete_dataset(&auth.0, DatasetId(dataset_id.0)).await?;
+        app.delete_dataset(&auth.0, DatasetId(dataset_id.0), if_match.0.as_deref()).await?;
         Ok(Json(DeleteResult { ok: true }))
     }
 }

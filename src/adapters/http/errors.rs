@@ -24,9 +24,10 @@ pub struct ErrorDetail {
 /// The stable, machine-readable error codes. Each goes with one status: `bad_request` 400,
 /// `unauthorized` 401, `forbidden` 403, `not_found` 404, `method_not_allowed` 405,
 /// `request_timeout` 408 (an upload body stopped arriving), `conflict` 409,
-/// `payload_too_large` 413, `unsupported_media_type` 415, `range_not_satisfiable` 416,
-/// `unprocessable_file`,
-/// `not_exportable` and `query_too_large` 422, `internal_error` 500, `service_unavailable`, `busy` and `timeout` 503.
+/// `precondition_failed` 412, `payload_too_large` 413, `unsupported_media_type` 415,
+/// `range_not_satisfiable` 416, `unprocessable_file`, `not_exportable`, `query_too_large` and
+/// `idempotency_key_reused` 422, `internal_error` 500, `service_unavailable`, `busy` and
+/// `timeout` 503.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -37,12 +38,14 @@ pub enum ErrorCode {
     MethodNotAllowed,
     RequestTimeout,
     Conflict,
+    PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
     RangeNotSatisfiable,
     UnprocessableFile,
     NotExportable,
     QueryTooLarge,
+    IdempotencyKeyReused,
     InternalError,
     ServiceUnavailable,
     Busy,
@@ -59,12 +62,14 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::UnprocessableFile => "unprocessable_file",
             ErrorCode::NotExportable => "not_exportable",
             ErrorCode::QueryTooLarge => "query_too_large",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::Busy => "busy",
@@ -94,9 +99,14 @@ pub enum ApiError {
     /// No such resource, or one the caller may not see.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// The request conflicts with the current state (e.g. a name or membership that exists).
+    /// The request conflicts with the current state (e.g. a name or membership that exists),
+    /// or a request with the same `Idempotency-Key` is still running (retry after
+    /// `Retry-After` seconds).
     #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
+    Conflict(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<String>),
+    /// `If-Match` names a state of the dataset that is no longer current: nothing was done.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorBody>),
     /// The upload exceeds `MAX_DATASET_UPLOAD_BYTES`.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
@@ -105,7 +115,8 @@ pub enum ApiError {
     UnsupportedMediaType(Json<ErrorBody>),
     /// The file is not a table that can be read (the message says why, with a line number
     /// where there is one), the data cannot be exported in the requested format, or a query
-    /// needs more memory than the server gives queries.
+    /// needs more memory than the server gives queries, or an `Idempotency-Key` was used
+    /// before with a different request (`idempotency_key_reused`).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// An unexpected error; details are in the server log, not here.
@@ -165,7 +176,8 @@ impl From<AppError> for ApiError {
                 format!("the upload exceeds the limit of {limit} bytes (MAX_DATASET_UPLOAD_BYTES)"),
             )),
             AppError::Unreadable(i) => ApiError::Unprocessable(json(C::UnprocessableFile, i.to_string())),
-            AppError::Conflict(m) => ApiError::Conflict(json(C::Conflict, m)),
+            AppError::Conflict(m) => ApiError::Conflict(json(C::Conflict, m), None),
+            AppError::PreconditionFailed(m) => ApiError::PreconditionFailed(json(C::PreconditionFailed, m)),
             AppError::NotExportable(m) => ApiError::Unprocessable(json(C::NotExportable, m)),
             AppError::QueryTooLarge(m) => ApiError::Unprocessable(json(C::QueryTooLarge, m)),
             AppError::Unavailable(m) => {
@@ -201,6 +213,7 @@ pub fn code_for_status(status: StatusCode) -> ErrorCode {
         405 => ErrorCode::MethodNotAllowed,
         408 => ErrorCode::RequestTimeout,
         409 => ErrorCode::Conflict,
+        412 => ErrorCode::PreconditionFailed,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
         416 => ErrorCode::RangeNotSatisfiable,

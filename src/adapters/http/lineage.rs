@@ -3,13 +3,14 @@
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::ApiError;
-use super::text::{NameRule, ProblemTypeRule, RuledText, StageRule, TargetColumnRule};
+use super::idempotency::{Created, KeyHeader};
+use super::text::{AliasRule, NameRule, ProblemTypeRule, RuledText, StageRule, TargetColumnRule};
 use super::time::UtcTime;
 use crate::app::App;
 use crate::app::lineage::NewExperiment;
@@ -58,6 +59,10 @@ pub struct CreateExperiment {
     /// The exact version used, when known.
     #[oai(nullable)]
     pub dataset_version_id: Option<Uuid>,
+    /// An alias of the dataset instead of `dataset_version_id` (not both): resolved to the
+    /// version it names now, and both are recorded.
+    #[oai(nullable)]
+    pub dataset_alias: Option<RuledText<AliasRule>>,
     /// At most 400 characters.
     #[oai(nullable)]
     pub target_column: Option<RuledText<TargetColumnRule>>,
@@ -77,6 +82,10 @@ pub struct ExperimentDto {
     pub dataset_id: Uuid,
     #[oai(nullable)]
     pub dataset_version_id: Option<Uuid>,
+    /// The alias the experiment named when it was recorded (`dataset_version_id` is the
+    /// version it named then).
+    #[oai(nullable)]
+    pub dataset_alias: Option<String>,
     #[oai(nullable)]
     pub target_column: Option<String>,
     #[oai(nullable)]
@@ -94,6 +103,7 @@ fn experiment_dto(e: Experiment, model_count: u64) -> ExperimentDto {
         name: e.name,
         dataset_id: e.dataset_id.0,
         dataset_version_id: e.dataset_version_id.map(|v| v.0),
+        dataset_alias: e.dataset_alias,
         target_column: e.target_column,
         problem_type: e.problem_type,
         status: StatusDto::from_status(e.status),
@@ -192,24 +202,6 @@ pub struct LineageDto {
     pub deployments: Vec<DeploymentDto>,
 }
 
-#[derive(ApiResponse)]
-pub enum ExperimentCreated {
-    #[oai(status = 201)]
-    Created(Json<ExperimentDto>),
-}
-
-#[derive(ApiResponse)]
-pub enum ModelCreated {
-    #[oai(status = 201)]
-    Created(Json<ModelDto>),
-}
-
-#[derive(ApiResponse)]
-pub enum DeploymentCreated {
-    #[oai(status = 201)]
-    Created(Json<DeploymentDto>),
-}
-
 fn summaries(items: Vec<ExperimentSummary>) -> Vec<ExperimentDto> {
     items.into_iter().map(|s| experiment_dto(s.experiment, s.model_count)).collect()
 }
@@ -228,19 +220,26 @@ impl LineageApi {
         auth: BearerAuth,
         app: Data<&App>,
         body: Json<CreateExperiment>,
-    ) -> Result<ExperimentCreated, ApiError> {
+        /// Makes the request safe to retry: the same key with the same request within
+        /// `IDEMPOTENCY_TTL_SECONDS` replays the first answer (`Idempotent-Replayed: true`)
+        /// and creates nothing; with another request, `422 idempotency_key_reused`; while the
+        /// first still runs, `409` with `Retry-After`. 1–255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: KeyHeader,
+    ) -> Result<Created<ExperimentDto>, ApiError> {
         let b = body.0;
         let new = NewExperiment {
             project_id: ProjectId(b.project_id),
             name: b.name.into_string(),
             dataset_id: DatasetId(b.dataset_id),
             dataset_version_id: b.dataset_version_id.map(VersionId),
+            dataset_alias: b.dataset_alias.map(RuledText::into_string),
             target_column: b.target_column.map(RuledText::into_string),
             problem_type: b.problem_type.map(RuledText::into_string),
             status: b.status.map(StatusDto::into_status),
         };
         let e = app.record_experiment(&auth.0, new).await?;
-        Ok(ExperimentCreated::Created(Json(experiment_dto(e, 0))))
+        Ok(Created::new(experiment_dto(e, 0)))
     }
 
     /// List experiments
@@ -267,9 +266,15 @@ impl LineageApi {
         auth: BearerAuth,
         app: Data<&App>,
         body: Json<CreateModel>,
-    ) -> Result<ModelCreated, ApiError> {
+        /// Makes the request safe to retry: the same key with the same request within
+        /// `IDEMPOTENCY_TTL_SECONDS` replays the first answer (`Idempotent-Replayed: true`)
+        /// and creates nothing; with another request, `422 idempotency_key_reused`; while the
+        /// first still runs, `409` with `Retry-After`. 1–255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: KeyHeader,
+    ) -> Result<Created<ModelDto>, ApiError> {
         let m = app.record_model(&auth.0, ExperimentId(body.experiment_id), &body.name, &body.algorithm).await?;
-        Ok(ModelCreated::Created(Json(m.into())))
+        Ok(Created::new(m.into()))
     }
 
     /// List models
@@ -295,9 +300,15 @@ impl LineageApi {
         auth: BearerAuth,
         app: Data<&App>,
         body: Json<CreateDeployment>,
-    ) -> Result<DeploymentCreated, ApiError> {
+        /// Makes the request safe to retry: the same key with the same request within
+        /// `IDEMPOTENCY_TTL_SECONDS` replays the first answer (`Idempotent-Replayed: true`)
+        /// and creates nothing; with another request, `422 idempotency_key_reused`; while the
+        /// first still runs, `409` with `Retry-After`. 1–255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: KeyHeader,
+    ) -> Result<Created<DeploymentDto>, ApiError> {
         let d = app.record_deployment(&auth.0, ModelId(body.model_id), &body.name, &body.stage, body.is_active).await?;
-        Ok(DeploymentCreated::Created(Json(d.into())))
+        Ok(Created::new(d.into()))
     }
 
     /// List deployments

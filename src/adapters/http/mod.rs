@@ -30,6 +30,7 @@ macro_rules! value_type {
     };
 }
 
+pub mod aliases;
 pub mod allow;
 pub mod analysis;
 pub mod auth;
@@ -38,6 +39,7 @@ pub mod conditional;
 pub mod datasets;
 pub mod download;
 pub mod errors;
+pub mod idempotency;
 pub mod limits;
 pub mod lineage;
 pub mod openapi_doc;
@@ -143,6 +145,7 @@ type Apis = (
     projects::UsersApi,
     datasets::DatasetsApi,
     versions::VersionsApi,
+    aliases::AliasesApi,
     download::DownloadApi,
     queries::QueriesApi,
     analysis::AnalysisApi,
@@ -163,6 +166,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             projects::UsersApi,
             datasets::DatasetsApi,
             versions::VersionsApi,
+            aliases::AliasesApi,
             download::DownloadApi,
             queries::QueriesApi,
             analysis::AnalysisApi,
@@ -206,6 +210,7 @@ pub fn routes_with(app: App, time_limits: limits::HttpLimits) -> impl Endpoint<O
     });
     let ui = api.swagger_ui();
     let telemetry = std::sync::Arc::clone(&app.telemetry);
+    let keyed = app.clone();
     Route::new()
         .at("/openapi.json", get(spec))
         .at("/metrics", get(metrics))
@@ -214,6 +219,7 @@ pub fn routes_with(app: App, time_limits: limits::HttpLimits) -> impl Endpoint<O
         .data(app)
         .data(time_limits)
         .catch_all_error(errors::catch_all)
+        .around(move |next, req| idempotency::guard(next, req, keyed.clone()))
         .around(move |next, req| limits::limit_time(next, req, time_limits.request_timeout))
         .around(move |next, req| {
             let allowed = std::sync::Arc::clone(&allowed);

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::errors::ApiError;
+use super::idempotency::{Created, KeyHeader};
 use super::text::{DescriptionRule, EmailRule, NameRule, RuledText};
 use crate::app::App;
 use crate::domain::access::Role;
@@ -119,12 +120,6 @@ pub struct MemberDto {
 }
 
 #[derive(ApiResponse)]
-pub enum ProjectCreated {
-    #[oai(status = 201)]
-    Created(Json<ProjectDto>),
-}
-
-#[derive(ApiResponse)]
 pub enum UserCreated {
     #[oai(status = 201)]
     Created(Json<UserDto>),
@@ -155,9 +150,15 @@ impl ProjectsApi {
         auth: BearerAuth,
         app: Data<&App>,
         body: Json<CreateProject>,
-    ) -> Result<ProjectCreated, ApiError> {
+        /// Makes the request safe to retry: the same key with the same request within
+        /// `IDEMPOTENCY_TTL_SECONDS` replays the first answer (`Idempotent-Replayed: true`)
+        /// and creates nothing; with another request, `422 idempotency_key_reused`; while the
+        /// first still runs, `409` with `Retry-After`. 1–255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: KeyHeader,
+    ) -> Result<Created<ProjectDto>, ApiError> {
         let project = app.create_project(&auth.0, &body.name, body.description.as_deref()).await?;
-        Ok(ProjectCreated::Created(Json(project.into())))
+        Ok(Created::new(project.into()))
     }
 
     /// List projects

@@ -466,8 +466,8 @@ async fn json_answer(
     Ok(QueryReply::Json(QueryResult { columns, row_count: json.len() as u64, rows: json, truncated }))
 }
 
-/// The `version` of a query body: a version number (a JSON integer or a string of digits)
-/// or `latest`.
+/// The `version` of a query body: a version number (a JSON integer or a string of digits),
+/// `latest` or an alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyVersion(pub VersionRef);
 
@@ -475,7 +475,9 @@ value_type!(
     BodyVersion,
     "version_number_or_latest",
     MetaSchema {
-        description: Some("A version number (0, 1, 2, …) or `latest` (the newest version)."),
+        description: Some(
+            "A version number (0, 1, 2, …), `latest` (the newest version) or an alias (the version it points at)."
+        ),
         any_of: vec![
             MetaSchemaRef::Inline(Box::new(MetaSchema { minimum: Some(0.0), ..MetaSchema::new("integer") })),
             MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
@@ -499,9 +501,9 @@ impl ParseFromJSON for BodyVersion {
 
 impl ToJSON for BodyVersion {
     fn to_json(&self) -> Option<Value> {
-        Some(match self.0 {
-            VersionRef::Number(n) => Value::from(n),
-            VersionRef::Latest => Value::String(self.0.to_string()),
+        Some(match &self.0 {
+            VersionRef::Number(n) => Value::from(*n),
+            VersionRef::Latest | VersionRef::Alias(_) => Value::String(self.0.to_string()),
         })
     }
 }

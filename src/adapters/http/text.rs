@@ -115,6 +115,10 @@ rules! {
     StageRule = names::STAGE_RULE;
     /// [`names::SQL_RULE`].
     SqlRule = names::SQL_RULE;
+    /// [`names::IDEMPOTENCY_KEY_RULE`].
+    IdempotencyKeyRule = names::IDEMPOTENCY_KEY_RULE;
+    /// [`names::ALIAS_RULE`].
+    AliasRule = names::ALIAS_RULE;
 }
 
 /// The schema of a text field under `rule`, with `description`.
@@ -196,6 +200,13 @@ impl<R: Rule> ParseFromJSON for RuledText<R> {
             return Err(ParseError::custom(format!("at least {} character(s)", rule.min_chars)));
         }
         Ok(Self(s, PhantomData))
+    }
+}
+
+/// As a header or path parameter: the text as sent, bounded in length like a JSON value.
+impl<R: Rule> poem_openapi::types::ParseFromParameter for RuledText<R> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Self::parse_from_json(Some(Value::String(value.to_string()))).map_err(ParseError::propagate)
     }
 }
 

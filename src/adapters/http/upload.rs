@@ -48,6 +48,8 @@ fn string_schema(format: Option<&'static str>, description: &'static str) -> Met
 /// How one form field is described in the OpenAPI document.
 enum FieldKind {
     Format(&'static str),
+    /// `true` or `false`.
+    Flag,
     /// Text under one of the domain's rules.
     Text(TextRule),
 }
@@ -56,6 +58,11 @@ impl FieldKind {
     fn schema(self, description: &'static str) -> MetaSchemaRef {
         match self {
             FieldKind::Format(f) => string_schema(Some(f), description),
+            FieldKind::Flag => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                description: Some(description),
+                default: Some(serde_json::Value::Bool(false)),
+                ..MetaSchema::new("boolean")
+            })),
             FieldKind::Text(rule) => MetaSchemaRef::Inline(Box::new(rule_schema(rule, Some(description)))),
         }
     }
@@ -63,6 +70,10 @@ impl FieldKind {
 
 fn format(f: &'static str) -> FieldKind {
     FieldKind::Format(f)
+}
+
+fn flag() -> FieldKind {
+    FieldKind::Flag
 }
 
 fn text(rule: TextRule) -> FieldKind {
@@ -123,6 +134,11 @@ multipart_form!(
     fields: [
         ("description", text(REQUIRED_DESCRIPTION_RULE), "Description of what changed in this version."),
         ("file", format("binary"), "The CSV or Parquet file."),
+        (
+            "skip_if_unchanged",
+            flag(),
+            "`true`: when the file's table equals the latest version's (the same `content_hash`), store nothing and answer 200 with the latest version and `unchanged: true`."
+        ),
     ]
 );
 
@@ -139,6 +155,16 @@ impl ReceivedForm {
 
     pub fn required(&self, name: &str) -> Result<&str, ApiError> {
         self.field(name).ok_or_else(|| ApiError::bad_request(format!("the form field `{name}` is required")))
+    }
+
+    /// A `true`/`false` field (`false` when absent).
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.field(name).map(str::trim) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(ApiError::bad_request(format!("the form field `{name}` must be true or false"))),
+        }
     }
 }
 
@@ -165,9 +191,23 @@ impl From<ApiError> for FormError {
 /// The answer of an upload operation.
 #[derive(ApiResponse)]
 pub enum UploadAnswer<T: ParseFromJSON + ToJSON + Send + Sync> {
-    /// Created. `Server-Timing` says how long each phase took.
+    /// Created. `Server-Timing` says how long each phase took. With `Idempotent-Replayed:
+    /// true`, this is the recorded answer of an earlier request with the same
+    /// `Idempotency-Key` (nothing was stored again, and `Server-Timing` is absent).
     #[oai(status = 201)]
-    Created(Json<T>, #[oai(header = "Server-Timing")] String),
+    Created(
+        Json<T>,
+        #[oai(header = "Server-Timing")] Option<String>,
+        #[oai(header = "Idempotent-Replayed")] Option<String>,
+    ),
+    /// Only for a new version with `skip_if_unchanged=true`: the file's table equals the latest
+    /// version's; nothing was stored and the answer is the latest version (`unchanged: true`).
+    #[oai(status = 200)]
+    Unchanged(
+        Json<T>,
+        #[oai(header = "Server-Timing")] Option<String>,
+        #[oai(header = "Idempotent-Replayed")] Option<String>,
+    ),
     /// The body stopped arriving: no byte came for `UPLOAD_IDLE_TIMEOUT_SECONDS`
     /// (`request_timeout`). Nothing was stored.
     #[oai(status = 408)]
@@ -191,7 +231,8 @@ impl<T: ParseFromJSON + ToJSON + Send + Sync> UploadAnswer<T> {
             Err(FormError::Api(e)) => return Err(e),
         };
         let uploaded = upload(form).await?;
-        Ok(Self::Created(Json(answer(&uploaded)), server_timing(&uploaded)))
+        let (body, timing) = (Json(answer(&uploaded)), Some(server_timing(&uploaded)));
+        Ok(if uploaded.unchanged { Self::Unchanged(body, timing, None) } else { Self::Created(body, timing, None) })
     }
 }
 

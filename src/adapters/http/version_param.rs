@@ -1,5 +1,5 @@
-//! The `version` query parameter of the read routes: a version number or `latest` (the
-//! default), parsed by the domain's one rule ([`VersionRef::parse`]).
+//! The `version` query parameter of the read routes: a version number, `latest` (the
+//! default) or an alias, parsed by the domain's one rule ([`VersionRef::parse`]).
 
 use poem_openapi::registry::MetaSchema;
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON};
@@ -21,7 +21,9 @@ value_type!(
     VersionParam,
     "version",
     MetaSchema {
-        description: Some("A version number (0, 1, 2, …) or `latest` (the newest version)."),
+        description: Some(
+            "A version number (0, 1, 2, …), `latest` (the newest version) or an alias (the version it points at when the request is served)."
+        ),
         default: Some(Value::String("latest".into())),
         example: Some(Value::String("0".into())),
         ..MetaSchema::new("string")

@@ -1,19 +1,21 @@
 //! A dataset's versions: the list, a new version, one version.
 
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::BearerAuth;
+use super::conditional::Tagged;
 use super::datasets::{ColumnDto, UploadQuality};
 use super::errors::ApiError;
+use super::idempotency::KeyHeader;
 use super::limits::HttpLimits;
 use super::time::UtcTime;
 use super::upload::{ReceivedForm, UploadAnswer, UploadVersionForm};
 use crate::app::App;
+use crate::app::ingest::VersionOptions;
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::records::{Page, VersionSummary};
 
@@ -24,6 +26,14 @@ pub struct NewVersionResult {
     pub row_count: u64,
     pub column_count: u64,
     pub quality: UploadQuality,
+    /// Hex SHA-256 of the uploaded bytes (recompute it on the original download).
+    pub sha256: String,
+    /// `sha256:` and the SHA-256 of the normalized table's canonical serialization: the same
+    /// table gives the same hash whatever file it came from (docs/content-hash.md).
+    pub content_hash: String,
+    /// `true` when `skip_if_unchanged` found the latest version equal: nothing was stored, and
+    /// the fields above are the latest version's.
+    pub unchanged: bool,
 }
 
 #[derive(Object, Debug)]
@@ -39,6 +49,15 @@ pub struct VersionItem {
     /// The name of the user who uploaded the version.
     pub created_by_name: String,
     pub created_at: UtcTime,
+    /// Hex SHA-256 of the uploaded bytes (recompute it on the original download).
+    #[oai(nullable)]
+    pub sha256: Option<String>,
+    /// `sha256:` and the SHA-256 of the normalized table's canonical serialization: the same
+    /// table gives the same hash whatever file it came from (docs/content-hash.md). Null for
+    /// a version uploaded before content hashes were recorded, until the server computed it
+    /// (at start-up, or when the version is first read on its own).
+    #[oai(nullable)]
+    pub content_hash: Option<String>,
 }
 
 impl From<VersionSummary> for VersionItem {
@@ -52,6 +71,8 @@ impl From<VersionSummary> for VersionItem {
             description: v.description,
             created_by_name: v.created_by_name,
             created_at: v.created_at.into(),
+            sha256: v.sha256,
+            content_hash: v.content_hash,
         }
     }
 }
@@ -76,6 +97,11 @@ pub struct VersionDetail {
     pub created_by_name: String,
     pub columns: Vec<ColumnDto>,
     pub created_at: UtcTime,
+    /// Hex SHA-256 of the uploaded bytes.
+    pub sha256: String,
+    /// `sha256:` and the SHA-256 of the normalized table's canonical serialization
+    /// (docs/content-hash.md).
+    pub content_hash: String,
 }
 
 fn default_version_limit() -> u64 {
@@ -105,15 +131,15 @@ impl VersionsApi {
         /// Pagination offset.
         #[oai(default = "default_offset", validator(minimum(value = "0")))]
         offset: Query<u64>,
-    ) -> Result<Json<VersionPage>, ApiError> {
+        /// Tags of copies the client holds: the current one answers `304`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tagged<VersionPage>, ApiError> {
         let page = Page { limit: limit.0, offset: offset.0 };
         let (items, total) = app.list_versions(&auth.0, DatasetId(dataset_id.0), page).await?;
-        Ok(Json(VersionPage {
-            items: items.into_iter().map(Into::into).collect(),
-            total,
-            limit: limit.0,
-            offset: offset.0,
-        }))
+        let page =
+            VersionPage { items: items.into_iter().map(Into::into).collect(), total, limit: limit.0, offset: offset.0 };
+        Ok(Tagged::by_content(page, if_none_match.0.as_deref()))
     }
 
     /// Upload a new version
@@ -128,10 +154,25 @@ impl VersionsApi {
         dataset_id: Path<Uuid>,
         limits: Data<&HttpLimits>,
         form: UploadVersionForm,
+        /// Makes the request safe to retry: the same key with the same request within
+        /// `IDEMPOTENCY_TTL_SECONDS` replays the first answer (`Idempotent-Replayed: true`)
+        /// and creates nothing; with another request, `422 idempotency_key_reused`; while the
+        /// first still runs, `409` with `Retry-After`. 1–255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: KeyHeader,
+        /// Create the version only if the dataset still has this `ETag` (of
+        /// `GET /api/datasets/{id}`), e.g. "version N+1 only if N is still the latest":
+        /// otherwise `412 precondition_failed` and nothing is stored.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> Result<UploadAnswer<NewVersionResult>, ApiError> {
         let upload = async |form: ReceivedForm| {
             let description = form.field("description").map(str::to_string);
-            Ok(app.upload_version(&auth.0, DatasetId(dataset_id.0), description.as_deref(), form.file).await?)
+            let options =
+                VersionOptions { skip_if_unchanged: form.flag("skip_if_unchanged")?, if_match: if_match.0.clone() };
+            Ok(app
+                .upload_version(&auth.0, DatasetId(dataset_id.0), description.as_deref(), form.file, &options)
+                .await?)
         };
         UploadAnswer::receive(form.0, &app, &limits, upload, |u| NewVersionResult {
             dataset_version_id: u.version_id.0,
@@ -139,6 +180,9 @@ impl VersionsApi {
             row_count: u.row_count,
             column_count: u.column_count,
             quality: UploadQuality::from(&u.quality),
+            sha256: u.sha256.clone(),
+            content_hash: u.content_hash.clone(),
+            unchanged: u.unchanged,
         })
         .await
     }
@@ -152,10 +196,13 @@ impl VersionsApi {
         auth: BearerAuth,
         app: Data<&App>,
         dataset_version_id: Path<Uuid>,
-    ) -> Result<Json<VersionDetail>, ApiError> {
+        /// Tags of copies the client holds: the current one answers `304`.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<Tagged<VersionDetail>, ApiError> {
         let v = app.get_version(&auth.0, VersionId(dataset_version_id.0)).await?;
         let s = v.summary;
-        Ok(Json(VersionDetail {
+        let detail = VersionDetail {
             id: s.id.0,
             dataset_id: s.dataset_id.0,
             version: s.version,
@@ -165,6 +212,9 @@ impl VersionsApi {
             created_by_name: s.created_by_name,
             columns: v.columns.iter().map(Into::into).collect(),
             created_at: s.created_at.into(),
-        }))
+            sha256: v.original.sha256.clone(),
+            content_hash: s.content_hash.unwrap_or_default(),
+        };
+        Ok(Tagged::by_content(detail, if_none_match.0.as_deref()))
     }
 }

@@ -47,7 +47,11 @@ impl ArtifactObjects {
     }
 
     /// `read(store)` on the I/O runtime.
-    async fn on_io<T, F>(&self, key: &str, read: impl FnOnce(Arc<dyn ArtifactStore>, String) -> F) -> object_store::Result<T>
+    async fn on_io<T, F>(
+        &self,
+        key: &str,
+        read: impl FnOnce(Arc<dyn ArtifactStore>, String) -> F,
+    ) -> object_store::Result<T>
     where
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
         T: Send + 'static,

@@ -46,6 +46,7 @@ pub(super) fn dataset_from(m: dataset::Model) -> Dataset {
         latest_version: m.latest_version,
         rows: to_u64(m.row_count),
         columns: to_u64(m.column_count),
+        revision: m.revision,
     }
 }
 
@@ -63,6 +64,7 @@ pub(super) fn dataset_row(new: &NewDataset, v: &NewVersion) -> dataset::ActiveMo
         column_count: Set(v.columns.len() as i64),
         folded_name: Set(fold_for_search(&new.name)),
         folded_description: Set(new.description.as_deref().map(fold_for_search)),
+        revision: Set(0),
     }
 }
 
@@ -77,6 +79,8 @@ pub(super) fn summary_from(m: &version::Model, creator: Option<user::Model>) -> 
         created_by: UserId(m.created_by),
         created_by_name: creator.map(|u| u.name).unwrap_or_default(),
         created_at: m.created_at,
+        sha256: m.sha256.clone(),
+        content_hash: m.content_hash.clone(),
     }
 }
 
@@ -87,6 +91,7 @@ pub(super) fn experiment_from(m: experiment::Model) -> Result<Experiment, StoreE
         name: m.name,
         dataset_id: DatasetId(m.dataset_id),
         dataset_version_id: m.dataset_version_id.map(VersionId),
+        dataset_alias: m.dataset_alias,
         target_column: m.target_column,
         problem_type: m.problem_type,
         status: ExperimentStatus::parse(&m.status).ok_or_else(|| corrupt("experiment status"))?,
@@ -194,6 +199,8 @@ pub(super) fn version_row(v: &NewVersion, number: i64, documents: &VersionDocume
         preview: Set(documents.preview.clone()),
         created_at: Set(v.created_at),
         original_file_name: Set(v.original_file_name.clone()),
+        sha256: Set(Some(v.original.sha256.clone())),
+        content_hash: Set(Some(v.content_hash.clone())),
     }
 }
 

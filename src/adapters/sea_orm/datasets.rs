@@ -15,7 +15,7 @@ use super::conversions::{
     VersionDocuments, artifact_from, artifact_row, dataset_from, dataset_row, summary_from, to_i64, version_documents,
     version_from, version_row,
 };
-use super::entities::{artifact, dataset, project, statistics, user, version};
+use super::entities::{alias, alias_move, artifact, dataset, project, statistics, user, version};
 use super::errors::{corrupt_json, is_transient, store_error, with_retries};
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::records::{
@@ -30,27 +30,51 @@ fn like_pattern(text: &str) -> LikeExpr {
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
+/// A change of a dataset guarded by `If-Match` found it at another revision.
+pub(super) struct Stale;
+
+/// Bumps the dataset's revision, when it is at `if_revision` if given: `Ok(Err(Stale))` when it
+/// is not, `RecordNotFound` when the dataset does not exist. Run first in a transaction, it
+/// takes the dataset row's lock, which serializes the dataset's changes.
+pub(super) async fn bump_revision(
+    txn: &sea_orm::DatabaseTransaction,
+    dataset_id: uuid::Uuid,
+    if_revision: Option<i64>,
+    update: sea_orm::UpdateMany<dataset::Entity>,
+) -> Result<Result<(), Stale>, DbErr> {
+    let mut update = update
+        .col_expr(dataset::Column::Revision, Expr::col(dataset::Column::Revision).add(1))
+        .filter(dataset::Column::Id.eq(dataset_id));
+    if let Some(expected) = if_revision {
+        update = update.filter(dataset::Column::Revision.eq(expected));
+    }
+    if update.exec(txn).await?.rows_affected == 1 {
+        return Ok(Ok(()));
+    }
+    match dataset::Entity::find_by_id(dataset_id).one(txn).await? {
+        Some(_) => Ok(Err(Stale)),
+        None => Err(DbErr::RecordNotFound("dataset".into())),
+    }
+}
+
 async fn try_insert_version(
     db: &DatabaseConnection,
     v: &NewVersion,
     documents: &VersionDocuments,
-) -> Result<i64, DbErr> {
+) -> Result<Result<i64, Stale>, DbErr> {
     let txn = db.begin().await?;
     let number = if let Some(new) = &v.new_dataset {
         dataset::Entity::insert(dataset_row(new, v)).exec_without_returning(&txn).await?;
         0
     } else {
         // Taking the dataset row's lock first serializes version allocation per dataset.
-        let bumped = dataset::Entity::update_many()
+        let update = dataset::Entity::update_many()
             .col_expr(dataset::Column::LatestVersion, Expr::col(dataset::Column::LatestVersion).add(1))
             .col_expr(dataset::Column::LatestVersionId, Expr::value(v.version_id.0))
             .col_expr(dataset::Column::RowCount, Expr::value(to_i64(v.row_count)))
-            .col_expr(dataset::Column::ColumnCount, Expr::value(v.columns.len() as i64))
-            .filter(dataset::Column::Id.eq(v.dataset_id.0))
-            .exec(&txn)
-            .await?;
-        if bumped.rows_affected == 0 {
-            return Err(DbErr::RecordNotFound("dataset".into()));
+            .col_expr(dataset::Column::ColumnCount, Expr::value(v.columns.len() as i64));
+        if let Err(stale) = bump_revision(&txn, v.dataset_id.0, v.if_revision, update).await? {
+            return Ok(Err(stale));
         }
         dataset::Entity::find_by_id(v.dataset_id.0)
             .one(&txn)
@@ -66,7 +90,7 @@ async fn try_insert_version(
     .exec_without_returning(&txn)
     .await?;
     txn.commit().await?;
-    Ok(number)
+    Ok(Ok(number))
 }
 
 pub(super) async fn insert_version(db: &DatabaseConnection, v: &NewVersion) -> Result<i64, StoreError> {
@@ -77,7 +101,11 @@ pub(super) async fn insert_version(db: &DatabaseConnection, v: &NewVersion) -> R
             || (v.new_dataset.is_none() && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
     };
     let documents = version_documents(v)?;
-    with_retries("a version insert", retryable, || try_insert_version(db, v, &documents)).await.map_err(store_error)
+    match with_retries("a version insert", retryable, || try_insert_version(db, v, &documents)).await {
+        Ok(Ok(number)) => Ok(number),
+        Ok(Err(Stale)) => Err(StoreError::Stale { expected: v.if_revision.unwrap_or_default() }),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 pub(super) async fn find_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Option<Dataset>, StoreError> {
@@ -196,8 +224,48 @@ pub(super) async fn find_version_by_number(
     }
 }
 
-async fn try_delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, DbErr> {
+pub(super) async fn set_content_hash(
+    db: &DatabaseConnection,
+    id: VersionId,
+    content_hash: &str,
+) -> Result<(), StoreError> {
+    version::Entity::update_many()
+        .col_expr(version::Column::ContentHash, Expr::value(content_hash))
+        .filter(version::Column::Id.eq(id.0))
+        .filter(version::Column::ContentHash.is_null())
+        .exec(db)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+pub(super) async fn versions_without_content_hash(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<VersionId>, StoreError> {
+    version::Entity::find()
+        .select_only()
+        .column(version::Column::Id)
+        .filter(version::Column::ContentHash.is_null())
+        .order_by_asc(version::Column::CreatedAt)
+        .order_by_asc(version::Column::Id)
+        .limit(limit)
+        .into_tuple::<uuid::Uuid>()
+        .all(db)
+        .await
+        .map(|ids| ids.into_iter().map(VersionId).collect())
+        .map_err(store_error)
+}
+
+async fn try_delete_dataset(
+    db: &DatabaseConnection,
+    id: DatasetId,
+    if_revision: Option<i64>,
+) -> Result<Result<Vec<String>, Stale>, DbErr> {
     let txn = db.begin().await?;
+    if let Err(stale) = bump_revision(&txn, id.0, if_revision, dataset::Entity::update_many()).await? {
+        return Ok(Err(stale));
+    }
     let keys: Vec<String> = artifact::Entity::find()
         .filter(artifact::Column::DatasetId.eq(id.0))
         .all(&txn)
@@ -207,16 +275,26 @@ async fn try_delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Ve
         .collect();
     artifact::Entity::delete_many().filter(artifact::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     version::Entity::delete_many().filter(version::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    alias::Entity::delete_many().filter(alias::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    alias_move::Entity::delete_many().filter(alias_move::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(DbErr::RecordNotFound("dataset".into()));
     }
     txn.commit().await?;
-    Ok(keys)
+    Ok(Ok(keys))
 }
 
-pub(super) async fn delete_dataset(db: &DatabaseConnection, id: DatasetId) -> Result<Vec<String>, StoreError> {
-    with_retries("a dataset deletion", is_transient, || try_delete_dataset(db, id)).await.map_err(store_error)
+pub(super) async fn delete_dataset(
+    db: &DatabaseConnection,
+    id: DatasetId,
+    if_revision: Option<i64>,
+) -> Result<Vec<String>, StoreError> {
+    match with_retries("a dataset deletion", is_transient, || try_delete_dataset(db, id, if_revision)).await {
+        Ok(Ok(keys)) => Ok(keys),
+        Ok(Err(Stale)) => Err(StoreError::Stale { expected: if_revision.unwrap_or_default() }),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 pub(super) async fn known_storage_keys(

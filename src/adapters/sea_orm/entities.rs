@@ -98,6 +98,8 @@ pub mod dataset {
         /// sorting; written with them.
         pub folded_name: String,
         pub folded_description: Option<String>,
+        /// Changes since the first version (migration 010).
+        pub revision: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -142,6 +144,10 @@ pub mod version {
         pub created_at: DateTimeUtc,
         /// The name the original file was uploaded under (migration 007).
         pub original_file_name: Option<String>,
+        /// Hex SHA-256 of the uploaded bytes (migration 008).
+        pub sha256: Option<String>,
+        /// The hash of the normalized table (migration 008).
+        pub content_hash: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -218,6 +224,8 @@ pub mod experiment {
         pub problem_type: Option<String>,
         pub status: String,
         pub created_at: DateTimeUtc,
+        /// The alias the experiment named, if it named one (migration 010).
+        pub dataset_alias: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -261,6 +269,81 @@ pub mod deployment {
         pub stage: String,
         pub is_active: bool,
         pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod idempotency_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idem_key: String,
+        pub token: Uuid,
+        /// `running` or `done`.
+        pub state: String,
+        pub lease_until: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        pub fingerprint: Option<String>,
+        pub status_code: Option<i32>,
+        pub content_type: Option<String>,
+        pub response_body: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod alias {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dataset_aliases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub dataset_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub alias: String,
+        pub version_id: Uuid,
+        pub version: i64,
+        pub updated_at: DateTimeUtc,
+        pub updated_by: Uuid,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod alias_move {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dataset_alias_history")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub dataset_id: Uuid,
+        pub alias: String,
+        /// The dataset's revision the move made (orders the moves).
+        pub revision: i64,
+        pub from_version: Option<i64>,
+        pub to_version: Option<i64>,
+        pub to_version_id: Option<Uuid>,
+        pub moved_at: DateTimeUtc,
+        pub moved_by: Uuid,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

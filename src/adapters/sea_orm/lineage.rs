@@ -24,6 +24,7 @@ pub(super) async fn insert_experiment(db: &DatabaseConnection, e: &Experiment) -
         problem_type: Set(e.problem_type.clone()),
         status: Set(e.status.as_str().to_string()),
         created_at: Set(e.created_at),
+        dataset_alias: Set(e.dataset_alias.clone()),
     })
     .exec_without_returning(db)
     .await

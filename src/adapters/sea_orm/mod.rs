@@ -16,10 +16,12 @@
 //! only hands each method to its concern's function of the same name.
 
 mod access;
+mod aliases;
 mod conversions;
 mod datasets;
 mod entities;
 mod errors;
+mod idempotency;
 mod lineage;
 
 use std::collections::HashSet;
@@ -33,6 +35,8 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 pub use self::errors::is_transient;
 use self::errors::store_error;
 use crate::domain::access::{Principal, Role};
+use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
+use crate::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use crate::domain::records::{
@@ -158,12 +162,66 @@ impl MetadataStore for SeaOrmStore {
         datasets::find_version_by_number(&self.db, dataset, number).await
     }
 
-    async fn delete_dataset(&self, id: DatasetId) -> Result<Vec<String>, StoreError> {
-        datasets::delete_dataset(&self.db, id).await
+    async fn delete_dataset(&self, id: DatasetId, if_revision: Option<i64>) -> Result<Vec<String>, StoreError> {
+        datasets::delete_dataset(&self.db, id, if_revision).await
+    }
+
+    async fn change_alias(&self, change: &AliasChange) -> Result<Option<Alias>, StoreError> {
+        aliases::change_alias(&self.db, change).await
+    }
+
+    async fn find_alias(&self, dataset: DatasetId, name: &AliasName) -> Result<Option<Alias>, StoreError> {
+        aliases::find_alias(&self.db, dataset, name).await
+    }
+
+    async fn list_aliases(&self, dataset: DatasetId) -> Result<Vec<Alias>, StoreError> {
+        aliases::list_aliases(&self.db, dataset).await
+    }
+
+    async fn alias_history(&self, dataset: DatasetId, name: &AliasName) -> Result<Vec<AliasMove>, StoreError> {
+        aliases::alias_history(&self.db, dataset, name).await
+    }
+
+    async fn set_content_hash(&self, version: VersionId, content_hash: &str) -> Result<(), StoreError> {
+        datasets::set_content_hash(&self.db, version, content_hash).await
+    }
+
+    async fn versions_without_content_hash(&self, limit: u64) -> Result<Vec<VersionId>, StoreError> {
+        datasets::versions_without_content_hash(&self.db, limit).await
     }
 
     async fn known_storage_keys(&self, keys: &[String]) -> Result<HashSet<String>, StoreError> {
         datasets::known_storage_keys(&self.db, keys).await
+    }
+
+    async fn claim_idempotency_key(&self, claim: &KeyClaim) -> Result<KeyState, StoreError> {
+        idempotency::claim(&self.db, claim).await
+    }
+
+    async fn renew_idempotency_lease(
+        &self,
+        owner: &KeyOwner,
+        token: uuid::Uuid,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        idempotency::renew(&self.db, owner, token, lease_until).await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        owner: &KeyOwner,
+        token: uuid::Uuid,
+        answer: &StoredAnswer,
+    ) -> Result<bool, StoreError> {
+        idempotency::complete(&self.db, owner, token, answer).await
+    }
+
+    async fn release_idempotency_key(&self, owner: &KeyOwner, token: uuid::Uuid) -> Result<(), StoreError> {
+        idempotency::release(&self.db, owner, token).await
+    }
+
+    async fn delete_expired_idempotency_keys(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        idempotency::delete_expired(&self.db, now).await
     }
 
     async fn insert_experiment(&self, experiment: &Experiment) -> Result<(), StoreError> {
