@@ -1053,7 +1053,7 @@ async fn versions_recorded_before_their_hashes_get_the_original_s_sha256_and_awa
     migrate(store.as_ref()).await.expect("migrating");
     let user = a_user(store.as_ref(), "uploader").await;
     let project = a_project(store.as_ref(), &user, "p", now()).await;
-    let (_, v0) = a_dataset(store.as_ref(), &project, &user).await;
+    let (dataset, v0) = a_dataset(store.as_ref(), &project, &user).await;
     let (_, other) = a_dataset(store.as_ref(), &project, &user).await;
     assert_eq!(store.versions_without_content_hash(10).await.unwrap(), []);
 
@@ -1068,10 +1068,15 @@ async fn versions_recorded_before_their_hashes_get_the_original_s_sha256_and_awa
     assert_eq!(store.versions_without_content_hash(10).await.unwrap(), [v0.version_id, other.version_id]);
     assert_eq!(store.versions_without_content_hash(1).await.unwrap(), [v0.version_id], "oldest first");
 
+    let revision = |d: Option<datasets_api::domain::records::Dataset>| d.expect("the dataset").revision;
+    let before = revision(store.find_dataset(dataset).await.unwrap());
     store.set_content_hash(v0.version_id, "sha256:first").await.unwrap();
+    let recorded = revision(store.find_dataset(dataset).await.unwrap());
+    assert_eq!(recorded, before + 1, "the dataset's detail changed: a new revision");
     store.set_content_hash(v0.version_id, "sha256:second").await.unwrap();
     let found = store.find_version(v0.version_id).await.unwrap().expect("the version");
     assert_eq!(found.summary.content_hash.as_deref(), Some("sha256:first"), "a recorded hash is kept");
+    assert_eq!(revision(store.find_dataset(dataset).await.unwrap()), recorded, "nothing changed");
     assert_eq!(store.versions_without_content_hash(10).await.unwrap(), [other.version_id]);
     db.close().await.expect("closing the connection");
     fresh.remove().await;

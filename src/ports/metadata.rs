@@ -81,7 +81,8 @@ pub trait MetadataStore: Send + Sync {
     /// Every change of the alias, oldest first (empty for an alias that never existed).
     async fn alias_history(&self, dataset: DatasetId, name: &AliasName) -> Result<Vec<AliasMove>, StoreError>;
     /// Records the content hash of a version that has none (a version uploaded before content
-    /// hashes were recorded); a version that has one keeps it.
+    /// hashes were recorded), and then gives its dataset a new revision (the dataset's detail
+    /// changed); a version that has one keeps it and nothing changes.
     async fn set_content_hash(&self, version: VersionId, content_hash: &str) -> Result<(), StoreError>;
     /// Up to `limit` versions that have no content hash yet, oldest first.
     async fn versions_without_content_hash(&self, limit: u64) -> Result<Vec<VersionId>, StoreError>;

@@ -2,11 +2,13 @@
 //! and on the database named by `TEST_DATABASE_URL` when set.
 
 mod access;
+mod aliases;
 mod analysis;
 mod auth_and_projects;
 mod bad_input;
 mod cli;
 mod compare;
+mod conditional;
 mod datasets;
 mod downloads;
 mod exports;

@@ -229,14 +229,35 @@ pub(super) async fn set_content_hash(
     id: VersionId,
     content_hash: &str,
 ) -> Result<(), StoreError> {
-    version::Entity::update_many()
-        .col_expr(version::Column::ContentHash, Expr::value(content_hash))
-        .filter(version::Column::Id.eq(id.0))
-        .filter(version::Column::ContentHash.is_null())
-        .exec(db)
-        .await
-        .map(|_| ())
-        .map_err(store_error)
+    with_retries("recording a content hash", is_transient, || async {
+        let txn = db.begin().await?;
+        let recorded = version::Entity::update_many()
+            .col_expr(version::Column::ContentHash, Expr::value(content_hash))
+            .filter(version::Column::Id.eq(id.0))
+            .filter(version::Column::ContentHash.is_null())
+            .exec(&txn)
+            .await?;
+        if recorded.rows_affected == 1 {
+            // The dataset's representation changed (its detail shows the hash): a new revision,
+            // so that a client's `If-None-Match` does not keep the copy without it.
+            let owner = version::Entity::find_by_id(id.0)
+                .select_only()
+                .column(version::Column::DatasetId)
+                .into_tuple::<uuid::Uuid>()
+                .one(&txn)
+                .await?;
+            if let Some(dataset_id) = owner {
+                dataset::Entity::update_many()
+                    .col_expr(dataset::Column::Revision, Expr::col(dataset::Column::Revision).add(1))
+                    .filter(dataset::Column::Id.eq(dataset_id))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        txn.commit().await
+    })
+    .await
+    .map_err(store_error)
 }
 
 pub(super) async fn versions_without_content_hash(
