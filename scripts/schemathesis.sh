@@ -104,6 +104,8 @@ VERSION1=$(curl -fsS -X POST "$BASE/api/datasets/$DATASET/versions" -H "$AUTH" \
     -F "description=second" -F "file=@$TMP/v1.csv" | field dataset_version_id)
 VERSION0=$(curl -fsS "$BASE/api/datasets/$DATASET/versions" -H "$AUTH" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+curl -fsS -X PUT "$BASE/api/datasets/$DATASET/aliases/production" -H "$AUTH" -H 'Content-Type: application/json' \
+    -d '{"version": 1}' >/dev/null
 USER_ID=$(post_json /api/users '{"name": "Fuzz User"}' | field id)
 post_json "/api/users/$USER_ID/api-keys" '{}' >/dev/null
 post_json "/api/projects/$PROJECT/members" "{\"user_id\": \"$USER_ID\", \"role\": \"viewer\"}" >/dev/null
@@ -126,7 +128,9 @@ values = ["$DOOMED"]
 [dictionaries.versions]
 values = ["$VERSION0", "$VERSION1"]
 [dictionaries.version_numbers]
-values = [0, 1]
+values = ["0", "1", "production"]
+[dictionaries.aliases]
+values = ["production", "staging"]
 [dictionaries.csv_files]
 values = ["a,b\n1,2\n3,4\n", "id;name;when\n1;x;2025-01-02\n2;y;2025-01-03\n", "n\n1\n2\n"]
 [dictionaries.projects]
@@ -149,6 +153,8 @@ values = ["$MODEL"]
 "query.model_id" = { dictionary = "models", probability = 0.5 }
 "query.v1" = { dictionary = "version_numbers", probability = 0.5 }
 "query.v2" = { dictionary = "version_numbers", probability = 0.5 }
+"query.version" = { dictionary = "version_numbers", probability = 0.5 }
+"path.alias" = { dictionary = "aliases", probability = 0.5 }
 "body.project_id" = { dictionary = "projects", probability = 0.5 }
 "body.dataset_id" = { dictionary = "datasets", probability = 0.5 }
 "body.dataset_version_id" = { dictionary = "versions", probability = 0.5 }

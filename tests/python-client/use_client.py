@@ -154,6 +154,28 @@ def use_client(base_url: str, key: str) -> None:
                   f"the dataset reads back with its name, 4 rows and 6 columns ({d.name!r}, {d.rows}, {d.columns})")
             check(len(r.parsed.preview) == 4, f"the preview has the 4 rows ({len(r.parsed.preview)})")
 
+        # Identity and retries through the generated code: a replayed Idempotency-Key, an alias
+        # read as a version, and a 304 for the dataset's own ETag.
+        from datasets_api_client.api.datasets import set_dataset_alias
+        from datasets_api_client.models import SetAlias
+
+        retry_key = f"python-client-{uuid.uuid4()}"
+        retried = [create_project.sync_detailed(client=client, body=CreateProject(name=f"retried {retry_key}"),
+                                                idempotency_key=retry_key) for _ in range(2)]
+        check([r.status_code for r in retried] == [201, 201] and retried[0].parsed.id == retried[1].parsed.id
+              and retried[1].headers.get("idempotent-replayed") == "true",
+              f"a retried create_project with one Idempotency-Key replays the first answer ({retried[1].headers})")
+        r = set_dataset_alias.sync_detailed(client=client, dataset_id=upload.dataset_id, alias="production",
+                                            body=SetAlias(version=0))
+        check(r.status_code == 200 and r.parsed.dataset_version_id == upload.dataset_version_id,
+              f"set_dataset_alias answers 200 with the version it names ({r.status_code}: {r.content[:300]!r})")
+        r = get_dataset.sync_detailed(client=client, dataset_id=upload.dataset_id, version="production")
+        check(r.status_code == 200 and r.parsed.dataset.dataset_version_id == upload.dataset_version_id,
+              f"get_dataset reads the version an alias names ({r.status_code})")
+        etag = get_dataset.sync_detailed(client=client, dataset_id=upload.dataset_id).headers.get("etag")
+        r = get_dataset.sync_detailed(client=client, dataset_id=upload.dataset_id, if_none_match=etag)
+        check(r.status_code == 304 and not r.content, f"If-None-Match with the dataset's ETag answers 304 ({r.status_code})")
+
         # A wrong key is refused (401) through the same client code.
         bad = AuthenticatedClient(base_url=base_url, token="not-a-key-" + uuid.uuid4().hex, timeout=30.0)
         with bad:
