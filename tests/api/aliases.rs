@@ -40,8 +40,12 @@ async fn an_alias_is_set_moved_listed_and_removed_and_its_history_keeps_every_ch
     put_alias(&app, &app.admin_key, id, "staging", 2).await.expect(200);
 
     let list = app.get(&app.admin_key, &format!("/api/datasets/{id}/aliases")).await.expect(200);
-    let names: Vec<(&str, i64)> =
-        list["items"].as_array().unwrap().iter().map(|a| (a["alias"].as_str().unwrap(), a["version"].as_i64().unwrap())).collect();
+    let names: Vec<(&str, i64)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["alias"].as_str().unwrap(), a["version"].as_i64().unwrap()))
+        .collect();
     assert_eq!(names, [("production", 1), ("staging", 2)]);
 
     let removed = app.delete(&app.admin_key, &format!("/api/datasets/{id}/aliases/production")).await;
@@ -63,7 +67,9 @@ async fn an_alias_is_set_moved_listed_and_removed_and_its_history_keeps_every_ch
         [(Value::Null, json!(0)), (json!(0), json!(1)), (json!(1), Value::Null), (Value::Null, json!(2))],
         "every change, oldest first"
     );
-    assert!(history["items"].as_array().unwrap().iter().all(|m| m["moved_by_name"] == "admin" && m["moved_at"].is_string()));
+    assert!(
+        history["items"].as_array().unwrap().iter().all(|m| m["moved_by_name"] == "admin" && m["moved_at"].is_string())
+    );
     assert_eq!(history["items"][3]["to_dataset_version_id"], versions[2]["dataset_version_id"]);
     app.get(&app.admin_key, &format!("/api/datasets/{id}/aliases/never/history")).await.expect_error(404, "not_found");
 }
@@ -75,7 +81,9 @@ async fn latest_numbers_and_malformed_names_cannot_be_aliases() {
     for refused in ["latest", "7", "1e3", "inf", "nan", "Production", "-x", "9lives", "a.b", &"a".repeat(64)] {
         let path = format!("/api/datasets/{id}/aliases/{refused}");
         let reply = app
-            .send(app.client.put(path).header("Authorization", bearer(&app.admin_key)).body_json(&json!({"version": 0})))
+            .send(
+                app.client.put(path).header("Authorization", bearer(&app.admin_key)).body_json(&json!({"version": 0})),
+            )
             .await;
         assert_eq!(reply.status, 400, "{refused}: {}", reply.text());
         assert_eq!(reply.json()["error"]["code"], "bad_request", "{refused}");
@@ -162,7 +170,10 @@ async fn an_experiment_may_name_an_alias_and_records_the_version_it_named_then()
 
     put_alias(&app, &app.admin_key, id, "training", 2).await.expect(200);
     let listed = app.get(&app.admin_key, &format!("/api/experiments?project_id={project}")).await.expect(200);
-    assert_eq!(listed["items"][0]["dataset_version_id"], versions[1]["dataset_version_id"], "recorded, not re-resolved");
+    assert_eq!(
+        listed["items"][0]["dataset_version_id"], versions[1]["dataset_version_id"],
+        "recorded, not re-resolved"
+    );
 
     let both = json!({"project_id": project, "name": "Both", "dataset_id": id, "dataset_alias": "training",
                       "dataset_version_id": versions[0]["dataset_version_id"]});

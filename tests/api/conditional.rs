@@ -36,10 +36,18 @@ async fn put_alias(app: &TestApp, id: Uuid, alias: &str, version: i64, if_match:
 }
 
 async fn new_version_if_match(app: &TestApp, id: Uuid, bytes: &[u8], if_match: &str) -> Reply {
-    let form = TestForm::new().text("description", "guarded").field(TestFormField::bytes(bytes.to_vec()).name("file").filename("v.csv"));
+    let form = TestForm::new()
+        .text("description", "guarded")
+        .field(TestFormField::bytes(bytes.to_vec()).name("file").filename("v.csv"));
     let path = format!("/api/datasets/{id}/versions");
-    app.send(app.client.post(path).header("Authorization", bearer(&app.admin_key)).header("If-Match", if_match).multipart(form))
-        .await
+    app.send(
+        app.client
+            .post(path)
+            .header("Authorization", bearer(&app.admin_key))
+            .header("If-Match", if_match)
+            .multipart(form),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -118,7 +126,8 @@ async fn if_match_creates_the_next_version_only_while_the_dataset_is_unchanged()
     assert_eq!(created["version"], 1);
     let mut stored = app.stored_artifacts().await;
     stored.sort();
-    let message = new_version_if_match(&app, id, b"id,score\n1,12\n", &seen).await.expect_error(412, "precondition_failed");
+    let message =
+        new_version_if_match(&app, id, b"id,score\n1,12\n", &seen).await.expect_error(412, "precondition_failed");
     assert!(message.contains("ETag"), "{message}");
     let list = app.get(&app.admin_key, &format!("/api/datasets/{id}/versions")).await.expect(200);
     assert_eq!(list["total"], 2, "nothing was stored");
@@ -153,22 +162,36 @@ async fn if_match_guards_alias_changes_and_deletion() {
 
     let path = format!("/api/datasets/{id}/aliases/production");
     let stale_delete = app
-        .send(app.client.delete(&path).header("Authorization", bearer(&app.admin_key)).header("If-Match", seen.as_str()))
+        .send(
+            app.client.delete(&path).header("Authorization", bearer(&app.admin_key)).header("If-Match", seen.as_str()),
+        )
         .await;
     stale_delete.expect_error(412, "precondition_failed");
     let removed = app
-        .send(app.client.delete(&path).header("Authorization", bearer(&app.admin_key)).header("If-Match", after.as_str()))
+        .send(
+            app.client.delete(&path).header("Authorization", bearer(&app.admin_key)).header("If-Match", after.as_str()),
+        )
         .await;
     assert_eq!(removed.status, 204);
 
     let stale = app
-        .send(app.client.delete(&detail).header("Authorization", bearer(&app.admin_key)).header("If-Match", seen.as_str()))
+        .send(
+            app.client
+                .delete(&detail)
+                .header("Authorization", bearer(&app.admin_key))
+                .header("If-Match", seen.as_str()),
+        )
         .await;
     stale.expect_error(412, "precondition_failed");
     app.get(&app.admin_key, &detail).await.expect(200);
     let current = removed.headers.get("etag").unwrap().to_str().unwrap().to_string();
     let deleted = app
-        .send(app.client.delete(&detail).header("Authorization", bearer(&app.admin_key)).header("If-Match", current.as_str()))
+        .send(
+            app.client
+                .delete(&detail)
+                .header("Authorization", bearer(&app.admin_key))
+                .header("If-Match", current.as_str()),
+        )
         .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     app.get(&app.admin_key, &detail).await.expect_error(404, "not_found");

@@ -16,6 +16,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+pub mod categorical;
+pub mod distances;
+pub mod kolmogorov;
+pub mod ks;
+#[cfg(test)]
+mod scipy_fixtures;
+pub mod special;
+
 /// The smallest share a bin is given in the PSI sum.
 pub const PSI_EPSILON: f64 = 1e-4;
 /// Bins of the numeric PSI.
