@@ -5,15 +5,64 @@ use std::collections::HashMap;
 
 use crate::app::{App, AppError};
 use crate::domain::access::Principal;
-use crate::domain::drift::{CategoryChange, ShiftLevel, categorical_drift, mean_shift_pct, numeric_psi};
+use crate::domain::drift::rule::{ColumnDrift, DriftOptions, Sample, column_drift};
+use crate::domain::drift::{CategoryChange, ShiftLevel, categorical_drift, mean_shift_pct, sorted_numeric_psi};
 use crate::domain::dtype::DType;
 use crate::domain::ids::DatasetId;
 use crate::domain::records::Version;
+use crate::domain::schema_changes::{SchemaChange, schema_changes};
 use crate::domain::statistics::{ColumnStats, ColumnValues};
 use crate::domain::version_ref::VersionRef;
 
 /// Entries of the category lists and of `top_changes`.
 pub const CATEGORY_LIST_LIMIT: usize = 20;
+
+/// The default `drift_share`: the dataset drifted when half its compared columns did.
+pub const DEFAULT_DRIFT_SHARE: f64 = 0.5;
+
+/// What a comparison is asked to decide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareOptions {
+    pub drift: DriftOptions,
+    /// The share of drifted columns at and above which the dataset drifted (0–1).
+    pub drift_share: f64,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        Self { drift: DriftOptions::default(), drift_share: DEFAULT_DRIFT_SHARE }
+    }
+}
+
+/// The dataset's verdict: which columns drifted, out of how many with a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetDrift {
+    /// Names of the drifted columns, in v2's order.
+    pub drifted_columns: Vec<String>,
+    /// Columns with a verdict (present in both versions, comparable, with values in both).
+    pub compared_columns: u64,
+    /// drifted / compared (0 when none was compared).
+    pub drift_share: f64,
+    /// `drift_share ≥` the asked share (false when no column was compared).
+    pub dataset_drift: bool,
+}
+
+impl DatasetDrift {
+    fn of(columns: &[(String, ColumnDiff, ColumnDrift)], threshold: f64) -> Self {
+        let decided: Vec<(&String, bool)> =
+            columns.iter().filter_map(|(name, _, d)| d.verdict.map(|v| (name, v.drift_detected))).collect();
+        let drifted_columns: Vec<String> = decided.iter().filter(|(_, d)| *d).map(|(n, _)| (*n).clone()).collect();
+        let compared_columns = decided.len() as u64;
+        let drift_share =
+            if compared_columns == 0 { 0.0 } else { drifted_columns.len() as f64 / compared_columns as f64 };
+        Self {
+            drifted_columns,
+            compared_columns,
+            drift_share,
+            dataset_drift: compared_columns > 0 && drift_share >= threshold,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypeChange {
@@ -74,8 +123,11 @@ pub struct Comparison {
     pub columns_added: Vec<String>,
     pub columns_removed: Vec<String>,
     pub columns_type_changed: Vec<TypeChange>,
-    /// Every column present in both versions, in v2's column order.
-    pub column_diffs: Vec<(String, ColumnDiff)>,
+    /// Every change of the schema (docs/compare.md).
+    pub schema_changes: Vec<SchemaChange>,
+    /// Every column present in both versions, in v2's column order, with its drift.
+    pub column_diffs: Vec<(String, ColumnDiff, ColumnDrift)>,
+    pub dataset_drift: DatasetDrift,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +147,22 @@ fn family(d: DType) -> Family {
     }
 }
 
+/// Numbers, or timestamps as their microseconds (the drift tests compare them as numbers).
 fn floats(values: Option<ColumnValues>) -> Vec<f64> {
     match values {
         Some(ColumnValues::Int(v)) => v.into_iter().map(|x| x as f64).collect(),
         Some(ColumnValues::Float(v)) => v,
+        Some(ColumnValues::Time { micros, .. }) => micros.into_iter().map(|x| x as f64).collect(),
         _ => Vec::new(),
     }
+}
+
+fn schema_of(v: &Version) -> Vec<(&str, DType)> {
+    v.columns.iter().map(|c| (c.name.as_str(), c.dtype)).collect()
+}
+
+fn category_sample(counts: &HashMap<String, u64>) -> Sample {
+    Sample::Categories(counts.iter().map(|(k, n)| (k.clone(), *n)).collect())
 }
 
 fn categories(values: Option<ColumnValues>) -> HashMap<String, u64> {
@@ -122,6 +184,7 @@ impl App {
         id: DatasetId,
         v1: &VersionRef,
         v2: &VersionRef,
+        options: &CompareOptions,
     ) -> Result<Comparison, AppError> {
         let (_, first) = self.dataset_version(principal, id, v1).await?;
         let (_, second) = self.dataset_version(principal, id, v2).await?;
@@ -148,9 +211,11 @@ impl App {
             let (Some(a), Some(b)) = (stats1.get(column.name.as_str()), stats2.get(column.name.as_str())) else {
                 return Err(AppError::internal(format!("statistics lack column {}", column.name)));
             };
-            let diff = self.column_diff(&first, &second, (i, j), a, b).await?;
-            column_diffs.push((column.name.clone(), diff));
+            let (diff, drift) = self.column_diff(&first, &second, (i, j), (a, b), &options.drift).await?;
+            column_diffs.push((column.name.clone(), diff, drift));
         }
+        let schema_changes = schema_changes(&schema_of(&first), &schema_of(&second));
+        let dataset_drift = DatasetDrift::of(&column_diffs, options.drift_share);
         Ok(Comparison {
             v1,
             v2,
@@ -161,7 +226,9 @@ impl App {
             columns_added,
             columns_removed,
             columns_type_changed,
+            schema_changes,
             column_diffs,
+            dataset_drift,
         })
     }
 
@@ -170,17 +237,22 @@ impl App {
         first: &Version,
         second: &Version,
         (i, j): (usize, usize),
-        a: &ColumnStats,
-        b: &ColumnStats,
-    ) -> Result<ColumnDiff, AppError> {
+        (a, b): (&ColumnStats, &ColumnStats),
+        drift: &DriftOptions,
+    ) -> Result<(ColumnDiff, ColumnDrift), AppError> {
         let (missing_v1, missing_v2) = (a.missing_percent, b.missing_percent);
         let (k1, k2) = (&first.normalized.storage_key, &second.normalized.storage_key);
+        let no_verdict = || column_drift(&Sample::Numbers(Vec::new()), &Sample::Numbers(Vec::new()), drift);
         Ok(match (family(a.dtype), family(b.dtype)) {
             (Family::Numeric, Family::Numeric) => {
                 let (n1, n2) = (a.numeric.clone().unwrap_or_default(), b.numeric.clone().unwrap_or_default());
-                let v1 = floats(self.read_column(k1, i).await?.0);
-                let v2 = floats(self.read_column(k2, j).await?.0);
-                ColumnDiff::Numeric {
+                let s1 = Sample::numbers(floats(self.read_column(k1, i).await?.0));
+                let s2 = Sample::numbers(floats(self.read_column(k2, j).await?.0));
+                let psi = match (&s1, &s2) {
+                    (Sample::Numbers(x), Sample::Numbers(y)) => sorted_numeric_psi(x, y),
+                    _ => None,
+                };
+                let diff = ColumnDiff::Numeric {
                     v1_mean: n1.mean,
                     v2_mean: n2.mean,
                     v1_std: n1.std,
@@ -188,14 +260,15 @@ impl App {
                     missing_v1,
                     missing_v2,
                     mean_shift_pct: mean_shift_pct(n1.mean, n2.mean),
-                    psi: numeric_psi(v1, &v2),
-                }
+                    psi,
+                };
+                (diff, column_drift(&s1, &s2, drift))
             }
             (Family::Text, Family::Text) | (Family::Bool, Family::Bool) => {
                 let c1 = categories(self.read_column(k1, i).await?.0);
                 let c2 = categories(self.read_column(k2, j).await?.0);
                 let d = categorical_drift(&c1, &c2, CATEGORY_LIST_LIMIT);
-                ColumnDiff::Categorical {
+                let diff = ColumnDiff::Categorical {
                     missing_v1,
                     missing_v2,
                     categories_added: d.added,
@@ -204,17 +277,23 @@ impl App {
                     categories_removed_count: d.removed_count,
                     top_changes: d.top_changes,
                     psi: d.psi,
-                }
+                };
+                (diff, column_drift(&category_sample(&c1), &category_sample(&c2), drift))
             }
-            (Family::Datetime, Family::Datetime) => ColumnDiff::Datetime {
-                v1_min: a.temporal.as_ref().map(|t| t.min.clone()),
-                v1_max: a.temporal.as_ref().map(|t| t.max.clone()),
-                v2_min: b.temporal.as_ref().map(|t| t.min.clone()),
-                v2_max: b.temporal.as_ref().map(|t| t.max.clone()),
-                missing_v1,
-                missing_v2,
-            },
-            _ => ColumnDiff::TypeChanged { from: a.dtype, to: b.dtype, missing_v1, missing_v2 },
+            (Family::Datetime, Family::Datetime) => {
+                let s1 = Sample::numbers(floats(self.read_column(k1, i).await?.0));
+                let s2 = Sample::numbers(floats(self.read_column(k2, j).await?.0));
+                let diff = ColumnDiff::Datetime {
+                    v1_min: a.temporal.as_ref().map(|t| t.min.clone()),
+                    v1_max: a.temporal.as_ref().map(|t| t.max.clone()),
+                    v2_min: b.temporal.as_ref().map(|t| t.min.clone()),
+                    v2_max: b.temporal.as_ref().map(|t| t.max.clone()),
+                    missing_v1,
+                    missing_v2,
+                };
+                (diff, column_drift(&s1, &s2, drift))
+            }
+            _ => (ColumnDiff::TypeChanged { from: a.dtype, to: b.dtype, missing_v1, missing_v2 }, no_verdict()),
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod preview;
 pub mod quality;
 pub mod records;
 pub mod row_hash;
+pub mod schema_changes;
 pub mod sort;
 pub mod statistics;
 pub mod version_ref;

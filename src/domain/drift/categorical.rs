@@ -15,14 +15,8 @@
 //!   `scipy.spatial.distance.jensenshannon(p, q)`, natural logarithm): `√((KL(p‖m) + KL(q‖m))/2)`
 //!   with `m = (p + q)/2`; between 0 and √ln 2.
 
+use super::Outcome;
 use super::special::{chi_squared_sf, normal_sf};
-
-/// A statistic and its p-value (none for distances).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Outcome {
-    pub statistic: f64,
-    pub p_value: Option<f64>,
-}
 
 /// Counts of the same categories (in the same order) in v1 and v2.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -90,11 +84,11 @@ pub fn chi_squared(counts: &PairedCounts) -> Option<Outcome> {
     Some(Outcome { statistic, p_value: Some(p_value) })
 }
 
-/// Two-proportion Z-test; `None` unless there are exactly two categories and both versions
-/// have values.
+/// Two-proportion Z-test; `None` with more than two categories or when either version has
+/// no value. With a single category (both versions hold one same value): `z = 0`, p-value 1.
 pub fn z_test(counts: &PairedCounts) -> Option<Outcome> {
     let (n1, n2) = counts.totals();
-    if counts.categories() != 2 || n1 == 0.0 || n2 == 0.0 {
+    if counts.categories() > 2 || n1 == 0.0 || n2 == 0.0 {
         return None;
     }
     let (p1, p2) = (counts.v1[0] as f64 / n1, counts.v2[0] as f64 / n2);
@@ -167,6 +161,7 @@ mod tests {
         let one_value = z_test(&counts(&[5, 0], &[9, 0]));
         assert_eq!(one_value, Some(Outcome { statistic: 0.0, p_value: Some(1.0) }), "both hold one same value");
         assert_eq!(z_test(&counts(&[1, 2, 3], &[1, 2, 3])), None);
+        assert_eq!(z_test(&counts(&[4], &[7])), Some(Outcome { statistic: 0.0, p_value: Some(1.0) }));
     }
 
     #[test]
