@@ -124,10 +124,9 @@ mod tests {
             ("city", DType::Object),
             ("day", DType::Object),
         ];
-        let changes: Vec<(&str, &str, &str)> = schema_changes(&v1, &v2)
-            .iter()
-            .map(|c| (c.column.as_str(), c.change.as_str(), c.compatibility.as_str()))
-            .collect();
+        let found = schema_changes(&v1, &v2);
+        let changes: Vec<(&str, &str, &str)> =
+            found.iter().map(|c| (c.column.as_str(), c.change.as_str(), c.compatibility.as_str())).collect();
         assert_eq!(
             changes,
             [

@@ -83,7 +83,8 @@ async fn schema_changes_are_listed() {
     assert_eq!(diffs["score"]["type"], "numeric");
     assert_eq!(
         diffs["code"],
-        json!({"type": "type_changed", "missing_v1": 0.0, "missing_v2": 0.0, "from": "int64", "to": "object"})
+        json!({"type": "type_changed", "missing_v1": 0.0, "missing_v2": 0.0, "from": "int64", "to": "object", "drift": null}),
+        "a column that changed kind has no drift verdict"
     );
     assert_eq!(diffs["day"]["type"], "datetime");
     assert_eq!(diffs["day"]["v1_min"], "2025-01-01");

@@ -11,6 +11,7 @@ mod compare;
 mod conditional;
 mod datasets;
 mod downloads;
+mod drift;
 mod exports;
 mod failures;
 mod helpers;
