@@ -1,7 +1,8 @@
 //! The pipeline benchmark: a realistic transactions CSV (default ~500 MB; `BENCH_MB` to
 //! change) goes through the same code paths as the API — upload (ingest, typing, quality,
 //! normalized Parquet, artifact store, metadata), `/analyze` statistics, and CSV and XLSX
-//! export — and each phase prints its wall time, throughput and peak RSS.
+//! export, reads of a version, and `/compare` of two versions with every drift test — and each
+//! phase prints its wall time, throughput and peak RSS.
 //!
 //! Run: `cargo bench --bench pipeline` (or `scripts/bench.sh` to compare with pandas, polars
 //! and DuckDB); `BENCH_SKIP_DOWNLOADS=1` stops after `/analyze` (no `results.json`, for
@@ -12,9 +13,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use datasets_api::app::compare::CompareOptions;
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
 use datasets_api::domain::downloads::DownloadFormat;
+use datasets_api::domain::drift::rule::{DriftOptions, DriftTest};
 use datasets_api::domain::ids::ProjectId;
 use datasets_api::domain::version_ref::VersionRef;
 use datasets_api::ports::queries::RowsRequest;
@@ -26,6 +29,11 @@ const ROWS_WHERE: &str = "amount > 100 AND country = 'C03'";
 const ROWS_ORDER_BY: &str = "amount DESC";
 /// The benchmark's `/query` phase.
 const QUERY_GROUP_BY: &str = "SELECT country, count(*), avg(amount) FROM data GROUP BY 1";
+
+const FIRST_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+const SECOND_SEED: u64 = 0x2545_f491_4f6c_dd1d;
+/// Every drift test of `/compare`, as `tests=all` would ask.
+const ALL_TESTS: [DriftTest; 6] = DriftTest::ALL;
 
 /// A small deterministic generator (xorshift64*), so every run measures the same file.
 struct Rng(u64);
@@ -121,16 +129,22 @@ const WORDS: [&str; 16] = [
     "repair",
 ];
 
-fn generate(path: &Path, target_bytes: u64) -> std::io::Result<u64> {
+/// The benchmark's file: `seed` picks the values, `amount_factor` scales the amounts (the
+/// second version of the `/compare` phase is next month's file, with amounts 5% higher).
+fn generate(path: &Path, target_bytes: u64, seed: u64, amount_factor: f64) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let header = "transaction_id,user_id,merchant,category,amount,currency,country,timestamp,is_fraud,card_present,device_id,description,latitude,longitude,zip\n";
     out.write_all(header.as_bytes())?;
     let mut written = header.len() as u64;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(seed);
     let mut rows = 0u64;
     let start = 1_735_689_600i64; // 2025-01-01T00:00:00Z
     while written < target_bytes {
-        let amount = if rng.below(50) == 0 { String::new() } else { format!("{:.2}", (rng.unit() * 6.0).exp() * 3.0) };
+        let amount = if rng.below(50) == 0 {
+            String::new()
+        } else {
+            format!("{:.2}", (rng.unit() * 6.0).exp() * 3.0 * amount_factor)
+        };
         let t = start + (rows as i64) * 7 + rng.below(7) as i64;
         let ts = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ");
         let words = (0..1 + rng.below(4)).map(|_| WORDS[rng.below(16) as usize]).collect::<Vec<_>>().join(" ");
@@ -218,7 +232,7 @@ async fn main() {
     let csv = dir.join(format!("transactions-{target_mb}MB.csv"));
     if !csv.exists() {
         let t = Instant::now();
-        let rows = generate(&csv, target_mb * 1_000_000).expect("generate the CSV");
+        let rows = generate(&csv, target_mb * 1_000_000, FIRST_SEED, 1.0).expect("generate the CSV");
         println!("generated {} ({rows} rows) in {:.1} s", csv.display(), t.elapsed().as_secs_f64());
     }
     let size = std::fs::metadata(&csv).expect("csv").len();
@@ -346,9 +360,50 @@ async fn main() {
     report(&mut results, "query: group-by aggregate", t.elapsed().as_secs_f64(), mb);
     println!("  {groups} groups");
 
+    // A second version (next month's file), then /compare with every test on every value.
+    let next = dir.join(format!("transactions-{target_mb}MB-next.csv"));
+    if !next.exists() {
+        generate(&next, target_mb * 1_000_000, SECOND_SEED, 1.05).expect("generate the second CSV");
+    }
+    let spooled = work.path().join("spool").join("next.csv");
+    std::fs::copy(&next, &spooled).expect("spool copy");
+    let next_size = std::fs::metadata(&spooled).expect("next csv").len();
+    let upload = SpooledUpload {
+        path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
+        size: next_size,
+        sha256: String::new(),
+        file_name: Some("next.csv".into()),
+    };
+    let second = app
+        .upload_version(&admin, uploaded.dataset_id, Some("next month"), upload, &Default::default())
+        .await
+        .expect("second version");
+    let next_parquet = dir.join("normalized-next.parquet");
+    let stored_next = app.metadata.find_version(second.version_id).await.expect("version").expect("stored");
+    std::fs::copy(work.path().join("artifacts").join(&stored_next.normalized.storage_key), &next_parquet)
+        .expect("copy of the second normalized file");
+    let options =
+        CompareOptions { drift: DriftOptions { tests: ALL_TESTS.to_vec(), threshold: None }, ..Default::default() };
+    // Statistics are cached per version (and computed at upload in the server): the phase
+    // measures the comparison itself.
+    app.analyze(&admin, uploaded.dataset_id, &VersionRef::Number(1)).await.expect("analyze v1");
+    reset_peak();
+    let t = Instant::now();
+    let compared = app
+        .compare(&admin, uploaded.dataset_id, &VersionRef::Number(0), &VersionRef::Number(1), &options)
+        .await
+        .expect("compare");
+    report(&mut results, "compare: every drift test", t.elapsed().as_secs_f64(), mb + next_size as f64 / 1e6);
+    println!(
+        "  {} columns compared, {} drifted ({})",
+        compared.dataset_drift.compared_columns,
+        compared.dataset_drift.drifted_columns.len(),
+        compared.dataset_drift.drifted_columns.join(", ")
+    );
+
     let summary = serde_json::json!({
         "input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results,
-        "parquet": parquet_copy, "rows_where": ROWS_WHERE, "rows_order_by": ROWS_ORDER_BY, "query": QUERY_GROUP_BY,
+        "parquet": parquet_copy, "parquet_next": next_parquet, "rows_where": ROWS_WHERE, "rows_order_by": ROWS_ORDER_BY, "query": QUERY_GROUP_BY,
     });
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&summary).unwrap_or_default()).expect("results.json");

@@ -60,6 +60,34 @@ con.sql(f"SELECT * FROM '{VERSION}' WHERE {WHERE} ORDER BY {ORDER_BY} LIMIT 100"
 con.sql(f"SELECT count(*) FROM '{VERSION}' WHERE {WHERE}").fetchall()
 print("ELAPSED", time.perf_counter() - t0)
 """,
+    "scipy every drift test (pyarrow read)": """
+import time
+import numpy as np, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
+from scipy import stats
+from scipy.spatial import distance
+t0 = time.perf_counter()
+v1, v2 = pq.read_table(VERSION), pq.read_table(VERSION_NEXT)
+for name in v1.column_names:
+    a, b = v1.column(name), v2.column(name)
+    if pa.types.is_timestamp(a.type) or pa.types.is_integer(a.type) or pa.types.is_floating(a.type):
+        x = a.drop_null().to_numpy().astype("float64"); y = b.drop_null().to_numpy().astype("float64")
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+        stats.ks_2samp(x, y)
+        stats.wasserstein_distance(x, y) / max(np.std(x), 0.001)
+        edges = np.quantile(x, np.linspace(0.1, 0.9, 9))
+        c1 = np.bincount(np.searchsorted(edges, x, side="right"), minlength=10)
+        c2 = np.bincount(np.searchsorted(edges, y, side="right"), minlength=10)
+    else:
+        counts = lambda c: {r["values"]: r["counts"] for r in pc.value_counts(c.drop_null()).to_pylist()}
+        k1, k2 = counts(a), counts(b)
+        keys = sorted(set(k1) | set(k2), key=str)
+        c1 = np.array([k1.get(k, 0) for k in keys], dtype=float); c2 = np.array([k2.get(k, 0) for k in keys], dtype=float)
+    p, q = c1 / c1.sum(), c2 / c2.sum()
+    with np.errstate(divide="ignore"):
+        stats.chisquare(c2, p * c2.sum())
+    distance.jensenshannon(p, q)
+print("ELAPSED", time.perf_counter() - t0)
+""",
     "duckdb group-by aggregate": """
 import duckdb, time
 con = duckdb.connect()
@@ -76,6 +104,7 @@ OURS = {
     "polars read_parquet->write_csv": "download CSV",
     "duckdb where+order_by page + count": "rows: where + order_by, first page",
     "duckdb group-by aggregate": "query: group-by aggregate",
+    "scipy every drift test (pyarrow read)": "compare: every drift test",
 }
 
 
@@ -83,7 +112,7 @@ def run(name, code):
     out = os.path.join(WORK, "ref-out.parquet" if "csv->parquet" in name else "ref-out.csv")
     parquet = os.path.join(WORK, "ref-duckdb.parquet")
     prelude = (
-        f"CSV={CSV!r}\nOUT={out!r}\nPARQUET={parquet!r}\nVERSION={SETTINGS.get('parquet')!r}\n"
+        f"CSV={CSV!r}\nOUT={out!r}\nPARQUET={parquet!r}\nVERSION={SETTINGS.get('parquet')!r}\nVERSION_NEXT={SETTINGS.get('parquet_next')!r}\n"
         f"WHERE={SETTINGS.get('rows_where')!r}\nORDER_BY={SETTINGS.get('rows_order_by')!r}\nQUERY={SETTINGS.get('query')!r}\n"
     )
     wrapper = prelude + code + "\nimport resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"

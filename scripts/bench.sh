@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pipeline benchmark (benches/pipeline.rs) and, on the same file in the same run, the
-# reference tools (benches/reference.py: polars, DuckDB, pandas), installed from PyPI into a
+# reference tools (benches/reference.py: polars, DuckDB, pandas, SciPy), installed from PyPI into a
 # local venv when available. Prints MB/s, peak RSS and the ratios. Takes minutes; not in CI.
 #
 # Alone: scripts/bench.sh            BENCH_MB=100 scripts/bench.sh   (smaller file)
@@ -15,8 +15,8 @@ mkdir -p "$BENCH_DIR"
 cargo bench --bench pipeline
 
 VENV="$BENCH_DIR/venv"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet polars duckdb pandas pyarrow || echo "some reference tools could not be installed"
+[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+if ! "$VENV/bin/python" -c "import polars, duckdb, pandas, pyarrow, scipy" 2>/dev/null; then
+  "$VENV/bin/pip" install --quiet polars duckdb pandas pyarrow scipy || echo "some reference tools could not be installed"
 fi
 "$VENV/bin/python" benches/reference.py "$BENCH_DIR/transactions-${BENCH_MB}MB.csv" "$BENCH_DIR/results.json" "$BENCH_DIR"
