@@ -42,6 +42,9 @@ pub enum AppError {
     /// A query needs more memory (or spill space) than the server gives queries.
     #[error("{0}")]
     QueryTooLarge(String),
+    /// A `/diff` key names more than one row of a version.
+    #[error("{0}")]
+    KeyNotUnique(String),
     /// Every ingest slot stayed taken for the whole wait; the request may succeed later.
     #[error("busy: retry in {retry_after_seconds} s")]
     Busy { retry_after_seconds: u64 },

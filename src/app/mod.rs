@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod lineage;
 pub mod projects;
 pub mod queries;
+pub mod row_diff;
 pub mod sweeper;
 
 use std::path::PathBuf;

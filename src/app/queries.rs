@@ -73,6 +73,7 @@ pub fn from_query(e: QueryError) -> AppError {
     match e {
         QueryError::Invalid(m) | QueryError::NotAllowed(m) => AppError::Invalid(m),
         QueryError::TooLarge(m) => AppError::QueryTooLarge(m),
+        QueryError::KeyNotUnique(m) => AppError::KeyNotUnique(m),
         QueryError::Store(e) => e.into(),
         QueryError::Engine(m) => AppError::internal(format!("the query engine failed: {m}")),
     }

@@ -46,6 +46,71 @@ pub struct RowsPage {
     pub total: u64,
 }
 
+/// How `/diff` compares one column of the two versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// As they are (the same type in both versions).
+    AsIs,
+    /// As 64-bit floats (an integer column that became a float column, or back).
+    AsNumbers,
+    /// As text (any other change of type).
+    AsText,
+}
+
+/// A column both versions have, and how its values are compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparedColumn {
+    pub name: String,
+    pub comparison: Comparison,
+}
+
+/// What `/diff` asks: rows of `v1` and `v2` matched by `key` (values equal as `comparison`
+/// says, missing equals missing), then compared on `compared`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffRequest {
+    pub key: Vec<ComparedColumn>,
+    /// The other columns both versions have, in v2's order.
+    pub compared: Vec<ComparedColumn>,
+    /// Samples of each kind to return at most.
+    pub limit: usize,
+    /// How messages name the two versions (`version 3`).
+    pub labels: [String; 2],
+}
+
+/// The rows that changed between two versions. Counts are exact; samples are the first
+/// `limit` rows of each kind in key order (ascending, missing first).
+#[derive(Debug, Clone)]
+pub struct RowDiff {
+    /// Keys only v2 has.
+    pub added: u64,
+    /// Keys only v1 has.
+    pub removed: u64,
+    /// Keys both have, with a difference in at least one compared column.
+    pub changed: u64,
+    pub unchanged: u64,
+    /// Rows changed in each compared column (the request's order).
+    pub changed_by_column: Vec<u64>,
+    /// Added rows, with v2's columns.
+    pub added_rows: RecordBatch,
+    /// Removed rows, with v1's columns.
+    pub removed_rows: RecordBatch,
+    pub changed_rows: ChangedRows,
+}
+
+/// Samples of changed rows: their key, the compared columns before and after, and which of
+/// them differ.
+#[derive(Debug, Clone)]
+pub struct ChangedRows {
+    /// The key columns (v1's values).
+    pub keys: RecordBatch,
+    /// The compared columns in v1.
+    pub before: RecordBatch,
+    /// The compared columns in v2.
+    pub after: RecordBatch,
+    /// `changed[row][column]`.
+    pub changed: Vec<Vec<bool>>,
+}
+
 /// Record batches of a query's answer.
 pub type QueryBatches = BoxStream<'static, Result<RecordBatch, QueryError>>;
 
@@ -71,6 +136,9 @@ pub enum QueryError {
     /// Reading the stored files failed.
     #[error(transparent)]
     Store(#[from] crate::ports::StoreError),
+    /// A `/diff` key that does not name one row per value in a version.
+    #[error("{0}")]
+    KeyNotUnique(String),
     /// Anything unexpected in the engine.
     #[error("{0}")]
     Engine(String),
@@ -102,4 +170,10 @@ pub trait TableQueries: Send + Sync {
 
     /// A page of rows of `table`.
     async fn rows(&self, table: &QueryTable, request: &RowsRequest) -> Result<RowsPage, QueryError>;
+
+    /// The rows added, removed and changed from `v1` to `v2`, matched by `request.key`.
+    /// `KeyNotUnique` (naming the version, the number of repeated keys and one of them) when
+    /// a key value names more than one row of a version. Memory stays within the query limits
+    /// whatever the tables' sizes (the join spills).
+    async fn diff(&self, v1: &QueryTable, v2: &QueryTable, request: &DiffRequest) -> Result<RowDiff, QueryError>;
 }

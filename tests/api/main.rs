@@ -21,6 +21,7 @@ mod lineage;
 mod openapi;
 mod queries;
 mod route_inventory;
+mod row_diff;
 mod rows;
 mod spec_examples;
 mod time_limits;

@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/datasets/{dataset_id}/quality", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/analyze", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/compare", ProjectRead),
+    ("get", "/api/datasets/{dataset_id}/diff", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/lineage", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/versions", ProjectRead),
     ("post", "/api/datasets/{dataset_id}/versions", ProjectWrite),
@@ -145,7 +146,11 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
         .replace("{dataset_version_id}", &w.version)
         .replace("{user_id}", &w.viewer_id)
         .replace("{alias}", "production");
-    let path = if template.ends_with("/compare") { format!("{path}?v1=0&v2=1") } else { path };
+    let path = match template {
+        t if t.ends_with("/compare") => format!("{path}?v1=0&v2=1"),
+        t if t.ends_with("/diff") => format!("{path}?v1=0&v2=1&key=a"),
+        _ => path,
+    };
     let client = &w.app.client;
     let mut request = match method {
         "get" => client.get(&path),

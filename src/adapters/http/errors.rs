@@ -25,8 +25,8 @@ pub struct ErrorDetail {
 /// `unauthorized` 401, `forbidden` 403, `not_found` 404, `method_not_allowed` 405,
 /// `request_timeout` 408 (an upload body stopped arriving), `conflict` 409,
 /// `precondition_failed` 412, `payload_too_large` 413, `unsupported_media_type` 415,
-/// `range_not_satisfiable` 416, `unprocessable_file`, `not_exportable`, `query_too_large` and
-/// `idempotency_key_reused` 422, `internal_error` 500, `service_unavailable`, `busy` and
+/// `range_not_satisfiable` 416, `unprocessable_file`, `not_exportable`, `query_too_large`,
+/// `idempotency_key_reused` and `key_not_unique` 422, `internal_error` 500, `service_unavailable`, `busy` and
 /// `timeout` 503.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
@@ -46,6 +46,7 @@ pub enum ErrorCode {
     NotExportable,
     QueryTooLarge,
     IdempotencyKeyReused,
+    KeyNotUnique,
     InternalError,
     ServiceUnavailable,
     Busy,
@@ -70,6 +71,7 @@ impl ErrorCode {
             ErrorCode::NotExportable => "not_exportable",
             ErrorCode::QueryTooLarge => "query_too_large",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::KeyNotUnique => "key_not_unique",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::Busy => "busy",
@@ -180,6 +182,7 @@ impl From<AppError> for ApiError {
             AppError::PreconditionFailed(m) => ApiError::PreconditionFailed(json(C::PreconditionFailed, m)),
             AppError::NotExportable(m) => ApiError::Unprocessable(json(C::NotExportable, m)),
             AppError::QueryTooLarge(m) => ApiError::Unprocessable(json(C::QueryTooLarge, m)),
+            AppError::KeyNotUnique(m) => ApiError::Unprocessable(json(C::KeyNotUnique, m)),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "a backing store is unavailable");
                 ApiError::Unavailable(

@@ -37,6 +37,7 @@ pub mod auth;
 pub mod compare;
 pub mod conditional;
 pub mod datasets;
+pub mod diff;
 pub mod download;
 pub mod errors;
 pub mod idempotency;
@@ -150,6 +151,7 @@ type Apis = (
     queries::QueriesApi,
     analysis::AnalysisApi,
     compare::CompareApi,
+    diff::DiffApi,
     lineage::LineageApi,
 );
 
@@ -171,6 +173,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             queries::QueriesApi,
             analysis::AnalysisApi,
             compare::CompareApi,
+            diff::DiffApi,
             lineage::LineageApi,
         ),
         "datasets-api",

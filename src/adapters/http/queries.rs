@@ -61,7 +61,7 @@ impl ParseFromJSON for Cell {
 }
 
 /// The rows of `batches` as JSON objects, cells typed as in the preview.
-fn json_rows(batches: &[arrow::array::RecordBatch]) -> Vec<OrderedMap<Cell>> {
+pub(super) fn json_rows(batches: &[arrow::array::RecordBatch]) -> Vec<OrderedMap<Cell>> {
     let mut rows = Vec::new();
     for batch in batches {
         let schema = batch.schema();
@@ -160,7 +160,7 @@ fn default_offset() -> u64 {
 
 /// `a,b,"odd, name"` → the column names (double quotes around a name that holds a comma or
 /// a quote, `""` for a quote inside).
-fn column_list(text: &str) -> Result<Vec<String>, ApiError> {
+pub(super) fn column_list(parameter: &str, text: &str) -> Result<Vec<String>, ApiError> {
     let mut names = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
@@ -178,7 +178,7 @@ fn column_list(text: &str) -> Result<Vec<String>, ApiError> {
                     }
                     Some('"') => break,
                     Some(c) => name.push(c),
-                    None => return Err(ApiError::bad_request("`columns`: a quoted name is not closed")),
+                    None => return Err(ApiError::bad_request(format!("`{parameter}`: a quoted name is not closed"))),
                 }
             }
             while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -192,13 +192,15 @@ fn column_list(text: &str) -> Result<Vec<String>, ApiError> {
             name = name.trim().to_string();
         }
         if name.is_empty() {
-            return Err(ApiError::bad_request("`columns` names an empty column"));
+            return Err(ApiError::bad_request(format!("`{parameter}` names an empty column")));
         }
         names.push(name);
         match chars.next() {
             None => return Ok(names),
             Some(',') => {}
-            Some(c) => return Err(ApiError::bad_request(format!("`columns`: unexpected `{c}` after a quoted name"))),
+            Some(c) => {
+                return Err(ApiError::bad_request(format!("`{parameter}`: unexpected `{c}` after a quoted name")));
+            }
         }
     }
 }
@@ -338,7 +340,7 @@ impl QueriesApi {
         let request = RowsRequest {
             offset: offset.0,
             limit: usize::try_from(limit.0).unwrap_or(1000),
-            columns: given(columns.0).map(|c| column_list(&c)).transpose()?,
+            columns: given(columns.0).map(|c| column_list("columns", &c)).transpose()?,
             filter: given(filter.0),
             order_by: given(order_by.0),
             search: q.0.filter(|s| !s.is_empty()),
@@ -514,10 +516,13 @@ mod tests {
 
     #[test]
     fn column_lists_take_plain_and_quoted_names() {
-        assert_eq!(column_list("a, b ,c").unwrap(), ["a", "b", "c"]);
-        assert_eq!(column_list("\"odd, name\",\"say \"\"hi\"\"\",x").unwrap(), ["odd, name", "say \"hi\"", "x"]);
+        assert_eq!(column_list("columns", "a, b ,c").unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            column_list("columns", "\"odd, name\",\"say \"\"hi\"\"\",x").unwrap(),
+            ["odd, name", "say \"hi\"", "x"]
+        );
         for bad in ["a,,b", "\"open", "\"a\"b", ",a"] {
-            assert!(column_list(bad).is_err(), "{bad}");
+            assert!(column_list("columns", bad).is_err(), "{bad}");
         }
     }
 }

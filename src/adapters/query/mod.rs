@@ -12,6 +12,7 @@
 //!   dropping the answer's stream cancels the query.
 
 mod artifact_objects;
+mod diff;
 mod errors;
 mod rows;
 mod statement;
@@ -38,7 +39,9 @@ pub use self::artifact_objects::ArtifactObjects;
 pub(crate) use self::errors::query_error;
 use crate::ports::StoreError;
 use crate::ports::artifacts::ArtifactStore;
-use crate::ports::queries::{QueryAnswer, QueryError, QueryLimits, QueryTable, RowsPage, RowsRequest, TableQueries};
+use crate::ports::queries::{
+    DiffRequest, QueryAnswer, QueryError, QueryLimits, QueryTable, RowDiff, RowsPage, RowsRequest, TableQueries,
+};
 
 /// Batches in flight between a running query and its reader.
 const CHANNEL_BATCHES: usize = 2;
@@ -48,6 +51,8 @@ const QUERY_THREAD_STACK: usize = 32 << 20;
 const QUERY_BLOCKING_THREADS: usize = 2;
 /// Rows of the batches a query produces.
 const BATCH_ROWS: usize = 8192;
+/// A sort of a whole version reserves this fraction of the memory pool to merge its spills.
+const SORT_RESERVE_SHARE: usize = 32;
 
 /// The [`TableQueries`] adapter: the engine, and the runtime its queries run on.
 pub struct DataFusionQueries {
@@ -61,6 +66,7 @@ struct Engine {
     objects: Arc<ArtifactObjects>,
     store: Arc<dyn ArtifactStore>,
     env: Arc<RuntimeEnv>,
+    limits: QueryLimits,
 }
 
 impl DataFusionQueries {
@@ -88,7 +94,7 @@ impl DataFusionQueries {
         env.register_object_store(url.as_ref(), Arc::clone(&objects) as Arc<dyn object_store::ObjectStore>);
         let runtime =
             QueryRuntime::start().map_err(|e| StoreError::other_caused_by("starting the query threads", e))?;
-        Ok(Self { engine: Arc::new(Engine { objects, store, env }), runtime })
+        Ok(Self { engine: Arc::new(Engine { objects, store, env, limits }), runtime })
     }
 }
 
@@ -99,6 +105,19 @@ impl Engine {
             .with_target_partitions(crate::ports::system::worker_threads())
             .with_batch_size(BATCH_ROWS)
             .with_information_schema(false);
+        SessionContext::new_with_config_rt(config, Arc::clone(&self.env))
+    }
+
+    /// A fresh session for whole-version sorts: one partition each (a sort of the whole
+    /// table, spilling past its share of the memory pool), with a share of the pool set aside
+    /// for merging what it spilled (DataFusion's 10 MB default would not fit a small pool).
+    fn sort_session(&self) -> SessionContext {
+        let merge_reserve = (self.limits.memory_bytes / SORT_RESERVE_SHARE).clamp(64 << 10, 10 << 20);
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_batch_size(BATCH_ROWS)
+            .with_information_schema(false)
+            .set_usize("datafusion.execution.sort_spill_reservation_bytes", merge_reserve);
         SessionContext::new_with_config_rt(config, Arc::clone(&self.env))
     }
 
@@ -195,6 +214,13 @@ impl TableQueries for DataFusionQueries {
         let (table, request) = (table.clone(), request.clone());
         // Aborted when this call is dropped (the request timed out, or its client left).
         let task = AbortOnDrop(self.runtime.spawn(async move { rows::page(&engine, &table, &request).await })?);
+        task.wait().await
+    }
+
+    async fn diff(&self, v1: &QueryTable, v2: &QueryTable, request: &DiffRequest) -> Result<RowDiff, QueryError> {
+        let engine = Arc::clone(&self.engine);
+        let (v1, v2, request) = (v1.clone(), v2.clone(), request.clone());
+        let task = AbortOnDrop(self.runtime.spawn(async move { diff::diff(&engine, &v1, &v2, &request).await })?);
         task.wait().await
     }
 }
