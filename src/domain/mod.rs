@@ -4,6 +4,7 @@
 pub mod access;
 pub mod aliases;
 pub mod content_hash;
+pub mod contracts;
 pub mod downloads;
 pub mod drift;
 pub mod dtype;
