@@ -72,6 +72,17 @@ pub struct IngestedTable {
 /// error, `normalized` may hold a partial file that the caller deletes.
 pub trait TableIngestor: Send + Sync {
     fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError>;
+
+    /// The value checks of `contract` on the normalized file `normalized` just written:
+    /// reads only the columns `columns` (positions in the file's schema, ascending, named
+    /// `names`), every row in order, in bounded memory. Blocking, like [`Self::ingest`].
+    fn check_values(
+        &self,
+        normalized: &Path,
+        contract: &crate::domain::contracts::Contract,
+        columns: &[usize],
+        names: &[String],
+    ) -> Result<Vec<crate::domain::contracts::check::Violation>, IngestError>;
 }
 
 /// Options of the CSV download.

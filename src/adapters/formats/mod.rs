@@ -28,6 +28,8 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 
+use crate::domain::contracts::Contract;
+use crate::domain::contracts::check::{TableCheck, Violation};
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
 use crate::ports::tables::{
@@ -71,6 +73,29 @@ impl TableIngestor for FileIngestor {
             ));
         }
         csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir)
+    }
+
+    fn check_values(
+        &self,
+        normalized: &Path,
+        contract: &Contract,
+        columns: &[usize],
+        names: &[String],
+    ) -> Result<Vec<Violation>, IngestError> {
+        let file = std::fs::File::open(normalized).map_err(|e| IngestError::Io(e.to_string()))?;
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| IngestError::Io(format!("reading the normalized file: {e}")))?;
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| IngestError::Io(format!("reading the normalized file: {e}")))?;
+        let mut check = TableCheck::new(contract, names);
+        for batch in reader {
+            check.observe(&batch.map_err(|e| IngestError::Io(format!("reading the normalized file: {e}")))?);
+        }
+        Ok(check.finish())
     }
 }
 

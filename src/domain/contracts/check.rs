@@ -24,20 +24,20 @@ use crate::domain::preview::cell_value;
 pub const MAX_EXAMPLES: usize = 20;
 
 /// A failing row: its 1-based data row and its value (null when missing).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Example {
     pub row: u64,
     pub value: Value,
 }
 
 /// One violated check.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Violation {
     /// The column (none for the table's row count).
     pub column: Option<String>,
     /// `row_count`, `required`, `dtype`, `extra_columns`, `max_missing_fraction`, `min`,
     /// `max`, `allowed_values`, `pattern` or `unique`.
-    pub check: &'static str,
+    pub check: String,
     pub failing_count: u64,
     /// Of the non-missing values for value checks, of all rows otherwise.
     pub failing_fraction: f64,
@@ -49,7 +49,7 @@ pub fn check_shape(contract: &Contract, columns: &[(String, DType)], rows: u64) 
     let mut out = Vec::new();
     let whole = |column: Option<String>, check: &'static str, failing_count: u64| Violation {
         column,
-        check,
+        check: check.to_string(),
         failing_count,
         failing_fraction: if rows == 0 { 0.0 } else { failing_count as f64 / rows as f64 },
         examples: Vec::new(),
@@ -76,6 +76,47 @@ pub fn check_shape(contract: &Contract, columns: &[(String, DType)], rows: u64) 
         }
     }
     out
+}
+
+/// The value checks of every column a contract names, fed record batches of those columns.
+pub struct TableCheck<'a> {
+    /// A check per batch column (none for a column the contract does not name).
+    checks: Vec<Option<ColumnCheck<'a>>>,
+}
+
+impl<'a> TableCheck<'a> {
+    /// For batches whose columns are named `columns`, in order.
+    pub fn new(contract: &'a Contract, columns: &[String]) -> Self {
+        let checks = columns
+            .iter()
+            .map(|name| contract.columns.iter().find(|c| c.name == *name).map(ColumnCheck::new))
+            .collect();
+        Self { checks }
+    }
+
+    /// Checks the next rows (every column of `batch`, in the order given to [`Self::new`]).
+    pub fn observe(&mut self, batch: &arrow::array::RecordBatch) {
+        for (check, column) in self.checks.iter_mut().zip(batch.columns()) {
+            if let Some(check) = check {
+                check.observe(column);
+            }
+        }
+    }
+
+    pub fn finish(self) -> Vec<Violation> {
+        self.checks.into_iter().flatten().flat_map(ColumnCheck::finish).collect()
+    }
+}
+
+/// The positions, among `columns`, of the columns `contract` names value checks for (the
+/// columns a check must read).
+pub fn checked_columns(contract: &Contract, columns: &[String]) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| contract.columns.iter().any(|c| c.name == **name && c.checks_values()))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Counts of one check of one column.
@@ -223,7 +264,7 @@ impl<'a> ColumnCheck<'a> {
             if share > limit {
                 out.push(Violation {
                     column: column.clone(),
-                    check: "max_missing_fraction",
+                    check: "max_missing_fraction".into(),
                     failing_count: self.missing.failing,
                     failing_fraction: share,
                     examples: self.missing.examples,
@@ -246,7 +287,7 @@ impl<'a> ColumnCheck<'a> {
             if tally.failing as f64 > (1.0 - rule.mostly) * present as f64 + 1e-9 {
                 out.push(Violation {
                     column: column.clone(),
-                    check,
+                    check: check.into(),
                     failing_count: tally.failing,
                     failing_fraction: share,
                     examples: tally.examples,
@@ -286,10 +327,10 @@ mod tests {
         let violations = run(&c, &[first, second]);
         assert_eq!(violations.len(), 2);
         let min = &violations[0];
-        assert_eq!((min.check, min.failing_count), ("min", 2));
+        assert_eq!((min.check.as_str(), min.failing_count), ("min", 2));
         assert_eq!(min.examples, [Example { row: 2, value: json(-1.0) }, Example { row: 6, value: json(-2.5) }]);
         assert!((min.failing_fraction - 2.0 / 5.0).abs() < 1e-12, "of the 5 non-missing values");
-        assert_eq!((violations[1].check, violations[1].examples[0].row), ("max", 4));
+        assert_eq!((violations[1].check.as_str(), violations[1].examples[0].row), ("max", 4));
     }
 
     fn json(x: f64) -> Value {
@@ -318,7 +359,7 @@ mod tests {
         let values: ArrayRef =
             Arc::new(StringArray::from(vec![Some("EUR"), Some("usd"), None, Some("EUR"), Some("GBPX")]));
         let violations = run(&c, &[values]);
-        let found: Vec<(&str, u64)> = violations.iter().map(|v| (v.check, v.failing_count)).collect();
+        let found: Vec<(&str, u64)> = violations.iter().map(|v| (v.check.as_str(), v.failing_count)).collect();
         assert_eq!(found, [("allowed_values", 2), ("pattern", 2), ("unique", 1)]);
         assert_eq!(violations[2].examples, [Example { row: 4, value: Value::String("EUR".into()) }]);
     }
@@ -341,7 +382,7 @@ mod tests {
         let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, None, Some(4)]));
         let violations = run(&c, &[values]);
         assert_eq!(
-            (violations[0].check, violations[0].failing_count, violations[0].failing_fraction),
+            (violations[0].check.as_str(), violations[0].failing_count, violations[0].failing_fraction),
             ("max_missing_fraction", 2, 0.5)
         );
         assert_eq!(violations[0].examples[0], Example { row: 2, value: Value::Null });
@@ -364,8 +405,9 @@ mod tests {
         };
         let c = Contract::validate(&draft).unwrap();
         let columns = [("id".to_string(), DType::Float64), ("extra".to_string(), DType::Object)];
-        let found: Vec<(Option<String>, &str)> =
+        let found: Vec<(Option<String>, String)> =
             check_shape(&c, &columns, 3).into_iter().map(|v| (v.column, v.check)).collect();
+        let found: Vec<(Option<String>, &str)> = found.iter().map(|(c, k)| (c.clone(), k.as_str())).collect();
         assert_eq!(
             found,
             [

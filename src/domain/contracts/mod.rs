@@ -44,15 +44,17 @@ impl Mode {
 }
 
 /// A value of `allowed_values`, as a client wrote it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum AllowedValue {
     Text(String),
     Number(f64),
     Bool(bool),
 }
 
-/// A contract as a client sent it, not yet checked.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A contract as a client sent it, not yet checked (and as it is stored: a contract's
+/// [`Contract::to_draft`], in JSON).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContractDraft {
     pub mode: Option<String>,
     pub row_count_min: Option<u64>,
@@ -61,7 +63,7 @@ pub struct ContractDraft {
     pub columns: Vec<(String, ColumnDraft)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ColumnDraft {
     pub dtype: Option<String>,
     pub required: Option<bool>,
@@ -101,6 +103,19 @@ pub struct ColumnContract {
     pub mostly: f64,
 }
 
+/// The outcome of checking a version against its dataset's contract.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ContractResult {
+    pub passed: bool,
+    pub violations: Vec<check::Violation>,
+}
+
+impl ContractResult {
+    pub fn of(violations: Vec<check::Violation>) -> Self {
+        Self { passed: violations.is_empty(), violations }
+    }
+}
+
 /// Why a draft is not a contract.
 #[derive(Debug, Clone, PartialEq, Error)]
 #[error("{0}")]
@@ -111,6 +126,18 @@ fn fraction(value: f64, what: &str) -> Result<f64, ContractError> {
         Ok(value)
     } else {
         Err(ContractError(format!("{what} must be between 0 and 1, not {value}")))
+    }
+}
+
+impl ColumnContract {
+    /// Whether checking the column needs its values (anything beyond its presence and dtype).
+    pub fn checks_values(&self) -> bool {
+        self.max_missing_fraction.is_some()
+            || self.min.is_some()
+            || self.max.is_some()
+            || self.allowed_values.is_some()
+            || self.pattern.is_some()
+            || self.unique
     }
 }
 
