@@ -25,6 +25,8 @@ use chrono::{DateTime, Duration, Utc};
 use datasets_api::adapters::sea_orm::{SeaOrmStore, is_transient};
 use datasets_api::domain::access::{Principal, Role, key_hash};
 use datasets_api::domain::aliases::{AliasChange, AliasName};
+use datasets_api::domain::contracts::check::{Example, Violation};
+use datasets_api::domain::contracts::{AllowedValue, ColumnDraft, ContractDraft, ContractResult, StoredContract};
 use datasets_api::domain::dtype::{ColumnSchema, DType};
 use datasets_api::domain::idempotency::{IdempotencyKey, KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use datasets_api::domain::ids::{ApiKeyId, ArtifactId, DatasetId, DeploymentId, ProjectId, VersionId};
@@ -186,6 +188,7 @@ fn version_record(
         original: artifact(dataset, version_id, ArtifactKind::Original, rows * 10 + 1, at),
         normalized: artifact(dataset, version_id, ArtifactKind::Normalized, rows * 10 + 2, at),
         if_revision: None,
+        contract: None,
     }
 }
 
@@ -1670,4 +1673,74 @@ async fn of_sixteen_claims_at_once_through_two_connections_exactly_one_holds_the
         }
     }
     assert_eq!(claimed, 1);
+}
+
+#[tokio::test]
+async fn a_contract_is_set_replaced_read_and_removed_with_its_dataset() {
+    let db = open().await;
+    let store = db.store.as_ref();
+    let user = a_user(store, "owner").await;
+    let project = a_project(store, &user, "p", now()).await;
+    let (dataset, _) = a_dataset(store, &project, &user).await;
+    assert_eq!(store.find_contract(dataset).await.unwrap(), None);
+    let column = ColumnDraft {
+        dtype: Some("category".into()),
+        allowed_values: Some(vec![
+            AllowedValue::Text("EUR".into()),
+            AllowedValue::Number(1.5),
+            AllowedValue::Bool(true),
+        ]),
+        pattern: Some("^[A-Z]{3}$".into()),
+        mostly: Some(0.95),
+        ..Default::default()
+    };
+    let first = StoredContract {
+        dataset,
+        document: ContractDraft {
+            mode: Some("warn".into()),
+            row_count_min: Some(1),
+            columns: vec![("currency".into(), column), ("ünïcode, name".into(), ColumnDraft::default())],
+            ..Default::default()
+        },
+        updated_at: now(),
+        updated_by: user.id,
+    };
+    store.put_contract(&first).await.unwrap();
+    assert_eq!(store.find_contract(dataset).await.unwrap(), Some(first.clone()), "the document reads back as written");
+    let second = StoredContract {
+        document: ContractDraft { mode: Some("enforce".into()), ..Default::default() },
+        ..first.clone()
+    };
+    store.put_contract(&second).await.unwrap();
+    assert_eq!(store.find_contract(dataset).await.unwrap(), Some(second), "replaced, not added");
+    assert!(store.delete_contract(dataset).await.unwrap());
+    assert!(!store.delete_contract(dataset).await.unwrap());
+    store.put_contract(&first).await.unwrap();
+    store.delete_dataset(dataset, None).await.unwrap();
+    assert_eq!(store.find_contract(dataset).await.unwrap(), None, "deleting the dataset removes its contract");
+}
+
+#[tokio::test]
+async fn a_version_keeps_how_it_fared_against_the_contract() {
+    let db = open().await;
+    let store = db.store.as_ref();
+    let user = a_user(store, "uploader").await;
+    let project = a_project(store, &user, "p", now()).await;
+    let (dataset, _) = a_dataset(store, &project, &user).await;
+    let mut next = version_record(dataset, None, &user, 4, 2, now());
+    let violation = Violation {
+        column: Some("amount".into()),
+        check: "min".into(),
+        failing_count: 2,
+        failing_fraction: 0.5,
+        examples: vec![
+            Example { row: 3, value: serde_json::json!(-1.5) },
+            Example { row: 4, value: serde_json::Value::Null },
+        ],
+    };
+    next.contract = Some(ContractResult::of(vec![violation]));
+    store.insert_version(&next).await.unwrap();
+    let found = store.find_version(next.version_id).await.unwrap().expect("the version");
+    assert_eq!(found.contract, next.contract);
+    assert_eq!(found.contract.as_ref().map(|c| c.passed), Some(false));
 }

@@ -13,6 +13,7 @@ mod m20261205_000007_original_file_name;
 mod m20261205_000008_version_identity;
 mod m20261205_000009_idempotency_keys;
 mod m20261205_000010_aliases_and_revisions;
+mod m20261205_000011_contracts;
 mod search_fold;
 
 pub use search_fold::fold_for_search;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_version_identity::Migration),
             Box::new(m20261205_000009_idempotency_keys::Migration),
             Box::new(m20261205_000010_aliases_and_revisions::Migration),
+            Box::new(m20261205_000011_contracts::Migration),
         ]
     }
 }

@@ -188,6 +188,7 @@ impl App {
             normalized_artifact.size_bytes =
                 self.artifacts.put_file(&normalized_artifact.storage_key, &normalized).await?;
             let record = NewVersion {
+                contract: None,
                 new_dataset,
                 dataset_id,
                 version_id,

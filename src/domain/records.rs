@@ -168,6 +168,8 @@ pub struct Version {
     pub original_file_name: Option<String>,
     pub original: Artifact,
     pub normalized: Artifact,
+    /// How the table fared against the dataset's contract at upload (none without one).
+    pub contract: Option<crate::domain::contracts::ContractResult>,
 }
 
 /// What the metadata store records for an upload, in one transaction.
@@ -193,6 +195,8 @@ pub struct NewVersion {
     pub normalized: Artifact,
     /// For a next version: only when the dataset is still at this revision (`If-Match`).
     pub if_revision: Option<i64>,
+    /// How the table fared against the dataset's contract (none without one).
+    pub contract: Option<crate::domain::contracts::ContractResult>,
 }
 
 #[derive(Debug, Clone)]

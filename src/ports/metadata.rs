@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::access::{Principal, Role};
 use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
+use crate::domain::contracts::StoredContract;
 use crate::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
@@ -80,6 +81,13 @@ pub trait MetadataStore: Send + Sync {
     async fn list_aliases(&self, dataset: DatasetId) -> Result<Vec<Alias>, StoreError>;
     /// Every change of the alias, oldest first (empty for an alias that never existed).
     async fn alias_history(&self, dataset: DatasetId, name: &AliasName) -> Result<Vec<AliasMove>, StoreError>;
+    /// The dataset's contract; none when it has none.
+    async fn find_contract(&self, dataset: DatasetId) -> Result<Option<StoredContract>, StoreError>;
+    /// Sets the dataset's contract, replacing the one it had.
+    async fn put_contract(&self, contract: &StoredContract) -> Result<(), StoreError>;
+    /// Removes the dataset's contract; whether it had one. (Deleting a dataset removes its
+    /// contract too.)
+    async fn delete_contract(&self, dataset: DatasetId) -> Result<bool, StoreError>;
     /// Records the content hash of a version that has none (a version uploaded before content
     /// hashes were recorded), and then gives its dataset a new revision (the dataset's detail
     /// changed); a version that has one keeps it and nothing changes.

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use datasets_api::adapters::http::routes;
 use datasets_api::domain::access::{Principal, Role};
 use datasets_api::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
+use datasets_api::domain::contracts::StoredContract;
 use datasets_api::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use datasets_api::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
@@ -194,6 +195,18 @@ impl MetadataStore for FailingMetadata {
 
     async fn change_alias(&self, change: &AliasChange) -> Result<Option<Alias>, StoreError> {
         self.inner.change_alias(change).await
+    }
+
+    async fn find_contract(&self, dataset: DatasetId) -> Result<Option<StoredContract>, StoreError> {
+        self.inner.find_contract(dataset).await
+    }
+
+    async fn put_contract(&self, contract: &StoredContract) -> Result<(), StoreError> {
+        self.inner.put_contract(contract).await
+    }
+
+    async fn delete_contract(&self, dataset: DatasetId) -> Result<bool, StoreError> {
+        self.inner.delete_contract(dataset).await
     }
 
     async fn find_alias(&self, dataset: DatasetId, name: &AliasName) -> Result<Option<Alias>, StoreError> {

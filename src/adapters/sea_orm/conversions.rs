@@ -171,6 +171,7 @@ pub(super) struct VersionDocuments {
     columns: String,
     quality: String,
     preview: String,
+    contract: Option<String>,
 }
 
 pub(super) fn version_documents(v: &NewVersion) -> Result<VersionDocuments, StoreError> {
@@ -180,6 +181,12 @@ pub(super) fn version_documents(v: &NewVersion) -> Result<VersionDocuments, Stor
             .map_err(|e| StoreError::other_caused_by("encoding the quality report", e))?,
         preview: serde_json::Value::Array(v.preview.iter().cloned().map(serde_json::Value::Object).collect())
             .to_string(),
+        contract: v
+            .contract
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::other_caused_by("encoding the contract result", e))?,
     })
 }
 
@@ -201,6 +208,7 @@ pub(super) fn version_row(v: &NewVersion, number: i64, documents: &VersionDocume
         original_file_name: Set(v.original_file_name.clone()),
         sha256: Set(Some(v.original.sha256.clone())),
         content_hash: Set(Some(v.content_hash.clone())),
+        contract_result: Set(documents.contract.clone()),
     }
 }
 
@@ -225,5 +233,11 @@ pub(super) fn version_from(
         original_file_name: m.original_file_name.clone(),
         original: pick(ArtifactKind::Original)?,
         normalized: pick(ArtifactKind::Normalized)?,
+        contract: m
+            .contract_result
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt_json("contract result", e))?,
     })
 }

@@ -15,7 +15,7 @@ use super::conversions::{
     VersionDocuments, artifact_from, artifact_row, dataset_from, dataset_row, summary_from, to_i64, version_documents,
     version_from, version_row,
 };
-use super::entities::{alias, alias_move, artifact, dataset, project, statistics, user, version};
+use super::entities::{alias, alias_move, artifact, contract, dataset, project, statistics, user, version};
 use super::errors::{corrupt_json, is_transient, store_error, with_retries};
 use crate::domain::ids::{DatasetId, VersionId};
 use crate::domain::records::{
@@ -298,6 +298,7 @@ async fn try_delete_dataset(
     version::Entity::delete_many().filter(version::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     alias::Entity::delete_many().filter(alias::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     alias_move::Entity::delete_many().filter(alias_move::Column::DatasetId.eq(id.0)).exec(&txn).await?;
+    contract::Entity::delete_by_id(id.0).exec(&txn).await?;
     let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(DbErr::RecordNotFound("dataset".into()));

@@ -148,6 +148,9 @@ pub mod version {
         pub sha256: Option<String>,
         /// The hash of the normalized table (migration 008).
         pub content_hash: Option<String>,
+        /// How the version fared against its dataset's contract, JSON (migration 011).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub contract_result: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -344,6 +347,27 @@ pub mod alias_move {
         pub to_version_id: Option<Uuid>,
         pub moved_at: DateTimeUtc,
         pub moved_by: Uuid,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod contract {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dataset_contracts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub dataset_id: Uuid,
+        /// The contract's JSON document (`domain::contracts::ContractDraft`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub contract: Option<String>,
+        pub updated_at: DateTimeUtc,
+        pub updated_by: Uuid,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@
 
 mod access;
 mod aliases;
+mod contracts;
 mod conversions;
 mod datasets;
 mod entities;
@@ -36,6 +37,7 @@ pub use self::errors::is_transient;
 use self::errors::store_error;
 use crate::domain::access::{Principal, Role};
 use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
+use crate::domain::contracts::StoredContract;
 use crate::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
@@ -180,6 +182,18 @@ impl MetadataStore for SeaOrmStore {
 
     async fn alias_history(&self, dataset: DatasetId, name: &AliasName) -> Result<Vec<AliasMove>, StoreError> {
         aliases::alias_history(&self.db, dataset, name).await
+    }
+
+    async fn find_contract(&self, dataset: DatasetId) -> Result<Option<StoredContract>, StoreError> {
+        contracts::find_contract(&self.db, dataset).await
+    }
+
+    async fn put_contract(&self, contract: &StoredContract) -> Result<(), StoreError> {
+        contracts::put_contract(&self.db, contract).await
+    }
+
+    async fn delete_contract(&self, dataset: DatasetId) -> Result<bool, StoreError> {
+        contracts::delete_contract(&self.db, dataset).await
     }
 
     async fn set_content_hash(&self, version: VersionId, content_hash: &str) -> Result<(), StoreError> {

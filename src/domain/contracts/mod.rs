@@ -103,6 +103,15 @@ pub struct ColumnContract {
     pub mostly: f64,
 }
 
+/// A dataset's contract as stored: its document, and who set it when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredContract {
+    pub dataset: crate::domain::ids::DatasetId,
+    pub document: ContractDraft,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: crate::domain::ids::UserId,
+}
+
 /// The outcome of checking a version against its dataset's contract.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContractResult {
