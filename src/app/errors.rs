@@ -45,6 +45,9 @@ pub enum AppError {
     /// A `/diff` key names more than one row of a version.
     #[error("{0}")]
     KeyNotUnique(String),
+    /// A new version breaks the dataset's enforced contract; nothing was stored.
+    #[error("the version breaks the dataset's contract ({} violation(s))", .0.len())]
+    ContractViolation(Vec<crate::domain::contracts::check::Violation>),
     /// Every ingest slot stayed taken for the whole wait; the request may succeed later.
     #[error("busy: retry in {retry_after_seconds} s")]
     Busy { retry_after_seconds: u64 },

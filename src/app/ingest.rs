@@ -14,6 +14,7 @@ use crate::app::datasets::required_revision;
 use crate::app::errors::ErrorChain;
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
+use crate::domain::contracts::{ContractResult, Mode};
 use crate::domain::ids::{ArtifactId, DatasetId, ProjectId, VersionId};
 use crate::domain::names::{DatasetName, Description};
 use crate::domain::quality::QualityReport;
@@ -47,6 +48,8 @@ pub struct Uploaded {
     pub content_hash: String,
     /// Nothing was stored: the file's table equals the latest version's (`skip_if_unchanged`).
     pub unchanged: bool,
+    /// How the table fared against the dataset's contract (none without one).
+    pub contract: Option<ContractResult>,
     /// How long each phase took.
     pub timings: UploadTimings,
 }
@@ -134,6 +137,7 @@ impl App {
             sha256: version.original.sha256.clone(),
             content_hash: content_hash.to_string(),
             unchanged: true,
+            contract: version.contract.clone(),
             timings: UploadTimings { normalize: std::time::Duration::ZERO, store: std::time::Duration::ZERO },
         }))
     }
@@ -155,6 +159,11 @@ impl App {
             .tempfile_in(&self.settings.spool_dir)
             .map_err(|e| AppError::internal_caused_by("cannot create a spool file", e))?
             .into_temp_path();
+        // A new version is checked against its dataset's contract (a new dataset has none).
+        let contract = match new_dataset {
+            None => self.contract_for_upload(dataset_id).await?,
+            Some(_) => None,
+        };
         let started = std::time::Instant::now();
         let (table, normalized_sha256) = self.normalize(&file.path, &normalized).await?;
         let normalized_at = started.elapsed();
@@ -164,6 +173,17 @@ impl App {
             same.timings = UploadTimings { normalize: normalized_at, store: started.elapsed() - normalized_at };
             return Ok(same);
         }
+        let contract_result = match contract {
+            None => None,
+            Some(contract) => {
+                let mode = contract.mode;
+                let result = self.check_ingested(contract, &table, &normalized).await?;
+                if mode == Mode::Enforce && !result.passed {
+                    return Err(AppError::ContractViolation(result.violations));
+                }
+                Some(result)
+            }
+        };
 
         let version_id = VersionId(self.ids.new_id());
         let now = self.clock.now();
@@ -188,7 +208,7 @@ impl App {
             normalized_artifact.size_bytes =
                 self.artifacts.put_file(&normalized_artifact.storage_key, &normalized).await?;
             let record = NewVersion {
-                contract: None,
+                contract: contract_result.clone(),
                 new_dataset,
                 dataset_id,
                 version_id,
@@ -243,6 +263,7 @@ impl App {
             sha256: file.sha256.clone(),
             content_hash: table.content_hash,
             unchanged: false,
+            contract: contract_result,
             timings: UploadTimings { normalize: normalized_at, store: started.elapsed() - normalized_at },
         })
     }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod aliases;
 pub mod analysis;
 pub mod compare;
+pub mod contracts;
 pub mod datasets;
 pub mod errors;
 pub mod idempotency;

@@ -175,6 +175,10 @@ pub struct QualityReportDto {
 #[derive(Object, Debug)]
 pub struct QualityResponse {
     pub quality: QualityReportDto,
+    /// How the version fared against its dataset's contract at upload (absent when the
+    /// dataset had none).
+    #[oai(skip_serializing_if_is_none)]
+    pub contract: Option<super::contracts::ContractResultDto>,
 }
 
 #[derive(Object, Debug)]
@@ -394,6 +398,7 @@ impl DatasetsApi {
                 overall_score: v.quality.overall_score,
                 checks: v.quality.checks.into_iter().map(Into::into).collect(),
             },
+            contract: v.contract.map(Into::into),
         };
         Ok(Tagged::by_content(quality, if_none_match.0.as_deref()))
     }

@@ -19,6 +19,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    /// With `contract_violation`: every violated check of the dataset's contract.
+    #[oai(skip_serializing_if_is_none)]
+    pub violations: Option<Vec<super::contracts::ViolationDto>>,
 }
 
 /// The stable, machine-readable error codes. Each goes with one status: `bad_request` 400,
@@ -26,7 +29,7 @@ pub struct ErrorDetail {
 /// `request_timeout` 408 (an upload body stopped arriving), `conflict` 409,
 /// `precondition_failed` 412, `payload_too_large` 413, `unsupported_media_type` 415,
 /// `range_not_satisfiable` 416, `unprocessable_file`, `not_exportable`, `query_too_large`,
-/// `idempotency_key_reused` and `key_not_unique` 422, `internal_error` 500, `service_unavailable`, `busy` and
+/// `idempotency_key_reused`, `key_not_unique` and `contract_violation` 422, `internal_error` 500, `service_unavailable`, `busy` and
 /// `timeout` 503.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]
@@ -47,6 +50,7 @@ pub enum ErrorCode {
     QueryTooLarge,
     IdempotencyKeyReused,
     KeyNotUnique,
+    ContractViolation,
     InternalError,
     ServiceUnavailable,
     Busy,
@@ -72,6 +76,7 @@ impl ErrorCode {
             ErrorCode::QueryTooLarge => "query_too_large",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::KeyNotUnique => "key_not_unique",
+            ErrorCode::ContractViolation => "contract_violation",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::Busy => "busy",
@@ -82,7 +87,7 @@ impl ErrorCode {
 
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { error: ErrorDetail { code, message: message.into() } }
+        Self { error: ErrorDetail { code, message: message.into(), violations: None } }
     }
 }
 
@@ -183,6 +188,15 @@ impl From<AppError> for ApiError {
             AppError::NotExportable(m) => ApiError::Unprocessable(json(C::NotExportable, m)),
             AppError::QueryTooLarge(m) => ApiError::Unprocessable(json(C::QueryTooLarge, m)),
             AppError::KeyNotUnique(m) => ApiError::Unprocessable(json(C::KeyNotUnique, m)),
+            AppError::ContractViolation(violations) => {
+                let message = format!(
+                    "the version breaks the dataset's contract: {}; nothing was stored",
+                    super::contracts::summary(&violations)
+                );
+                let mut body = ErrorBody::new(C::ContractViolation, message);
+                body.error.violations = Some(violations.into_iter().map(Into::into).collect());
+                ApiError::Unprocessable(Json(body))
+            }
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "a backing store is unavailable");
                 ApiError::Unavailable(

@@ -36,6 +36,7 @@ pub mod analysis;
 pub mod auth;
 pub mod compare;
 pub mod conditional;
+pub mod contracts;
 pub mod datasets;
 pub mod diff;
 pub mod download;
@@ -152,6 +153,7 @@ type Apis = (
     analysis::AnalysisApi,
     compare::CompareApi,
     diff::DiffApi,
+    contracts::ContractsApi,
     lineage::LineageApi,
 );
 
@@ -174,6 +176,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             analysis::AnalysisApi,
             compare::CompareApi,
             diff::DiffApi,
+            contracts::ContractsApi,
             lineage::LineageApi,
         ),
         "datasets-api",

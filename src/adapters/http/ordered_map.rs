@@ -10,6 +10,12 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderedMap<V>(pub Vec<(String, V)>);
 
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
 impl<V: Type> Type for OrderedMap<V> {
     const IS_REQUIRED: bool = true;
     type RawValueType = Self;

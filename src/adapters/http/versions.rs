@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::auth::BearerAuth;
 use super::conditional::Tagged;
+use super::contracts::ContractResultDto;
 use super::datasets::{ColumnDto, UploadQuality};
 use super::errors::ApiError;
 use super::idempotency::KeyHeader;
@@ -34,6 +35,10 @@ pub struct NewVersionResult {
     /// `true` when `skip_if_unchanged` found the latest version equal: nothing was stored, and
     /// the fields above are the latest version's.
     pub unchanged: bool,
+    /// How the version fared against the dataset's contract (absent without one; a
+    /// violation of an enforced contract answers `422 contract_violation` instead).
+    #[oai(skip_serializing_if_is_none)]
+    pub contract: Option<ContractResultDto>,
 }
 
 #[derive(Object, Debug)]
@@ -102,6 +107,10 @@ pub struct VersionDetail {
     /// `sha256:` and the SHA-256 of the normalized table's canonical serialization
     /// (docs/content-hash.md).
     pub content_hash: String,
+    /// How the version fared against its dataset's contract at upload (null when the dataset
+    /// had none).
+    #[oai(nullable)]
+    pub contract: Option<ContractResultDto>,
 }
 
 fn default_version_limit() -> u64 {
@@ -183,6 +192,7 @@ impl VersionsApi {
             sha256: u.sha256.clone(),
             content_hash: u.content_hash.clone(),
             unchanged: u.unchanged,
+            contract: u.contract.clone().map(Into::into),
         })
         .await
     }
@@ -214,6 +224,7 @@ impl VersionsApi {
             created_at: s.created_at.into(),
             sha256: v.original.sha256.clone(),
             content_hash: s.content_hash.unwrap_or_default(),
+            contract: v.contract.map(Into::into),
         };
         Ok(Tagged::by_content(detail, if_none_match.0.as_deref()))
     }
