@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod compare;
 mod conditional;
+mod contracts;
 mod datasets;
 mod downloads;
 mod drift;

@@ -46,6 +46,11 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/datasets/{dataset_id}/analyze", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/compare", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/diff", ProjectRead),
+    ("put", "/api/datasets/{dataset_id}/contract", ProjectWrite),
+    ("get", "/api/datasets/{dataset_id}/contract", ProjectRead),
+    ("delete", "/api/datasets/{dataset_id}/contract", ProjectWrite),
+    ("post", "/api/datasets/{dataset_id}/contract/check", ProjectRead),
+    ("get", "/api/datasets/{dataset_id}/contract/suggest", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/lineage", ProjectRead),
     ("get", "/api/datasets/{dataset_id}/versions", ProjectRead),
     ("post", "/api/datasets/{dataset_id}/versions", ProjectWrite),
@@ -102,6 +107,9 @@ async fn world() -> World {
     let alias = app.client.put(format!("/api/datasets/{dataset}/aliases/production"));
     let alias = alias.header("Authorization", bearer(&app.admin_key)).body_json(&json!({"version": 0}));
     app.send(alias).await.expect(200);
+    let contract = app.client.put(format!("/api/datasets/{dataset}/contract"));
+    let contract = contract.header("Authorization", bearer(&app.admin_key)).body_json(&json!({"columns": {"a": {}}}));
+    app.send(contract).await.expect(200);
     let experiment = app
         .post_json(
             &app.admin_key,
@@ -184,6 +192,7 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
             request.body_json(&json!({"sql": "SELECT a, count(*) FROM data GROUP BY a"}))
         }
         ("put", "/api/datasets/{dataset_id}/aliases/{alias}") => request.body_json(&json!({"version": 1})),
+        ("put", "/api/datasets/{dataset_id}/contract") => request.body_json(&json!({"columns": {"a": {}}})),
         ("post", "/api/deployments") => {
             request.body_json(&json!({"name": "D2", "model_id": w.model, "stage": "dev", "is_active": false}))
         }
