@@ -16,6 +16,7 @@ use std::time::Instant;
 use datasets_api::app::compare::CompareOptions;
 use datasets_api::app::ingest::SpooledUpload;
 use datasets_api::config::Settings;
+use datasets_api::domain::contracts::ContractDraft;
 use datasets_api::domain::downloads::DownloadFormat;
 use datasets_api::domain::drift::rule::{DriftOptions, DriftTest};
 use datasets_api::domain::ids::ProjectId;
@@ -374,10 +375,13 @@ async fn main() {
         sha256: String::new(),
         file_name: Some("next.csv".into()),
     };
+    reset_peak();
+    let t = Instant::now();
     let second = app
         .upload_version(&admin, uploaded.dataset_id, Some("next month"), upload, &Default::default())
         .await
         .expect("second version");
+    report(&mut results, "upload next month (ingest + store)", t.elapsed().as_secs_f64(), next_size as f64 / 1e6);
     let next_parquet = dir.join("normalized-next.parquet");
     let stored_next = app.metadata.find_version(second.version_id).await.expect("version").expect("stored");
     std::fs::copy(work.path().join("artifacts").join(&stored_next.normalized.storage_key), &next_parquet)
@@ -400,6 +404,41 @@ async fn main() {
         compared.dataset_drift.drifted_columns.len(),
         compared.dataset_drift.drifted_columns.join(", ")
     );
+
+    // The same file again under a contract of seven columns (warn: stored either way), to
+    // measure what checking every row adds to an upload.
+    let contract: ContractDraft = serde_json::from_value(serde_json::json!({
+        "mode": "warn",
+        "row_count": {"min": 1},
+        "columns": {
+            "transaction_id": {"dtype": "int64", "unique": true},
+            "amount": {"min": 0, "max": 1000000000, "max_missing_fraction": 0.05, "mostly": 0.99},
+            "currency": {"allowed_values": ["EUR", "USD", "GBP", "CHF", "JPY"]},
+            "country": {"pattern": "^C[0-9]{2}$"},
+            "is_fraud": {"dtype": "bool"},
+            "timestamp": {"dtype": "datetime64"},
+            "description": {"max_missing_fraction": 0.1}
+        }
+    }))
+    .expect("the benchmark's contract");
+    app.set_contract(&admin, uploaded.dataset_id, &contract).await.expect("contract");
+    let spooled = work.path().join("spool").join("next-again.csv");
+    std::fs::copy(&next, &spooled).expect("spool copy");
+    let upload = SpooledUpload {
+        path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
+        size: next_size,
+        sha256: String::new(),
+        file_name: Some("next.csv".into()),
+    };
+    reset_peak();
+    let t = Instant::now();
+    let checked = app
+        .upload_version(&admin, uploaded.dataset_id, Some("next month, checked"), upload, &Default::default())
+        .await
+        .expect("checked version");
+    report(&mut results, "upload next month with a contract", t.elapsed().as_secs_f64(), next_size as f64 / 1e6);
+    let result = checked.contract.expect("a contract result");
+    println!("  contract passed: {}, {} violation(s)", result.passed, result.violations.len());
 
     let summary = serde_json::json!({
         "input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results,
