@@ -106,6 +106,8 @@ VERSION0=$(curl -fsS "$BASE/api/datasets/$DATASET/versions" -H "$AUTH" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 curl -fsS -X PUT "$BASE/api/datasets/$DATASET/aliases/production" -H "$AUTH" -H 'Content-Type: application/json' \
     -d '{"version": 1}' >/dev/null
+curl -fsS -X PUT "$BASE/api/datasets/$DATASET/contract" -H "$AUTH" -H 'Content-Type: application/json' \
+    -d '{"mode": "warn", "columns": {"amount": {"min": 0}, "label": {"allowed_values": ["a", "b", "c"]}}}' >/dev/null
 USER_ID=$(post_json /api/users '{"name": "Fuzz User"}' | field id)
 post_json "/api/users/$USER_ID/api-keys" '{}' >/dev/null
 post_json "/api/projects/$PROJECT/members" "{\"user_id\": \"$USER_ID\", \"role\": \"viewer\"}" >/dev/null
@@ -129,6 +131,8 @@ values = ["$DOOMED"]
 values = ["$VERSION0", "$VERSION1"]
 [dictionaries.version_numbers]
 values = ["0", "1", "production"]
+[dictionaries.keys]
+values = ["id", "id,label"]
 [dictionaries.aliases]
 values = ["production", "staging"]
 [dictionaries.csv_files]
@@ -155,6 +159,7 @@ values = ["$MODEL"]
 "query.v2" = { dictionary = "version_numbers", probability = 0.5 }
 "query.version" = { dictionary = "version_numbers", probability = 0.5 }
 "path.alias" = { dictionary = "aliases", probability = 0.5 }
+"query.key" = { dictionary = "keys", probability = 0.5 }
 "body.project_id" = { dictionary = "projects", probability = 0.5 }
 "body.dataset_id" = { dictionary = "datasets", probability = 0.5 }
 "body.dataset_version_id" = { dictionary = "versions", probability = 0.5 }

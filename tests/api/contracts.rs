@@ -201,7 +201,7 @@ async fn invalid_contracts_are_refused_and_only_editors_change_contracts() {
         (json!({"columns": {"amount": {"min": 5, "max": 1}}}), "above `max`"),
         (json!({"columns": {"currency": {"pattern": "(["}}}), "regular expression"),
         (json!({"columns": {"amount": {"mostly": 2}}}), "mostly"),
-        (json!({"mode": "strict"}), "mode"),
+        (json!({"mode": "strict"}), "ContractMode"),
         (json!({"row_count": {"min": 9, "max": 1}}), "row_count"),
         (json!({"columns": {"currency": {"allowed_values": [null]}}}), "allowed_values"),
     ] {

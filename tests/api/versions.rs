@@ -195,3 +195,17 @@ async fn a_version_that_is_not_a_number_latest_or_an_alias_is_a_bad_request() {
     let reply = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns?version=newest")).await;
     assert!(reply.expect_error(404, "not_found").contains("newest"));
 }
+
+#[tokio::test]
+async fn an_offset_beyond_any_table_is_an_empty_page_not_an_error() {
+    let app = spawn_app().await;
+    let up = app.upload_ok("Far", b"a\n1\n").await;
+    let id = uuid_of(&up["dataset_id"]);
+    for path in [
+        format!("/api/datasets/{id}/versions?offset=10000000000000000001"),
+        format!("/api/datasets?offset=18446744073709551615&limit=100"),
+    ] {
+        let page = app.get(&app.admin_key, &path).await.expect(200);
+        assert_eq!(page["items"], json!([]), "{path}");
+    }
+}

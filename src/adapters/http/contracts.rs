@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -13,6 +13,7 @@ use super::auth::BearerAuth;
 use super::errors::ApiError;
 use super::ordered_map::OrderedMap;
 use super::queries::Cell;
+use super::text::Text;
 use super::time::UtcTime;
 use super::version_param::VersionParam;
 use crate::app::App;
@@ -24,10 +25,10 @@ use crate::domain::ids::DatasetId;
 #[derive(Object, Debug, Clone, PartialEq, Default)]
 pub struct RowCountDto {
     /// Fewest rows.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub min: Option<u64>,
     /// Most rows.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub max: Option<u64>,
 }
 
@@ -36,33 +37,56 @@ pub struct RowCountDto {
 #[derive(Object, Debug, Clone, PartialEq, Default)]
 pub struct ColumnRuleDto {
     /// `int64`, `float64`, `bool`, `datetime64`, `category` or `object`.
-    #[oai(skip_serializing_if_is_none)]
-    pub dtype: Option<String>,
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub dtype: Option<Text>,
     /// Whether the column must be present (default true).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub required: Option<bool>,
     /// The largest share of missing cells (0–1).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub max_missing_fraction: Option<f64>,
     /// Smallest value (int64 and float64 columns).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub min: Option<f64>,
     /// Largest value (int64 and float64 columns).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub max: Option<f64>,
     /// The values allowed: strings for text (and dates, in ISO-8601), numbers, booleans.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub allowed_values: Option<Vec<Cell>>,
     /// A regular expression each text value must contain a match of (anchor it with `^…$`
     /// to match whole values).
-    #[oai(skip_serializing_if_is_none)]
-    pub pattern: Option<String>,
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub pattern: Option<Text>,
     /// Whether the values must all differ (default false).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub unique: Option<bool>,
     /// The share of non-missing values each value check needs to pass (0–1, default 1).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub mostly: Option<f64>,
+}
+
+/// What a violation does to a new version.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum ContractMode {
+    /// The version is refused (`422 contract_violation`); nothing is stored.
+    Enforce,
+    /// The version is stored, with its violations recorded.
+    Warn,
+}
+
+impl ContractMode {
+    fn of(text: Option<&str>) -> Self {
+        if text == Some("warn") { Self::Warn } else { Self::Enforce }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Warn => "warn",
+        }
+    }
 }
 
 /// A data contract: what every new version must satisfy.
@@ -70,12 +94,12 @@ pub struct ColumnRuleDto {
 pub struct ContractDto {
     /// `enforce` (default: a violating version is refused) or `warn` (stored, with its
     /// violations recorded).
-    #[oai(skip_serializing_if_is_none)]
-    pub mode: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub mode: Option<ContractMode>,
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub row_count: Option<RowCountDto>,
     /// Whether columns the contract does not name are allowed (default true).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub allow_extra_columns: Option<bool>,
     /// Column name → its rules.
     #[oai(default)]
@@ -85,7 +109,7 @@ pub struct ContractDto {
 /// The dataset's contract, as stored.
 #[derive(Object, Debug, Clone, PartialEq)]
 pub struct StoredContractDto {
-    pub mode: String,
+    pub mode: ContractMode,
     pub row_count: RowCountDto,
     pub allow_extra_columns: bool,
     pub columns: OrderedMap<ColumnRuleDto>,
@@ -153,7 +177,7 @@ pub struct ContractCheckDto {
     pub version: i64,
     pub dataset_version_id: Uuid,
     /// The contract's mode (what a new version with these violations would have met).
-    pub mode: String,
+    pub mode: ContractMode,
     pub passed: bool,
     pub violations: Vec<ViolationDto>,
 }
@@ -209,20 +233,20 @@ fn draft(dto: ContractDto) -> Result<ContractDraft, ApiError> {
         columns.push((
             name,
             ColumnDraft {
-                dtype: c.dtype,
+                dtype: c.dtype.map(Text::into_string),
                 required: c.required,
                 max_missing_fraction: c.max_missing_fraction,
                 min: c.min,
                 max: c.max,
                 allowed_values,
-                pattern: c.pattern,
+                pattern: c.pattern.map(Text::into_string),
                 unique: c.unique,
                 mostly: c.mostly,
             },
         ));
     }
     Ok(ContractDraft {
-        mode: dto.mode,
+        mode: dto.mode.map(|m| m.as_str().to_string()),
         row_count_min: row_count.min,
         row_count_max: row_count.max,
         allow_extra_columns: dto.allow_extra_columns,
@@ -236,13 +260,13 @@ fn rules(d: ContractDraft) -> (RowCountDto, OrderedMap<ColumnRuleDto>) {
         .into_iter()
         .map(|(name, c)| {
             let rule = ColumnRuleDto {
-                dtype: c.dtype,
+                dtype: c.dtype.map(Text),
                 required: c.required,
                 max_missing_fraction: c.max_missing_fraction,
                 min: c.min,
                 max: c.max,
                 allowed_values: c.allowed_values.map(|v| v.into_iter().map(cell).collect()),
-                pattern: c.pattern,
+                pattern: c.pattern.map(Text),
                 unique: c.unique,
                 mostly: c.mostly,
             };
@@ -253,7 +277,7 @@ fn rules(d: ContractDraft) -> (RowCountDto, OrderedMap<ColumnRuleDto>) {
 }
 
 fn stored_dto(s: StoredContract) -> StoredContractDto {
-    let mode = s.document.mode.clone().unwrap_or_else(|| "enforce".into());
+    let mode = ContractMode::of(s.document.mode.as_deref());
     let allow_extra_columns = s.document.allow_extra_columns.unwrap_or(true);
     let (row_count, columns) = rules(s.document);
     StoredContractDto {
@@ -346,7 +370,7 @@ impl ContractsApi {
         Ok(Json(ContractCheckDto {
             version: checked.version.summary.version,
             dataset_version_id: checked.version.summary.id.0,
-            mode: checked.contract.mode.as_str().to_string(),
+            mode: ContractMode::of(Some(checked.contract.mode.as_str())),
             passed: checked.result.passed,
             violations: checked.result.violations.into_iter().map(Into::into).collect(),
         }))
@@ -373,7 +397,7 @@ impl ContractsApi {
         version: Query<VersionParam>,
     ) -> Result<Json<SuggestedContractDto>, ApiError> {
         let (version, draft) = app.suggest_contract(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
-        let mode = draft.mode.clone();
+        let mode = Some(ContractMode::of(draft.mode.as_deref()));
         let allow_extra_columns = draft.allow_extra_columns;
         let (row_count, columns) = rules(draft);
         let row_count = (row_count.min.is_some() || row_count.max.is_some()).then_some(row_count);

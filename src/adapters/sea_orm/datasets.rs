@@ -30,6 +30,12 @@ fn like_pattern(text: &str) -> LikeExpr {
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
+/// A row count or offset as the databases take it: they hold signed 64-bit integers (SQLite's
+/// driver panics on a larger one), and no table has more rows than that anyway.
+fn sql_count(n: u64) -> u64 {
+    std::cmp::Ord::min(n, i64::MAX as u64)
+}
+
 /// A change of a dataset guarded by `If-Match` found it at another revision.
 pub(super) struct Stale;
 
@@ -148,8 +154,8 @@ pub(super) async fn list_datasets(
         .filter(condition)
         .order_by(key, order.clone())
         .order_by(Expr::col((dataset::Entity, dataset::Column::Id)), order)
-        .limit(q.page.limit)
-        .offset(q.page.offset)
+        .limit(sql_count(q.page.limit))
+        .offset(sql_count(q.page.offset))
         .all(db)
         .await
         .map_err(store_error)?;
@@ -171,8 +177,8 @@ pub(super) async fn list_versions(
         .find_also_related(user::Entity)
         .filter(filter)
         .order_by_asc(version::Column::Version)
-        .limit(page.limit)
-        .offset(page.offset)
+        .limit(sql_count(page.limit))
+        .offset(sql_count(page.offset))
         .all(db)
         .await
         .map_err(store_error)?;
@@ -270,7 +276,7 @@ pub(super) async fn versions_without_content_hash(
         .filter(version::Column::ContentHash.is_null())
         .order_by_asc(version::Column::CreatedAt)
         .order_by_asc(version::Column::Id)
-        .limit(limit)
+        .limit(sql_count(limit))
         .into_tuple::<uuid::Uuid>()
         .all(db)
         .await
