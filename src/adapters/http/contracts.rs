@@ -101,9 +101,9 @@ pub struct ContractDto {
     /// Whether columns the contract does not name are allowed (default true).
     #[oai(nullable, skip_serializing_if_is_none)]
     pub allow_extra_columns: Option<bool>,
-    /// Column name → its rules.
-    #[oai(default)]
-    pub columns: OrderedMap<ColumnRuleDto>,
+    /// Column name → its rules (none when absent or null).
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub columns: Option<OrderedMap<ColumnRuleDto>>,
 }
 
 /// The dataset's contract, as stored.
@@ -227,8 +227,9 @@ fn cell(value: AllowedValue) -> Cell {
 
 fn draft(dto: ContractDto) -> Result<ContractDraft, ApiError> {
     let row_count = dto.row_count.unwrap_or_default();
-    let mut columns = Vec::with_capacity(dto.columns.0.len());
-    for (name, c) in dto.columns.0 {
+    let given = dto.columns.unwrap_or_default();
+    let mut columns = Vec::with_capacity(given.0.len());
+    for (name, c) in given.0 {
         let allowed_values = c.allowed_values.map(|v| v.into_iter().map(allowed).collect()).transpose()?;
         columns.push((
             name,
@@ -403,7 +404,7 @@ impl ContractsApi {
         let row_count = (row_count.min.is_some() || row_count.max.is_some()).then_some(row_count);
         Ok(Json(SuggestedContractDto {
             version: version.summary.version,
-            contract: ContractDto { mode, row_count, allow_extra_columns, columns },
+            contract: ContractDto { mode, row_count, allow_extra_columns, columns: Some(columns) },
         }))
     }
 }
