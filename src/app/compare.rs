@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::app::{App, AppError};
 use crate::domain::access::Principal;
-use crate::domain::drift::rule::{ColumnDrift, DriftOptions, Sample, column_drift};
+use crate::domain::drift::rule::{ColumnDrift, DriftOptions, Sample, column_drift, paired_column_drift};
 use crate::domain::drift::{CategoryChange, ShiftLevel, categorical_drift, mean_shift_pct, sorted_numeric_psi};
 use crate::domain::dtype::DType;
 use crate::domain::ids::DatasetId;
@@ -161,10 +161,6 @@ fn schema_of(v: &Version) -> Vec<(&str, DType)> {
     v.columns.iter().map(|c| (c.name.as_str(), c.dtype)).collect()
 }
 
-fn category_sample(counts: &HashMap<String, u64>) -> Sample {
-    Sample::Categories(counts.iter().map(|(k, n)| (k.clone(), *n)).collect())
-}
-
 fn categories(values: Option<ColumnValues>) -> HashMap<String, u64> {
     match values {
         Some(ColumnValues::Text(counts)) => counts,
@@ -267,7 +263,8 @@ impl App {
             (Family::Text, Family::Text) | (Family::Bool, Family::Bool) => {
                 let c1 = categories(self.read_column(k1, i).await?.0);
                 let c2 = categories(self.read_column(k2, j).await?.0);
-                let d = categorical_drift(&c1, &c2, CATEGORY_LIST_LIMIT);
+                let (d, paired) = categorical_drift(&c1, &c2, CATEGORY_LIST_LIMIT);
+                drop((c1, c2));
                 let diff = ColumnDiff::Categorical {
                     missing_v1,
                     missing_v2,
@@ -278,7 +275,7 @@ impl App {
                     top_changes: d.top_changes,
                     psi: d.psi,
                 };
-                (diff, column_drift(&category_sample(&c1), &category_sample(&c2), drift))
+                (diff, paired_column_drift(paired, drift))
             }
             (Family::Datetime, Family::Datetime) => {
                 let s1 = Sample::numbers(floats(self.read_column(k1, i).await?.0));

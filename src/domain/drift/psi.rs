@@ -13,7 +13,9 @@
 //!
 //! `shift_level`: `low` when PSI < 0.1, `moderate` when 0.1 ≤ PSI ≤ 0.25, `high` when PSI > 0.25.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use super::categorical::PairedCounts;
 
 /// The smallest share a bin is given in the PSI sum.
 pub const PSI_EPSILON: f64 = 1e-4;
@@ -129,18 +131,24 @@ pub struct CategoricalDrift {
     pub psi: Option<f64>,
 }
 
-/// Compares category counts of two versions; lists are cut to `limit` entries.
-pub fn categorical_drift(v1: &HashMap<String, u64>, v2: &HashMap<String, u64>, limit: usize) -> CategoricalDrift {
+/// Compares category counts of two versions; lists are cut to `limit` entries. Also answers
+/// the counts paired by category (byte order of the values), for the drift tests.
+pub fn categorical_drift(
+    v1: &HashMap<String, u64>,
+    v2: &HashMap<String, u64>,
+    limit: usize,
+) -> (CategoricalDrift, PairedCounts) {
     let by_count = |map: &HashMap<String, u64>, keep: &dyn Fn(&String) -> bool| {
         let mut values: Vec<(&String, u64)> = map.iter().filter(|(k, _)| keep(k)).map(|(k, &c)| (k, c)).collect();
-        values.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let count = values.len() as u64;
-        (values.into_iter().take(limit).map(|(k, _)| k.clone()).collect::<Vec<_>>(), count)
+        let order = |a: &(&String, u64), b: &(&String, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        first_in_order(&mut values, limit, order);
+        (values.into_iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), count)
     };
     let (added, added_count) = by_count(v2, &|k| !v1.contains_key(k));
     let (removed, removed_count) = by_count(v1, &|k| !v2.contains_key(k));
     let categories: Vec<&String> = {
-        let mut all: Vec<&String> = v1.keys().chain(v2.keys()).collect::<HashSet<_>>().into_iter().collect();
+        let mut all: Vec<&String> = v1.keys().chain(v2.keys().filter(|k| !v1.contains_key(*k))).collect();
         all.sort_unstable();
         all
     };
@@ -149,17 +157,33 @@ pub fn categorical_drift(v1: &HashMap<String, u64>, v2: &HashMap<String, u64>, l
     };
     let (c1, c2) = (counts(v1), counts(v2));
     let (n1, n2) = (c1.iter().sum::<u64>().max(1) as f64, c2.iter().sum::<u64>().max(1) as f64);
-    let mut changes: Vec<CategoryChange> = categories
-        .iter()
-        .zip(c1.iter().zip(&c2))
-        .map(|(k, (&a, &b))| CategoryChange { value: (*k).clone(), v1_freq: a as f64 / n1, v2_freq: b as f64 / n2 })
-        .collect();
-    changes.sort_by(|a, b| {
-        let (da, db) = ((a.v2_freq - a.v1_freq).abs(), (b.v2_freq - b.v1_freq).abs());
-        db.total_cmp(&da).then_with(|| a.value.cmp(&b.value))
+    // The largest changes first (ties by value); only those kept are copied.
+    let shift = |i: usize| (c2[i] as f64 / n2 - c1[i] as f64 / n1).abs();
+    let mut order: Vec<usize> = (0..categories.len()).collect();
+    first_in_order(&mut order, limit, |&a, &b| {
+        shift(b).total_cmp(&shift(a)).then_with(|| categories[a].cmp(categories[b]))
     });
-    changes.truncate(limit);
-    CategoricalDrift { added, added_count, removed, removed_count, top_changes: changes, psi: psi(&c1, &c2) }
+    let top_changes = order
+        .into_iter()
+        .map(|i| CategoryChange {
+            value: categories[i].clone(),
+            v1_freq: c1[i] as f64 / n1,
+            v2_freq: c2[i] as f64 / n2,
+        })
+        .collect();
+    let psi = psi(&c1, &c2);
+    let drift = CategoricalDrift { added, added_count, removed, removed_count, top_changes, psi };
+    (drift, PairedCounts { v1: c1, v2: c2 })
+}
+
+/// Keeps the first `limit` items of `items` in `order`, sorted (a selection, then a sort of
+/// what is kept: linear in the items, not `n log n`).
+fn first_in_order<T>(items: &mut Vec<T>, limit: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if items.len() > limit && limit > 0 {
+        items.select_nth_unstable_by(limit - 1, &order);
+    }
+    items.truncate(limit);
+    items.sort_by(&order);
 }
 
 /// (v2 − v1) / |v1| × 100; `None` when v1 is 0 or either mean is undefined.
@@ -238,7 +262,8 @@ mod tests {
             [("a", 50), ("b", 30), ("c", 20)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let v2: HashMap<String, u64> =
             [("a", 20), ("b", 30), ("d", 50)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        let d = categorical_drift(&v1, &v2, 10);
+        let (d, paired) = categorical_drift(&v1, &v2, 10);
+        assert_eq!(paired, PairedCounts { v1: vec![50, 30, 20, 0], v2: vec![20, 30, 0, 50] }, "by value: a, b, c, d");
         assert_eq!(d.added, ["d"]);
         assert_eq!(d.removed, ["c"]);
         assert_eq!((d.added_count, d.removed_count), (1, 1));

@@ -168,7 +168,10 @@ pub struct DriftOptions {
 
 /// The drift of a column between `v1` (the reference) and `v2`.
 pub fn column_drift(v1: &Sample, v2: &Sample, options: &DriftOptions) -> ColumnDrift {
-    let pair = Pair::new(v1, v2);
+    decide(Pair::new(v1, v2), options, v1.len(), v2.len())
+}
+
+fn decide(pair: Option<Pair<'_>>, options: &DriftOptions, values_v1: u64, values_v2: u64) -> ColumnDrift {
     let tests = options.tests.iter().map(|&t| (t, pair.as_ref().and_then(|p| p.run(t)))).collect::<Vec<_>>();
     let verdict = pair.as_ref().and_then(|p| {
         let asked = tests.iter().find_map(|(t, o)| o.map(|o| (*t, o)));
@@ -182,7 +185,14 @@ pub fn column_drift(v1: &Sample, v2: &Sample, options: &DriftOptions) -> ColumnD
         let threshold = options.threshold.unwrap_or(test.default_threshold());
         Some(Verdict { test, outcome, threshold, drift_detected: test.drifted(&outcome, threshold) })
     });
-    ColumnDrift { verdict, tests, values_v1: v1.len(), values_v2: v2.len() }
+    ColumnDrift { verdict, tests, values_v1, values_v2 }
+}
+
+/// The drift of a categorical column from its counts already paired by value.
+pub fn paired_column_drift(counts: PairedCounts, options: &DriftOptions) -> ColumnDrift {
+    let (n1, n2) = (counts.v1.iter().sum::<u64>(), counts.v2.iter().sum::<u64>());
+    let pair = (n1 > 0 && n2 > 0).then(|| Pair { kind: PairKind::Categories(counts), reference_size: n1 });
+    decide(pair, options, n1, n2)
 }
 
 /// Two samples of one kind, both non-empty, with what the tests need.
