@@ -91,6 +91,7 @@ impl ContractMode {
 
 /// A data contract: what every new version must satisfy.
 #[derive(Object, Debug, Clone, PartialEq)]
+#[oai(example)]
 pub struct ContractDto {
     /// `enforce` (default: a violating version is refused) or `warn` (stored, with its
     /// violations recorded).
@@ -104,6 +105,36 @@ pub struct ContractDto {
     /// Column name → its rules (none when absent or null).
     #[oai(nullable, skip_serializing_if_is_none)]
     pub columns: Option<OrderedMap<ColumnRuleDto>>,
+}
+
+impl poem_openapi::types::Example for ContractDto {
+    fn example() -> Self {
+        let text = |t: &str| Text(t.to_string());
+        let amount = ColumnRuleDto {
+            dtype: Some(text("float64")),
+            max_missing_fraction: Some(0.05),
+            min: Some(0.0),
+            max: Some(10_000.0),
+            mostly: Some(0.99),
+            ..Default::default()
+        };
+        let currency = ColumnRuleDto {
+            allowed_values: Some(["EUR", "USD", "GBP"].map(|c| Cell(Value::String(c.into()))).to_vec()),
+            pattern: Some(text("^[A-Z]{3}$")),
+            ..Default::default()
+        };
+        let id = ColumnRuleDto { dtype: Some(text("int64")), unique: Some(true), ..Default::default() };
+        Self {
+            mode: Some(ContractMode::Enforce),
+            row_count: Some(RowCountDto { min: Some(1000), max: None }),
+            allow_extra_columns: Some(true),
+            columns: Some(OrderedMap(vec![
+                ("amount".into(), amount),
+                ("currency".into(), currency),
+                ("id".into(), id),
+            ])),
+        }
+    }
 }
 
 /// The dataset's contract, as stored.
