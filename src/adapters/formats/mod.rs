@@ -82,20 +82,32 @@ impl TableIngestor for FileIngestor {
         columns: &[usize],
         names: &[String],
     ) -> Result<Vec<Violation>, IngestError> {
-        let file = std::fs::File::open(normalized).map_err(|e| IngestError::Io(e.to_string()))?;
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| IngestError::Io(format!("reading the normalized file: {e}")))?;
-        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(64 * 1024)
-            .build()
-            .map_err(|e| IngestError::Io(format!("reading the normalized file: {e}")))?;
-        let mut check = TableCheck::new(contract, names);
-        for batch in reader {
-            check.observe(&batch.map_err(|e| IngestError::Io(format!("reading the normalized file: {e}")))?);
+        // Each column is checked on its own (its own reader, projected to it), on up to the
+        // worker threads at once; the violations come back in column order.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let found: Vec<std::sync::Mutex<Option<Result<Vec<Violation>, IngestError>>>> =
+            columns.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let workers = crate::ports::system::worker_threads().clamp(1, columns.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                // A worker that cannot start leaves its columns to the others (or, with none,
+                // unchecked: reported as an error below).
+                let _ = std::thread::Builder::new().name("contract-check".into()).spawn_scoped(scope, || {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let (Some(&column), Some(name)) = (columns.get(k), names.get(k)) else { return };
+                        let result = check_column(normalized, contract, column, name);
+                        *found[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                    }
+                });
+            }
+        });
+        let mut violations = Vec::new();
+        for slot in found {
+            let result = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+            violations.extend(result.unwrap_or_else(|| Err(IngestError::Io("a column was not checked".into())))?);
         }
-        Ok(check.finish())
+        Ok(violations)
     }
 }
 
@@ -206,4 +218,19 @@ impl TableSource for StoredTables {
         }
         Ok(digests.into_iter().map(crate::domain::content_hash::ColumnDigest::finish).collect())
     }
+}
+
+/// The contract's value checks of one column of a normalized file.
+fn check_column(path: &Path, contract: &Contract, column: usize, name: &str) -> Result<Vec<Violation>, IngestError> {
+    let reading = |e: &dyn std::fmt::Display| IngestError::Io(format!("reading the normalized file: {e}"));
+    let file = std::fs::File::open(path).map_err(|e| IngestError::Io(e.to_string()))?;
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| reading(&e))?;
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [column]);
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| reading(&e))?;
+    let mut check = TableCheck::new(contract, &[name.to_string()]);
+    for batch in reader {
+        check.observe(&batch.map_err(|e| reading(&e))?);
+    }
+    Ok(check.finish())
 }

@@ -145,7 +145,8 @@ pub struct ColumnCheck<'a> {
     allowed: Tally,
     pattern: Tally,
     unique: Tally,
-    seen: HashSet<u64>,
+    /// Identities met (xxh3 hashing: SipHash would dominate the check of a unique column).
+    seen: HashSet<u64, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
 }
 
 /// A value's identity for `unique`: its bits (numbers, booleans, dates) or a hash of its text.
@@ -213,7 +214,7 @@ impl<'a> ColumnCheck<'a> {
             allowed: Tally::default(),
             pattern: Tally::default(),
             unique: Tally::default(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
         }
     }
 
