@@ -409,16 +409,16 @@ async fn main() {
     // measure what checking every row adds to an upload.
     let contract: ContractDraft = serde_json::from_value(serde_json::json!({
         "mode": "warn",
-        "row_count": {"min": 1},
-        "columns": {
-            "transaction_id": {"dtype": "int64", "unique": true},
-            "amount": {"min": 0, "max": 1000000000, "max_missing_fraction": 0.05, "mostly": 0.99},
-            "currency": {"allowed_values": ["EUR", "USD", "GBP", "CHF", "JPY"]},
-            "country": {"pattern": "^C[0-9]{2}$"},
-            "is_fraud": {"dtype": "bool"},
-            "timestamp": {"dtype": "datetime64"},
-            "description": {"max_missing_fraction": 0.1}
-        }
+        "row_count_min": 1,
+        "columns": [
+            ["transaction_id", {"dtype": "int64", "unique": true}],
+            ["amount", {"min": 0, "max": 1000000000, "max_missing_fraction": 0.05, "mostly": 0.99}],
+            ["currency", {"allowed_values": ["EUR", "USD", "GBP", "CHF", "JPY"]}],
+            ["country", {"pattern": "^C[0-9]{2}$"}],
+            ["is_fraud", {"dtype": "bool"}],
+            ["timestamp", {"dtype": "datetime64"}],
+            ["description", {"max_missing_fraction": 0.1}]
+        ]
     }))
     .expect("the benchmark's contract");
     app.set_contract(&admin, uploaded.dataset_id, &contract).await.expect("contract");

@@ -207,7 +207,9 @@ impl App {
             let (Some(a), Some(b)) = (stats1.get(column.name.as_str()), stats2.get(column.name.as_str())) else {
                 return Err(AppError::internal(format!("statistics lack column {}", column.name)));
             };
+            let started = std::time::Instant::now();
             let (diff, drift) = self.column_diff(&first, &second, (i, j), (a, b), &options.drift).await?;
+            tracing::debug!(column = %column.name, ms = started.elapsed().as_millis() as u64, "compare: a column");
             column_diffs.push((column.name.clone(), diff, drift));
         }
         let schema_changes = schema_changes(&schema_of(&first), &schema_of(&second));

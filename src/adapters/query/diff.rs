@@ -211,7 +211,7 @@ impl Side {
         self.batch.as_ref().expect("a current row")
     }
 
-    /// The current row's columns from `first` on, as a one-row batch.
+    /// The current row's cells of the batch columns `columns`, each a one-row array.
     fn cells(&self, columns: std::ops::Range<usize>) -> Vec<ArrayRef> {
         columns.map(|i| self.batch().column(i).slice(self.row, 1)).collect()
     }
