@@ -97,20 +97,47 @@ async fn a_key_that_is_not_unique_or_not_a_column_is_refused() {
     app.get(&stranger, &format!("/api/datasets/{id}/diff?v1=0&v2=1&key=id")).await.expect_error(404, "not_found");
 }
 
+/// 400,000 rows (ids `shift..400,000 + shift` in a scrambled order, a 35-character label and
+/// a number, both functions of the id) as a Parquet file: a few MB on disk (every file stays
+/// under the 8 MiB the GCS emulator accepts in one request), ~20 MB in memory.
+fn wide_versions(shift: i64) -> Vec<u8> {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    let ids: Vec<i64> = (0..400_000i64).map(|i| (i * 7919) % 400_000 + shift).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("label", DataType::Utf8, false),
+        Field::new("value", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids.clone())),
+        Arc::new(StringArray::from_iter_values(
+            ids.iter().map(|id| format!("item-{:04}-of-a-long-enough-label", id % 1000)),
+        )),
+        Arc::new(Int64Array::from_iter_values(ids.iter().map(|id| id % 97))),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).expect("a batch");
+    let mut out = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).expect("a writer");
+    writer.write(&batch).expect("written");
+    writer.close().expect("closed");
+    out
+}
+
 #[tokio::test]
 async fn versions_larger_than_the_query_memory_are_diffed_by_spilling() {
-    // 32 MiB for every query at once; each version is 400,000 rows (~24 MB in memory): the
-    // two versions do not fit together, so their sorts spill.
+    // 32 MiB for every query at once; each version is 400,000 rows (~20 MB in memory, and
+    // more as the sorts see them): the two versions do not fit together, so their sorts spill.
     let app = spawn_app_configured(|s| s.query_memory_bytes = 32 << 20).await;
-    let rows = |shift: usize| -> String {
-        let mut out = String::from("id,label,value\n");
-        for i in 0..400_000usize {
-            let id = (i * 7919) % 400_000 + shift;
-            out += &format!("{id},item-{:04}-of-a-long-enough-label,{}\n", id % 1000, id % 97);
-        }
-        out
-    };
-    let id = two_versions(&app, &rows(0), &rows(10)).await;
+    let project = app.create_project(&app.admin_key, "Spilled").await;
+    let first = wide_versions(0);
+    assert!(first.len() < 8 << 20, "{} bytes", first.len());
+    let up = app.upload(&app.admin_key, project, "Wide", "wide.parquet", &first).await.expect(201);
+    let id = uuid_of(&up["dataset_id"]);
+    app.new_version(&app.admin_key, id, "shifted", &wide_versions(10)).await.expect(201);
     let answer = diff(&app, id, "key=id&limit=3").await.expect(200);
     // Ids 10..399999 are in both with values of their own id: unchanged; 0..9 removed;
     // 400000..400009 added.
