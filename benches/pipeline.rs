@@ -176,6 +176,18 @@ fn generate(path: &Path, target_bytes: u64, seed: u64, amount_factor: f64) -> st
     Ok(rows)
 }
 
+/// A copy of `file` in the spool folder, as the upload endpoint spools a request body.
+fn spooled(work: &Path, file: &Path, name: &str) -> SpooledUpload {
+    let path = work.join("spool").join(name);
+    let size = std::fs::copy(file, &path).expect("spool copy");
+    SpooledUpload {
+        path: tempfile::TempPath::try_from_path(&path).expect("spool path"),
+        size,
+        sha256: String::new(),
+        file_name: Some(name.into()),
+    }
+}
+
 /// Returns freed heap to the OS, then resets the kernel's peak-RSS counter of this process
 /// (Linux), so that each phase's peak is its own and not what an earlier phase left behind.
 fn reset_peak() {
@@ -248,14 +260,7 @@ async fn main() {
     let project = app.create_project(&admin, "bench", None).await.unwrap();
 
     // The upload endpoint spools the request body to a file; the copy stands for that step.
-    let spooled = work.path().join("spool").join("upload.csv");
-    std::fs::copy(&csv, &spooled).expect("spool copy");
-    let upload = SpooledUpload {
-        path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
-        size,
-        sha256: String::new(),
-        file_name: Some("transactions.csv".into()),
-    };
+    let upload = spooled(work.path(), &csv, "transactions.csv");
 
     let mut results = Vec::new();
     reset_peak();
@@ -366,15 +371,8 @@ async fn main() {
     if !next.exists() {
         generate(&next, target_mb * 1_000_000, SECOND_SEED, 1.05).expect("generate the second CSV");
     }
-    let spooled = work.path().join("spool").join("next.csv");
-    std::fs::copy(&next, &spooled).expect("spool copy");
-    let next_size = std::fs::metadata(&spooled).expect("next csv").len();
-    let upload = SpooledUpload {
-        path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
-        size: next_size,
-        sha256: String::new(),
-        file_name: Some("next.csv".into()),
-    };
+    let next_size = std::fs::metadata(&next).expect("next csv").len();
+    let upload = spooled(work.path(), &next, "next.csv");
     reset_peak();
     let t = Instant::now();
     let second = app
@@ -422,14 +420,7 @@ async fn main() {
     }))
     .expect("the benchmark's contract");
     app.set_contract(&admin, uploaded.dataset_id, &contract).await.expect("contract");
-    let spooled = work.path().join("spool").join("next-again.csv");
-    std::fs::copy(&next, &spooled).expect("spool copy");
-    let upload = SpooledUpload {
-        path: tempfile::TempPath::try_from_path(&spooled).expect("spool path"),
-        size: next_size,
-        sha256: String::new(),
-        file_name: Some("next.csv".into()),
-    };
+    let upload = spooled(work.path(), &next, "next-again.csv");
     reset_peak();
     let t = Instant::now();
     let checked = app

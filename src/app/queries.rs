@@ -13,7 +13,7 @@ use crate::ports::queries::{QueryAnswer, QueryError, QueryTable, RowsPage, RowsR
 pub const CHOSEN_TABLE: &str = "data";
 
 /// A version's normalized table under `name`.
-fn table(name: &str, version: &Version) -> QueryTable {
+pub(crate) fn table(name: &str, version: &Version) -> QueryTable {
     QueryTable {
         name: name.to_string(),
         key: version.normalized.storage_key.clone(),

@@ -1,14 +1,14 @@
 //! `/diff`: the rows added, removed and changed between two versions of a dataset, matched by
 //! a key (the engine's `diff`; definitions in docs/compare.md).
 
-use crate::app::queries::from_query;
+use crate::app::queries::{from_query, table};
 use crate::app::{App, AppError};
 use crate::domain::access::Principal;
 use crate::domain::dtype::DType;
 use crate::domain::ids::DatasetId;
 use crate::domain::records::Version;
 use crate::domain::version_ref::VersionRef;
-use crate::ports::queries::{ComparedColumn, Comparison, DiffRequest, QueryTable, RowDiff};
+use crate::ports::queries::{ComparedColumn, Comparison, DiffRequest, RowDiff};
 
 /// Samples of each kind when none is asked.
 pub const DEFAULT_SAMPLES: usize = 20;
@@ -38,14 +38,6 @@ pub fn comparison(a: DType, b: DType) -> Comparison {
         _ if text(a) && text(b) => Comparison::AsIs,
         (DType::Int64 | DType::Float64, DType::Int64 | DType::Float64) => Comparison::AsNumbers,
         _ => Comparison::AsText,
-    }
-}
-
-fn table(name: &str, version: &Version) -> QueryTable {
-    QueryTable {
-        name: name.to_string(),
-        key: version.normalized.storage_key.clone(),
-        size: version.normalized.size_bytes,
     }
 }
 

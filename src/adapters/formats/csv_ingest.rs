@@ -24,21 +24,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::SchemaRef;
 
 use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
+use super::csv_columns::{ColumnBuilder, arrow_type, canonical_schema};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
 use super::encoding::{Utf8Text, to_utf8};
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, group_rows, read_back};
 use super::sniff::{Dialect, column_names, detect};
 use crate::domain::content_hash::content_hash;
-use crate::domain::dtype::{ColumnSchema, DType, TemporalKind};
+use crate::domain::dtype::{ColumnSchema, DType};
 use crate::domain::inference::MixedColumn;
-use crate::domain::inference::{ColumnInference, InferredType, Observed, Temporal, parse_float};
+use crate::domain::inference::{ColumnInference, InferredType};
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::QualityAccumulator;
 use crate::domain::records::SourceFormat;
@@ -334,93 +332,6 @@ fn shape_of(names: &[String], inferences: &[ColumnInference]) -> Shape {
 }
 
 /// The canonical Arrow schema for the inferred types (every column nullable).
-fn canonical_schema(names: &[String], types: &[InferredType]) -> SchemaRef {
-    let fields: Vec<Field> = names.iter().zip(types).map(|(name, t)| Field::new(name, arrow_type(t), true)).collect();
-    Arc::new(Schema::new(fields))
-}
-
-fn arrow_type(t: &InferredType) -> DataType {
-    match t.dtype {
-        DType::Int64 => DataType::Int64,
-        DType::Float64 => DataType::Float64,
-        DType::Bool => DataType::Boolean,
-        DType::Datetime64 => t.temporal.unwrap_or(TemporalKind::Naive).arrow_type(),
-        DType::Object | DType::Category => DataType::Utf8,
-    }
-}
-
-enum ColumnBuilder {
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Bool(BooleanBuilder),
-    Date(Date32Builder),
-    Timestamp(TimestampMicrosecondBuilder),
-    Text(StringBuilder),
-}
-
-impl ColumnBuilder {
-    fn new(t: &InferredType, capacity: usize) -> Self {
-        match (t.dtype, t.temporal) {
-            (DType::Int64, _) => Self::Int(Int64Builder::with_capacity(capacity)),
-            (DType::Float64, _) => Self::Float(Float64Builder::with_capacity(capacity)),
-            (DType::Bool, _) => Self::Bool(BooleanBuilder::with_capacity(capacity)),
-            (DType::Datetime64, Some(TemporalKind::Date)) => Self::Date(Date32Builder::with_capacity(capacity)),
-            (DType::Datetime64, kind) => {
-                let builder = TimestampMicrosecondBuilder::with_capacity(capacity);
-                Self::Timestamp(if kind == Some(TemporalKind::Utc) { builder.with_timezone("UTC") } else { builder })
-            }
-            (DType::Object | DType::Category, _) => Self::Text(StringBuilder::with_capacity(capacity, capacity * 8)),
-        }
-    }
-
-    /// Appends one cell, given what inference read it as; false when it does not fit the
-    /// column's type (nothing is appended then).
-    fn append(&mut self, cell: &str, observed: Observed) -> bool {
-        match (self, observed) {
-            (Self::Int(b), Observed::Missing) => b.append_null(),
-            (Self::Float(b), Observed::Missing) => b.append_null(),
-            (Self::Bool(b), Observed::Missing) => b.append_null(),
-            (Self::Date(b), Observed::Missing) => b.append_null(),
-            (Self::Timestamp(b), Observed::Missing) => b.append_null(),
-            (Self::Text(b), Observed::Missing) => b.append_null(),
-            (Self::Int(b), Observed::Int(v)) => b.append_value(v),
-            (Self::Float(b), Observed::Float(v)) => b.append_value(v),
-            // Parsed from the text (not converted from the integer) so that `-0` stays `-0.0`.
-            (Self::Float(b), Observed::Int(_)) => match parse_float(cell) {
-                Some(v) => b.append_value(v),
-                None => return false,
-            },
-            (Self::Bool(b), Observed::Bool(v)) => b.append_value(v),
-            (Self::Date(b), Observed::Datetime(Temporal::Date(d))) => b.append_value(d),
-            (Self::Timestamp(b), Observed::Datetime(Temporal::Micros(t))) => b.append_value(t),
-            (Self::Text(b), _) => b.append_value(cell),
-            _ => return false,
-        }
-        true
-    }
-
-    /// The column built so far; the builder starts again with room for `rows` values (and, for
-    /// text, as many bytes as this batch's values took), since Arrow's builders give their
-    /// buffers away and would otherwise grow them again from nothing for every batch.
-    fn finish(&mut self, rows: usize) -> ArrayRef {
-        match self {
-            Self::Int(b) => Arc::new(std::mem::replace(b, Int64Builder::with_capacity(rows)).finish()),
-            Self::Float(b) => Arc::new(std::mem::replace(b, Float64Builder::with_capacity(rows)).finish()),
-            Self::Bool(b) => Arc::new(std::mem::replace(b, BooleanBuilder::with_capacity(rows)).finish()),
-            Self::Date(b) => Arc::new(std::mem::replace(b, Date32Builder::with_capacity(rows)).finish()),
-            Self::Timestamp(b) => {
-                let array = b.finish();
-                *b = TimestampMicrosecondBuilder::with_capacity(rows).with_data_type(array.data_type().clone());
-                Arc::new(array)
-            }
-            Self::Text(b) => {
-                let bytes = b.values_slice().len();
-                Arc::new(std::mem::replace(b, StringBuilder::with_capacity(rows, bytes + bytes / 8)).finish())
-            }
-        }
-    }
-}
-
 /// What one worker of the pass keeps across its blocks.
 struct ConvertWorker<'a> {
     job: &'a Job<'a>,

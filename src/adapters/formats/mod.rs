@@ -2,6 +2,7 @@
 //! stored tables out (CSV).
 
 mod csv_blocks;
+mod csv_columns;
 mod csv_export;
 mod csv_ingest;
 mod csv_records;

@@ -21,6 +21,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::execution::SendableRecordBatchStream;
 use futures_util::StreamExt;
 
+use super::rows::quoted;
 use super::{Engine, query_error};
 use crate::ports::queries::{ChangedRows, ComparedColumn, Comparison, DiffRequest, QueryError, QueryTable, RowDiff};
 
@@ -77,11 +78,6 @@ pub(super) async fn diff(
         }
     }
     tally.finish()
-}
-
-/// A column name as a quoted SQL identifier.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A column as its comparison reads it.

@@ -169,7 +169,7 @@ fn search_condition(text: &str, schema: &Schema) -> String {
 }
 
 /// A column name as a quoted SQL identifier.
-fn quoted(name: &str) -> String {
+pub(super) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
