@@ -101,10 +101,10 @@ impl DataFusionQueries {
 impl Engine {
     /// A fresh session: nothing registered, the shared memory pool and spill folder.
     fn session(&self) -> SessionContext {
-        let config = SessionConfig::new()
-            .with_target_partitions(crate::ports::system::worker_threads())
-            .with_batch_size(BATCH_ROWS)
-            .with_information_schema(false);
+        self.session_with(base_config(crate::ports::system::worker_threads()))
+    }
+
+    fn session_with(&self, config: SessionConfig) -> SessionContext {
         SessionContext::new_with_config_rt(config, Arc::clone(&self.env))
     }
 
@@ -113,12 +113,7 @@ impl Engine {
     /// for merging what it spilled (DataFusion's 10 MB default would not fit a small pool).
     fn sort_session(&self) -> SessionContext {
         let merge_reserve = (self.limits.memory_bytes / SORT_RESERVE_SHARE).clamp(64 << 10, 10 << 20);
-        let config = SessionConfig::new()
-            .with_target_partitions(1)
-            .with_batch_size(BATCH_ROWS)
-            .with_information_schema(false)
-            .set_usize("datafusion.execution.sort_spill_reservation_bytes", merge_reserve);
-        SessionContext::new_with_config_rt(config, Arc::clone(&self.env))
+        self.session_with(base_config(1).set_usize("datafusion.execution.sort_spill_reservation_bytes", merge_reserve))
     }
 
     /// Makes `table` readable in `ctx` under its name.
@@ -163,6 +158,12 @@ impl Engine {
         }
         Ok((schema, batches))
     }
+}
+
+/// The settings every session starts from: `partitions` threads of work, batches of
+/// [`BATCH_ROWS`], no information schema.
+fn base_config(partitions: usize) -> SessionConfig {
+    SessionConfig::new().with_target_partitions(partitions).with_batch_size(BATCH_ROWS).with_information_schema(false)
 }
 
 #[async_trait]
