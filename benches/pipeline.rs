@@ -403,6 +403,16 @@ async fn main() {
         compared.dataset_drift.drifted_columns.join(", ")
     );
 
+    // The row diff of the two versions by their unique id (a sort-merge that spills).
+    reset_peak();
+    let t = Instant::now();
+    let diff = app
+        .diff(&admin, uploaded.dataset_id, (&VersionRef::Number(0), &VersionRef::Number(1)), &[DIFF_KEY.to_string()], 20)
+        .await
+        .expect("diff");
+    report(&mut results, "diff by key", t.elapsed().as_secs_f64(), mb + next_size as f64 / 1e6);
+    println!("  {} added, {} removed, {} changed, {} unchanged", diff.added, diff.removed, diff.changed, diff.unchanged);
+
     // The same file again under a contract of seven columns (warn: stored either way), to
     // measure what checking every row adds to an upload.
     let contract: ContractDraft = serde_json::from_value(serde_json::json!({
@@ -433,7 +443,7 @@ async fn main() {
 
     let summary = serde_json::json!({
         "input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results,
-        "parquet": parquet_copy, "parquet_next": next_parquet, "rows_where": ROWS_WHERE, "rows_order_by": ROWS_ORDER_BY, "query": QUERY_GROUP_BY,
+        "parquet": parquet_copy, "parquet_next": next_parquet, "rows_where": ROWS_WHERE, "diff_key": DIFF_KEY, "rows_order_by": ROWS_ORDER_BY, "query": QUERY_GROUP_BY,
     });
     let out = dir.join("results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&summary).unwrap_or_default()).expect("results.json");

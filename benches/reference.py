@@ -3,7 +3,8 @@ its own: polars' streaming CSV -> Parquet, DuckDB's read_csv_auto -> Parquet, pa
 read_csv + the /analyze statistics, and DuckDB SUMMARIZE; on the version's own Parquet file
 (results.json's "parquet"): polars read_parquet -> write_csv (the CSV download), DuckDB's
 first page of the /rows filter and sort with its count, and DuckDB's group-by of the /query
-phase. Prints each, then the ratios to the Rust pipeline's results.json.
+phase; with the next month's Parquet file, SciPy's drift tests and DuckDB's full outer join
+that counts the row diff by key. Prints each, then the ratios to the Rust pipeline's results.json.
 Usage: reference.py CSV RESULTS_JSON WORK_DIR
 """
 import json
@@ -88,6 +89,18 @@ for name in v1.column_names:
     distance.jensenshannon(p, q)
 print("ELAPSED", time.perf_counter() - t0)
 """,
+    "duckdb row diff by key": """
+import duckdb, time
+con = duckdb.connect()
+t0 = time.perf_counter()
+cols = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM '{VERSION}'").fetchall() if r[0] != DIFF_KEY]
+changed = " OR ".join(f'a."{c}" IS DISTINCT FROM b."{c}"' for c in cols)
+by_column = ", ".join(f'count(*) FILTER (a."{c}" IS DISTINCT FROM b."{c}" AND a."{DIFF_KEY}" IS NOT NULL AND b."{DIFF_KEY}" IS NOT NULL)' for c in cols)
+con.sql(f'''SELECT count(*) FILTER (a."{DIFF_KEY}" IS NULL), count(*) FILTER (b."{DIFF_KEY}" IS NULL),
+  count(*) FILTER (a."{DIFF_KEY}" IS NOT NULL AND b."{DIFF_KEY}" IS NOT NULL AND ({changed})), {by_column}
+  FROM '{VERSION}' a FULL OUTER JOIN '{VERSION_NEXT}' b ON a."{DIFF_KEY}" = b."{DIFF_KEY}" ''').fetchall()
+print("ELAPSED", time.perf_counter() - t0)
+""",
     "duckdb group-by aggregate": """
 import duckdb, time
 con = duckdb.connect()
@@ -104,6 +117,7 @@ OURS = {
     "polars read_parquet->write_csv": "download CSV",
     "duckdb where+order_by page + count": "rows: where + order_by, first page",
     "duckdb group-by aggregate": "query: group-by aggregate",
+    "duckdb row diff by key": "diff by key",
     "scipy every drift test (pyarrow read)": "compare: every drift test",
 }
 
@@ -113,7 +127,7 @@ def run(name, code):
     parquet = os.path.join(WORK, "ref-duckdb.parquet")
     prelude = (
         f"CSV={CSV!r}\nOUT={out!r}\nPARQUET={parquet!r}\nVERSION={SETTINGS.get('parquet')!r}\nVERSION_NEXT={SETTINGS.get('parquet_next')!r}\n"
-        f"WHERE={SETTINGS.get('rows_where')!r}\nORDER_BY={SETTINGS.get('rows_order_by')!r}\nQUERY={SETTINGS.get('query')!r}\n"
+        f"DIFF_KEY={SETTINGS.get('diff_key')!r}\nWHERE={SETTINGS.get('rows_where')!r}\nORDER_BY={SETTINGS.get('rows_order_by')!r}\nQUERY={SETTINGS.get('query')!r}\n"
     )
     wrapper = prelude + code + "\nimport resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     if "SUMMARIZE" in name and not os.path.exists(parquet):

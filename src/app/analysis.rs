@@ -236,7 +236,7 @@ impl App {
         let stats = match one.values {
             Some(ColumnValues::TextHashes(tally)) => {
                 let t = std::time::Instant::now();
-                let counts = drain_value(move || tally.into_counts()).await?;
+                let counts = run_blocking(move || tally.into_counts()).await?;
                 let counted_ms = t.elapsed().as_millis() as u64;
                 let unique = counts.distinct();
                 // Text is counted by hash. The texts remembered while counting usually name
@@ -262,7 +262,7 @@ impl App {
                 stats.top_values = Some(top);
                 stats
             }
-            Some(values) => drain_value(move || values.finish(name, dtype, rows, one.missing)).await?,
+            Some(values) => run_blocking(move || values.finish(name, dtype, rows, one.missing)).await?,
             None => ColumnValues::for_type(&DataType::Utf8).finish(name, dtype, rows, one.missing),
         };
         Ok((stats, one.layout_bytes))
@@ -344,13 +344,13 @@ impl OneColumn {
 }
 
 /// Runs a CPU-bound computation on a blocking thread.
-async fn drain_value<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+pub(crate) async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| AppError::internal_caused_by("a statistics task failed", e))
 }
 
 /// Feeds every batch of `stream` to `observe` on a blocking thread (the work is CPU-bound)
 /// and returns the final state.
-async fn drain<S: Send + 'static>(
+pub(crate) async fn drain<S: Send + 'static>(
     mut stream: BatchStream,
     mut state: S,
     observe: fn(&mut S, &RecordBatch),

@@ -3,15 +3,20 @@
 
 use std::collections::HashMap;
 
+use arrow::array::RecordBatch;
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::app::analysis::{drain, run_blocking};
 use crate::app::{App, AppError};
 use crate::domain::access::Principal;
 use crate::domain::drift::rule::{ColumnDrift, DriftOptions, Sample, column_drift, paired_column_drift};
-use crate::domain::drift::{CategoryChange, ShiftLevel, categorical_drift, mean_shift_pct, sorted_numeric_psi};
+use crate::domain::drift::hashed_categories::{HashedCategories, Side};
+use crate::domain::drift::{CategoricalDrift, CategoryChange, ShiftLevel, mean_shift_pct, sorted_numeric_psi};
 use crate::domain::dtype::DType;
 use crate::domain::ids::DatasetId;
 use crate::domain::records::Version;
 use crate::domain::schema_changes::{SchemaChange, schema_changes};
-use crate::domain::statistics::{ColumnStats, ColumnValues};
+use crate::domain::statistics::{ColumnStats, ColumnValues, HashCounts, HashTally};
 use crate::domain::version_ref::VersionRef;
 
 /// Entries of the category lists and of `top_changes`.
@@ -161,18 +166,6 @@ fn schema_of(v: &Version) -> Vec<(&str, DType)> {
     v.columns.iter().map(|c| (c.name.as_str(), c.dtype)).collect()
 }
 
-fn categories(values: Option<ColumnValues>) -> HashMap<String, u64> {
-    match values {
-        Some(ColumnValues::Text(counts)) => counts,
-        Some(ColumnValues::Bool { trues, falses }) => [("true", trues), ("false", falses)]
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (k.to_string(), n))
-            .collect(),
-        _ => HashMap::new(),
-    }
-}
-
 impl App {
     pub async fn compare(
         &self,
@@ -197,21 +190,26 @@ impl App {
         let columns_removed =
             first.columns.iter().filter(|c| !names2.contains(c.name.as_str())).map(|c| c.name.clone()).collect();
         let mut columns_type_changed = Vec::new();
-        let mut column_diffs = Vec::new();
+        let mut compared = Vec::new();
         for (j, column) in second.columns.iter().enumerate() {
             let Some(&i) = index1.get(column.name.as_str()) else { continue };
             let (from, to) = (first.columns[i].dtype, column.dtype);
             if from != to {
                 columns_type_changed.push(TypeChange { name: column.name.clone(), from, to });
             }
-            let (Some(a), Some(b)) = (stats1.get(column.name.as_str()), stats2.get(column.name.as_str())) else {
+            let (Some(&a), Some(&b)) = (stats1.get(column.name.as_str()), stats2.get(column.name.as_str())) else {
                 return Err(AppError::internal(format!("statistics lack column {}", column.name)));
             };
-            let started = std::time::Instant::now();
-            let (diff, drift) = self.column_diff(&first, &second, (i, j), (a, b), &options.drift).await?;
-            tracing::debug!(column = %column.name, ms = started.elapsed().as_millis() as u64, "compare: a column");
-            column_diffs.push((column.name.clone(), diff, drift));
+            compared.push((column.name.as_str(), (i, j), (a, b)));
         }
+        // Columns are compared as many at a time as there are cores (each column's reads and
+        // tests run on blocking threads), their results kept in v2's column order.
+        let mut diffs = Vec::with_capacity(compared.len());
+        for (name, at, stats) in compared {
+            diffs.push(self.named_column_diff(name, (&first, &second), at, stats, &options.drift));
+        }
+        let column_diffs: Vec<(String, ColumnDiff, ColumnDrift)> =
+            futures_util::stream::iter(diffs).buffered(crate::ports::system::worker_threads()).try_collect().await?;
         let schema_changes = schema_changes(&schema_of(&first), &schema_of(&second));
         let dataset_drift = DatasetDrift::of(&column_diffs, options.drift_share);
         Ok(Comparison {
@@ -230,6 +228,21 @@ impl App {
         })
     }
 
+    /// [`Self::column_diff`] with the column's name, timed in the debug log.
+    async fn named_column_diff(
+        &self,
+        name: &str,
+        (first, second): (&Version, &Version),
+        at: (usize, usize),
+        stats: (&ColumnStats, &ColumnStats),
+        drift: &DriftOptions,
+    ) -> Result<(String, ColumnDiff, ColumnDrift), AppError> {
+        let started = std::time::Instant::now();
+        let (diff, drift) = self.column_diff(first, second, at, stats, drift).await?;
+        tracing::debug!(column = %name, ms = started.elapsed().as_millis() as u64, "compare: a column");
+        Ok((name.to_string(), diff, drift))
+    }
+
     async fn column_diff(
         &self,
         first: &Version,
@@ -241,15 +254,20 @@ impl App {
         let (missing_v1, missing_v2) = (a.missing_percent, b.missing_percent);
         let (k1, k2) = (&first.normalized.storage_key, &second.normalized.storage_key);
         let no_verdict = || column_drift(&Sample::Numbers(Vec::new()), &Sample::Numbers(Vec::new()), drift);
+        let drift = drift.clone();
         Ok(match (family(a.dtype), family(b.dtype)) {
             (Family::Numeric, Family::Numeric) => {
                 let (n1, n2) = (a.numeric.clone().unwrap_or_default(), b.numeric.clone().unwrap_or_default());
-                let s1 = Sample::numbers(floats(self.read_column(k1, i).await?.0));
-                let s2 = Sample::numbers(floats(self.read_column(k2, j).await?.0));
-                let psi = match (&s1, &s2) {
-                    (Sample::Numbers(x), Sample::Numbers(y)) => sorted_numeric_psi(x, y),
-                    _ => None,
-                };
+                let (x, y) = futures_util::try_join!(self.read_column(k1, i), self.read_column(k2, j))?;
+                let (psi, drift) = run_blocking(move || {
+                    let (s1, s2) = (Sample::numbers(floats(x.0)), Sample::numbers(floats(y.0)));
+                    let psi = match (&s1, &s2) {
+                        (Sample::Numbers(x), Sample::Numbers(y)) => sorted_numeric_psi(x, y),
+                        _ => None,
+                    };
+                    (psi, column_drift(&s1, &s2, &drift))
+                })
+                .await?;
                 let diff = ColumnDiff::Numeric {
                     v1_mean: n1.mean,
                     v2_mean: n2.mean,
@@ -260,13 +278,10 @@ impl App {
                     mean_shift_pct: mean_shift_pct(n1.mean, n2.mean),
                     psi,
                 };
-                (diff, column_drift(&s1, &s2, drift))
+                (diff, drift)
             }
             (Family::Text, Family::Text) | (Family::Bool, Family::Bool) => {
-                let c1 = categories(self.read_column(k1, i).await?.0);
-                let c2 = categories(self.read_column(k2, j).await?.0);
-                let (d, paired) = categorical_drift(&c1, &c2, CATEGORY_LIST_LIMIT);
-                drop((c1, c2));
+                let (d, drift) = self.categorical_diff((k1, i), (k2, j), drift).await?;
                 let diff = ColumnDiff::Categorical {
                     missing_v1,
                     missing_v2,
@@ -277,11 +292,14 @@ impl App {
                     top_changes: d.top_changes,
                     psi: d.psi,
                 };
-                (diff, paired_column_drift(paired, drift))
+                (diff, drift)
             }
             (Family::Datetime, Family::Datetime) => {
-                let s1 = Sample::numbers(floats(self.read_column(k1, i).await?.0));
-                let s2 = Sample::numbers(floats(self.read_column(k2, j).await?.0));
+                let (x, y) = futures_util::try_join!(self.read_column(k1, i), self.read_column(k2, j))?;
+                let drift = run_blocking(move || {
+                    column_drift(&Sample::numbers(floats(x.0)), &Sample::numbers(floats(y.0)), &drift)
+                })
+                .await?;
                 let diff = ColumnDiff::Datetime {
                     v1_min: a.temporal.as_ref().map(|t| t.min.clone()),
                     v1_max: a.temporal.as_ref().map(|t| t.max.clone()),
@@ -290,9 +308,68 @@ impl App {
                     missing_v1,
                     missing_v2,
                 };
-                (diff, column_drift(&s1, &s2, drift))
+                (diff, drift)
             }
             _ => (ColumnDiff::TypeChanged { from: a.dtype, to: b.dtype, missing_v1, missing_v2 }, no_verdict()),
         })
+    }
+
+    /// The category changes and drift of a text or bool column: both versions counted by
+    /// value hash, then read again only where the values the lists name were not remembered
+    /// (`domain::drift::hashed_categories`).
+    async fn categorical_diff(
+        &self,
+        (k1, i): (&str, usize),
+        (k2, j): (&str, usize),
+        drift: DriftOptions,
+    ) -> Result<(CategoricalDrift, ColumnDrift), AppError> {
+        let (c1, c2) = futures_util::try_join!(self.hash_counts(k1, i), self.hash_counts(k2, j))?;
+        let mut pair = run_blocking(move || HashedCategories::new(c1, c2, CATEGORY_LIST_LIMIT)).await?;
+        for (side, key, index) in [(Side::V1, k1, i), (Side::V2, k2, j)] {
+            if pair.needs_reading(side) {
+                let stream = self.tables.batches_with_dictionaries(key, Some(vec![index])).await?;
+                let read = drain(stream, NameRead { pair, side }, NameRead::observe).await?;
+                pair = read.pair;
+                pair.read_finished(side);
+            }
+        }
+        run_blocking(move || {
+            let (d, paired) = pair.finish().map_err(|e| AppError::internal_caused_by("compare: category lists", e))?;
+            Ok((d, paired_column_drift(paired, &drift)))
+        })
+        .await?
+    }
+
+    /// A text or bool column's counts by value hash.
+    async fn hash_counts(&self, key: &str, index: usize) -> Result<HashCounts, AppError> {
+        let stream = self.tables.batches_with_dictionaries(key, Some(vec![index])).await?;
+        let tally = drain(stream, HashTallyRead::default(), HashTallyRead::observe).await?;
+        let counts = run_blocking(move || tally.values.and_then(ColumnValues::into_hash_counts)).await?;
+        Ok(counts.unwrap_or_else(|| HashTally::default().into_counts()))
+    }
+}
+
+/// The pass that counts a text or bool column by value hash.
+#[derive(Default)]
+struct HashTallyRead {
+    values: Option<ColumnValues>,
+}
+
+impl HashTallyRead {
+    fn observe(&mut self, batch: &RecordBatch) {
+        let chunk = batch.column(0);
+        self.values.get_or_insert_with(|| ColumnValues::for_type_hashed(chunk.data_type())).observe(chunk);
+    }
+}
+
+/// The second read of a column, naming the values of its category lists.
+struct NameRead {
+    pair: HashedCategories,
+    side: Side,
+}
+
+impl NameRead {
+    fn observe(&mut self, batch: &RecordBatch) {
+        self.pair.observe_column(self.side, batch.column(0));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod categorical;
 pub mod distances;
+pub mod hashed_categories;
 pub mod kolmogorov;
 pub mod ks;
 pub mod psi;

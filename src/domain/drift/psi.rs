@@ -13,10 +13,6 @@
 //!
 //! `shift_level`: `low` when PSI < 0.1, `moderate` when 0.1 ≤ PSI ≤ 0.25, `high` when PSI > 0.25.
 
-use std::collections::HashMap;
-
-use super::categorical::PairedCounts;
-
 /// The smallest share a bin is given in the PSI sum.
 pub const PSI_EPSILON: f64 = 1e-4;
 /// Bins of the numeric PSI.
@@ -83,6 +79,23 @@ pub fn decile_edges(v1_sorted: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// [`bin_counts`] of finite values sorted ascending, by a binary search per edge.
+pub fn sorted_bin_counts(edges: &[f64], sorted: &[f64]) -> Vec<u64> {
+    if !edges.is_sorted() {
+        return bin_counts(edges, sorted.iter().copied());
+    }
+    // With edges ascending, a value's bin (the number of edges ≤ it) is k exactly when
+    // e[k−1] ≤ x < e[k]: the values below e[k] less those below e[k−1].
+    let below: Vec<usize> = edges.iter().map(|&e| sorted.partition_point(|&x| x < e)).collect();
+    let mut counts = Vec::with_capacity(edges.len() + 1);
+    let mut previous = 0;
+    for p in below.into_iter().chain([sorted.len()]) {
+        counts.push((p - previous) as u64);
+        previous = p;
+    }
+    counts
+}
+
 /// Counts of finite `values` in the bins cut at `edges`.
 pub fn bin_counts(edges: &[f64], values: impl IntoIterator<Item = f64>) -> Vec<u64> {
     let mut counts = vec![0u64; edges.len() + 1];
@@ -96,16 +109,20 @@ pub fn bin_counts(edges: &[f64], values: impl IntoIterator<Item = f64>) -> Vec<u
 pub fn numeric_psi(mut v1: Vec<f64>, v2: &[f64]) -> Option<f64> {
     v1.retain(|x| x.is_finite());
     crate::domain::sort::sort_floats(&mut v1);
-    sorted_numeric_psi(&v1, v2)
+    if v1.is_empty() {
+        return None;
+    }
+    let edges = decile_edges(&v1);
+    psi(&sorted_bin_counts(&edges, &v1), &bin_counts(&edges, v2.iter().copied()))
 }
 
-/// [`numeric_psi`] of a `v1` already sorted ascending and finite.
-pub fn sorted_numeric_psi(v1_sorted: &[f64], v2: &[f64]) -> Option<f64> {
+/// [`numeric_psi`] of `v1` and `v2` both already sorted ascending and finite.
+pub fn sorted_numeric_psi(v1_sorted: &[f64], v2_sorted: &[f64]) -> Option<f64> {
     if v1_sorted.is_empty() {
         return None;
     }
     let edges = decile_edges(v1_sorted);
-    psi(&bin_counts(&edges, v1_sorted.iter().copied()), &bin_counts(&edges, v2.iter().copied()))
+    psi(&sorted_bin_counts(&edges, v1_sorted), &sorted_bin_counts(&edges, v2_sorted))
 }
 
 /// One category's share in each version.
@@ -129,72 +146,6 @@ pub struct CategoricalDrift {
     /// The categories whose share changed most (by |v2_freq − v1_freq|, ties by value).
     pub top_changes: Vec<CategoryChange>,
     pub psi: Option<f64>,
-}
-
-/// Compares category counts of two versions; lists are cut to `limit` entries. Also answers
-/// the counts paired by category, for the drift tests (see the order below).
-pub fn categorical_drift(
-    v1: &HashMap<String, u64>,
-    v2: &HashMap<String, u64>,
-    limit: usize,
-) -> (CategoricalDrift, PairedCounts) {
-    let by_count = |map: &HashMap<String, u64>, keep: &dyn Fn(&String) -> bool| {
-        let mut values: Vec<(&String, u64)> = map.iter().filter(|(k, _)| keep(k)).map(|(k, &c)| (k, c)).collect();
-        let count = values.len() as u64;
-        let order = |a: &(&String, u64), b: &(&String, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
-        first_in_order(&mut values, limit, order);
-        (values.into_iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), count)
-    };
-    let (added, added_count) = by_count(v2, &|k| !v1.contains_key(k));
-    let (removed, removed_count) = by_count(v1, &|k| !v2.contains_key(k));
-    // Categories in byte order of their values when there are few (the Z-test's first
-    // category is the first in byte order); otherwise in the order of a 64-bit hash of the
-    // value, then the value: a fixed order (sums are always added the same way) that sorts
-    // millions of distinct values by integer key rather than by comparing text.
-    let categories: Vec<&String> = {
-        let mut all: Vec<&String> = v1.keys().chain(v2.keys().filter(|k| !v1.contains_key(*k))).collect();
-        if all.len() <= 2 {
-            all.sort_unstable();
-        } else {
-            let mut keyed: Vec<(u64, &String)> =
-                all.into_iter().map(|k| (xxhash_rust::xxh3::xxh3_64(k.as_bytes()), k)).collect();
-            keyed.sort_unstable();
-            all = keyed.into_iter().map(|(_, k)| k).collect();
-        }
-        all
-    };
-    let counts = |map: &HashMap<String, u64>| -> Vec<u64> {
-        categories.iter().map(|k| map.get(*k).copied().unwrap_or(0)).collect()
-    };
-    let (c1, c2) = (counts(v1), counts(v2));
-    let (n1, n2) = (c1.iter().sum::<u64>().max(1) as f64, c2.iter().sum::<u64>().max(1) as f64);
-    // The largest changes first (ties by value); only those kept are copied.
-    let shift = |i: usize| (c2[i] as f64 / n2 - c1[i] as f64 / n1).abs();
-    let mut order: Vec<usize> = (0..categories.len()).collect();
-    first_in_order(&mut order, limit, |&a, &b| {
-        shift(b).total_cmp(&shift(a)).then_with(|| categories[a].cmp(categories[b]))
-    });
-    let top_changes = order
-        .into_iter()
-        .map(|i| CategoryChange {
-            value: categories[i].clone(),
-            v1_freq: c1[i] as f64 / n1,
-            v2_freq: c2[i] as f64 / n2,
-        })
-        .collect();
-    let psi = psi(&c1, &c2);
-    let drift = CategoricalDrift { added, added_count, removed, removed_count, top_changes, psi };
-    (drift, PairedCounts { v1: c1, v2: c2 })
-}
-
-/// Keeps the first `limit` items of `items` in `order`, sorted (a selection, then a sort of
-/// what is kept: linear in the items, not `n log n`).
-fn first_in_order<T>(items: &mut Vec<T>, limit: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
-    if items.len() > limit && limit > 0 {
-        items.select_nth_unstable_by(limit - 1, &order);
-    }
-    items.truncate(limit);
-    items.sort_by(&order);
 }
 
 /// (v2 − v1) / |v1| × 100; `None` when v1 is 0 or either mean is undefined.
@@ -265,25 +216,6 @@ mod tests {
         assert_eq!(ShiftLevel::of(0.1), ShiftLevel::Moderate);
         assert_eq!(ShiftLevel::of(0.25), ShiftLevel::Moderate);
         assert_eq!(ShiftLevel::of(0.2501), ShiftLevel::High);
-    }
-
-    #[test]
-    fn categories_added_removed_and_changed_are_reported() {
-        let v1: HashMap<String, u64> =
-            [("a", 50), ("b", 30), ("c", 20)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        let v2: HashMap<String, u64> =
-            [("a", 20), ("b", 30), ("d", 50)].iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        let (d, paired) = categorical_drift(&v1, &v2, 10);
-        let mut pairs: Vec<(u64, u64)> = paired.v1.iter().copied().zip(paired.v2.iter().copied()).collect();
-        pairs.sort_unstable();
-        assert_eq!(pairs, [(0, 50), (20, 0), (30, 30), (50, 20)], "each category's counts, paired");
-        assert_eq!(d.added, ["d"]);
-        assert_eq!(d.removed, ["c"]);
-        assert_eq!((d.added_count, d.removed_count), (1, 1));
-        assert_eq!(d.top_changes[0].value, "d");
-        assert!((d.top_changes[0].v2_freq - 0.5).abs() < 1e-12);
-        let expected = textbook_psi(&[0.5, 0.3, 0.2, 0.0], &[0.2, 0.3, 0.0, 0.5]);
-        assert!((d.psi.unwrap() - expected).abs() < 1e-12);
     }
 
     #[test]

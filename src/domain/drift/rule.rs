@@ -24,7 +24,7 @@ use super::Outcome;
 use super::categorical::{PairedCounts, chi_squared, jensen_shannon, z_test};
 use super::distances::normed_wasserstein;
 use super::ks::ks_two_sample;
-use super::psi::{bin_counts, decile_edges, psi, sorted_numeric_psi};
+use super::psi::{decile_edges, psi, sorted_bin_counts, sorted_numeric_psi};
 
 /// The largest reference the exact tests are chosen for.
 pub const SMALL_REFERENCE: u64 = 1000;
@@ -289,7 +289,7 @@ fn value_counts(v1: &[f64], v2: &[f64]) -> PairedCounts {
 /// Counts of two samples in the PSI's bins (cut at v1's deciles).
 fn decile_counts(v1: &[f64], v2: &[f64]) -> PairedCounts {
     let edges = decile_edges(v1);
-    let bins = PairedCounts { v1: bin_counts(&edges, v1.iter().copied()), v2: bin_counts(&edges, v2.iter().copied()) };
+    let bins = PairedCounts { v1: sorted_bin_counts(&edges, v1), v2: sorted_bin_counts(&edges, v2) };
     // Bins between equal deciles are empty in both versions: no category.
     let keep: Vec<bool> = bins.v1.iter().zip(&bins.v2).map(|(a, b)| a + b > 0).collect();
     let filter = |counts: &[u64]| counts.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect::<Vec<_>>();

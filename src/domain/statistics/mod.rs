@@ -74,7 +74,8 @@ pub use histogram::histogram;
 pub use layout::{layout_bytes, memory_usage_mb};
 pub use numeric::{float_stats, int_stats, outlier_count};
 pub use temporal::temporal_stats;
-pub use top_values::{HashCounts, HashTally, TopValueRecovery, top_values};
+pub(crate) use text_chunk::{for_each_text, is_text};
+pub use top_values::{HashCounts, HashTally, SmallestValues, TopValueRecovery, top_values};
 pub use values::ColumnValues;
 
 use serde::{Deserialize, Serialize};

@@ -4,14 +4,14 @@ use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringArray};
 use arrow::datatypes::{DataType, Int32Type};
 
 /// True for a plain or dictionary-encoded text chunk.
-pub(super) fn is_text(column: &ArrayRef) -> bool {
+pub(crate) fn is_text(column: &ArrayRef) -> bool {
     column.data_type() == &DataType::Utf8 || text_dictionary(column).is_some()
 }
 
 /// Calls `each` with every non-missing text of a `Utf8` or `Dictionary(Int32, Utf8)` chunk and
 /// the number of rows it stands for: once per row for plain text; for a dictionary, once per
 /// distinct value of the chunk, with its number of rows (no row's text is read).
-pub(super) fn for_each_text(column: &ArrayRef, mut each: impl FnMut(&str, u64)) {
+pub(crate) fn for_each_text(column: &ArrayRef, mut each: impl FnMut(&str, u64)) {
     match text_dictionary(column) {
         Some((keys, values)) => {
             for (k, rows) in key_counts(keys, values.len()).into_iter().enumerate() {

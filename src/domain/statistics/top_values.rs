@@ -260,13 +260,41 @@ impl HashCounts {
         self.hashes.len() as u64
     }
 
-    fn count(&self, hash: u64) -> u64 {
+    /// The count of a hash (0 when the column never had it).
+    pub fn count(&self, hash: u64) -> u64 {
         self.hashes.binary_search(&hash).map_or(0, |i| self.counts[i])
     }
 
-    fn pairs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    /// Every distinct hash with its count, hashes ascending.
+    pub fn pairs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.hashes.iter().copied().zip(self.counts.iter().copied())
     }
+
+    /// The text of a hash, if it was remembered while counting.
+    pub fn remembered_text(&self, hash: u64) -> Option<&str> {
+        self.memo
+            .texts
+            .get(&hash)
+            .map(|t| &**t)
+            .or_else(|| self.memo.smallest.iter().find(|v| text_hash(v) == hash).map(|v| &**v))
+    }
+
+    /// The smallest distinct values of the column in byte order, ascending, as remembered
+    /// while counting: `None` when they were not kept (a long value would have entered the
+    /// list); `complete` when they are all of the column's distinct values, else every value
+    /// of the column up to the last one listed is listed.
+    pub fn smallest_values(&self) -> Option<SmallestValues<'_>> {
+        (!self.memo.smallest_lost).then(|| SmallestValues {
+            values: &self.memo.smallest,
+            complete: self.memo.smallest.len() < SMALLEST_KEPT,
+        })
+    }
+}
+
+/// See [`HashCounts::smallest_values`].
+pub struct SmallestValues<'a> {
+    pub values: &'a std::collections::BTreeSet<Box<str>>,
+    pub complete: bool,
 }
 
 /// Recovers the text of the [`TOP_VALUES`] most frequent values from hash counts, in a

@@ -9,7 +9,7 @@ use super::ColumnStats;
 use super::numeric::{float_stats, int_stats};
 use super::temporal::{MICROS_PER_DAY, temporal_stats};
 use super::text_chunk::for_each_text;
-use super::top_values::{HashTally, top_values};
+use super::top_values::{HashCounts, HashTally, top_values};
 use crate::domain::dtype::DType;
 
 /// Collects one column's non-missing values across batches.
@@ -106,6 +106,26 @@ impl ColumnValues {
             }
         }
         column.null_count() as u64
+    }
+
+    /// Counts by value hash of a text column, or of a bool column as the texts `true` and
+    /// `false` (`/compare` pairs categories by hash); `None` for other kinds.
+    pub fn into_hash_counts(self) -> Option<HashCounts> {
+        match self {
+            Self::TextHashes(tally) => Some(tally.into_counts()),
+            Self::Bool { trues, falses } => {
+                let mut tally = HashTally::default();
+                tally.add_text_times("true", trues);
+                tally.add_text_times("false", falses);
+                Some(tally.into_counts())
+            }
+            Self::Text(counts) => {
+                let mut tally = HashTally::default();
+                counts.iter().for_each(|(value, &n)| tally.add_text_times(value, n));
+                Some(tally.into_counts())
+            }
+            Self::Int(_) | Self::Float(_) | Self::Time { .. } => None,
+        }
     }
 
     /// The column's statistics.
