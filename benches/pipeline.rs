@@ -28,6 +28,8 @@ use futures_util::StreamExt;
 /// The filter and sort of the benchmark's `/rows` phase (two columns, a float sort key).
 const ROWS_WHERE: &str = "amount > 100 AND country = 'C03'";
 const ROWS_ORDER_BY: &str = "amount DESC";
+/// The key of the row-diff phase (unique in both versions).
+const DIFF_KEY: &str = "transaction_id";
 /// The benchmark's `/query` phase.
 const QUERY_GROUP_BY: &str = "SELECT country, count(*), avg(amount) FROM data GROUP BY 1";
 
@@ -407,11 +409,43 @@ async fn main() {
     reset_peak();
     let t = Instant::now();
     let diff = app
-        .diff(&admin, uploaded.dataset_id, (&VersionRef::Number(0), &VersionRef::Number(1)), &[DIFF_KEY.to_string()], 20)
+        .diff(
+            &admin,
+            uploaded.dataset_id,
+            (&VersionRef::Number(0), &VersionRef::Number(1)),
+            &[DIFF_KEY.to_string()],
+            20,
+        )
         .await
         .expect("diff");
     report(&mut results, "diff by key", t.elapsed().as_secs_f64(), mb + next_size as f64 / 1e6);
-    println!("  {} added, {} removed, {} changed, {} unchanged", diff.added, diff.removed, diff.changed, diff.unchanged);
+    println!(
+        "  {} added, {} removed, {} changed, {} unchanged",
+        diff.added, diff.removed, diff.changed, diff.unchanged
+    );
+
+    // The same file gzip-compressed (made once, level 6), uploaded as a new version.
+    let gz = dir.join(format!("transactions-{target_mb}MB.csv.gz"));
+    if !gz.exists() {
+        let t = Instant::now();
+        let mut encoder = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(std::fs::File::create(&gz).expect("gz")),
+            flate2::Compression::default(),
+        );
+        std::io::copy(&mut std::fs::File::open(&csv).expect("csv"), &mut encoder).expect("gzip");
+        encoder.finish().expect("gzip");
+        println!("compressed {} in {:.1} s", gz.display(), t.elapsed().as_secs_f64());
+    }
+    let gz_size = std::fs::metadata(&gz).expect("gz").len();
+    let upload = spooled(work.path(), &gz, "transactions.csv.gz");
+    reset_peak();
+    let t = Instant::now();
+    let from_gzip = app
+        .upload_version(&admin, uploaded.dataset_id, Some("gzip"), upload, &Default::default())
+        .await
+        .expect("gzip version");
+    report(&mut results, "upload gzip CSV (decompress + ingest + store)", t.elapsed().as_secs_f64(), mb);
+    println!("  {:.1} MB compressed, {} rows", gz_size as f64 / 1e6, from_gzip.row_count);
 
     // The same file again under a contract of seven columns (warn: stored either way), to
     // measure what checking every row adds to an upload.
@@ -442,7 +476,7 @@ async fn main() {
     println!("  contract passed: {}, {} violation(s)", result.passed, result.violations.len());
 
     let summary = serde_json::json!({
-        "input": csv, "input_mb": mb, "rows": uploaded.row_count, "phases": results,
+        "input": csv, "input_gz": gz, "input_mb": mb, "rows": uploaded.row_count, "phases": results,
         "parquet": parquet_copy, "parquet_next": next_parquet, "rows_where": ROWS_WHERE, "diff_key": DIFF_KEY, "rows_order_by": ROWS_ORDER_BY, "query": QUERY_GROUP_BY,
     });
     let out = dir.join("results.json");

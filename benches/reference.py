@@ -21,6 +21,10 @@ TASKS = {
 import polars as pl
 pl.scan_csv(CSV).sink_parquet(OUT)
 """,
+    "polars gzip csv->parquet": """
+import polars as pl
+pl.read_csv(CSV_GZ).write_parquet(OUT)
+""",
     "duckdb read_csv_auto->parquet": """
 import duckdb
 duckdb.sql(f"COPY (SELECT * FROM read_csv_auto('{CSV}')) TO '{OUT}' (FORMAT PARQUET)")
@@ -111,6 +115,7 @@ print("ELAPSED", time.perf_counter() - t0)
 }
 OURS = {
     "polars csv->parquet (streaming)": "upload (ingest + store)",
+    "polars gzip csv->parquet": "upload gzip CSV (decompress + ingest + store)",
     "duckdb read_csv_auto->parquet": "upload (ingest + store)",
     "pandas read_csv + statistics": "analyze (first, computed)",
     "duckdb SUMMARIZE (parquet)": "analyze (first, computed)",
@@ -124,9 +129,10 @@ OURS = {
 
 def run(name, code):
     out = os.path.join(WORK, "ref-out.parquet" if "csv->parquet" in name else "ref-out.csv")
+    csv_gz = SETTINGS.get("input_gz")
     parquet = os.path.join(WORK, "ref-duckdb.parquet")
     prelude = (
-        f"CSV={CSV!r}\nOUT={out!r}\nPARQUET={parquet!r}\nVERSION={SETTINGS.get('parquet')!r}\nVERSION_NEXT={SETTINGS.get('parquet_next')!r}\n"
+        f"CSV={CSV!r}\nCSV_GZ={csv_gz!r}\nOUT={out!r}\nPARQUET={parquet!r}\nVERSION={SETTINGS.get('parquet')!r}\nVERSION_NEXT={SETTINGS.get('parquet_next')!r}\n"
         f"DIFF_KEY={SETTINGS.get('diff_key')!r}\nWHERE={SETTINGS.get('rows_where')!r}\nORDER_BY={SETTINGS.get('rows_order_by')!r}\nQUERY={SETTINGS.get('query')!r}\n"
     )
     wrapper = prelude + code + "\nimport resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"

@@ -92,7 +92,11 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
         telemetry: Arc::new(Metrics::default()),
         settings: AppSettings {
             max_upload_bytes: settings.max_upload_bytes,
-            ingest_limits: IngestLimits::default(),
+            ingest_limits: IngestLimits {
+                max_decompressed_bytes: settings.max_decompressed_bytes,
+                max_expansion_ratio: settings.max_decompression_ratio,
+                ..IngestLimits::default()
+            },
             spool_dir: settings.spool_dir.clone(),
             max_xlsx_rows: settings.max_xlsx_rows,
             query_max_rows: settings.query_max_rows,

@@ -134,7 +134,7 @@ fn artifact(dataset: DatasetId, version: VersionId, kind: ArtifactKind, size: u6
     Artifact {
         id: new_id::<ArtifactId>(),
         kind,
-        storage_key: artifact_key(dataset, version, kind, SourceFormat::Csv),
+        storage_key: artifact_key(dataset, version, kind, SourceFormat::CSV),
         size_bytes: size,
         sha256: format!("{:0>64}", format!("{:x}", size)),
         created_at: at,
@@ -171,7 +171,7 @@ fn version_record(
         description: Some(format!("version made at {at}")),
         created_by: created_by.id,
         created_at: at,
-        source_format: SourceFormat::Csv,
+        source_format: SourceFormat::CSV,
         row_count: rows,
         columns,
         quality: QualityReport {
@@ -633,8 +633,8 @@ async fn find_version_and_find_version_by_number_return_everything_recorded() {
     let (dataset, v0) = a_dataset(db.store.as_ref(), &project, &user).await;
     let mut v1 = version_record(dataset, None, &user, 42, 6, now() + Duration::milliseconds(3));
     v1.description = None;
-    v1.source_format = SourceFormat::Parquet;
-    v1.original.storage_key = artifact_key(dataset, v1.version_id, ArtifactKind::Original, SourceFormat::Parquet);
+    v1.source_format = SourceFormat::PARQUET;
+    v1.original.storage_key = artifact_key(dataset, v1.version_id, ArtifactKind::Original, SourceFormat::PARQUET);
     db.store.insert_version(&v1).await.unwrap();
     for (number, v) in [(0, &v0), (1, &v1)] {
         let found = db.store.find_version(v.version_id).await.unwrap().expect("the version");
@@ -1157,7 +1157,7 @@ async fn known_storage_keys_returns_exactly_the_recorded_keys_among_a_mix() {
     // 1,200 keys (more than one batch of any sensible size), the recorded ones spread out, one
     // of them twice, the rest unknown keys that look like real ones.
     let mut mix: Vec<String> =
-        (0..1200).map(|_| artifact_key(dataset, new_id(), ArtifactKind::Normalized, SourceFormat::Csv)).collect();
+        (0..1200).map(|_| artifact_key(dataset, new_id(), ArtifactKind::Normalized, SourceFormat::CSV)).collect();
     for (i, at) in [0, 499, 500, 1199].into_iter().enumerate() {
         mix[at] = recorded[i].clone();
     }

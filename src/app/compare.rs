@@ -9,8 +9,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use crate::app::analysis::{drain, run_blocking};
 use crate::app::{App, AppError};
 use crate::domain::access::Principal;
-use crate::domain::drift::rule::{ColumnDrift, DriftOptions, Sample, column_drift, paired_column_drift};
 use crate::domain::drift::hashed_categories::{HashedCategories, Side};
+use crate::domain::drift::rule::{ColumnDrift, DriftOptions, Sample, column_drift, paired_column_drift};
 use crate::domain::drift::{CategoricalDrift, CategoryChange, ShiftLevel, mean_shift_pct, sorted_numeric_psi};
 use crate::domain::dtype::DType;
 use crate::domain::ids::DatasetId;
@@ -323,16 +323,28 @@ impl App {
         (k2, j): (&str, usize),
         drift: DriftOptions,
     ) -> Result<(CategoricalDrift, ColumnDrift), AppError> {
+        let started = std::time::Instant::now();
         let (c1, c2) = futures_util::try_join!(self.hash_counts(k1, i), self.hash_counts(k2, j))?;
+        let counted_ms = started.elapsed().as_millis() as u64;
         let mut pair = run_blocking(move || HashedCategories::new(c1, c2, CATEGORY_LIST_LIMIT)).await?;
+        let paired_ms = started.elapsed().as_millis() as u64;
+        let mut reread = Vec::new();
         for (side, key, index) in [(Side::V1, k1, i), (Side::V2, k2, j)] {
             if pair.needs_reading(side) {
                 let stream = self.tables.batches_with_dictionaries(key, Some(vec![index])).await?;
                 let read = drain(stream, NameRead { pair, side }, NameRead::observe).await?;
                 pair = read.pair;
                 pair.read_finished(side);
+                reread.push(side);
             }
         }
+        tracing::debug!(
+            counted_ms,
+            paired_ms,
+            ?reread,
+            named_ms = started.elapsed().as_millis() as u64,
+            "compare: categories by hash"
+        );
         run_blocking(move || {
             let (d, paired) = pair.finish().map_err(|e| AppError::internal_caused_by("compare: category lists", e))?;
             Ok((d, paired_column_drift(paired, &drift)))

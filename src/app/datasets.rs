@@ -123,8 +123,8 @@ impl App {
             )));
         }
         let number = version.summary.version;
-        let source_extension = version.source_format.as_str();
-        let offered = download_file_name(&dataset.name, number, format, source_extension);
+        let source_extension = version.source_format.name();
+        let offered = download_file_name(&dataset.name, number, format, &source_extension);
         let file_name = match format {
             DownloadFormat::Original => version.original_file_name.clone().unwrap_or(offered.clone()),
             _ => offered.clone(),

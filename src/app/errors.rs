@@ -28,6 +28,9 @@ pub enum AppError {
     /// The upload is larger than the configured limit.
     #[error("the upload exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    /// A compressed upload expands past a limit (the message names it).
+    #[error("{0}")]
+    ExpandsTooMuch(String),
     /// The upload is not a table we can read.
     #[error(transparent)]
     Unreadable(IngestError),
@@ -120,6 +123,7 @@ impl From<IngestError> for AppError {
     fn from(e: IngestError) -> Self {
         match e {
             io @ IngestError::Io(_) => AppError::internal_caused_by("reading an upload failed", io),
+            IngestError::TooLarge(message) => AppError::ExpandsTooMuch(message),
             other => AppError::Unreadable(other),
         }
     }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::domain::idempotency::DEFAULT_TTL;
+use crate::ports::tables::DEFAULT_MAX_EXPANSION_RATIO;
 
 mod storage;
 pub use storage::{AzblobTarget, AzureCredentials, CLOUD_VARIABLES, GcsTarget, S3Target, StorageTarget, parse_storage};
@@ -36,6 +37,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "artifact store: PATH, fs://PATH, s3://BUCKET/PREFIX, gcs://BUCKET/PREFIX or azblob://CONTAINER/PREFIX (default data/artifacts)",
     ),
     ("MAX_DATASET_UPLOAD_BYTES", "largest accepted upload in bytes (default 500000000)"),
+    (
+        "MAX_DECOMPRESSED_BYTES",
+        "largest size a compressed upload (gzip, zstd, bzip2, xz) may expand to, in bytes (default 4 × MAX_DATASET_UPLOAD_BYTES)",
+    ),
+    (
+        "MAX_DECOMPRESSION_RATIO",
+        "most times a compressed upload may expand, checked past its first 16 MiB (default 200)",
+    ),
     ("ADMIN_API_KEY", "the admin's API key; when unset, a key is created and printed once at first start"),
     ("SPOOL_DIR", "folder for uploads being processed (default data/spool)"),
     ("MAX_XLSX_ROWS", "most data rows an XLSX download may have (default and maximum 1048575, Excel's limit)"),
@@ -106,6 +115,8 @@ pub struct Settings {
     pub database_url: String,
     pub storage: StorageTarget,
     pub max_upload_bytes: u64,
+    pub max_decompressed_bytes: u64,
+    pub max_decompression_ratio: u64,
     pub admin_api_key: Option<Secret>,
     pub spool_dir: PathBuf,
     pub max_xlsx_rows: u64,
@@ -199,6 +210,8 @@ impl Settings {
         let query_max_rows = positive("QUERY_MAX_ROWS", DEFAULT_QUERY_MAX_ROWS)?;
         let query_memory_bytes = positive("QUERY_MEMORY_BYTES", DEFAULT_QUERY_MEMORY_BYTES)?;
         let idempotency_ttl_seconds = positive("IDEMPOTENCY_TTL_SECONDS", DEFAULT_TTL.as_secs())?;
+        let max_decompressed_bytes = positive("MAX_DECOMPRESSED_BYTES", max_upload_bytes.saturating_mul(4))?;
+        let max_decompression_ratio = positive("MAX_DECOMPRESSION_RATIO", DEFAULT_MAX_EXPANSION_RATIO)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -211,6 +224,8 @@ impl Settings {
             database_url,
             storage,
             max_upload_bytes,
+            max_decompressed_bytes,
+            max_decompression_ratio,
             admin_api_key,
             spool_dir,
             max_xlsx_rows,
@@ -238,6 +253,8 @@ impl Settings {
             database_url: format!("sqlite://{}", dir.join("test.db").display()),
             storage: StorageTarget::Filesystem(dir.join("artifacts")),
             max_upload_bytes: u64::MAX,
+            max_decompressed_bytes: u64::MAX,
+            max_decompression_ratio: DEFAULT_MAX_EXPANSION_RATIO,
             admin_api_key: Some(Secret::new(admin_api_key)),
             spool_dir: dir.join("spool"),
             max_xlsx_rows: EXCEL_DATA_ROWS,

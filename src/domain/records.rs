@@ -42,27 +42,137 @@ pub struct Membership {
     pub created_at: DateTime<Utc>,
 }
 
-/// The file format an upload was recognised as.
+/// The table format an upload was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceFormat {
+pub enum TableFormat {
     Csv,
     Parquet,
+    /// JSON Lines / NDJSON: one object a line.
+    Jsonl,
+    /// A JSON array of objects.
+    Json,
 }
 
-impl SourceFormat {
+impl TableFormat {
     pub fn as_str(self) -> &'static str {
         match self {
-            SourceFormat::Csv => "csv",
-            SourceFormat::Parquet => "parquet",
+            TableFormat::Csv => "csv",
+            TableFormat::Parquet => "parquet",
+            TableFormat::Jsonl => "jsonl",
+            TableFormat::Json => "json",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
-            "csv" => Some(SourceFormat::Csv),
-            "parquet" => Some(SourceFormat::Parquet),
+            "csv" => Some(TableFormat::Csv),
+            "parquet" => Some(TableFormat::Parquet),
+            "jsonl" => Some(TableFormat::Jsonl),
+            "json" => Some(TableFormat::Json),
             _ => None,
         }
+    }
+
+    /// The media type of a file of this format.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "text/csv",
+            TableFormat::Parquet => "application/vnd.apache.parquet",
+            TableFormat::Jsonl => "application/x-ndjson",
+            TableFormat::Json => "application/json",
+        }
+    }
+}
+
+/// A compression around an uploaded table (recognised by its magic bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    Bzip2,
+    Xz,
+}
+
+impl Compression {
+    pub const ALL: [Compression; 4] = [Compression::Gzip, Compression::Zstd, Compression::Bzip2, Compression::Xz];
+
+    /// The compression whose magic bytes begin `head`, if any.
+    pub fn detect(head: &[u8]) -> Option<Self> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Self::Gzip)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Self::Zstd)
+        } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+            Some(Self::Bzip2)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Self::Xz)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gzip => "gzip",
+            Self::Zstd => "zstd",
+            Self::Bzip2 => "bzip2",
+            Self::Xz => "xz",
+        }
+    }
+
+    /// The usual file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Gzip => "gz",
+            Self::Zstd => "zst",
+            Self::Bzip2 => "bz2",
+            Self::Xz => "xz",
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Gzip => "application/gzip",
+            Self::Zstd => "application/zstd",
+            Self::Bzip2 => "application/x-bzip2",
+            Self::Xz => "application/x-xz",
+        }
+    }
+}
+
+/// The format of an uploaded file: its table format and the compression around it. Stored
+/// as its name: `csv`, `parquet`, or with the compression's extension, `csv.gz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceFormat {
+    pub table: TableFormat,
+    pub compression: Option<Compression>,
+}
+
+impl SourceFormat {
+    pub const CSV: SourceFormat = SourceFormat { table: TableFormat::Csv, compression: None };
+    pub const PARQUET: SourceFormat = SourceFormat { table: TableFormat::Parquet, compression: None };
+
+    /// `csv`, `parquet`, `csv.gz`, … (also the original's file extension).
+    pub fn name(self) -> String {
+        match self.compression {
+            None => self.table.as_str().to_string(),
+            Some(c) => format!("{}.{}", self.table.as_str(), c.extension()),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (table, compression) = match raw.split_once('.') {
+            None => (raw, None),
+            Some((table, extension)) => {
+                (table, Some(Compression::ALL.into_iter().find(|c| c.extension() == extension)?))
+            }
+        };
+        Some(SourceFormat { table: TableFormat::parse(table)?, compression })
+    }
+
+    /// The media type of the original file.
+    pub fn media_type(self) -> &'static str {
+        self.compression.map_or(self.table.media_type(), Compression::media_type)
     }
 }
 
@@ -108,7 +218,7 @@ pub struct Artifact {
 /// dataset's files can be found (and swept) by prefix.
 pub fn artifact_key(dataset: DatasetId, version: VersionId, kind: ArtifactKind, format: SourceFormat) -> String {
     match kind {
-        ArtifactKind::Original => format!("datasets/{dataset}/{version}/original.{}", format.as_str()),
+        ArtifactKind::Original => format!("datasets/{dataset}/{version}/original.{}", format.name()),
         ArtifactKind::Normalized => format!("datasets/{dataset}/{version}/data.parquet"),
     }
 }

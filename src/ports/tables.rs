@@ -24,11 +24,25 @@ pub struct IngestLimits {
     /// Longest CSV row, in bytes of its text. A row longer than this, or of more than twice
     /// `max_columns` fields, is refused while it is read, before it is held whole.
     pub max_row_bytes: usize,
+    /// Largest decompressed size of a compressed upload, in bytes.
+    pub max_decompressed_bytes: u64,
+    /// Most times a compressed upload may expand (checked past its first megabytes).
+    pub max_expansion_ratio: u64,
 }
+
+/// The default of `MAX_DECOMPRESSION_RATIO`: text compresses 3 to 20 times, rarely 100;
+/// a compression bomb over 1000.
+pub const DEFAULT_MAX_EXPANSION_RATIO: u64 = 200;
 
 impl Default for IngestLimits {
     fn default() -> Self {
-        Self { max_columns: 10_000, max_cell_bytes: 1024 * 1024, max_row_bytes: 64 << 20 }
+        Self {
+            max_columns: 10_000,
+            max_cell_bytes: 1024 * 1024,
+            max_row_bytes: 64 << 20,
+            max_decompressed_bytes: 4 * 500_000_000,
+            max_expansion_ratio: DEFAULT_MAX_EXPANSION_RATIO,
+        }
     }
 }
 
@@ -45,6 +59,10 @@ pub enum IngestError {
     Invalid(String),
     #[error("the file has {found} columns; at most {max} are accepted")]
     TooManyColumns { found: usize, max: usize },
+    /// Past a size limit while reading (a compressed upload that expands too much): the
+    /// message names the limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("i/o error while reading the upload: {0}")]
     Io(String),
 }

@@ -318,3 +318,34 @@ async fn upload_responses_report_their_phase_timings() {
     let version = app.new_version(&app.admin_key, id, "again", b"a\n2\n").await;
     assert!(version.headers.contains_key("server-timing"));
 }
+
+#[tokio::test]
+async fn r_row_names_become_a_row_name_column_and_an_empty_first_header_cell_stays_a_header() {
+    let app = spawn_app().await;
+    // statsmodels' dietox.csv: the header one field short of the rows.
+    let dietox = "\"Pig\",\"Evit\",\"Cu\",\"Litter\",\"Start\",\"Weight\",\"Feed\"\n\
+                  \"1\",4601,\"Evit000\",\"Cu000\",1,26.5,26.5,NA\n\
+                  \"2\",4601,\"Evit000\",\"Cu000\",1,26.5,27.59999,5.200005\n\
+                  \"3\",4601,\"Evit000\",\"Cu000\",1,26.5,36.5,17.6\n";
+    let up = app.upload_ok("Dietox", dietox.as_bytes()).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    let names: Vec<String> = dtypes(&columns).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["row_name", "Pig", "Evit", "Cu", "Litter", "Start", "Weight", "Feed"]);
+    assert_eq!(
+        app.get(&app.admin_key, &format!("/api/datasets/{}", uuid_of(&up["dataset_id"]))).await.expect(200)["dataset"]
+            ["rows"],
+        3
+    );
+    // R's write.csv: `"",x,y` over rows of three fields.
+    let write_csv = "\"\",\"x\",\"y\"\n\"1\",10,a\n\"2\",20,b\n";
+    let up = app.upload_ok("R write.csv", write_csv.as_bytes()).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(dtypes(&columns), pairs(&[("column_1", "int64"), ("x", "int64"), ("y", "object")]));
+    assert_eq!(
+        app.get(&app.admin_key, &format!("/api/datasets/{}", uuid_of(&up["dataset_id"]))).await.expect(200)["dataset"]
+            ["rows"],
+        2
+    );
+}

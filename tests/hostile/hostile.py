@@ -144,6 +144,23 @@ def zstd_raw_frame(data: bytes) -> bytes:
     return magic + fhd + window + struct.pack("<I", block_header)[:3] + data
 
 
+def gzip_bomb(expanded: int) -> bytes:
+    """Concatenated gzip members of zeros that expand to `expanded` bytes (about 1000:1)."""
+    import gzip
+    member = gzip.compress(b"\0" * (100 * MiB), compresslevel=9)
+    return member * (expanded // (100 * MiB))
+
+
+def zstd_huge_window_frame() -> bytes:
+    """A zstd frame that asks for a 2 TiB window (window log 41) before its first block."""
+    magic = struct.pack("<I", 0xFD2FB528)
+    fhd = bytes([0x00])  # no content size: the window descriptor decides
+    window = bytes([0xF8])  # exponent 31: 2^(10 + 31) bytes
+    data = b"a,b\n1,2\n"
+    block_header = (len(data) << 3) | 1  # raw block, last
+    return magic + fhd + window + struct.pack("<I", block_header)[:3] + data
+
+
 def build_parquet(
     n: int = 10,
     *,
@@ -349,6 +366,19 @@ def corpus() -> list[Case]:
              note="3,000,000 rows of empty cells (12 MB)"),
         Case("blank_lines_20m", "upload", "4xx_or_201", lambda: b"a\n" + b"\n" * (20 * MiB)),
         Case("cr_only_line_ends", "upload", "4xx_or_201", lambda: b"a,b\r1,2\r3,4\r"),
+        # --- Compressed and JSON
+        Case("gzip_bomb_10gb", "upload", "4xx", lambda: gzip_bomb(10 * 1024 * MiB), filename="bomb.csv.gz",
+             note="10 MB of gzip members expanding to 10 GiB: stopped by the expansion ratio"),
+        Case("zstd_huge_window", "upload", "4xx", zstd_huge_window_frame, filename="x.csv.zst",
+             note="a zstd frame asking for a 2 TiB window"),
+        Case("gzip_truncated", "upload", "4xx", lambda: __import__("gzip").compress(csv_rows(100_000))[:50_000],
+             filename="cut.csv.gz"),
+        Case("jsonl_line_60mb", "upload", "4xx", lambda: b'{"a":"' + b"x" * (60 * MiB) + b'"}\n',
+             filename="big.jsonl", note="one JSON line of 60 MB: a cell over 1 MiB"),
+        Case("json_nested_100k", "upload", "4xx", lambda: b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+             filename="deep.jsonl", note="nesting 100,000 deep"),
+        Case("jsonl_valid", "upload", "201", lambda: b"".join(b'{"id":%d,"v":"x%d"}\n' % (i, i % 7) for i in range(1000)),
+             filename="rows.jsonl", rows=1000),
         # --- Parquet
         Case("pq_magic_only", "upload", "4xx", lambda: b"PAR1", filename="x.parquet"),
         Case("pq_truncated_half", "upload", "4xx", lambda: good_pq[: len(good_pq) // 2], filename="x.parquet"),

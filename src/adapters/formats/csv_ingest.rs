@@ -32,7 +32,7 @@ use super::csv_columns::{ColumnBuilder, arrow_type, canonical_schema};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
 use super::encoding::{Utf8Text, to_utf8};
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, group_rows, read_back};
-use super::sniff::{Dialect, column_names, detect};
+use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect};
 use crate::domain::content_hash::content_hash;
 use crate::domain::dtype::{ColumnSchema, DType};
 use crate::domain::inference::MixedColumn;
@@ -77,7 +77,18 @@ pub fn ingest_csv(
     limits: &IngestLimits,
     spool_dir: &Path,
 ) -> Result<IngestedTable, IngestError> {
-    ingest_csv_with(upload, normalized, limits, spool_dir, Parallelism::of_machine())
+    ingest_csv_with(upload, normalized, limits, spool_dir, Parallelism::of_machine(), None)
+}
+
+/// [`ingest_csv`] of a file whose dialect is known (a CSV this server wrote).
+pub fn ingest_csv_as(
+    upload: &Path,
+    normalized: &Path,
+    limits: &IngestLimits,
+    spool_dir: &Path,
+    dialect: Dialect,
+) -> Result<IngestedTable, IngestError> {
+    ingest_csv_with(upload, normalized, limits, spool_dir, Parallelism::of_machine(), Some(dialect))
 }
 
 pub fn ingest_csv_with(
@@ -86,6 +97,7 @@ pub fn ingest_csv_with(
     limits: &IngestLimits,
     spool_dir: &Path,
     parallelism: Parallelism,
+    dialect: Option<Dialect>,
 ) -> Result<IngestedTable, IngestError> {
     let started = std::time::Instant::now();
     let text = to_utf8(upload, spool_dir)?;
@@ -94,7 +106,7 @@ pub fn ingest_csv_with(
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty);
     }
-    let dialect = detect(&sample, truncated);
+    let dialect = dialect.unwrap_or_else(|| detect(&sample, truncated));
     tracing::debug!(encoding = text.source_encoding.name(), delimiter = %(dialect.delimiter as char), header = dialect.has_header, "CSV dialect");
     let head = read_head(&text, &dialect, limits)?;
     let text_end = std::fs::metadata(&text.path).map_err(io)?.len();
@@ -145,7 +157,7 @@ pub fn ingest_csv_with(
         "CSV ingest phases"
     );
     Ok(IngestedTable {
-        format: SourceFormat::Csv,
+        format: SourceFormat::CSV,
         content_hash: content_hash(summary.rows, &columns, &summary.column_digests),
         columns,
         row_count: summary.rows,
@@ -251,9 +263,12 @@ fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) 
     }
     check_record(&record, width, limits)?;
     if dialect.has_header {
-        let header: Vec<String> = record.iter().map(str::to_string).collect();
+        let mut header: Vec<String> = record.iter().map(str::to_string).collect();
+        if dialect.row_names {
+            header.insert(0, ROW_NAMES_COLUMN.to_string());
+        }
         let data_start = text.skip + records.consumed();
-        Ok(Head { names: column_names(Some(&header), width), data_start })
+        Ok(Head { names: column_names(Some(&header), header.len()), data_start })
     } else {
         Ok(Head { names: column_names(None, width), data_start: text.skip })
     }

@@ -441,7 +441,8 @@ fn ingest(bytes: &[u8]) -> (Result<crate::ports::tables::IngestedTable, IngestEr
     let dir = tempfile::tempdir().unwrap();
     let upload = write_temp(dir.path(), bytes);
     let normalized = dir.path().join("n.parquet");
-    let limits = IngestLimits { max_columns: 200, max_cell_bytes: 4096, max_row_bytes: 1 << 20 };
+    let limits =
+        IngestLimits { max_columns: 200, max_cell_bytes: 4096, max_row_bytes: 1 << 20, ..IngestLimits::default() };
     let result = FileIngestor::new(dir.path().to_path_buf()).ingest(&upload, &normalized, &limits);
     let rows = result.is_ok().then(|| {
         let file = std::fs::File::open(&normalized).unwrap();

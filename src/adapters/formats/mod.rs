@@ -1,6 +1,7 @@
-//! File formats: reading uploads (CSV, Parquet) into the canonical typed table, and writing
-//! stored tables out (CSV).
+//! File formats: reading uploads (CSV, Parquet; gzip, zstd, bzip2 or xz compressed or not) into
+//! the canonical typed table, and writing stored tables out (CSV).
 
+mod compressed;
 mod csv_blocks;
 mod csv_columns;
 mod csv_export;
@@ -9,6 +10,7 @@ mod csv_records;
 mod encoding;
 #[cfg(test)]
 mod fuzz_tests;
+mod json_ingest;
 mod nested_json;
 #[cfg(test)]
 mod parallel_tests;
@@ -31,6 +33,7 @@ use async_trait::async_trait;
 
 use crate::domain::contracts::Contract;
 use crate::domain::contracts::check::{TableCheck, Violation};
+use crate::domain::records::{Compression, SourceFormat};
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
 use crate::ports::tables::{
@@ -53,27 +56,77 @@ impl FileIngestor {
     pub fn new(spool_dir: PathBuf) -> Self {
         Self { spool_dir }
     }
+
+    /// Reads an uncompressed upload whose first bytes are `head`.
+    fn ingest_table(
+        &self,
+        upload: &Path,
+        head: &[u8],
+        normalized: &Path,
+        limits: &IngestLimits,
+    ) -> Result<IngestedTable, IngestError> {
+        if head.starts_with(PARQUET_MAGIC) {
+            return parquet_ingest::ingest_parquet(upload, normalized, limits);
+        }
+        if let Some(format) = json_ingest::detect(head) {
+            // Transcoded to CSV in the spool (deleted when done), then read with that dialect.
+            let mut spooled =
+                tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| IngestError::Io(e.to_string()))?;
+            json_ingest::transcode_to_csv(upload, format, spooled.as_file_mut(), limits)?;
+            let dialect = sniff::Dialect { delimiter: b',', has_header: true, row_names: false };
+            let mut table = csv_ingest::ingest_csv_as(spooled.path(), normalized, limits, &self.spool_dir, dialect)?;
+            table.format = SourceFormat { table: format, compression: None };
+            return Ok(table);
+        }
+        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        if !utf16 && memchr::memchr(0, head).is_some() {
+            return Err(IngestError::Invalid(
+                "the file is binary (it contains NUL bytes): upload CSV or JSON Lines text or a Parquet file, compressed with gzip, zstd, bzip2 or xz or not".into(),
+            ));
+        }
+        csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir)
+    }
+}
+
+/// The first [`BINARY_PROBE`] bytes of a file (an empty file is [`IngestError::Empty`]).
+fn read_head(path: &Path) -> Result<Vec<u8>, IngestError> {
+    let mut head = Vec::with_capacity(BINARY_PROBE);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(BINARY_PROBE as u64).read_to_end(&mut head))
+        .map_err(|e| IngestError::Io(e.to_string()))?;
+    if head.is_empty() {
+        return Err(IngestError::Empty);
+    }
+    Ok(head)
 }
 
 impl TableIngestor for FileIngestor {
     fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError> {
-        let mut head = Vec::with_capacity(BINARY_PROBE);
-        std::fs::File::open(upload)
-            .and_then(|f| f.take(BINARY_PROBE as u64).read_to_end(&mut head))
-            .map_err(|e| IngestError::Io(e.to_string()))?;
-        if head.is_empty() {
-            return Err(IngestError::Empty);
+        let head = read_head(upload)?;
+        let Some(compression) = Compression::detect(&head) else {
+            return self.ingest_table(upload, &head, normalized, limits);
+        };
+        // Decompressed into the spool (deleted when done), then read as any upload.
+        let started = std::time::Instant::now();
+        let mut spooled =
+            tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| IngestError::Io(e.to_string()))?;
+        let bytes = compressed::decompress(upload, compression, spooled.as_file_mut(), limits)?;
+        tracing::debug!(
+            compression = compression.name(),
+            bytes,
+            ms = started.elapsed().as_millis() as u64,
+            "decompressed an upload"
+        );
+        let inner = read_head(spooled.path())?;
+        if Compression::detect(&inner).is_some() {
+            return Err(IngestError::Invalid(format!(
+                "the {}-compressed file holds another compressed file: decompress it once before uploading",
+                compression.name()
+            )));
         }
-        if head.starts_with(PARQUET_MAGIC) {
-            return parquet_ingest::ingest_parquet(upload, normalized, limits);
-        }
-        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
-        if !utf16 && memchr::memchr(0, &head).is_some() {
-            return Err(IngestError::Invalid(
-                "the file is binary (it contains NUL bytes): upload CSV text or a Parquet file".into(),
-            ));
-        }
-        csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir)
+        let mut table = self.ingest_table(spooled.path(), &inner, normalized, limits)?;
+        table.format.compression = Some(compression);
+        Ok(table)
     }
 
     fn check_values(

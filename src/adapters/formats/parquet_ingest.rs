@@ -110,7 +110,7 @@ pub fn ingest_parquet(upload: &Path, normalized: &Path, limits: &IngestLimits) -
         })
         .collect();
     Ok(IngestedTable {
-        format: SourceFormat::Parquet,
+        format: SourceFormat::PARQUET,
         content_hash: content_hash(summary.rows, &columns, &summary.column_digests),
         columns,
         row_count: summary.rows,

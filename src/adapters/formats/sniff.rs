@@ -9,6 +9,9 @@
 //! - Header: the first record is a header when, in the columns whose other sampled values have a
 //!   non-text type (int, float, bool, datetime), more first-record values do not fit that type
 //!   than fit it. With no such column, the first record is a header unless it repeats a value.
+//! - Row names (R's `write.table`, pandas' index): a first record with exactly one field fewer
+//!   than every other sampled record is a header, and the rows' first field is a column of row
+//!   names, named [`ROW_NAMES_COLUMN`].
 
 use crate::domain::dtype::DType;
 use crate::domain::inference::{
@@ -19,11 +22,16 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Records of the sample used for detection.
 const SAMPLE_RECORDS: usize = 200;
 
+/// The name of the column of row names (a header one field short of the rows).
+pub const ROW_NAMES_COLUMN: &str = "row_name";
+
 /// The detected dialect and header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialect {
     pub delimiter: u8,
     pub has_header: bool,
+    /// The header has one field fewer than the rows: their first field names the row.
+    pub row_names: bool,
 }
 
 /// Parses up to [`SAMPLE_RECORDS`] records of `sample` with `delimiter`. When `truncated`, the
@@ -62,7 +70,17 @@ pub fn detect(sample: &[u8], truncated: bool) -> Dialect {
     }
     let delimiter = best.map_or(b',', |(_, _, d)| d);
     let records = sample_records(sample, delimiter, truncated);
-    Dialect { delimiter, has_header: has_header(&records) }
+    if has_row_names(&records) {
+        return Dialect { delimiter, has_header: true, row_names: true };
+    }
+    Dialect { delimiter, has_header: has_header(&records), row_names: false }
+}
+
+/// True when the first record has one field fewer than every other record (of which there is
+/// at least one), and more than none.
+fn has_row_names(records: &[Vec<String>]) -> bool {
+    let Some((first, body)) = records.split_first() else { return false };
+    !first.is_empty() && !body.is_empty() && body.iter().all(|r| r.len() == first.len() + 1)
 }
 
 /// The most common field count and the share of records that have it.
@@ -191,6 +209,18 @@ mod tests {
     fn all_text_files_have_a_header_unless_the_first_row_repeats_a_value() {
         assert!(dialect("name,city\nann,paris\nbob,rome\n").has_header);
         assert!(!dialect("x,x\nann,paris\nbob,rome\n").has_header);
+    }
+
+    #[test]
+    fn a_header_one_field_short_of_the_rows_means_row_names() {
+        // statsmodels' dietox.csv, as R's write.csv without the empty first header cell.
+        let d = dialect("\"Pig\",\"Evit\",\"Weight\"\n\"1\",4601,1,26.5\n\"2\",4601,1,27.59999\n");
+        assert_eq!((d.delimiter, d.has_header, d.row_names), (b',', true, true));
+        // R's write.csv: an empty first header cell, the same width: a plain header.
+        let d = dialect("\"\",\"x\",\"y\"\n\"1\",1,2.5\n\"2\",3,4.5\n");
+        assert_eq!((d.has_header, d.row_names), (true, false));
+        // A ragged body is not row names.
+        assert!(!dialect("a,b\n1,2,3\n4,5\n").row_names);
     }
 
     #[test]

@@ -20,7 +20,6 @@ use crate::app::App;
 use crate::app::datasets::PreparedDownload;
 use crate::domain::downloads::DownloadFormat;
 use crate::domain::ids::DatasetId;
-use crate::domain::records::SourceFormat;
 use crate::ports::artifacts::ByteStream;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,10 +105,7 @@ impl poem::IntoResponse for DownloadReply {
                 response
             }
             DownloadReply::File { download, body, part } => {
-                let original_type = match download.source_format {
-                    SourceFormat::Csv => "text/csv",
-                    SourceFormat::Parquet => PARQUET_TYPE,
-                };
+                let original_type = download.source_format.media_type();
                 let body = Body::from_bytes_stream(futures_util::StreamExt::map(body, |chunk| {
                     chunk.map_err(|e| {
                         tracing::error!(error = %crate::app::errors::ErrorChain(&e), "download stream failed");

@@ -182,6 +182,7 @@ impl From<AppError> for ApiError {
                 C::PayloadTooLarge,
                 format!("the upload exceeds the limit of {limit} bytes (MAX_DATASET_UPLOAD_BYTES)"),
             )),
+            AppError::ExpandsTooMuch(m) => ApiError::PayloadTooLarge(json(C::PayloadTooLarge, m)),
             AppError::Unreadable(i) => ApiError::Unprocessable(json(C::UnprocessableFile, i.to_string())),
             AppError::Conflict(m) => ApiError::Conflict(json(C::Conflict, m), None),
             AppError::PreconditionFailed(m) => ApiError::PreconditionFailed(json(C::PreconditionFailed, m)),

@@ -200,7 +200,7 @@ pub(super) fn version_row(v: &NewVersion, number: i64, documents: &VersionDocume
         created_by: Set(v.created_by.0),
         row_count: Set(to_i64(v.row_count)),
         column_count: Set(v.columns.len() as i64),
-        source_format: Set(v.source_format.as_str().to_string()),
+        source_format: Set(v.source_format.name()),
         columns: Set(documents.columns.clone()),
         quality: Set(documents.quality.clone()),
         preview: Set(documents.preview.clone()),

@@ -107,6 +107,8 @@ struct Ranking {
     tied_named: bool,
     /// How many values are tied at the boundary.
     tied_count: usize,
+    /// Their hashes, when there are few (else a value's counts tell).
+    tied_set: Option<std::collections::HashSet<u64, PreHashedState>>,
 }
 
 impl Ranking {
@@ -190,6 +192,7 @@ impl HashedCategories {
                     tied: BTreeSet::new(),
                     tied_named: false,
                     tied_count: 0,
+                    tied_set: None,
                 })
             })
             .collect();
@@ -219,6 +222,7 @@ impl HashedCategories {
                 *name = remembered(&v1, &v2, *h);
             }
             if !r.tied_named {
+                r.tied_set = tied.as_ref().map(|t| t.iter().copied().collect());
                 name_tied_from_memos(r, tied, &v1, &v2, totals);
             }
         }
@@ -268,7 +272,7 @@ impl HashedCategories {
                 continue;
             }
             let worth_keeping = r.tied.len() < r.wanted || r.tied.last().is_some_and(|last| value < last.as_str());
-            if worth_keeping && !r.tied.contains(value) && is_tied(r, v1, v2, totals, h) {
+            if worth_keeping && is_tied(r, v1, v2, totals, h) && !r.tied.contains(value) {
                 r.tied.insert(value.to_string());
                 if r.tied.len() > r.wanted {
                     r.tied.pop_last();
@@ -386,7 +390,10 @@ fn remembered(v1: &HashCounts, v2: &HashCounts, h: u64) -> Option<String> {
 }
 
 fn is_tied(r: &Ranking, v1: &HashCounts, v2: &HashCounts, totals: Totals, h: u64) -> bool {
-    totals.key(r.list, v1.count(h), v2.count(h)) == Some(r.boundary)
+    match &r.tied_set {
+        Some(set) => set.contains(&h),
+        None => totals.key(r.list, v1.count(h), v2.count(h)) == Some(r.boundary),
+    }
 }
 
 /// Names the tied values of `r` from the remembered texts: all of them when there are few and
@@ -439,9 +446,12 @@ mod tests {
         tally.into_counts()
     }
 
-
     /// The drift of two versions' exact counts, read as a column would be.
-    fn categorical_drift(v1: &HashMap<String, u64>, v2: &HashMap<String, u64>, limit: usize) -> (CategoricalDrift, PairedCounts) {
+    fn categorical_drift(
+        v1: &HashMap<String, u64>,
+        v2: &HashMap<String, u64>,
+        limit: usize,
+    ) -> (CategoricalDrift, PairedCounts) {
         let tally = |m: &HashMap<String, u64>| {
             let mut t = HashTally::default();
             m.iter().for_each(|(k, &n)| t.add_text_times(k, n));

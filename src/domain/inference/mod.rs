@@ -20,21 +20,30 @@ pub use literals::{DateFamily, IntLiteral, Temporal, parse_bool, parse_datetime,
 
 use crate::domain::dtype::{DType, TemporalKind};
 
-/// Cells (after trimming) that mean "no value".
-pub const MISSING_TOKENS: &[&str] =
-    &["", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "#N/A", "<NA>"];
+/// Cells (after trimming) that mean "no value": exactly pandas' default `na_values` (so that
+/// `none`, `NONE` and `Null` — real categories in real files — are values, as in pandas).
+pub const MISSING_TOKENS: &[&str] = &[
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+    "NULL", "NaN", "None", "n/a", "nan", "null",
+];
 
 /// At most this many distinct values for a text column to be `category`.
 pub const CATEGORY_MAX_DISTINCT: usize = 50;
 
+/// The longest of [`MISSING_TOKENS`], in bytes.
+const LONGEST_MISSING_TOKEN: usize = 8;
+
 /// True when a trimmed cell is one of [`MISSING_TOKENS`].
 pub fn is_missing(cell: &str) -> bool {
-    // The tokens by length (every token is at most 4 bytes long); a test checks this against
-    // MISSING_TOKENS.
-    match trim(cell).as_bytes() {
-        b"" | b"NA" => true,
-        b"N/A" | b"n/a" | b"NaN" | b"nan" | b"NAN" => true,
-        b"null" | b"NULL" | b"Null" | b"None" | b"none" | b"NONE" | b"#N/A" | b"<NA>" => true,
+    let cell = trim(cell).as_bytes();
+    // Most cells are longer than every token, or do not start like one: rejected without a
+    // comparison. A test checks this against MISSING_TOKENS.
+    if cell.len() > LONGEST_MISSING_TOKEN {
+        return false;
+    }
+    match cell {
+        b"" | b"NA" | b"#NA" | b"N/A" | b"n/a" | b"NaN" | b"nan" | b"-NaN" | b"-nan" | b"<NA>" | b"#N/A" => true,
+        b"NULL" | b"null" | b"None" | b"1.#IND" | b"-1.#IND" | b"1.#QNAN" | b"-1.#QNAN" | b"#N/A N/A" => true,
         _ => false,
     }
 }

@@ -138,8 +138,18 @@ fn every_missing_token_is_missing_after_trimming() {
 }
 
 #[test]
-fn missing_tokens_are_at_most_four_bytes_as_is_missing_assumes() {
-    assert!(MISSING_TOKENS.iter().all(|t| t.len() <= 4));
+fn missing_tokens_are_at_most_as_long_as_is_missing_assumes() {
+    assert!(MISSING_TOKENS.iter().all(|t| t.len() <= 8));
+}
+
+#[test]
+fn none_null_and_nan_in_other_cases_are_values_as_in_pandas() {
+    // pandas' default na_values, and only those (R's `none` categories are real values).
+    for value in ["none", "NONE", "Null", "NAN", "nil", "-", "n.a."] {
+        assert!(!is_missing(value), "{value:?}");
+    }
+    assert_eq!(dtype(&["none", "full", "none", "partial", "none", "full"]), DType::Category);
+    assert_eq!(MISSING_TOKENS.len(), 19);
 }
 
 #[test]

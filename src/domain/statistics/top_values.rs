@@ -262,7 +262,7 @@ impl HashCounts {
 
     /// The count of a hash (0 when the column never had it).
     pub fn count(&self, hash: u64) -> u64 {
-        self.hashes.binary_search(&hash).map_or(0, |i| self.counts[i])
+        find_hash(&self.hashes, hash).map_or(0, |i| self.counts[i])
     }
 
     /// Every distinct hash with its count, hashes ascending.
@@ -284,11 +284,35 @@ impl HashCounts {
     /// list); `complete` when they are all of the column's distinct values, else every value
     /// of the column up to the last one listed is listed.
     pub fn smallest_values(&self) -> Option<SmallestValues<'_>> {
-        (!self.memo.smallest_lost).then(|| SmallestValues {
-            values: &self.memo.smallest,
-            complete: self.memo.smallest.len() < SMALLEST_KEPT,
-        })
+        (!self.memo.smallest_lost)
+            .then(|| SmallestValues { values: &self.memo.smallest, complete: self.memo.smallest.len() < SMALLEST_KEPT })
     }
+}
+
+/// Where `hash` is in `hashes` (ascending). Value hashes are spread evenly over the 64 bits, so
+/// interpolation finds one in two or three probes where a binary search of millions takes
+/// twenty cache misses (measured: the second read of `/compare`); a few probes narrow the
+/// range, then a binary search finishes (so uneven hashes cost no more than a binary search).
+fn find_hash(hashes: &[u64], hash: u64) -> Option<usize> {
+    let (mut lo, mut hi) = (0usize, hashes.len());
+    for _ in 0..4 {
+        if hi - lo <= 16 {
+            break;
+        }
+        let (first, last) = (hashes[lo], hashes[hi - 1]);
+        if hash < first || hash > last {
+            return None;
+        }
+        let span = u128::from(last - first).max(1);
+        let offset = (u128::from(hash - first) * (hi - 1 - lo) as u128 / span) as usize;
+        let guess = lo + offset.min(hi - 1 - lo);
+        match hashes[guess].cmp(&hash) {
+            std::cmp::Ordering::Equal => return Some(guess),
+            std::cmp::Ordering::Less => lo = guess + 1,
+            std::cmp::Ordering::Greater => hi = guess,
+        }
+    }
+    hashes[lo..hi].binary_search(&hash).ok().map(|i| lo + i)
 }
 
 /// See [`HashCounts::smallest_values`].
@@ -364,6 +388,22 @@ mod tests {
 
     use super::*;
     use crate::domain::statistics::ColumnValues;
+
+    proptest::proptest! {
+        #[test]
+        fn a_hash_is_found_by_interpolation_exactly_where_a_binary_search_finds_it(
+            mut hashes in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..400),
+            skewed in proptest::collection::vec(0u64..50, 0..100),
+            probe in proptest::prelude::any::<u64>(),
+        ) {
+            hashes.extend(skewed);
+            hashes.sort_unstable();
+            hashes.dedup();
+            for &h in hashes.iter().chain([probe, 0, u64::MAX].iter()) {
+                proptest::prop_assert_eq!(find_hash(&hashes, h), hashes.binary_search(&h).ok());
+            }
+        }
+    }
 
     #[test]
     fn top_values_break_ties_by_value() {
