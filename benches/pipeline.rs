@@ -421,7 +421,7 @@ async fn main() {
     report(&mut results, "diff by key", t.elapsed().as_secs_f64(), mb + next_size as f64 / 1e6);
     println!(
         "  {} added, {} removed, {} changed, {} unchanged",
-        diff.added, diff.removed, diff.changed, diff.unchanged
+        diff.rows.added, diff.rows.removed, diff.rows.changed, diff.rows.unchanged
     );
 
     // The same file gzip-compressed (made once, level 6), uploaded as a new version.
