@@ -5,6 +5,8 @@
 //! population standard deviation `σ₁ = √(Σ(uᵢ − ū)²/n)` floored at [`STD_FLOOR`] (Evidently's
 //! normalization), so that one threshold serves columns of any scale.
 
+use super::sorted_merge::for_each_distinct;
+
 /// The smallest divisor of the normed distance.
 pub const STD_FLOOR: f64 = 0.001;
 
@@ -14,28 +16,16 @@ pub fn wasserstein(u: &[f64], v: &[f64]) -> Option<f64> {
         return None;
     }
     let (nu, nv) = (u.len() as f64, v.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
     let mut total = 0.0;
-    let mut previous: Option<f64> = None;
-    while i < u.len() || j < v.len() {
-        let x = match (u.get(i), v.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
-        };
-        if let Some(p) = previous {
-            // Between p and x both functions are flat at their values just after p.
-            total += (i as f64 / nu - j as f64 / nv).abs() * (x - p);
+    // Between two consecutive distinct values both functions are flat at their values just
+    // after the first of them.
+    let mut previous: Option<(f64, usize, usize)> = None;
+    for_each_distinct(u, v, |x, i, j| {
+        if let Some((p, pi, pj)) = previous {
+            total += (pi as f64 / nu - pj as f64 / nv).abs() * (x - p);
         }
-        while i < u.len() && u[i] <= x {
-            i += 1;
-        }
-        while j < v.len() && v[j] <= x {
-            j += 1;
-        }
-        previous = Some(x);
-    }
+        previous = Some((x, i, j));
+    });
     Some(total)
 }
 

@@ -14,6 +14,7 @@
 //!   `e = round(n₁n₂/(n₁ + n₂))` observations ([`super::kolmogorov::two_sided_sf`]).
 
 use super::kolmogorov::two_sided_sf;
+use super::sorted_merge::for_each_distinct;
 
 /// Largest sample for which the p-value is exact.
 pub const EXACT_LIMIT: usize = 10_000;
@@ -53,25 +54,12 @@ pub fn ks_two_sample(a: &[f64], b: &[f64]) -> Option<KsResult> {
 /// `max |F₁ − F₂|` over the values of both samples.
 fn statistic(a: &[f64], b: &[f64]) -> f64 {
     let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
     let (mut highest, mut lowest) = (f64::NEG_INFINITY, f64::INFINITY);
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&p), Some(&q)) => p.min(q),
-            (Some(&p), None) => p,
-            (None, Some(&q)) => q,
-            (None, None) => break,
-        };
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
+    for_each_distinct(a, b, |_, i, j| {
         let difference = i as f64 / n1 - j as f64 / n2;
         highest = highest.max(difference);
         lowest = lowest.min(difference);
-    }
+    });
     let below = (-lowest).clamp(0.0, 1.0);
     if below > highest { below } else { highest }
 }

@@ -13,6 +13,7 @@ pub mod psi;
 pub mod rule;
 #[cfg(test)]
 mod scipy_fixtures;
+mod sorted_merge;
 pub mod special;
 
 pub use psi::*;
