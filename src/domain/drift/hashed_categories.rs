@@ -122,7 +122,9 @@ pub struct HashedCategories {
     v1: HashCounts,
     v2: HashCounts,
     totals: Totals,
+    /// The counts of every category (in hash order until `finish`).
     paired: PairedCounts,
+    /// One per list that has values.
     rankings: Vec<Ranking>,
     /// With at most two categories, their hashes and names: the pair is ordered by value.
     few: Option<Vec<(u64, Option<String>)>>,
