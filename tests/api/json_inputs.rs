@@ -78,4 +78,10 @@ async fn a_file_that_looks_like_json_but_is_not_is_refused_not_read_as_csv() {
     let message = reply.expect_error(422, "unprocessable_file");
     assert!(message.contains("line 2") && message.contains("not an object"), "{message}");
     assert!(app.stored_artifacts().await.is_empty());
+    // JSON in UTF-16 is refused rather than read as CSV text.
+    let utf16: Vec<u8> =
+        [0xFF, 0xFE].into_iter().chain("{\"a\":1}\n{\"a\":2}\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let message =
+        app.upload(&app.admin_key, project, "Wide", "w.jsonl", &utf16).await.expect_error(422, "unprocessable_file");
+    assert!(message.contains("UTF-16"), "{message}");
 }

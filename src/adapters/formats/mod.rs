@@ -79,6 +79,16 @@ impl FileIngestor {
             return Ok(table);
         }
         let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        if utf16 {
+            // JSON in UTF-16 would otherwise be read as CSV text after transcoding.
+            let encoding = if head.starts_with(&[0xFF, 0xFE]) { encoding_rs::UTF_16LE } else { encoding_rs::UTF_16BE };
+            let (text, _) = encoding.decode_with_bom_removal(head);
+            if json_ingest::detect(text.as_bytes()).is_some() {
+                return Err(IngestError::Invalid(
+                    "the file is JSON in UTF-16: JSON is read in UTF-8 only; convert it to UTF-8".into(),
+                ));
+            }
+        }
         if !utf16 && memchr::memchr(0, head).is_some() {
             return Err(IngestError::Invalid(
                 "the file is binary (it contains NUL bytes): upload CSV or JSON Lines text or a Parquet file, compressed with gzip, zstd, bzip2 or xz or not".into(),
