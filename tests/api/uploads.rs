@@ -349,3 +349,21 @@ async fn r_row_names_become_a_row_name_column_and_an_empty_first_header_cell_sta
         2
     );
 }
+
+#[tokio::test]
+async fn none_is_a_value_and_pandas_markers_are_missing() {
+    let app = spawn_app().await;
+    // DAAG::kiwishade's `shade`: "none" means no shading, a real category.
+    let csv = "plot,shade,note\n1,none,NA\n2,Aug2Dec,\n3,Dec2Feb,n/a\n4,none,#N/A N/A\n5,none,NULL\n6,Feb2May,ok\n";
+    let up = app.upload_ok("Kiwi shade", csv.as_bytes()).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let stats = app.get(&app.admin_key, &format!("/api/datasets/{id}/analyze")).await.expect(200);
+    let column = |name: &str| stats["statistics"]["columns"][name].clone();
+    assert_eq!(column("shade")["missing"], 0);
+    assert_eq!(column("shade")["unique"], 4, "none is one of the four shades");
+    assert_eq!(column("note")["missing"], 5);
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(detail["preview"][0]["shade"], "none");
+    let notes: Vec<&serde_json::Value> = detail["preview"].as_array().unwrap().iter().map(|r| &r["note"]).collect();
+    assert_eq!(notes.iter().filter(|n| n.is_null()).count(), 5, "NA, empty, n/a, #N/A N/A and NULL are missing");
+}
