@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::helpers::{bearer, files_under, spawn_app, spawn_app_configured, uuid_of};
+use crate::helpers::{files_under, spawn_app, spawn_app_configured, uuid_of};
 
 const CSV: &[u8] = b"id,amount,city,day\n1,10.5,Paris,2024-01-02\n2,,Lyon,2024-01-03\n3,7.25,Nice,\n";
 
@@ -52,23 +52,11 @@ async fn each_compressed_csv_reads_as_the_csv_it_holds_and_keeps_its_original_by
         let id = uuid_of(&up["dataset_id"]);
         let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
         assert_eq!(columns["columns"], plain_columns["columns"], "{name}");
-        let original = app
-            .send(
-                app.client
-                    .get(format!("/api/datasets/{id}/download?format=original"))
-                    .header("Authorization", bearer(&app.admin_key)),
-            )
-            .await;
+        let original = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=original")).await;
         assert_eq!(original.status.as_u16(), 200);
         assert_eq!(&original.body[..], &bytes[..], "{name}: kept as uploaded");
         assert_eq!(original.headers["content-type"], media_type, "{name}");
-        let csv = app
-            .send(
-                app.client
-                    .get(format!("/api/datasets/{id}/download?format=csv"))
-                    .header("Authorization", bearer(&app.admin_key)),
-            )
-            .await;
+        let csv = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=csv")).await;
         assert_eq!(csv.status.as_u16(), 200);
         assert!(
             csv.text().replace("\r\n", "\n").starts_with("id,amount,city,day\n1,10.5,Paris,2024-01-02"),
@@ -83,13 +71,7 @@ async fn a_compressed_parquet_file_is_read_as_parquet() {
     let app = spawn_app().await;
     let plain = app.upload_ok("Plain", CSV).await;
     let id = uuid_of(&plain["dataset_id"]);
-    let parquet = app
-        .send(
-            app.client
-                .get(format!("/api/datasets/{id}/download?format=parquet"))
-                .header("Authorization", bearer(&app.admin_key)),
-        )
-        .await;
+    let parquet = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=parquet")).await;
     assert_eq!(parquet.status.as_u16(), 200);
     let up = app.upload_ok("Zipped parquet", &zstd::stream::encode_all(&parquet.body[..], 3).unwrap()).await;
     assert_eq!(up["content_hash"], plain["content_hash"]);

@@ -204,6 +204,20 @@ impl TestApp {
     }
 }
 
+/// `(name, dtype)` of each column of a `/columns` answer.
+pub fn dtypes(columns: &Value) -> Vec<(String, String)> {
+    columns["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["dtype"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
 /// Every file under `root`, except the store's staging folder.
 pub fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -2,20 +2,7 @@
 
 use std::io::Write;
 
-use crate::helpers::{bearer, spawn_app, uuid_of};
-
-fn columns(v: &serde_json::Value) -> Vec<(String, String)> {
-    v["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["dtype"].as_str().unwrap().to_string()))
-        .collect()
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-}
+use crate::helpers::{dtypes, pairs, spawn_app, uuid_of};
 
 #[tokio::test]
 async fn json_lines_are_read_as_objects_with_the_union_of_their_keys() {
@@ -30,20 +17,14 @@ async fn json_lines_are_read_as_objects_with_the_union_of_their_keys() {
     let id = uuid_of(&up["dataset_id"]);
     let got = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
     assert_eq!(
-        columns(&got),
+        dtypes(&got),
         pairs(&[("a", "int64"), ("b", "category"), ("when", "datetime64"), ("tags", "object"), ("ok", "bool")])
     );
     let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
     let rows = detail["preview"].as_array().unwrap();
     assert_eq!(rows[2]["tags"], "[1,2]", "nested values are kept as JSON text");
     assert_eq!(rows[0]["when"], serde_json::Value::Null, "a missing key is a missing cell");
-    let original = app
-        .send(
-            app.client
-                .get(format!("/api/datasets/{id}/download?format=original"))
-                .header("Authorization", bearer(&app.admin_key)),
-        )
-        .await;
+    let original = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=original")).await;
     assert_eq!(original.text(), jsonl);
     assert_eq!(original.headers["content-type"], "application/x-ndjson");
 }
@@ -64,7 +45,7 @@ async fn a_json_array_of_objects_and_a_gzip_of_it_give_the_same_table() {
     assert_eq!(plain["content_hash"], zipped["content_hash"]);
     let id = uuid_of(&plain["dataset_id"]);
     let got = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
-    assert_eq!(columns(&got), pairs(&[("id", "int64"), ("score", "float64"), ("name", "object")]));
+    assert_eq!(dtypes(&got), pairs(&[("id", "int64"), ("score", "float64"), ("name", "object")]));
 }
 
 #[tokio::test]

@@ -9,20 +9,7 @@ use parquet::arrow::ArrowWriter;
 use poem::test::{TestForm, TestFormField};
 use serde_json::json;
 
-use crate::helpers::{files_under, spawn_app, spawn_app_with, uuid_of};
-
-fn dtypes(columns: &serde_json::Value) -> Vec<(String, String)> {
-    columns["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["dtype"].as_str().unwrap().to_string()))
-        .collect()
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-}
+use crate::helpers::{dtypes, files_under, pairs, spawn_app, spawn_app_with, uuid_of};
 
 #[tokio::test]
 async fn an_upload_creates_a_dataset_with_typed_columns() {
