@@ -57,6 +57,11 @@ impl FileIngestor {
         Self { spool_dir }
     }
 
+    /// A new file in the spool, deleted when dropped.
+    fn spool_file(&self) -> Result<tempfile::NamedTempFile, IngestError> {
+        tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| IngestError::Io(e.to_string()))
+    }
+
     /// Reads an uncompressed upload whose first bytes are `head`.
     fn ingest_table(
         &self,
@@ -70,8 +75,7 @@ impl FileIngestor {
         }
         if let Some(format) = json_ingest::detect(head) {
             // Transcoded to CSV in the spool (deleted when done), then read with that dialect.
-            let mut spooled =
-                tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| IngestError::Io(e.to_string()))?;
+            let mut spooled = self.spool_file()?;
             json_ingest::transcode_to_csv(upload, format, spooled.as_file_mut(), limits)?;
             let dialect = sniff::Dialect { delimiter: b',', has_header: true, row_names: false };
             let mut table = csv_ingest::ingest_csv_as(spooled.path(), normalized, limits, &self.spool_dir, dialect)?;
@@ -118,8 +122,7 @@ impl TableIngestor for FileIngestor {
         };
         // Decompressed into the spool (deleted when done), then read as any upload.
         let started = std::time::Instant::now();
-        let mut spooled =
-            tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| IngestError::Io(e.to_string()))?;
+        let mut spooled = self.spool_file()?;
         let bytes = compressed::decompress(upload, compression, spooled.as_file_mut(), limits)?;
         tracing::debug!(
             compression = compression.name(),
