@@ -53,6 +53,7 @@ async fn a_large_csv_download_streams_in_bounded_memory() {
         size,
         sha256: String::new(),
         file_name: None,
+        hints: Default::default(),
     };
     let uploaded = app.upload_dataset(&admin, ProjectId(project.id.0), "big", None, upload).await.unwrap();
     assert_eq!(uploaded.row_count, ROWS as u64);

@@ -33,6 +33,8 @@ use datasets_api::domain::ids::{ApiKeyId, ArtifactId, DatasetId, DeploymentId, P
 use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentStatus, LineageFilter, Model};
 use datasets_api::domain::preview::PreviewRow;
 use datasets_api::domain::quality::{QualityCheck, QualityReport};
+use datasets_api::domain::inference::{Candidates, RejectedBy, TypeEvidence};
+use datasets_api::domain::read_hints::ReadHints;
 use datasets_api::domain::records::{
     ApiKeyRecord, Artifact, ArtifactKind, Dataset, DatasetQuery, DatasetSort, Membership, NewDataset, NewVersion, Page,
     Project, SortDirection, SourceFormat, User, artifact_key,
@@ -189,6 +191,8 @@ fn version_record(
         normalized: artifact(dataset, version_id, ArtifactKind::Normalized, rows * 10 + 2, at),
         if_revision: None,
         contract: None,
+        read_hints: ReadHints::default(),
+        type_evidence: Vec::new(),
     }
 }
 
@@ -1743,4 +1747,37 @@ async fn a_version_keeps_how_it_fared_against_the_contract() {
     let found = store.find_version(next.version_id).await.unwrap().expect("the version");
     assert_eq!(found.contract, next.contract);
     assert_eq!(found.contract.as_ref().map(|c| c.passed), Some(false));
+}
+
+#[tokio::test]
+async fn a_version_keeps_the_hints_and_type_evidence_it_was_read_with() {
+    let db = open().await;
+    let store = db.store.as_ref();
+    let user = a_user(store, "uploader").await;
+    let project = a_project(store, &user, "p", now()).await;
+    let (dataset, first) = a_dataset(store, &project, &user).await;
+    let found = store.find_version(first.version_id).await.unwrap().expect("the version");
+    assert!(found.read_hints.is_empty());
+    let mut next = version_record(dataset, None, &user, 4, 2, now());
+    next.read_hints = ReadHints {
+        dtypes: [("zip".to_string(), DType::Object)].into_iter().collect(),
+        na_values: Some(vec!["-".into(), "n/d".into()]),
+        keep_default_na: Some(false),
+        delimiter: Some(';'),
+        encoding: Some("latin1".into()),
+        header: Some(true),
+        sheet: Some("Données".into()),
+    };
+    next.type_evidence = vec![TypeEvidence {
+        non_missing: 3,
+        missing: 1,
+        candidates: Some(Candidates { int64: 2, float64: 2, bool: 0, datetime64: 0 }),
+        rejected_by: vec![(DType::Int64, RejectedBy { row: 3, value: "é1.5".into() })],
+        datetime_format: None,
+        rule: "object: …".into(),
+    }];
+    store.insert_version(&next).await.unwrap();
+    let found = store.find_version(next.version_id).await.unwrap().expect("the version");
+    assert_eq!(found.read_hints, next.read_hints);
+    assert_eq!(found.type_evidence, Some(next.type_evidence));
 }

@@ -14,6 +14,7 @@ mod m20261205_000008_version_identity;
 mod m20261205_000009_idempotency_keys;
 mod m20261205_000010_aliases_and_revisions;
 mod m20261205_000011_contracts;
+mod m20261205_000012_read_hints_and_type_evidence;
 mod search_fold;
 
 pub use search_fold::fold_for_search;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_idempotency_keys::Migration),
             Box::new(m20261205_000010_aliases_and_revisions::Migration),
             Box::new(m20261205_000011_contracts::Migration),
+            Box::new(m20261205_000012_read_hints_and_type_evidence::Migration),
         ]
     }
 }

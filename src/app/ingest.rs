@@ -18,6 +18,7 @@ use crate::domain::contracts::{ContractResult, Mode};
 use crate::domain::ids::{ArtifactId, DatasetId, ProjectId, VersionId};
 use crate::domain::names::{DatasetName, Description};
 use crate::domain::quality::QualityReport;
+use crate::domain::read_hints::ReadHints;
 use crate::domain::records::{Artifact, ArtifactKind, NewDataset, NewVersion, artifact_key};
 use crate::ports::tables::IngestedTable;
 
@@ -30,6 +31,8 @@ pub struct SpooledUpload {
     pub sha256: String,
     /// The name the client gave the file (the multipart field's file name), if any.
     pub file_name: Option<String>,
+    /// How the uploader says the file is to be read.
+    pub hints: ReadHints,
 }
 
 /// What an upload created (or, when it was `unchanged`, the latest version it matched).
@@ -61,6 +64,8 @@ pub struct VersionOptions {
     pub skip_if_unchanged: bool,
     /// The `If-Match` header: store the version only if the dataset still has this tag.
     pub if_match: Option<String>,
+    /// Read the file with the latest version's hints (those given with it replace them).
+    pub reuse_hints: bool,
 }
 
 /// The conditions of a next version.
@@ -106,12 +111,16 @@ impl App {
         principal: &Principal,
         dataset: DatasetId,
         description: Option<&str>,
-        file: SpooledUpload,
+        mut file: SpooledUpload,
         options: &VersionOptions,
     ) -> Result<Uploaded, AppError> {
         let description = Description::parse_optional(description)?
             .ok_or_else(|| AppError::Invalid("description is required: say what changed in this version".into()))?;
         let found = self.visible_dataset(principal, dataset, Action::Write).await?;
+        if options.reuse_hints {
+            let latest = self.metadata.find_version(found.latest_version_id).await?.ok_or(AppError::NotFound("dataset"))?;
+            file.hints = std::mem::take(&mut file.hints).reusing(latest.read_hints);
+        }
         let if_revision = required_revision(&found, options.if_match.as_deref())?;
         let unless_unchanged = options.skip_if_unchanged.then_some(found.latest_version_id);
         let next = NextVersion { unless_unchanged, if_revision };
@@ -165,7 +174,7 @@ impl App {
             Some(_) => None,
         };
         let started = std::time::Instant::now();
-        let (table, normalized_sha256) = self.normalize(&file.path, &normalized).await?;
+        let (table, normalized_sha256) = self.normalize(&file.path, &normalized, &file.hints).await?;
         let normalized_at = started.elapsed();
         if let Some(latest) = next.unless_unchanged
             && let Some(mut same) = self.unchanged(latest, &table.content_hash).await?
@@ -225,6 +234,8 @@ impl App {
                 original: original.clone(),
                 normalized: normalized_artifact.clone(),
                 if_revision: next.if_revision,
+                read_hints: file.hints.clone(),
+                type_evidence: table.evidence.clone(),
             };
             self.metadata.insert_version(&record).await
         }
@@ -270,7 +281,12 @@ impl App {
 
     /// Reads the upload into the normalized Parquet file; returns the table and the SHA-256 of
     /// the normalized file.
-    async fn normalize(&self, upload: &Path, normalized: &Path) -> Result<(IngestedTable, String), AppError> {
+    async fn normalize(
+        &self,
+        upload: &Path,
+        normalized: &Path,
+        hints: &ReadHints,
+    ) -> Result<(IngestedTable, String), AppError> {
         let wait = self.settings.ingest_wait;
         let permit = match tokio::time::timeout(wait, Arc::clone(&self.ingest_slots).acquire_owned()).await {
             Ok(Ok(permit)) => permit,
@@ -279,10 +295,10 @@ impl App {
         };
         let ingestor = self.ingestor.clone();
         let limits = self.settings.ingest_limits;
-        let (upload, normalized) = (upload.to_path_buf(), normalized.to_path_buf());
+        let (upload, normalized, hints) = (upload.to_path_buf(), normalized.to_path_buf(), hints.clone());
         tokio::task::spawn_blocking(move || {
             let _slot = permit;
-            let table = ingestor.ingest(&upload, &normalized, &limits)?;
+            let table = ingestor.ingest(&upload, &normalized, &limits, &hints)?;
             let sha = table.normalized_sha256.clone();
             Ok::<_, AppError>((table, sha))
         })

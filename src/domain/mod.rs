@@ -15,6 +15,7 @@ pub mod lineage;
 pub mod names;
 pub mod preview;
 pub mod quality;
+pub mod read_hints;
 pub mod records;
 pub mod row_hash;
 pub mod schema_changes;

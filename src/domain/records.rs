@@ -51,6 +51,14 @@ pub enum TableFormat {
     Jsonl,
     /// A JSON array of objects.
     Json,
+    /// An Arrow IPC file (also Feather v2).
+    ArrowFile,
+    /// An Arrow IPC stream.
+    ArrowStream,
+    /// An Excel workbook (Office Open XML; also `.xlsm`).
+    Xlsx,
+    /// An Excel binary workbook.
+    Xlsb,
 }
 
 impl TableFormat {
@@ -60,6 +68,10 @@ impl TableFormat {
             TableFormat::Parquet => "parquet",
             TableFormat::Jsonl => "jsonl",
             TableFormat::Json => "json",
+            TableFormat::ArrowFile => "arrow",
+            TableFormat::ArrowStream => "arrows",
+            TableFormat::Xlsx => "xlsx",
+            TableFormat::Xlsb => "xlsb",
         }
     }
 
@@ -69,6 +81,10 @@ impl TableFormat {
             "parquet" => Some(TableFormat::Parquet),
             "jsonl" => Some(TableFormat::Jsonl),
             "json" => Some(TableFormat::Json),
+            "arrow" => Some(TableFormat::ArrowFile),
+            "arrows" => Some(TableFormat::ArrowStream),
+            "xlsx" => Some(TableFormat::Xlsx),
+            "xlsb" => Some(TableFormat::Xlsb),
             _ => None,
         }
     }
@@ -80,6 +96,10 @@ impl TableFormat {
             TableFormat::Parquet => "application/vnd.apache.parquet",
             TableFormat::Jsonl => "application/x-ndjson",
             TableFormat::Json => "application/json",
+            TableFormat::ArrowFile => "application/vnd.apache.arrow.file",
+            TableFormat::ArrowStream => "application/vnd.apache.arrow.stream",
+            TableFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            TableFormat::Xlsb => "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
         }
     }
 }
@@ -280,6 +300,10 @@ pub struct Version {
     pub normalized: Artifact,
     /// How the table fared against the dataset's contract at upload (none without one).
     pub contract: Option<crate::domain::contracts::ContractResult>,
+    /// The hints the upload was read with (empty when none was given).
+    pub read_hints: crate::domain::read_hints::ReadHints,
+    /// Why each column has its type; `None` for a version uploaded before it was recorded.
+    pub type_evidence: Option<Vec<crate::domain::inference::TypeEvidence>>,
 }
 
 /// What the metadata store records for an upload, in one transaction.
@@ -307,6 +331,10 @@ pub struct NewVersion {
     pub if_revision: Option<i64>,
     /// How the table fared against the dataset's contract (none without one).
     pub contract: Option<crate::domain::contracts::ContractResult>,
+    /// The hints the upload was read with.
+    pub read_hints: crate::domain::read_hints::ReadHints,
+    /// Why each column has its type (in column order).
+    pub type_evidence: Vec<crate::domain::inference::TypeEvidence>,
 }
 
 #[derive(Debug, Clone)]

@@ -9,8 +9,10 @@ use futures_util::stream::BoxStream;
 use thiserror::Error;
 
 use crate::domain::dtype::ColumnSchema;
+use crate::domain::inference::TypeEvidence;
 use crate::domain::preview::PreviewRow;
 use crate::domain::quality::QualityReport;
+use crate::domain::read_hints::ReadHints;
 use crate::domain::records::SourceFormat;
 use crate::ports::StoreError;
 use crate::ports::artifacts::ByteStream;
@@ -80,16 +82,27 @@ pub struct IngestedTable {
     pub content_hash: String,
     pub quality: QualityReport,
     pub preview: Vec<PreviewRow>,
+    /// Why each column has its type (in column order).
+    pub evidence: Vec<TypeEvidence>,
 }
 
 /// Turns an uploaded file into the normalized Parquet copy.
 ///
-/// Contract: decides CSV or Parquet by content, reads every row in bounded memory, writes the
-/// canonical typed Parquet file to `normalized`, and computes the schema, the quality report
-/// and the preview on the way. CPU-bound and blocking: call it from a blocking thread. On
+/// Contract: decides the format by content (CSV, JSON, Parquet, Arrow IPC, spreadsheets;
+/// compressed or not), reads it as the uploader's `hints` say (a hint that does not apply to
+/// the format is ignored; one that names what the file lacks, such as a column or a sheet, is
+/// an [`IngestError::Invalid`]), reads every row in bounded memory, writes the canonical typed
+/// Parquet file to `normalized`, and computes the schema, the quality report and the preview
+/// on the way. CPU-bound and blocking: call it from a blocking thread. On
 /// error, `normalized` may hold a partial file that the caller deletes.
 pub trait TableIngestor: Send + Sync {
-    fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError>;
+    fn ingest(
+        &self,
+        upload: &Path,
+        normalized: &Path,
+        limits: &IngestLimits,
+        hints: &ReadHints,
+    ) -> Result<IngestedTable, IngestError>;
 
     /// The value checks of `contract` on the normalized file `normalized` just written:
     /// reads only the columns `columns` (positions in the file's schema, ascending, named

@@ -161,6 +161,58 @@ def zstd_huge_window_frame() -> bytes:
     return magic + fhd + window + struct.pack("<I", block_header)[:3] + data
 
 
+XLSX_PARTS = {
+    "[Content_Types].xml": b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/>'
+    b'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    b"</Types>",
+    "_rels/.rels": b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+    b"</Relationships>",
+    "xl/workbook.xml": b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    b'<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+    b"</Relationships>",
+}
+
+
+def xlsx(sheet_data: bytes, dimension: bytes = b"") -> bytes:
+    """A minimal workbook whose one sheet holds `sheet_data` (the rows' XML)."""
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in XLSX_PARTS.items():
+            z.writestr(name, data)
+        z.writestr("xl/worksheets/sheet1.xml",
+                   b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                   + dimension + b"<sheetData>" + sheet_data + b"</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def xlsx_bomb(expanded: int) -> bytes:
+    """A workbook whose sheet XML expands to `expanded` bytes of spaces (about 1000:1)."""
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in XLSX_PARTS.items():
+            z.writestr(name, data)
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            chunk = b" " * (16 * MiB)
+            for _ in range(expanded // len(chunk)):
+                sheet.write(chunk)
+    return out.getvalue()
+
+
+XLSX_TWO_CELLS = b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row><row r="2"><c r="A2"><v>1</v></c></row>'
+
+
 def build_parquet(
     n: int = 10,
     *,
@@ -379,6 +431,16 @@ def corpus() -> list[Case]:
              filename="deep.jsonl", note="nesting 100,000 deep"),
         Case("jsonl_valid", "upload", "201", lambda: b"".join(b'{"id":%d,"v":"x%d"}\n' % (i, i % 7) for i in range(1000)),
              filename="rows.jsonl", rows=1000),
+        # --- Spreadsheets
+        Case("xlsx_zip_bomb_1gb", "upload", "4xx", lambda: xlsx_bomb(1024 * MiB), filename="bomb.xlsx",
+             note="a sheet expanding 1000:1 to 1 GiB: stopped by the expansion ratio before the workbook is opened"),
+        Case("xlsx_declares_every_cell", "upload", "201",
+             lambda: xlsx(XLSX_TWO_CELLS, b'<dimension ref="A1:XFD1048576"/>'), filename="huge.xlsx",
+             note="a sheet declaring 1,048,576 rows x 16,384 columns that holds two cells: the declaration costs nothing",
+             rows=1),
+        Case("xlsx_far_corner_cell", "upload", "4xx",
+             lambda: xlsx(XLSX_TWO_CELLS + b'<row r="1048576"><c r="XFD1048576"><v>2</v></c></row>'),
+             filename="corner.xlsx", note="a cell in the last row and column: 16,384 columns, over the limit"),
         # --- Parquet
         Case("pq_magic_only", "upload", "4xx", lambda: b"PAR1", filename="x.parquet"),
         Case("pq_truncated_half", "upload", "4xx", lambda: good_pq[: len(good_pq) // 2], filename="x.parquet"),

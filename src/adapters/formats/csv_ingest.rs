@@ -30,15 +30,17 @@ use arrow::datatypes::SchemaRef;
 use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
 use super::csv_columns::{ColumnBuilder, arrow_type, canonical_schema};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
-use super::encoding::{Utf8Text, to_utf8};
+use super::encoding::{Utf8Text, to_utf8_from};
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, group_rows, read_back};
-use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect};
+use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect_with};
 use crate::domain::content_hash::content_hash;
 use crate::domain::dtype::{ColumnSchema, DType};
-use crate::domain::inference::MixedColumn;
-use crate::domain::inference::{ColumnInference, InferredType};
+use crate::domain::inference::{
+    ColumnInference, ForcedType, GivenBy, InferredType, MissingMarkers, MixedColumn, TypeEvidence,
+};
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::QualityAccumulator;
+use crate::domain::read_hints::ReadHints;
 use crate::domain::records::SourceFormat;
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 
@@ -71,24 +73,57 @@ impl Parallelism {
     }
 }
 
+/// How to read a CSV beyond what is detected: what the uploader's hints or the file's source
+/// say. The default detects everything.
+#[derive(Debug, Clone, Default)]
+pub struct CsvReading {
+    /// The dialect, when known (a CSV this server wrote); otherwise it is detected.
+    pub dialect: Option<Dialect>,
+    /// Column types given by position (a spreadsheet's cell types); shorter than the columns
+    /// or `None`: not given.
+    pub column_types: Vec<Option<ForcedType>>,
+    /// Column types given by column name (each name must be a column of the file); they
+    /// replace those given by position.
+    pub dtypes: Vec<(String, ForcedType)>,
+    /// The upload's own missing markers (else the defaults).
+    pub markers: Option<Arc<MissingMarkers>>,
+    /// The text's encoding (else detected).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The field delimiter (else detected).
+    pub delimiter: Option<u8>,
+    /// Whether the first row is a header (else detected).
+    pub header: Option<bool>,
+}
+
+impl CsvReading {
+    /// How the uploader's hints say to read the text (those that apply to CSV).
+    pub fn from_hints(hints: &ReadHints) -> Self {
+        let own_markers = hints.na_values.is_some() || hints.keep_default_na == Some(false);
+        let markers = own_markers.then(|| {
+            let extra = hints.na_values.as_deref().unwrap_or_default();
+            Arc::new(MissingMarkers::new(extra, hints.keep_default_na.unwrap_or(true)))
+        });
+        Self {
+            dialect: None,
+            column_types: Vec::new(),
+            dtypes: hints.dtypes.iter().map(|(name, dtype)| (name.clone(), ForcedType::Dtype(*dtype))).collect(),
+            markers,
+            encoding: hints.encoding.as_deref().and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes())),
+            // ASCII: `ReadHints::parse_delimiter` accepts nothing else.
+            delimiter: hints.delimiter.filter(char::is_ascii).map(|c| c as u8),
+            header: hints.header,
+        }
+    }
+}
+
 pub fn ingest_csv(
     upload: &Path,
     normalized: &Path,
     limits: &IngestLimits,
     spool_dir: &Path,
+    reading: &CsvReading,
 ) -> Result<IngestedTable, IngestError> {
-    ingest_csv_with(upload, normalized, limits, spool_dir, Parallelism::of_machine(), None)
-}
-
-/// [`ingest_csv`] of a file whose dialect is known (a CSV this server wrote).
-pub fn ingest_csv_as(
-    upload: &Path,
-    normalized: &Path,
-    limits: &IngestLimits,
-    spool_dir: &Path,
-    dialect: Dialect,
-) -> Result<IngestedTable, IngestError> {
-    ingest_csv_with(upload, normalized, limits, spool_dir, Parallelism::of_machine(), Some(dialect))
+    ingest_csv_with(upload, normalized, limits, spool_dir, Parallelism::of_machine(), reading)
 }
 
 pub fn ingest_csv_with(
@@ -97,20 +132,31 @@ pub fn ingest_csv_with(
     limits: &IngestLimits,
     spool_dir: &Path,
     parallelism: Parallelism,
-    dialect: Option<Dialect>,
+    reading: &CsvReading,
 ) -> Result<IngestedTable, IngestError> {
     let started = std::time::Instant::now();
-    let text = to_utf8(upload, spool_dir)?;
+    let text = to_utf8_from(upload, spool_dir, reading.encoding)?;
     let decoded = started.elapsed();
     let (sample, truncated) = read_sample(&text)?;
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty);
     }
-    let dialect = dialect.unwrap_or_else(|| detect(&sample, truncated));
+    let dialect = match &reading.dialect {
+        Some(known) => known.clone(),
+        None => detect_with(&sample, truncated, reading.delimiter, reading.header),
+    };
     tracing::debug!(encoding = text.source_encoding.name(), delimiter = %(dialect.delimiter as char), header = dialect.has_header, "CSV dialect");
     let head = read_head(&text, &dialect, limits)?;
     let text_end = std::fs::metadata(&text.path).map_err(io)?.len();
-    let job = Job { text: &text, dialect: &dialect, limits, width: head.names.len() };
+    let forced = forced_types(&head.names, &reading.column_types, &reading.dtypes)?;
+    let job = Job {
+        text: &text,
+        dialect: &dialect,
+        limits,
+        names: &head.names,
+        forced: &forced,
+        markers: reading.markers.clone(),
+    };
     let mut blocks = csv_blocks::split(&text.path, head.data_start, text_end, parallelism.block_bytes).map_err(io)?;
     let mut types = guess_types(&job, &blocks[0], text_end, parallelism.guess_bytes)?;
     let guessed = started.elapsed();
@@ -128,7 +174,7 @@ pub fn ingest_csv_with(
         if converted.rows == 0 {
             return Err(IngestError::NoRows);
         }
-        let shape = shape_of(&head.names, &converted.inference);
+        let shape = shape_of(&job, &converted.inference);
         if same_storage(&types, &shape.types) {
             break (converted, shape);
         }
@@ -164,6 +210,7 @@ pub fn ingest_csv_with(
         normalized_sha256: summary.sha256,
         quality: summary.quality,
         preview: summary.preview,
+        evidence: shape.evidence,
     })
 }
 
@@ -172,10 +219,30 @@ struct Job<'a> {
     text: &'a Utf8Text,
     dialect: &'a Dialect,
     limits: &'a IngestLimits,
-    width: usize,
+    names: &'a [String],
+    /// Each column's given type, if any, and who gave it.
+    forced: &'a [Option<(ForcedType, GivenBy)>],
+    markers: Option<Arc<MissingMarkers>>,
 }
 
 impl Job<'_> {
+    fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// A new inference for each column, reading the upload's missing markers.
+    fn inferences(&self) -> Vec<ColumnInference> {
+        vec![ColumnInference::with_markers(self.markers.clone()); self.width()]
+    }
+
+    /// A column's type: the given one, or what its values infer.
+    fn column_type(&self, column: usize, inference: &ColumnInference) -> InferredType {
+        match self.forced[column] {
+            Some((forced, _)) => inference.forced(forced),
+            None => inference.decide(),
+        }
+    }
+
     fn records_at(&self, offset: u64) -> Result<Records, IngestError> {
         Records::open(&self.text.path, offset, self.dialect.delimiter, record_limits(self.limits)).map_err(io)
     }
@@ -274,9 +341,32 @@ fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) 
     }
 }
 
+/// Each column's given type (by position, then from `dtypes` by name), or an error naming a
+/// name that is no column.
+fn forced_types(
+    names: &[String],
+    by_position: &[Option<ForcedType>],
+    dtypes: &[(String, ForcedType)],
+) -> Result<Vec<Option<(ForcedType, GivenBy)>>, IngestError> {
+    let mut forced: Vec<Option<(ForcedType, GivenBy)>> =
+        (0..names.len()).map(|k| by_position.get(k).copied().flatten().map(|t| (t, GivenBy::Cells))).collect();
+    for (name, given) in dtypes {
+        let Some(column) = names.iter().position(|n| n == name) else {
+            return Err(IngestError::Invalid(format!(
+                "dtypes names the column {name:?}, which the file does not have (its columns: {})",
+                names.join(", ")
+            )));
+        };
+        forced[column] = Some((*given, GivenBy::Hint));
+    }
+    Ok(forced)
+}
+
 /// What inference over every value decided.
 struct Shape {
     types: Vec<InferredType>,
+    /// Why each column has its type.
+    evidence: Vec<TypeEvidence>,
     /// Text columns whose values mostly fit a non-text type.
     mixed: Vec<MixedColumn>,
 }
@@ -323,30 +413,41 @@ fn for_each_record(
 fn guess_types(job: &Job<'_>, first: &Block, text_end: u64, bytes: u64) -> Result<Vec<InferredType>, IngestError> {
     let end = first.end.min(first.start.saturating_add(bytes));
     let head = if end == first.end { *first } else { Block { start: first.start, end, next_from: end } };
-    let mut columns = vec![ColumnInference::default(); job.width];
+    let mut columns = job.inferences();
     for_each_record(job, &head, text_end, |record| {
-        check_record(record, job.width, job.limits)?;
+        check_record(record, job.width(), job.limits)?;
         for (inference, cell) in columns.iter_mut().zip(record.iter()) {
             inference.observe(cell);
         }
         Ok(())
     })
     .map_err(|e| job.locate(e, head.start))?;
-    Ok(columns.iter().map(ColumnInference::decide).collect())
+    Ok(columns.iter().enumerate().map(|(k, inference)| job.column_type(k, inference)).collect())
 }
 
 /// Whether columns of types `a` and `b` are stored alike (the same Arrow types: `object` and
-/// `category` are both text).
+/// `category` are both text; day/month dates read in the same order).
 fn same_storage(a: &[InferredType], b: &[InferredType]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| arrow_type(a) == arrow_type(b))
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| arrow_type(a) == arrow_type(b) && a.order == b.order)
 }
 
-fn shape_of(names: &[String], inferences: &[ColumnInference]) -> Shape {
-    let mixed = names.iter().zip(inferences).filter_map(|(name, i)| i.mixed(name)).collect();
-    Shape { types: inferences.iter().map(ColumnInference::decide).collect(), mixed }
+/// The columns' types over every value, and the text columns of mostly other values (a
+/// column given as text is not reported: the uploader said what it is).
+fn shape_of(job: &Job<'_>, inferences: &[ColumnInference]) -> Shape {
+    let mixed = (job.names.iter().zip(inferences).zip(job.forced))
+        .filter(|(_, forced)| forced.is_none())
+        .filter_map(|((name, i), _)| i.mixed(name))
+        .collect();
+    let types: Vec<InferredType> = inferences.iter().enumerate().map(|(k, i)| job.column_type(k, i)).collect();
+    let evidence = (inferences.iter().zip(&types).zip(job.forced)).map(|((i, t), given)| i.evidence(t, *given)).collect();
+    Shape { types, evidence, mixed }
 }
 
-/// The canonical Arrow schema for the inferred types (every column nullable).
+/// The refusal of a cell that is not a value of its column's given type.
+fn not_of_given_type(record: &Record<'_>, name: &str, given: &InferredType, cell: &str) -> ReadError {
+    at_record(record, format!("column {name:?} is given as {} but holds {cell:?}", given.dtype.as_str()))
+}
+
 /// What one worker of the pass keeps across its blocks.
 struct ConvertWorker<'a> {
     job: &'a Job<'a>,
@@ -440,22 +541,27 @@ impl ConvertWorker<'_> {
         encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
         let (job, schema, types) = (self.job, self.schema, self.types);
-        let mut inference = vec![ColumnInference::default(); job.width];
+        let mut inference = job.inferences();
         let mut rows = 0u64;
         let mut out =
             if encoding.load(Ordering::Relaxed) { Some(BlockEncoding::new(self.types, encoder)?) } else { None };
         let quality = &mut self.quality;
         let end = for_each_record(job, block, text_end, |record| {
-            check_record(record, job.width, job.limits)?;
+            check_record(record, job.width(), job.limits)?;
             rows += 1;
             match &mut out {
                 Some(encoding_block) => {
                     let mut fits = true;
-                    for (((inference, builder), cell), guess) in
-                        inference.iter_mut().zip(&mut encoding_block.builders).zip(record.iter()).zip(types)
+                    for (k, (((inference, builder), cell), guess)) in
+                        inference.iter_mut().zip(&mut encoding_block.builders).zip(record.iter()).zip(types).enumerate()
                     {
                         let observed = inference.observe_as(cell, guess);
-                        fits &= builder.append(cell, observed);
+                        if !builder.append(cell, observed) {
+                            if job.forced[k].is_some() {
+                                return Err(not_of_given_type(record, &job.names[k], guess, cell));
+                            }
+                            fits = false;
+                        }
                     }
                     if !fits {
                         encoding.store(false, Ordering::Relaxed);
@@ -468,6 +574,8 @@ impl ConvertWorker<'_> {
                         encoding_block.flush(schema, quality, per_batch)?;
                     }
                 }
+                // A cell not of its column's given type is refused by the pass that is run again
+                // (converting, with the same given types).
                 None => {
                     for ((inference, cell), guess) in inference.iter_mut().zip(record.iter()).zip(types) {
                         inference.observe_as(cell, guess);
@@ -571,7 +679,7 @@ fn convert_pass(
             }
         }
         let merged = (|| {
-            let mut inference = vec![ColumnInference::default(); job.width];
+            let mut inference = vec![ColumnInference::default(); job.width()];
             let mut rows = 0u64;
             let mut preview: Vec<PreviewRow> = Vec::with_capacity(PREVIEW_ROWS);
             for (k, block) in blocks.iter().enumerate() {

@@ -40,6 +40,23 @@ pub fn to_utf8(upload: &Path, spool_dir: &Path) -> Result<Utf8Text, IngestError>
     to_utf8_in_chunks(upload, spool_dir, CHUNK)
 }
 
+/// [`to_utf8`] of a text in the encoding `given` (the uploader's `encoding` hint), or detected
+/// when none is given. A byte-order mark of the given encoding is skipped; any other is text.
+pub fn to_utf8_from(upload: &Path, spool_dir: &Path, given: Option<&'static Encoding>) -> Result<Utf8Text, IngestError> {
+    let Some(encoding) = given else { return to_utf8(upload, spool_dir) };
+    let mut head = [0u8; 3];
+    let n = read_up_to(&mut File::open(upload).map_err(io)?, &mut head)?;
+    let bom = match Encoding::for_bom(&head[..n]) {
+        Some((with_bom, length)) if with_bom == encoding => length,
+        _ => 0,
+    };
+    if encoding == UTF_8 {
+        validate_utf8(upload, bom, CHUNK)?;
+        return Ok(Utf8Text { path: upload.to_path_buf(), skip: bom as u64, source_encoding: UTF_8, _temp: None });
+    }
+    transcode(upload, encoding, bom, spool_dir, CHUNK)
+}
+
 /// [`to_utf8`], reading `chunk` bytes at a time (small chunks let tests cross every boundary).
 pub(super) fn to_utf8_in_chunks(upload: &Path, spool_dir: &Path, chunk: usize) -> Result<Utf8Text, IngestError> {
     let mut head = [0u8; 3];

@@ -443,7 +443,7 @@ fn ingest(bytes: &[u8]) -> (Result<crate::ports::tables::IngestedTable, IngestEr
     let normalized = dir.path().join("n.parquet");
     let limits =
         IngestLimits { max_columns: 200, max_cell_bytes: 4096, max_row_bytes: 1 << 20, ..IngestLimits::default() };
-    let result = FileIngestor::new(dir.path().to_path_buf()).ingest(&upload, &normalized, &limits);
+    let result = FileIngestor::new(dir.path().to_path_buf()).ingest(&upload, &normalized, &limits, &Default::default());
     let rows = result.is_ok().then(|| {
         let file = std::fs::File::open(&normalized).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();

@@ -1,13 +1,18 @@
-//! File formats: reading uploads (CSV, Parquet; gzip, zstd, bzip2 or xz compressed or not) into
-//! the canonical typed table, and writing stored tables out (CSV).
+//! File formats: reading uploads (CSV, JSON Lines, JSON, Parquet, Arrow IPC, Excel; gzip, zstd,
+//! bzip2 or xz compressed or not) into the canonical typed table, and writing stored tables out.
 
+mod arrow_ingest;
+mod arrow_table;
 mod compressed;
+#[cfg(test)]
+mod cross_format_tests;
 mod csv_blocks;
 mod csv_columns;
 mod csv_export;
 mod csv_ingest;
 mod csv_records;
 mod encoding;
+mod excel_ingest;
 #[cfg(test)]
 mod fuzz_tests;
 mod json_ingest;
@@ -33,6 +38,7 @@ use async_trait::async_trait;
 
 use crate::domain::contracts::Contract;
 use crate::domain::contracts::check::{TableCheck, Violation};
+use crate::domain::read_hints::ReadHints;
 use crate::domain::records::{Compression, SourceFormat};
 use crate::ports::StoreError;
 use crate::ports::artifacts::{ArtifactStore, ByteStream};
@@ -46,7 +52,7 @@ const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 /// Bytes looked at to tell text from binary.
 const BINARY_PROBE: usize = 8 * 1024;
 
-/// The [`TableIngestor`] for CSV and Parquet uploads.
+/// The [`TableIngestor`] for every upload format.
 pub struct FileIngestor {
     spool_dir: PathBuf,
 }
@@ -69,16 +75,50 @@ impl FileIngestor {
         head: &[u8],
         normalized: &Path,
         limits: &IngestLimits,
+        hints: &ReadHints,
     ) -> Result<IngestedTable, IngestError> {
+        let typed = if head.starts_with(PARQUET_MAGIC) { Some("Parquet") } else { arrow_ingest::detect(head).map(|_| "Arrow") };
+        if let Some(typed) = typed
+            && !hints.dtypes.is_empty()
+        {
+            return Err(IngestError::Invalid(format!(
+                "dtypes applies to text files (CSV, JSON, spreadsheets): the columns of a {typed} file keep their types"
+            )));
+        }
         if head.starts_with(PARQUET_MAGIC) {
             return parquet_ingest::ingest_parquet(upload, normalized, limits);
+        }
+        if let Some(format) = arrow_ingest::detect(head) {
+            return arrow_ingest::ingest_arrow(upload, format, normalized, limits);
+        }
+        if arrow_ingest::is_feather_v1(head) {
+            return Err(IngestError::Invalid(
+                "the file is Feather version 1, which is not read: write it again as Feather version 2 (pyarrow's default) or Arrow IPC".into(),
+            ));
+        }
+        let mut reading = csv_ingest::CsvReading::from_hints(hints);
+        if let Some(format) = excel_ingest::detect(head, upload)? {
+            // Checked, then its sheet transcoded to CSV in the spool and read with the types of
+            // its cells (and the hints' `dtypes` and missing markers).
+            excel_ingest::check_container(upload, limits)?;
+            let mut spooled = self.spool_file()?;
+            let header = hints.header != Some(false);
+            let sheet = hints.sheet.as_deref();
+            let markers = reading.markers.as_ref();
+            let sheet_reading =
+                excel_ingest::transcode_to_csv(upload, format, sheet, header, markers, spooled.as_file_mut(), limits)?;
+            let reading = csv_ingest::CsvReading { dtypes: reading.dtypes, markers: reading.markers, ..sheet_reading };
+            let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
+            table.format = SourceFormat { table: format, compression: None };
+            return Ok(table);
         }
         if let Some(format) = json_ingest::detect(head) {
             // Transcoded to CSV in the spool (deleted when done), then read with that dialect.
             let mut spooled = self.spool_file()?;
             json_ingest::transcode_to_csv(upload, format, spooled.as_file_mut(), limits)?;
-            let dialect = sniff::Dialect { delimiter: b',', has_header: true, row_names: false };
-            let mut table = csv_ingest::ingest_csv_as(spooled.path(), normalized, limits, &self.spool_dir, dialect)?;
+            reading.dialect = Some(sniff::Dialect { delimiter: b',', has_header: true, row_names: false });
+            reading.encoding = None;
+            let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
             table.format = SourceFormat { table: format, compression: None };
             return Ok(table);
         }
@@ -93,12 +133,14 @@ impl FileIngestor {
                 ));
             }
         }
-        if !utf16 && memchr::memchr(0, head).is_some() {
+        // Text in UTF-16 holds NUL bytes; the `encoding` hint may say so when no mark does.
+        let wide = utf16 || reading.encoding.is_some_and(|e| e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE);
+        if !wide && memchr::memchr(0, head).is_some() {
             return Err(IngestError::Invalid(
-                "the file is binary (it contains NUL bytes): upload CSV or JSON Lines text or a Parquet file, compressed with gzip, zstd, bzip2 or xz or not".into(),
+                "the file is binary (it contains NUL bytes): upload CSV, JSON Lines or JSON text, a Parquet, Arrow IPC (Feather) or Excel file, compressed with gzip, zstd, bzip2 or xz or not".into(),
             ));
         }
-        csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir)
+        csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir, &reading)
     }
 }
 
@@ -115,10 +157,16 @@ fn read_head(path: &Path) -> Result<Vec<u8>, IngestError> {
 }
 
 impl TableIngestor for FileIngestor {
-    fn ingest(&self, upload: &Path, normalized: &Path, limits: &IngestLimits) -> Result<IngestedTable, IngestError> {
+    fn ingest(
+        &self,
+        upload: &Path,
+        normalized: &Path,
+        limits: &IngestLimits,
+        hints: &ReadHints,
+    ) -> Result<IngestedTable, IngestError> {
         let head = read_head(upload)?;
         let Some(compression) = Compression::detect(&head) else {
-            return self.ingest_table(upload, &head, normalized, limits);
+            return self.ingest_table(upload, &head, normalized, limits, hints);
         };
         // Decompressed into the spool (deleted when done), then read as any upload.
         let started = std::time::Instant::now();
@@ -137,7 +185,7 @@ impl TableIngestor for FileIngestor {
                 compression.name()
             )));
         }
-        let mut table = self.ingest_table(spooled.path(), &inner, normalized, limits)?;
+        let mut table = self.ingest_table(spooled.path(), &inner, normalized, limits, hints)?;
         table.format.compression = Some(compression);
         Ok(table)
     }

@@ -120,7 +120,7 @@ proptest! {
 
         let normalized = dir.path().join("n.parquet");
         let table = FileIngestor::new(dir.path().to_path_buf())
-            .ingest(&dir.path().join("t.csv"), &normalized, &IngestLimits::default())
+            .ingest(&dir.path().join("t.csv"), &normalized, &IngestLimits::default(), &Default::default())
             .unwrap();
         prop_assert_eq!(table.row_count as usize, rows);
         let dtypes: Vec<DType> = table.columns.iter().map(|c| c.dtype).collect();
@@ -172,7 +172,7 @@ fn normalized_files_delta_encode_integers_and_timestamps_and_compress_the_rest_w
     std::fs::write(dir.path().join("t.csv"), csv).unwrap();
     let normalized = dir.path().join("t.parquet");
     FileIngestor::new(dir.path().to_path_buf())
-        .ingest(&dir.path().join("t.csv"), &normalized, &IngestLimits::default())
+        .ingest(&dir.path().join("t.csv"), &normalized, &IngestLimits::default(), &Default::default())
         .unwrap();
 
     let reader = SerializedFileReader::new(std::fs::File::open(&normalized).unwrap()).unwrap();
@@ -227,7 +227,7 @@ fn a_wide_file_delta_encodes_only_its_first_64_integer_columns_and_reads_back_wh
     std::fs::write(dir.path().join("w.csv"), csv).unwrap();
     let normalized = dir.path().join("w.parquet");
     FileIngestor::new(dir.path().to_path_buf())
-        .ingest(&dir.path().join("w.csv"), &normalized, &IngestLimits::default())
+        .ingest(&dir.path().join("w.csv"), &normalized, &IngestLimits::default(), &Default::default())
         .unwrap();
     let reader = SerializedFileReader::new(std::fs::File::open(&normalized).unwrap()).unwrap();
     let group = reader.metadata().row_group(0);

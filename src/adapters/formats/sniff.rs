@@ -15,7 +15,7 @@
 
 use crate::domain::dtype::DType;
 use crate::domain::inference::{
-    ColumnInference, IntLiteral, is_missing, parse_bool, parse_datetime, parse_float, parse_int,
+    ColumnInference, IntLiteral, is_missing, parse_bool, parse_datetime, parse_day_month, parse_float, parse_int,
 };
 
 pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
@@ -51,8 +51,24 @@ fn sample_records(sample: &[u8], delimiter: u8, truncated: bool) -> Vec<Vec<Stri
     out
 }
 
-/// Detects the delimiter and the header from the first bytes of the file.
+/// [`detect_with`] with nothing given.
+#[cfg(test)]
 pub fn detect(sample: &[u8], truncated: bool) -> Dialect {
+    detect_with(sample, truncated, None, None)
+}
+
+/// Detects the delimiter and the header from the first bytes of the file, except those given
+/// (the uploader's hints). With no header there are no row names.
+pub fn detect_with(sample: &[u8], truncated: bool, delimiter: Option<u8>, header: Option<bool>) -> Dialect {
+    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(sample, truncated));
+    let records = sample_records(sample, delimiter, truncated);
+    if header != Some(false) && has_row_names(&records) {
+        return Dialect { delimiter, has_header: true, row_names: true };
+    }
+    Dialect { delimiter, has_header: header.unwrap_or_else(|| has_header(&records)), row_names: false }
+}
+
+fn detect_delimiter(sample: &[u8], truncated: bool) -> u8 {
     let mut best: Option<(f64, usize, u8)> = None;
     for delimiter in DELIMITERS {
         let records = sample_records(sample, delimiter, truncated);
@@ -68,12 +84,7 @@ pub fn detect(sample: &[u8], truncated: bool) -> Dialect {
             best = Some((share, width, delimiter));
         }
     }
-    let delimiter = best.map_or(b',', |(_, _, d)| d);
-    let records = sample_records(sample, delimiter, truncated);
-    if has_row_names(&records) {
-        return Dialect { delimiter, has_header: true, row_names: true };
-    }
-    Dialect { delimiter, has_header: has_header(&records), row_names: false }
+    best.map_or(b',', |(_, _, d)| d)
 }
 
 /// True when the first record has one field fewer than every other record (of which there is
@@ -101,7 +112,7 @@ fn fits(dtype: DType, value: &str) -> bool {
         DType::Int64 => matches!(parse_int(value), IntLiteral::Value(_)),
         DType::Float64 => parse_float(value).is_some(),
         DType::Bool => parse_bool(value).is_some(),
-        DType::Datetime64 => parse_datetime(value).is_some(),
+        DType::Datetime64 => parse_datetime(value).is_some() || parse_day_month(value).is_some(),
         DType::Object | DType::Category => true,
     }
 }

@@ -163,7 +163,18 @@ impl From<&ColumnSchema> for ColumnDto {
 
 #[derive(Object, Debug)]
 pub struct ColumnList {
-    pub columns: Vec<ColumnDto>,
+    pub columns: Vec<ListedColumn>,
+}
+
+/// A column of the schema, with the evidence for its type when asked (`evidence=true`).
+#[derive(Object, Debug, Clone)]
+pub struct ListedColumn {
+    pub name: String,
+    /// `int64`, `float64`, `object`, `bool`, `datetime64` or `category`.
+    pub dtype: String,
+    /// Only with `evidence=true`, and only for versions uploaded since evidence is recorded.
+    #[oai(skip_serializing_if_is_none)]
+    pub evidence: Option<super::evidence::TypeEvidenceDto>,
 }
 
 #[derive(Object, Debug)]
@@ -367,13 +378,27 @@ impl DatasetsApi {
         /// The version: a number, or `latest` (default).
         #[oai(default)]
         version: Query<VersionParam>,
+        /// `true`: each column gains `evidence`, why it has its type (docs/type-inference.md,
+        /// "Evidence").
+        #[oai(default)]
+        evidence: Query<bool>,
         /// Tags of copies the client holds: the current one answers `304`.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
     ) -> Result<Tagged<ColumnList>, ApiError> {
         let (_, v) = app.dataset_version(&auth.0, DatasetId(dataset_id.0), &version.0.0).await?;
-        let columns = ColumnList { columns: v.columns.iter().map(Into::into).collect() };
-        Ok(Tagged::by_content(columns, if_none_match.0.as_deref()))
+        let recorded = v.type_evidence.as_deref().filter(|e| evidence.0 && e.len() == v.columns.len());
+        let columns = v
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(k, c)| ListedColumn {
+                name: c.name.clone(),
+                dtype: c.dtype.as_str().to_string(),
+                evidence: recorded.map(|e| (&e[k]).into()),
+            })
+            .collect();
+        Ok(Tagged::by_content(ColumnList { columns }, if_none_match.0.as_deref()))
     }
 
     /// Get the quality report

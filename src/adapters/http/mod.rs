@@ -41,6 +41,7 @@ pub mod datasets;
 pub mod diff;
 pub mod download;
 pub mod errors;
+pub mod evidence;
 pub mod idempotency;
 pub mod limits;
 pub mod lineage;

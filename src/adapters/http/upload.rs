@@ -25,6 +25,7 @@ use super::limits::HttpLimits;
 use super::text::rule_schema;
 use crate::app::ingest::{SpooledUpload, Uploaded};
 use crate::app::{App, AppError};
+use crate::domain::read_hints::{BadHint, ReadHints};
 use crate::domain::names::{DESCRIPTION_RULE, NAME_RULE, REQUIRED_DESCRIPTION_RULE, TextRule, uploaded_file_name};
 
 /// Longest text form field, in bytes.
@@ -50,6 +51,10 @@ enum FieldKind {
     Format(&'static str),
     /// `true` or `false`.
     Flag,
+    /// `true` or `false`, with this default (none: detected).
+    FlagDefault(Option<bool>),
+    /// Free text.
+    Plain,
     /// Text under one of the domain's rules.
     Text(TextRule),
 }
@@ -63,9 +68,29 @@ impl FieldKind {
                 default: Some(serde_json::Value::Bool(false)),
                 ..MetaSchema::new("boolean")
             })),
+            FieldKind::FlagDefault(default) => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                description: Some(description),
+                default: default.map(serde_json::Value::Bool),
+                ..MetaSchema::new("boolean")
+            })),
+            FieldKind::Plain => string_schema(None, description),
             FieldKind::Text(rule) => MetaSchemaRef::Inline(Box::new(rule_schema(rule, Some(description)))),
         }
     }
+}
+
+/// A `true`/`false` field whose absence means `true`.
+fn flag_default_true() -> FieldKind {
+    FieldKind::FlagDefault(Some(true))
+}
+
+/// A `true`/`false` field whose absence means "detect".
+fn flag_default_none() -> FieldKind {
+    FieldKind::FlagDefault(None)
+}
+
+fn text_plain() -> FieldKind {
+    FieldKind::Plain
 }
 
 fn format(f: &'static str) -> FieldKind {
@@ -123,7 +148,14 @@ multipart_form!(
         ("project_id", format("uuid"), "UUID of the owning project."),
         ("name", text(NAME_RULE), "Human-readable dataset name."),
         ("description", text(DESCRIPTION_RULE), "Optional description."),
-        ("file", format("binary"), "The CSV or Parquet file to upload."),
+        ("file", format("binary"), "The file to upload: CSV, JSON Lines, JSON, Parquet, Arrow IPC (Feather) or a spreadsheet, compressed with gzip, zstd, bzip2 or xz or not."),
+        ("dtypes", format("json"), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
+        ("na_values", format("json"), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
+        ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
+        ("delimiter", text_plain(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
+        ("encoding", text_plain(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
+        ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
+        ("sheet", text_plain(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
 );
 
@@ -133,12 +165,24 @@ multipart_form!(
     required: ["description", "file"],
     fields: [
         ("description", text(REQUIRED_DESCRIPTION_RULE), "Description of what changed in this version."),
-        ("file", format("binary"), "The CSV or Parquet file."),
+        ("file", format("binary"), "The file: CSV, JSON Lines, JSON, Parquet, Arrow IPC (Feather) or a spreadsheet, compressed with gzip, zstd, bzip2 or xz or not."),
         (
             "skip_if_unchanged",
             flag(),
             "`true`: when the file's table equals the latest version's (the same `content_hash`), store nothing and answer 200 with the latest version and `unchanged: true`."
         ),
+        (
+            "reuse_hints",
+            flag(),
+            "`true`: read the file with the hints the latest version was read with (`hints` on the version); hints given in this form replace those of the same name."
+        ),
+        ("dtypes", format("json"), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
+        ("na_values", format("json"), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
+        ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
+        ("delimiter", text_plain(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
+        ("encoding", text_plain(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
+        ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
+        ("sheet", text_plain(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
 );
 
@@ -285,8 +329,23 @@ pub async fn read_form(
             text.insert(name, value);
         }
     }
-    let file = file.ok_or_else(|| ApiError::bad_request("the form field `file` is required"))?;
+    let mut file = file.ok_or_else(|| ApiError::bad_request("the form field `file` is required"))?;
+    file.hints = read_hints(&text).map_err(|e| ApiError::bad_request(format!("the form field `{}`: {}", e.field, e.reason)))?;
     Ok(ReceivedForm { text, file })
+}
+
+/// The read hints among a form's text fields (see [`ReadHints`]).
+fn read_hints(text: &HashMap<String, String>) -> Result<ReadHints, BadHint> {
+    let field = |name: &str| text.get(name).map(String::as_str);
+    Ok(ReadHints {
+        dtypes: field("dtypes").map(ReadHints::parse_dtypes).transpose()?.unwrap_or_default(),
+        na_values: field("na_values").map(ReadHints::parse_na_values).transpose()?,
+        keep_default_na: field("keep_default_na").map(|v| ReadHints::parse_flag("keep_default_na", v)).transpose()?,
+        delimiter: field("delimiter").map(ReadHints::parse_delimiter).transpose()?,
+        encoding: field("encoding").map(ReadHints::parse_encoding).transpose()?,
+        header: field("header").map(|v| ReadHints::parse_flag("header", v)).transpose()?,
+        sheet: field("sheet").map(ReadHints::parse_sheet).transpose()?,
+    })
 }
 
 async fn read_text(field: poem::web::Field, name: &str, idle: Duration) -> Result<String, FormError> {
@@ -335,5 +394,5 @@ async fn spool(
         out.write_all(&buf[..n]).await.map_err(internal)?;
     }
     out.flush().await.map_err(internal)?;
-    Ok(SpooledUpload { path, size, sha256: hex::encode(hasher.finalize()), file_name })
+    Ok(SpooledUpload { path, size, sha256: hex::encode(hasher.finalize()), file_name, hints: ReadHints::default() })
 }

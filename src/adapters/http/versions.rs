@@ -18,6 +18,7 @@ use super::upload::{ReceivedForm, UploadAnswer, UploadVersionForm};
 use crate::app::App;
 use crate::app::ingest::VersionOptions;
 use crate::domain::ids::{DatasetId, VersionId};
+use crate::domain::read_hints::ReadHints;
 use crate::domain::records::{Page, VersionSummary};
 
 #[derive(Object, Debug)]
@@ -111,6 +112,45 @@ pub struct VersionDetail {
     /// had none).
     #[oai(nullable)]
     pub contract: Option<ContractResultDto>,
+    /// The hints the upload was read with (its form's `dtypes`, `na_values`,
+    /// `keep_default_na`, `delimiter`, `encoding`, `header`, `sheet`); `{}` when none was
+    /// given. `reuse_hints=true` on the next upload reads it with these.
+    pub hints: ReadHintsDto,
+}
+
+/// An upload's read hints; a hint not given is absent.
+#[derive(Object, Debug, Default)]
+pub struct ReadHintsDto {
+    /// Column name → dtype.
+    #[oai(skip_serializing_if_is_none)]
+    pub dtypes: Option<std::collections::BTreeMap<String, String>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub na_values: Option<Vec<String>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub keep_default_na: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
+    pub delimiter: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub encoding: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub header: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
+    pub sheet: Option<String>,
+}
+
+impl From<ReadHints> for ReadHintsDto {
+    fn from(h: ReadHints) -> Self {
+        Self {
+            dtypes: (!h.dtypes.is_empty())
+                .then(|| h.dtypes.into_iter().map(|(name, dtype)| (name, dtype.as_str().to_string())).collect()),
+            na_values: h.na_values,
+            keep_default_na: h.keep_default_na,
+            delimiter: h.delimiter.map(String::from),
+            encoding: h.encoding,
+            header: h.header,
+            sheet: h.sheet,
+        }
+    }
 }
 
 fn default_version_limit() -> u64 {
@@ -153,8 +193,10 @@ impl VersionsApi {
 
     /// Upload a new version
     ///
-    /// Uploads a CSV or Parquet file (`multipart/form-data`) as the next version of the
-    /// dataset. Versions are numbered 0, 1, 2, … per dataset.
+    /// Uploads a file (`multipart/form-data`) as the next version of the dataset: CSV, JSON
+    /// Lines, JSON, Parquet, Arrow IPC (Feather) or a spreadsheet, compressed or not; read as
+    /// its hints say (`reuse_hints=true`: those of the latest version). Versions are numbered
+    /// 0, 1, 2, … per dataset.
     #[oai(path = "/api/datasets/:dataset_id/versions", method = "post", operation_id = "upload_dataset_version")]
     async fn new_version(
         &self,
@@ -177,8 +219,11 @@ impl VersionsApi {
     ) -> Result<UploadAnswer<NewVersionResult>, ApiError> {
         let upload = async |form: ReceivedForm| {
             let description = form.field("description").map(str::to_string);
-            let options =
-                VersionOptions { skip_if_unchanged: form.flag("skip_if_unchanged")?, if_match: if_match.0.clone() };
+            let options = VersionOptions {
+                skip_if_unchanged: form.flag("skip_if_unchanged")?,
+                if_match: if_match.0.clone(),
+                reuse_hints: form.flag("reuse_hints")?,
+            };
             Ok(app
                 .upload_version(&auth.0, DatasetId(dataset_id.0), description.as_deref(), form.file, &options)
                 .await?)
@@ -225,6 +270,7 @@ impl VersionsApi {
             sha256: v.original.sha256.clone(),
             content_hash: s.content_hash.unwrap_or_default(),
             contract: v.contract.map(Into::into),
+            hints: v.read_hints.into(),
         };
         Ok(Tagged::by_content(detail, if_none_match.0.as_deref()))
     }

@@ -172,6 +172,8 @@ pub(super) struct VersionDocuments {
     quality: String,
     preview: String,
     contract: Option<String>,
+    read_hints: Option<String>,
+    type_evidence: String,
 }
 
 pub(super) fn version_documents(v: &NewVersion) -> Result<VersionDocuments, StoreError> {
@@ -187,6 +189,15 @@ pub(super) fn version_documents(v: &NewVersion) -> Result<VersionDocuments, Stor
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| StoreError::other_caused_by("encoding the contract result", e))?,
+        read_hints: match v.read_hints.is_empty() {
+            true => None,
+            false => Some(
+                serde_json::to_string(&v.read_hints)
+                    .map_err(|e| StoreError::other_caused_by("encoding the read hints", e))?,
+            ),
+        },
+        type_evidence: serde_json::to_string(&v.type_evidence)
+            .map_err(|e| StoreError::other_caused_by("encoding the type evidence", e))?,
     })
 }
 
@@ -209,6 +220,8 @@ pub(super) fn version_row(v: &NewVersion, number: i64, documents: &VersionDocume
         sha256: Set(Some(v.original.sha256.clone())),
         content_hash: Set(Some(v.content_hash.clone())),
         contract_result: Set(documents.contract.clone()),
+        read_hints: Set(documents.read_hints.clone()),
+        type_evidence: Set(Some(documents.type_evidence.clone())),
     }
 }
 
@@ -239,5 +252,18 @@ pub(super) fn version_from(
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| corrupt_json("contract result", e))?,
+        read_hints: m
+            .read_hints
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt_json("read hints", e))?
+            .unwrap_or_default(),
+        type_evidence: m
+            .type_evidence
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt_json("type evidence", e))?,
     })
 }

@@ -151,6 +151,12 @@ pub mod version {
         /// How the version fared against its dataset's contract, JSON (migration 011).
         #[sea_orm(column_type = "Text", nullable)]
         pub contract_result: Option<String>,
+        /// The hints the upload was read with, JSON; null when none was given (migration 012).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub read_hints: Option<String>,
+        /// Why each column has its type, JSON; null before it was recorded (migration 012).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub type_evidence: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,11 +16,14 @@ fn dtype(values: &[&str]) -> DType {
 
 #[test]
 fn merging_the_inferences_of_two_parts_equals_inferring_the_whole_column() {
-    let columns: [&[&str]; 7] = [
+    let columns: [&[&str]; 10] = [
         &["1", "2", "NA", "3", "x"],
         &["1", "2.5", "", "7"],
         &["2024-01-01", "2024-01-02", "2024-01-03T10:00"],
         &["2024-01-01", "", "2024/01/02"],
+        &["01/02/2020", "13/02/2020", "", "05/05/2020"],
+        &["01/02/2020", "02/13/2020", "1/1/2020"],
+        &["01/02/2020", "13/02/2020", "02/13/2020"],
         &["yes", "no", "TRUE", "maybe"],
         &["a", "b", "a", "b", "a", "c"],
         &["a", "b", "c", "d"],
@@ -189,11 +192,39 @@ fn booleans_accept_true_false_yes_no_in_any_case() {
 fn iso_dates_and_datetimes_are_datetime64() {
     assert_eq!(
         infer(&["2025-01-02", "2024-02-29"]),
-        InferredType { dtype: DType::Datetime64, temporal: Some(TemporalKind::Date) }
+        InferredType { dtype: DType::Datetime64, temporal: Some(TemporalKind::Date), order: None }
     );
     assert_eq!(infer(&["2025-01-02T10:00:00", "2025-01-02 11:30"]).temporal, Some(TemporalKind::Naive));
     assert_eq!(infer(&["2025-01-02T10:00:00Z", "2025-01-02T10:00:00+02:00"]).temporal, Some(TemporalKind::Utc));
     assert_eq!(infer(&["2025/01/02", "2025/12/31"]).temporal, Some(TemporalKind::Date));
+}
+
+#[test]
+fn a_value_past_12_decides_the_day_month_order_and_a_column_that_never_decides_stays_text() {
+    let day_first = infer(&["01/02/2020", "13/02/2020", "", "5/5/2020"]);
+    assert_eq!(
+        day_first,
+        InferredType { dtype: DType::Datetime64, temporal: Some(TemporalKind::Date), order: Some(DayMonthOrder::DayFirst) }
+    );
+    let month_first = infer(&["01/02/2020 10:00", "02/13/2020 23:59:59"]);
+    assert_eq!((month_first.order, month_first.temporal), (Some(DayMonthOrder::MonthFirst), Some(TemporalKind::Naive)));
+    assert_eq!(dtype(&["01/02/2020", "03/04/2020", "12/12/2020"]), DType::Object, "ambiguous throughout");
+    assert_eq!(dtype(&["13/01/2020", "01/13/2020", "02/03/2020"]), DType::Object, "contradictory");
+    assert_eq!(dtype(&["13/01/2020", "2020-01-14"]), DType::Object, "two families");
+    assert_eq!(dtype(&["13/01/2020", "13/01/2020 10:00"]), DType::Object, "with and without times");
+}
+
+#[test]
+fn a_column_converted_in_its_decided_order_reads_every_value_in_that_order() {
+    let day_first = infer(&["13/02/2020", "01/02/2020"]);
+    let mut c = ColumnInference::default();
+    let read: Vec<Observed> = ["01/02/2020", "13/02/2020"].iter().map(|v| c.observe_as(v, &day_first)).collect();
+    let days = |d: i32| Observed::Datetime(Temporal::Date(d));
+    // 2020-02-01 and 2020-02-13: 18293 and 18305 days after 1970-01-01.
+    assert_eq!(read, [days(18_293), days(18_305)]);
+    assert_eq!(c.decide(), day_first);
+    // Read alone, an ambiguous value has no value.
+    assert_eq!(ColumnInference::default().observe("01/02/2020"), Observed::AmbiguousDate);
 }
 
 #[test]

@@ -17,17 +17,113 @@ pub enum DateFamily {
     SlashDate,
     /// `YYYY/MM/DD HH:MM`, optional `:SS`, optional fraction.
     SlashDateTime,
+    /// `D/M/YYYY` or `M/D/YYYY` (day and month of one or two digits): which one, the column's
+    /// values decide ([`DayMonthOrder`]).
+    DayMonthDate,
+    /// As [`DateFamily::DayMonthDate`] then a space and a time as in
+    /// [`DateFamily::SlashDateTime`].
+    DayMonthDateTime,
 }
 
 impl DateFamily {
     /// How a column of this family is stored.
     pub fn temporal_kind(self) -> TemporalKind {
         match self {
-            DateFamily::IsoDate | DateFamily::SlashDate => TemporalKind::Date,
-            DateFamily::IsoDateTime | DateFamily::SlashDateTime => TemporalKind::Naive,
+            DateFamily::IsoDate | DateFamily::SlashDate | DateFamily::DayMonthDate => TemporalKind::Date,
+            DateFamily::IsoDateTime | DateFamily::SlashDateTime | DateFamily::DayMonthDateTime => TemporalKind::Naive,
             DateFamily::IsoDateTimeZoned => TemporalKind::Utc,
         }
     }
+
+    /// The format's pattern, as the type evidence shows it (`order` for the day/month
+    /// families).
+    pub fn pattern(self, order: Option<DayMonthOrder>) -> &'static str {
+        use DayMonthOrder::{DayFirst, MonthFirst};
+        match (self, order) {
+            (DateFamily::IsoDate, _) => "YYYY-MM-DD",
+            (DateFamily::IsoDateTime, _) => "YYYY-MM-DD HH:MM:SS",
+            (DateFamily::IsoDateTimeZoned, _) => "YYYY-MM-DD HH:MM:SS±HH:MM",
+            (DateFamily::SlashDate, _) => "YYYY/MM/DD",
+            (DateFamily::SlashDateTime, _) => "YYYY/MM/DD HH:MM:SS",
+            (DateFamily::DayMonthDate, Some(DayFirst)) => "DD/MM/YYYY",
+            (DateFamily::DayMonthDate, Some(MonthFirst)) => "MM/DD/YYYY",
+            (DateFamily::DayMonthDate, None) => "DD/MM/YYYY or MM/DD/YYYY",
+            (DateFamily::DayMonthDateTime, Some(DayFirst)) => "DD/MM/YYYY HH:MM:SS",
+            (DateFamily::DayMonthDateTime, Some(MonthFirst)) => "MM/DD/YYYY HH:MM:SS",
+            (DateFamily::DayMonthDateTime, None) => "DD/MM/YYYY or MM/DD/YYYY HH:MM:SS",
+        }
+    }
+}
+
+/// Which of a `NN/NN/YYYY` date's first two numbers is the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DayMonthOrder {
+    /// `DD/MM/YYYY`, as in most of the world.
+    DayFirst,
+    /// `MM/DD/YYYY`, as in the United States.
+    MonthFirst,
+}
+
+/// A `D/M/YYYY`-shaped value: what it is under each order in which it is a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayMonthDate {
+    pub day_first: Option<Temporal>,
+    pub month_first: Option<Temporal>,
+    pub family: DateFamily,
+}
+
+impl DayMonthDate {
+    pub fn value(&self, order: DayMonthOrder) -> Option<Temporal> {
+        match order {
+            DayMonthOrder::DayFirst => self.day_first,
+            DayMonthOrder::MonthFirst => self.month_first,
+        }
+    }
+
+    /// The value when the order does not matter: the only one, or the same under both
+    /// (`05/05/2020`).
+    pub fn unambiguous(&self) -> Option<Temporal> {
+        match (self.day_first, self.month_first) {
+            (Some(v), None) | (None, Some(v)) => Some(v),
+            (Some(a), Some(b)) if a == b => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// Reads `A/B/YYYY`, optionally followed by a space and `HH:MM[:SS[.fraction]]`, where `A` and
+/// `B` are numbers of one or two digits: the value when `A` is the day and `B` the month, and
+/// when `B` is the day and `A` the month (`None` for an order that gives no date). `None` when
+/// the text has another shape or is a date under neither order.
+pub fn parse_day_month(cell: &str) -> Option<DayMonthDate> {
+    let s = trim(cell).as_bytes();
+    let first = s.iter().take(3).position(|&b| b == b'/')?;
+    let second = first + 1 + s[first + 1..].iter().take(3).position(|&b| b == b'/')?;
+    let (a, b) = (&s[..first], &s[first + 1..second]);
+    if !(1..=2).contains(&a.len()) || !(1..=2).contains(&b.len()) || s.len() < second + 5 {
+        return None;
+    }
+    let year = digits(&s[second + 1..second + 5])?;
+    let (a, b) = (digits(a)?, digits(b)?);
+    let rest = &s[second + 5..];
+    let time = match rest.split_first() {
+        None => None,
+        Some((b' ', time)) => match parse_time(time)? {
+            (micros, []) => Some(micros),
+            _ => return None,
+        },
+        Some(_) => return None,
+    };
+    let at = |day: u32, month: u32| {
+        let days = days_since_epoch(year, month, day)?;
+        match time {
+            None => i32::try_from(days).ok().map(Temporal::Date),
+            Some(micros) => Some(Temporal::Micros(days * MICROS_PER_DAY + micros)),
+        }
+    };
+    let family = if time.is_some() { DateFamily::DayMonthDateTime } else { DateFamily::DayMonthDate };
+    let date = DayMonthDate { day_first: at(a, b), month_first: at(b, a), family };
+    (date.day_first.is_some() || date.month_first.is_some()).then_some(date)
 }
 
 /// A parsed date or time, as the value stored for it.
@@ -237,6 +333,28 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-02").unwrap().1, Temporal::Date(1));
         assert_eq!(parse_datetime("1969-12-31").unwrap().1, Temporal::Date(-1));
         assert_eq!(parse_datetime("0001-01-01").unwrap().1, Temporal::Date(-719_162));
+    }
+
+    #[test]
+    fn day_month_dates_are_read_under_each_order_that_gives_a_date() {
+        use DayMonthOrder::{DayFirst, MonthFirst};
+        let day = |y, m, d| Temporal::Date(i32::try_from(days_since_epoch(y, m, d).unwrap()).unwrap());
+        let both = parse_day_month("01/02/2020").unwrap();
+        assert_eq!((both.value(DayFirst), both.value(MonthFirst)), (Some(day(2020, 2, 1)), Some(day(2020, 1, 2))));
+        assert_eq!(both.unambiguous(), None);
+        let day_first = parse_day_month("13/01/2020").unwrap();
+        assert_eq!((day_first.day_first, day_first.month_first), (Some(day(2020, 1, 13)), None));
+        assert_eq!(day_first.unambiguous(), Some(day(2020, 1, 13)));
+        let month_first = parse_day_month("1/13/2020").unwrap();
+        assert_eq!((month_first.day_first, month_first.month_first), (None, Some(day(2020, 1, 13))));
+        assert_eq!(parse_day_month("5/5/2020").unwrap().unambiguous(), Some(day(2020, 5, 5)));
+        let timed = parse_day_month("31/12/1999 23:59:30").unwrap();
+        assert_eq!(timed.family, DateFamily::DayMonthDateTime);
+        let micros = days_since_epoch(1999, 12, 31).unwrap() * MICROS_PER_DAY + (23 * 3600 + 59 * 60 + 30) * 1_000_000;
+        assert_eq!(timed.day_first, Some(Temporal::Micros(micros)));
+        for bad in ["13/13/2020", "32/01/2020", "001/02/2020", "1/2/20", "1/2/2020T10:00", "1/2/2020 25:00", "1-2-2020", "2020/01/02"] {
+            assert_eq!(parse_day_month(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The literals a text cell may be read as: integers ([`parse_int`]), floats
-//! ([`parse_float`]), booleans ([`parse_bool`]) and dates and times ([`parse_datetime`]).
+//! ([`parse_float`]), booleans ([`parse_bool`]) and dates and times ([`parse_datetime`],
+//! [`parse_day_month`]).
 //! Each parser trims the cell first; each accepts exactly the grammar its doc comment states.
 
 mod datetime;
 mod float;
 mod int;
 
-pub use datetime::{DateFamily, Temporal, parse_datetime};
+pub use datetime::{DateFamily, DayMonthDate, DayMonthOrder, Temporal, parse_datetime, parse_day_month};
 pub use float::parse_float;
 pub use int::{IntLiteral, parse_int};
 

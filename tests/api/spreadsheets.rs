@@ -1,0 +1,61 @@
+//! Excel workbooks: read by content with the types of their cells, a sheet picked by name,
+//! kept as uploaded.
+
+use poem::test::{TestForm, TestFormField};
+use rust_xlsxwriter::Workbook;
+
+use crate::helpers::{dtypes, pairs, spawn_app, uuid_of};
+
+#[tokio::test]
+async fn a_workbook_exported_by_the_server_uploads_back_as_the_same_table() {
+    let app = spawn_app().await;
+    let csv = b"id,amount,city,day,ok\n1,10.5,Paris,2024-01-02,true\n2,,Lyon,2024-01-03,false\n3,7.25,Paris,,true\n4,1,Paris,2024-01-05,\n";
+    let plain = app.upload_ok("Plain", csv).await;
+    let id = uuid_of(&plain["dataset_id"]);
+    let xlsx = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=xlsx")).await;
+    assert_eq!(xlsx.status.as_u16(), 200);
+    let again = app.upload_ok("From Excel", &xlsx.body).await;
+    let again_id = uuid_of(&again["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{again_id}/columns")).await.expect(200);
+    assert_eq!(
+        dtypes(&columns),
+        pairs(&[("id", "int64"), ("amount", "float64"), ("city", "object"), ("day", "datetime64"), ("ok", "bool")])
+    );
+    assert_eq!(again["content_hash"], plain["content_hash"], "the same table");
+    let original = app.get(&app.admin_key, &format!("/api/datasets/{again_id}/download?format=original")).await;
+    assert_eq!(&original.body[..], &xlsx.body[..]);
+    assert_eq!(original.headers["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+}
+
+#[tokio::test]
+async fn the_sheet_field_picks_a_sheet_and_an_unknown_sheet_is_refused_with_the_names() {
+    let app = spawn_app().await;
+    let mut book = Workbook::new();
+    book.add_worksheet().set_name("Summary").unwrap().write_string(0, 0, "total").unwrap();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Rows").unwrap();
+    sheet.write_string(0, 0, "code").unwrap();
+    sheet.write_string(0, 1, "n").unwrap();
+    for r in 1..=3u32 {
+        sheet.write_string(r, 0, format!("00{r}")).unwrap();
+        sheet.write_number(r, 1, f64::from(r * 10)).unwrap();
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let project = app.create_project(&app.admin_key, "Sheets").await;
+    let upload = |sheet: &'static str| {
+        TestForm::new()
+            .text("project_id", project.to_string())
+            .text("name", "Workbook")
+            .text("sheet", sheet)
+            .field(TestFormField::bytes(bytes.clone()).name("file").filename("book.xlsx"))
+    };
+    let up = app.post_form(&app.admin_key, "/api/datasets/upload", upload("Rows")).await.expect(201);
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(dtypes(&columns), pairs(&[("code", "object"), ("n", "int64")]));
+    let csv = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=csv")).await;
+    assert_eq!(csv.text().replace("\r\n", "\n"), "code,n\n001,10\n002,20\n003,30\n");
+    let refused = app.post_form(&app.admin_key, "/api/datasets/upload", upload("Nope")).await;
+    let message = refused.expect_error(422, "unprocessable_file");
+    assert!(message.contains("Summary, Rows"), "{message}");
+}
