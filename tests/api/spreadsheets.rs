@@ -19,7 +19,7 @@ async fn a_workbook_exported_by_the_server_uploads_back_as_the_same_table() {
     let columns = app.get(&app.admin_key, &format!("/api/datasets/{again_id}/columns")).await.expect(200);
     assert_eq!(
         dtypes(&columns),
-        pairs(&[("id", "int64"), ("amount", "float64"), ("city", "object"), ("day", "datetime64"), ("ok", "bool")])
+        pairs(&[("id", "int64"), ("amount", "float64"), ("city", "category"), ("day", "datetime64"), ("ok", "bool")])
     );
     assert_eq!(again["content_hash"], plain["content_hash"], "the same table");
     let original = app.get(&app.admin_key, &format!("/api/datasets/{again_id}/download?format=original")).await;
