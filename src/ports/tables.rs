@@ -89,9 +89,9 @@ pub struct IngestedTable {
 /// Turns an uploaded file into the normalized Parquet copy.
 ///
 /// Contract: decides the format by content (CSV, JSON, Parquet, Arrow IPC, spreadsheets;
-/// compressed or not), reads it as the uploader's `hints` say (a hint that does not apply to
-/// the format is ignored; one that names what the file lacks, such as a column or a sheet, is
-/// an [`IngestError::Invalid`]), reads every row in bounded memory, writes the canonical typed
+/// compressed or not), reads it as the uploader's `hints` say (a text hint on a typed file, such
+/// as a delimiter on a Parquet file, is ignored; `dtypes` on a typed file, or a hint naming
+/// what the file lacks, such as a column or a sheet, is an [`IngestError::Invalid`]), reads every row in bounded memory, writes the canonical typed
 /// Parquet file to `normalized`, and computes the schema, the quality report and the preview
 /// on the way. CPU-bound and blocking: call it from a blocking thread. On
 /// error, `normalized` may hold a partial file that the caller deletes.

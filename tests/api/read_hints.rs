@@ -70,6 +70,15 @@ async fn malformed_hints_are_refused_before_the_file_is_read() {
 }
 
 #[tokio::test]
+async fn empty_hint_fields_are_hints_not_given() {
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "Hints").await;
+    let fields = ["dtypes", "na_values", "keep_default_na", "delimiter", "encoding", "header", "sheet"].map(|f| (f, ""));
+    let up = upload_with(&app, project, ZIPS, &fields).await.expect(201);
+    assert_eq!(dtypes(&columns(&app, &up).await), pairs(&[("zip", "int64"), ("score", "float64")]));
+}
+
+#[tokio::test]
 async fn na_values_add_markers_and_keep_default_na_false_keeps_na_as_a_country_code() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "Hints").await;

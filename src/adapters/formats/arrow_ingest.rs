@@ -4,9 +4,10 @@
 //! Arrow's reader trusts the lengths a file declares: it allocates a message's whole body,
 //! and each compressed buffer's declared uncompressed size, before reading them. So the
 //! messages are walked first ([`check_messages`]) and every declared length is checked against
-//! the file: metadata and bodies must lie inside it, a batch may claim no more rows than
-//! [`plausible_rows`](super::arrow_table::plausible_rows), and the declared uncompressed sizes
-//! of one batch may add up to at most `MAX_DECOMPRESSED_BYTES`. Then the stream is read with
+//! the file: metadata and bodies must lie inside it, the batches together may claim no more
+//! rows than [`plausible_rows`](super::arrow_table::plausible_rows), and the uncompressed sizes
+//! declared by all compressed buffers together may add up to at most `MAX_DECOMPRESSED_BYTES`
+//! and, past 16 MiB, `MAX_DECOMPRESSION_RATIO` times the file. Then the stream is read with
 //! Arrow's reader (which validates every array). An IPC file is its stream between a magic (padded to
 //! 8 or 64 bytes) and a footer; it is read as that stream, so the footer's own offsets are
 //! never followed.
@@ -31,6 +32,8 @@ const CONTINUATION: [u8; 4] = [0xFF; 4];
 const FEATHER_V1_MAGIC: &[u8; 4] = b"FEA1";
 /// Longest metadata of one message: a schema of the column limit's fields fits many times.
 const MAX_METADATA_BYTES: usize = 64 << 20;
+/// Uncompressed bytes allowed before the ratio guard applies (as for compressed uploads).
+const RATIO_GRACE_BYTES: u64 = 16 << 20;
 
 fn input(format: TableFormat) -> TypedInput {
     let label = if format == TableFormat::ArrowFile { "Arrow IPC" } else { "Arrow IPC stream" };
@@ -38,16 +41,21 @@ fn input(format: TableFormat) -> TypedInput {
 }
 
 /// The Arrow format whose first bytes are `head`: a file by its magic, a stream by a first
-/// message that is a schema.
+/// message marker and a plausible metadata length, whose metadata (when `head` holds it
+/// whole) is a schema. (A larger schema is checked when the messages are walked.)
 pub fn detect(head: &[u8]) -> Option<TableFormat> {
     if head.starts_with(FILE_MAGIC) {
         return Some(TableFormat::ArrowFile);
     }
     let rest = head.strip_prefix(&CONTINUATION)?;
-    let length = i32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
-    let metadata = rest.get(4..4 + usize::try_from(length).ok()?)?;
-    let message = arrow::ipc::root_as_message(metadata).ok()?;
-    message.header_as_schema().map(|_| TableFormat::ArrowStream)
+    let length = usize::try_from(i32::from_le_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
+    if length == 0 || length > MAX_METADATA_BYTES {
+        return None;
+    }
+    match rest.get(4..4 + length) {
+        Some(metadata) => arrow::ipc::root_as_message(metadata).ok()?.header_as_schema().map(|_| TableFormat::ArrowStream),
+        None => Some(TableFormat::ArrowStream),
+    }
 }
 
 /// True for a Feather v1 file, which this server does not read.
@@ -111,7 +119,13 @@ impl From<std::io::Error> for Checked {
 /// they declare against the file (see the module's documentation).
 fn check_messages(file: &mut File, start: u64, file_size: u64, limits: &IngestLimits) -> Result<(), Checked> {
     let invalid = |reason: &str| Checked::Invalid(reason.to_string());
-    let max_rows = arrow_table::plausible_rows(file_size);
+    let mut budget = Budget {
+        rows: arrow_table::plausible_rows(file_size),
+        // As for compressed uploads: the size limit, and the ratio past the first 16 MiB.
+        uncompressed: limits
+            .max_decompressed_bytes
+            .min(file_size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES)),
+    };
     let mut at = start;
     let mut metadata = Vec::new();
     let truncated = || invalid("the file ends before the stream's end marker: it is truncated");
@@ -143,31 +157,39 @@ fn check_messages(file: &mut File, start: u64, file_size: u64, limits: &IngestLi
         if at.checked_add(body).is_none_or(|end| end > file_size) {
             return Err(invalid("a message's body lies outside the file"));
         }
-        let batch = message.header_as_record_batch().or_else(|| message.header_as_dictionary_batch()?.data());
-        if let Some(batch) = batch {
-            check_batch(file, &batch, at, body, max_rows, limits)?;
+        if let Some(batch) = message.header_as_record_batch() {
+            check_batch(file, &batch, at, body, &mut budget, true)?;
+        } else if let Some(batch) = message.header_as_dictionary_batch().and_then(|d| d.data()) {
+            check_batch(file, &batch, at, body, &mut budget, false)?;
         }
         at += body;
     }
 }
 
-/// Checks one record (or dictionary) batch whose body of `body` bytes begins at `body_start`.
+/// What the rest of a file's batches may still claim: rows (of record batches, together) and
+/// uncompressed bytes (of compressed buffers, together).
+struct Budget {
+    rows: u64,
+    uncompressed: u64,
+}
+
+/// Checks one record (or dictionary) batch whose body of `body` bytes begins at
+/// `body_start`, and takes what it claims from `budget`.
 fn check_batch(
     file: &mut File,
     batch: &arrow::ipc::RecordBatch<'_>,
     body_start: u64,
     body: u64,
-    max_rows: u64,
-    limits: &IngestLimits,
+    budget: &mut Budget,
+    record: bool,
 ) -> Result<(), Checked> {
-    let implausible = || Checked::Invalid(format!("a batch claims more rows than a file of this size can hold ({max_rows})"));
-    if u64::try_from(batch.length()).map_or(true, |rows| rows > max_rows) {
+    let implausible = || Checked::Invalid("the batches claim more rows than a file of this size can hold".into());
+    let rows = u64::try_from(batch.length()).map_err(|_| implausible())?;
+    if rows > budget.rows || batch.nodes().into_iter().flat_map(|nodes| nodes.iter()).any(|n| n.length() < 0 || n.length() as u64 > budget.rows) {
         return Err(implausible());
     }
-    for node in batch.nodes().into_iter().flat_map(|nodes| nodes.iter()) {
-        if u64::try_from(node.length()).map_or(true, |rows| rows > max_rows) {
-            return Err(implausible());
-        }
+    if record {
+        budget.rows -= rows;
     }
     let buffers: Vec<(u64, u64)> = batch
         .buffers()
@@ -183,7 +205,6 @@ fn check_batch(
         return Ok(());
     }
     // A compressed buffer begins with its uncompressed length (-1: stored uncompressed).
-    let mut declared: u64 = 0;
     for (offset, length) in buffers {
         if length < 8 {
             continue;
@@ -195,13 +216,13 @@ fn check_batch(
         if size < -1 {
             return Err(Checked::Invalid("a compressed buffer declares a negative length".into()));
         }
-        declared = declared.saturating_add(size.max(0) as u64);
-    }
-    if declared > limits.max_decompressed_bytes {
-        return Err(Checked::TooLarge(format!(
-            "a compressed Arrow batch declares {declared} bytes uncompressed, more than MAX_DECOMPRESSED_BYTES ({})",
-            limits.max_decompressed_bytes
-        )));
+        let size = size.max(0) as u64;
+        if size > budget.uncompressed {
+            return Err(Checked::TooLarge(
+                "the Arrow file's compressed buffers declare more bytes uncompressed than MAX_DECOMPRESSED_BYTES, or than MAX_DECOMPRESSION_RATIO times its size".into(),
+            ));
+        }
+        budget.uncompressed -= size;
     }
     Ok(())
 }
@@ -426,6 +447,32 @@ mod tests {
         bytes[body + offset..body + offset + 8].copy_from_slice(&(1i64 << 40).to_le_bytes());
         let err = ingest(&bytes, &IngestLimits::default()).unwrap_err();
         assert!(matches!(&err, IngestError::TooLarge(m) if m.contains("MAX_DECOMPRESSED_BYTES")), "{err:?}");
+    }
+
+    #[test]
+    fn rows_claimed_by_all_batches_together_are_bounded_by_the_file_size() {
+        // Many batches of a column of nulls (no buffers): each plausible, together not.
+        let schema = Arc::new(Schema::new(vec![arrow::datatypes::Field::new("n", arrow::datatypes::DataType::Null, true)]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(arrow::array::NullArray::new(1 << 20))]).unwrap();
+        let mut writer = StreamWriter::try_new(Vec::new(), &schema).unwrap();
+        for _ in 0..64 {
+            writer.write(&batch).unwrap();
+        }
+        let bytes = writer.into_inner().unwrap();
+        assert!(arrow_table::plausible_rows(bytes.len() as u64) < 64 << 20, "the file is small: {} bytes", bytes.len());
+        let err = ingest(&bytes, &IngestLimits::default()).unwrap_err();
+        assert!(matches!(&err, IngestError::Invalid(m) if m.contains("more rows")), "{err:?}");
+    }
+
+    #[test]
+    fn a_stream_whose_schema_is_larger_than_the_first_bytes_read_is_still_an_arrow_stream() {
+        let fields: Vec<arrow::datatypes::Field> = (0..400)
+            .map(|i| arrow::datatypes::Field::new(format!("a_rather_long_column_name_{i}"), arrow::datatypes::DataType::Int64, true))
+            .collect();
+        let schema = Schema::new(fields);
+        let bytes = StreamWriter::try_new(Vec::new(), &schema).unwrap().into_inner().unwrap();
+        assert!(bytes.len() > 8 * 1024);
+        assert_eq!(detect(&bytes[..8 * 1024]), Some(TableFormat::ArrowStream));
     }
 
     #[test]

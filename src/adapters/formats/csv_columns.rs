@@ -63,8 +63,10 @@ impl ColumnBuilder {
             (Self::Text(b), Observed::Missing) => b.append_null(),
             (Self::Int(b), Observed::Int(v)) => b.append_value(v),
             (Self::Float(b), Observed::Float(v)) => b.append_value(v),
-            // Parsed from the text (not converted from the integer) so that `-0` stays `-0.0`.
-            (Self::Float(b), Observed::Int(_)) => match parse_float(cell) {
+            // Parsed from the text (not converted from the integer) so that `-0` stays `-0.0`; an
+            // integer beyond int64 is a float too when the column is given `float64` (inferred,
+            // such a column is text, so that no digit is lost).
+            (Self::Float(b), Observed::Int(_) | Observed::BigInt) => match parse_float(cell) {
                 Some(v) => b.append_value(v),
                 None => return false,
             },

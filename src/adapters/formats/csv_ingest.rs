@@ -36,7 +36,7 @@ use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect_with};
 use crate::domain::content_hash::content_hash;
 use crate::domain::dtype::{ColumnSchema, DType};
 use crate::domain::inference::{
-    ColumnInference, ForcedType, GivenBy, InferredType, MissingMarkers, MixedColumn, TypeEvidence,
+    ColumnInference, ForcedType, GivenBy, InferredType, MissingMarkers, MixedColumn, Observed, TypeEvidence,
 };
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::QualityAccumulator;
@@ -163,7 +163,10 @@ pub fn ingest_csv_with(
     let (mut passes, mut retyped) = (0, false);
     let (converted, shape) = loop {
         passes += 1;
-        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers)? {
+        // A pass run again with the types the one before inferred is strict: a value not of
+        // its column's given type is then refused (before, it may only need other storage).
+        let strict = retyped;
+        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers, strict)? {
             Pass::Converted(converted) => converted,
             Pass::Unproven => {
                 tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
@@ -175,7 +178,7 @@ pub fn ingest_csv_with(
             return Err(IngestError::NoRows);
         }
         let shape = shape_of(&job, &converted.inference);
-        if same_storage(&types, &shape.types) {
+        if same_storage(&types, &shape.types) && converted.encoded.is_some() {
             break (converted, shape);
         }
         if retyped {
@@ -185,6 +188,7 @@ pub fn ingest_csv_with(
         tracing::debug!("the types inferred over every value differ from the guess: converting again");
         (types, retyped) = (shape.types, true);
     };
+    refuse_mixed_given_dates(&job, &converted.inference)?;
     let columns: Vec<ColumnSchema> = head
         .names
         .iter()
@@ -444,13 +448,37 @@ fn shape_of(job: &Job<'_>, inferences: &[ColumnInference]) -> Shape {
 }
 
 /// The refusal of a cell that is not a value of its column's given type.
-fn not_of_given_type(record: &Record<'_>, name: &str, given: &InferredType, cell: &str) -> ReadError {
-    at_record(record, format!("column {name:?} is given as {} but holds {cell:?}", given.dtype.as_str()))
+fn not_of_given_type(record: &Record<'_>, name: &str, given: &InferredType, cell: &str, read: Observed) -> ReadError {
+    let why = match read {
+        Observed::AmbiguousDate => ", a date whose day/month order no value of the column decides",
+        _ => "",
+    };
+    at_record(record, format!("column {name:?} is given as {} but holds {cell:?}{why}", given.dtype.as_str()))
+}
+
+/// Refuses a column given `datetime64` whose dates are of more than one format (stored alike,
+/// they would be silently mixed: a zoned time and a naive one, say), naming the first value
+/// of another format.
+fn refuse_mixed_given_dates(job: &Job<'_>, inferences: &[ColumnInference]) -> Result<(), IngestError> {
+    for ((name, given), inference) in job.names.iter().zip(job.forced).zip(inferences) {
+        if let Some((ForcedType::Dtype(DType::Datetime64), _)) = given
+            && let Some(other) = inference.first_non_date()
+        {
+            return Err(IngestError::Invalid(format!(
+                "column {name:?} is given as datetime64 but data row {} holds {:?}, a date of another format than the column's first",
+                other.row + 1,
+                &*other.value
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What one worker of the pass keeps across its blocks.
 struct ConvertWorker<'a> {
     job: &'a Job<'a>,
+    /// Refuse a value not of its column's given type (else only stop converting).
+    strict: bool,
     types: &'a [InferredType],
     schema: &'a SchemaRef,
     quality: QualityAccumulator,
@@ -540,7 +568,7 @@ impl ConvertWorker<'_> {
         text_end: u64,
         encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
-        let (job, schema, types) = (self.job, self.schema, self.types);
+        let (job, schema, types, strict) = (self.job, self.schema, self.types, self.strict);
         let mut inference = job.inferences();
         let mut rows = 0u64;
         let mut out =
@@ -557,8 +585,8 @@ impl ConvertWorker<'_> {
                     {
                         let observed = inference.observe_as(cell, guess);
                         if !builder.append(cell, observed) {
-                            if job.forced[k].is_some() {
-                                return Err(not_of_given_type(record, &job.names[k], guess, cell));
+                            if strict && job.forced[k].is_some() {
+                                return Err(not_of_given_type(record, &job.names[k], guess, cell, observed));
                             }
                             fits = false;
                         }
@@ -627,6 +655,7 @@ fn convert_pass(
     blocks: &[Block],
     normalized: &Path,
     workers: usize,
+    strict: bool,
 ) -> Result<Pass, IngestError> {
     let workers = workers.clamp(1, blocks.len().max(1));
     let text_end = blocks.last().map_or(0, |b| b.end);
@@ -644,7 +673,7 @@ fn convert_pass(
             let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<ConvertedBlock, IngestError>>(1);
             receivers.push(receiver);
             let (encoder, encoding, schema) = (&encoder, &encoding, &schema);
-            let mut worker = ConvertWorker { job, types, schema, quality: QualityAccumulator::new(columns()) };
+            let mut worker = ConvertWorker { job, strict, types, schema, quality: QualityAccumulator::new(columns()) };
             let spawned = std::thread::Builder::new().name("ingest-convert".into()).spawn_scoped(scope, move || {
                 let (mut busy, mut waiting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
                 for k in (w..blocks.len()).step_by(workers) {

@@ -36,8 +36,10 @@ const CFB_MAGIC: &[u8; 8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 /// Most entries a workbook's archive may have.
 const MAX_ENTRIES: usize = 10_000;
 /// Largest decompressed shared strings part (`xl/sharedStrings.xml` or `.bin`): the reader
-/// holds every shared string in memory.
-pub const MAX_SHARED_STRINGS_BYTES: u64 = 256 << 20;
+/// holds every shared string in memory (at worst about 2.5 times this, for tiny strings).
+pub const MAX_SHARED_STRINGS_BYTES: u64 = 128 << 20;
+/// The last row a sheet may have (0-based): Excel's 1,048,576 rows.
+const LAST_SHEET_ROW: u32 = 1_048_575;
 /// Decompressed bytes allowed before the ratio guard applies (as for compressed uploads).
 const RATIO_GRACE_BYTES: u64 = 16 << 20;
 
@@ -91,7 +93,8 @@ pub fn check_container(upload: &Path, limits: &IngestLimits) -> Result<(), Inges
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| invalid(format!("entry {i} cannot be read: {e}")))?;
         let name = entry.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("entry {i}"));
-        let shared_strings = name.starts_with("xl/sharedStrings.");
+        // The reader finds parts by name in any letter case and with either slash.
+        let shared_strings = name.replace('\\', "/").to_ascii_lowercase().starts_with("xl/sharedstrings.");
         let mut bytes = 0u64;
         loop {
             let n = entry.read(&mut buf).map_err(|e| invalid(format!("{name} cannot be decompressed: {e}")))?;
@@ -195,6 +198,29 @@ impl CellKinds {
     }
 }
 
+/// What an Excel date-time cell holds.
+enum ExcelValue {
+    DateTime(chrono::NaiveDateTime),
+    /// A serial below 1: a time of day with no date (a column formatted `h:mm`), which pandas
+    /// reads as a time, not a date: kept as text.
+    TimeOfDay(chrono::NaiveTime),
+}
+
+/// A date-time cell's value, from its whole serial rounded to the millisecond (Excel's
+/// precision); `None` outside the years 1900–9999 or below 0.
+fn excel_datetime(d: &calamine::ExcelDateTime) -> Option<ExcelValue> {
+    let serial = d.as_f64();
+    if !(0.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    if serial < 1.0 {
+        let ms = (serial * 86_400_000.0).round() as u32;
+        let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(ms / 1000, (ms % 1000) * 1_000_000)?;
+        return Some(ExcelValue::TimeOfDay(time));
+    }
+    d.as_datetime().filter(|at| chrono::Datelike::year(at) <= 9999).map(ExcelValue::DateTime)
+}
+
 /// True when `x` is a whole number that int64 holds.
 fn is_whole(x: f64) -> bool {
     x.fract() == 0.0 && x.abs() < 9.2e18
@@ -209,11 +235,13 @@ fn observe(kinds: &mut CellKinds, cell: &DataRef<'_>, missing: &dyn Fn(&str) -> 
             kinds.fractions |= !is_whole(*x);
         }
         DataRef::Bool(_) => kinds.bools = true,
-        DataRef::DateTime(d) if d.is_datetime() => {
-            kinds.dates = true;
-            let (_, _, _, h, m, s, ms) = d.to_ymd_hms_milli();
-            kinds.times |= (h, m, s, ms) != (0, 0, 0, 0);
-        }
+        DataRef::DateTime(d) if d.is_datetime() => match excel_datetime(d) {
+            Some(ExcelValue::DateTime(at)) => {
+                kinds.dates = true;
+                kinds.times |= at.time() != chrono::NaiveTime::MIN;
+            }
+            Some(ExcelValue::TimeOfDay(_)) | None => kinds.text = true,
+        },
         DataRef::DateTimeIso(s) => {
             kinds.dates = true;
             kinds.times |= s.contains('T');
@@ -257,7 +285,14 @@ pub fn transcode_to_csv(
     let extent = scan(&mut book, &sheet, header, &missing, limits)?;
     let Some(first_row) = extent.first_row else { return Err(IngestError::Empty) };
     let width = (extent.last_column - extent.first_column + 1) as usize;
-    let mut writer = CsvWriter { out: BufWriter::new(out), row: Vec::with_capacity(width), width, first_column: extent.first_column };
+    let mut writer = CsvWriter {
+        out: BufWriter::new(out),
+        row: Vec::with_capacity(width),
+        width,
+        first_column: extent.first_column,
+        written: 0,
+        max_bytes: limits.max_decompressed_bytes,
+    };
     writer.start_row();
     let mut current = first_row;
     book.for_each_cell(&sheet, |row, column, cell| {
@@ -277,7 +312,7 @@ pub fn transcode_to_csv(
     writer.out.flush().map_err(io)?;
     let column_types =
         (extent.first_column..=extent.last_column).map(|c| extent.kinds.get(&c).and_then(|k| k.column_type())).collect();
-    tracing::debug!(sheet, rows = extent.last_row - first_row + 1, columns = width, "spreadsheet transcoded");
+    tracing::debug!(sheet, rows = u64::from(extent.last_row - first_row) + 1, columns = width, "spreadsheet transcoded");
     Ok(CsvReading {
         dialect: Some(Dialect { delimiter: b',', has_header: header, row_names: false }),
         column_types,
@@ -297,6 +332,9 @@ fn scan(
     book.for_each_cell(sheet, |row, column, cell| {
         if matches!(cell, DataRef::Empty) {
             return Ok(());
+        }
+        if row > LAST_SHEET_ROW {
+            return Err(invalid(format!("a cell lies in row {}, past Excel's last row (1,048,576)", u64::from(row) + 1)));
         }
         let first_row = *extent.first_row.get_or_insert(row);
         if row < extent.last_row {
@@ -324,6 +362,9 @@ struct CsvWriter<W: Write> {
     row: Vec<Option<String>>,
     width: usize,
     first_column: u32,
+    /// Bytes written, and the most that may be (`MAX_DECOMPRESSED_BYTES`).
+    written: u64,
+    max_bytes: u64,
 }
 
 impl<W: Write> CsvWriter<W> {
@@ -340,15 +381,34 @@ impl<W: Write> CsvWriter<W> {
     }
 
     fn end_row(&mut self) -> Result<(), IngestError> {
+        if self.width == 1 && self.row[0].is_none() {
+            // An empty line would be skipped as a blank line: a row of one missing value.
+            self.written += 3;
+            self.out.write_all(b"\"\"\n").map_err(io)?;
+            return self.next_row();
+        }
         for (k, cell) in self.row.iter().enumerate() {
             if k > 0 {
                 self.out.write_all(b",").map_err(io)?;
             }
             if let Some(text) = cell {
+                self.written += text.len() as u64;
                 self.out.write_all(text.as_bytes()).map_err(io)?;
             }
         }
+        self.written += self.width as u64;
         self.out.write_all(b"\n").map_err(io)?;
+        self.next_row()
+    }
+
+    /// Starts the next row, within the size limit of the CSV written.
+    fn next_row(&mut self) -> Result<(), IngestError> {
+        if self.written > self.max_bytes {
+            return Err(IngestError::TooLarge(format!(
+                "the sheet takes more than MAX_DECOMPRESSED_BYTES ({}) as CSV",
+                self.max_bytes
+            )));
+        }
         self.start_row();
         Ok(())
     }
@@ -366,17 +426,15 @@ fn cell_text(cell: &DataRef<'_>, with_time: bool) -> Option<String> {
         DataRef::Float(x) if x.abs() >= 1e15 || x.abs() < 1e-5 => Some(format!("{x:e}")),
         DataRef::Float(x) => Some(x.to_string()),
         DataRef::Bool(b) => Some(b.to_string()),
-        DataRef::DateTime(d) if d.is_datetime() => {
-            let (y, mo, day, h, mi, s, ms) = d.to_ymd_hms_milli();
-            Some(match (with_time, ms) {
-                (false, _) => format!("{y:04}-{mo:02}-{day:02}"),
-                (true, 0) => format!("{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}"),
-                (true, ms) => format!("{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{ms:03}"),
-            })
-        }
+        DataRef::DateTime(d) if d.is_datetime() => match excel_datetime(d) {
+            Some(ExcelValue::DateTime(at)) if with_time => Some(at.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
+            Some(ExcelValue::DateTime(at)) => Some(at.format("%Y-%m-%d").to_string()),
+            Some(ExcelValue::TimeOfDay(time)) => Some(quoted(&time.format("%H:%M:%S%.f").to_string())),
+            None => Some(quoted(&d.as_f64().to_string())),
+        },
         // A duration: its length in days, as Excel stores it.
         DataRef::DateTime(d) => Some(quoted(&d.as_f64().to_string())),
-        DataRef::DateTimeIso(s) => Some(s.clone()),
+        DataRef::DateTimeIso(s) => Some(quoted(s)),
         DataRef::DurationIso(s) => Some(quoted(s)),
         DataRef::String(s) => Some(quoted(s)),
         DataRef::SharedString(s) => Some(quoted(s)),
@@ -405,7 +463,7 @@ mod tests {
         let stamp = Format::new().set_num_format("yyyy-mm-dd hh:mm");
         let sheet = book.add_worksheet();
         sheet.set_name("Data").unwrap();
-        let header = ["id", "amount", "ok", "day", "at", "zip", "mixed"];
+        let header = ["id", "amount", "ok", "day", "at", "zip", "mixed", "clock"];
         for (c, name) in header.iter().enumerate() {
             sheet.write_string(0, c as u16, *name).unwrap();
         }
@@ -416,6 +474,11 @@ mod tests {
             let date = ExcelDateTime::from_ymd(2024, 1, r as u8).unwrap();
             sheet.write_datetime_with_format(r, 3, &date, &day).unwrap();
             let time = ExcelDateTime::from_ymd(2024, 1, 1).unwrap().and_hms(r as u16, 30, 0).unwrap();
+            if r == 1 {
+                // A time of day alone (a serial below 1): text, as pandas reads it as a time.
+                let clock = Format::new().set_num_format("hh:mm");
+                sheet.write_datetime_with_format(r, 7, &ExcelDateTime::from_hms(9, 30, 0).unwrap(), &clock).unwrap();
+            }
             sheet.write_datetime_with_format(r, 4, &time, &stamp).unwrap();
             sheet.write_string(r, 5, format!("0{r}100")).unwrap();
         }
@@ -480,15 +543,21 @@ mod tests {
                 ("at", DType::Datetime64),
                 ("zip", DType::Object),
                 ("mixed", DType::Object),
+                ("clock", DType::Object),
             ]
         );
         assert_eq!(values[0], ["1", "null", "3", "4"]);
         assert_eq!(values[1], ["1.5", "2.5", "3.5", "4.5"]);
         assert_eq!(values[2], ["false", "true", "false", "true"]);
         assert_eq!(values[3], ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]);
-        assert_eq!(values[4][0], "2024-01-01T01:30:00");
+        // Times that are no exact binary fraction of a day (02:30 is 0.1041666… of one) too.
+        assert_eq!(
+            values[4],
+            ["2024-01-01T01:30:00", "2024-01-01T02:30:00", "2024-01-01T03:30:00", "2024-01-01T04:30:00"]
+        );
         assert_eq!(values[5], ["01100", "02100", "03100", "04100"], "text stays text");
         assert_eq!(values[6], ["7", "seven", "null", "null"]);
+        assert_eq!(values[7], ["09:30:00", "null", "null", "null"]);
     }
 
     #[test]
@@ -531,6 +600,40 @@ mod tests {
         assert_eq!(err, IngestError::TooManyColumns { found: 16_384, max: 10_000 });
     }
 
+    #[test]
+    fn an_empty_row_inside_a_one_column_sheet_is_a_row_of_a_missing_value() {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        for (r, v) in [(0, "name"), (1, "x"), (3, "y")] {
+            sheet.write_string(r, 0, v).unwrap();
+        }
+        let (table, values) = ingest(&book.save_to_buffer().unwrap(), &ReadHints::default()).unwrap();
+        assert_eq!(table.row_count, 3);
+        assert_eq!(values[0], ["x", "null", "y"]);
+    }
+
+    #[test]
+    fn a_cell_past_excels_last_row_is_refused_before_anything_is_written() {
+        let sheet = br#"<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row><row r="900000000"><c r="A900000000"><v>1</v></c></row>"#;
+        let err = ingest(&minimal_xlsx(sheet), &ReadHints::default()).unwrap_err();
+        assert!(matches!(&err, IngestError::Invalid(m) if m.contains("past Excel's last row")), "{err:?}");
+    }
+
+    /// A workbook of one sheet whose rows are `sheet_data`, written by hand (as a hostile
+    /// writer could).
+    fn minimal_xlsx(sheet_data: &[u8]) -> Vec<u8> {
+        let mut worksheet = br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#.to_vec();
+        worksheet.extend_from_slice(sheet_data);
+        worksheet.extend_from_slice(b"</sheetData></worksheet>");
+        zip_of(&[
+            ("[Content_Types].xml", br#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#),
+            ("_rels/.rels", br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
+            ("xl/workbook.xml", br#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
+            ("xl/_rels/workbook.xml.rels", br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#),
+            ("xl/worksheets/sheet1.xml", &worksheet),
+        ])
+    }
+
     /// A zip archive holding `entries` (name, bytes), deflated.
     fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -549,6 +652,19 @@ mod tests {
         let limits = IngestLimits { max_decompressed_bytes: 1 << 20, ..IngestLimits::default() };
         let err = ingest_with(&bytes, &ReadHints::default(), &limits).unwrap_err();
         assert!(matches!(&err, IngestError::TooLarge(m) if m.contains("MAX_DECOMPRESSED_BYTES")), "{err:?}");
+        // Shared strings are found by the reader in any letter case: so are they by the limit.
+        let strings = vec![b' '; (MAX_SHARED_STRINGS_BYTES + 1) as usize];
+        let bytes = zip_of(&[("xl/workbook.xml", b"<workbook/>"), ("XL\\SharedStrings.xml", &strings)]);
+        let err = check_container_of(&bytes).unwrap_err();
+        assert!(matches!(&err, IngestError::TooLarge(m) if m.contains("shared strings")), "{err:?}");
+    }
+
+    fn check_container_of(bytes: &[u8]) -> Result<(), IngestError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("book.xlsx");
+        std::fs::write(&path, bytes).unwrap();
+        // No ratio guard: the limits on sizes alone.
+        check_container(&path, &IngestLimits { max_expansion_ratio: 1 << 20, ..IngestLimits::default() })
     }
 
     #[test]

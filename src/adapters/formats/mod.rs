@@ -14,6 +14,8 @@ mod csv_records;
 mod encoding;
 mod excel_ingest;
 #[cfg(test)]
+mod given_types_tests;
+#[cfg(test)]
 mod fuzz_tests;
 mod json_ingest;
 mod nested_json;

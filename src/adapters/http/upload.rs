@@ -334,9 +334,10 @@ pub async fn read_form(
     Ok(ReceivedForm { text, file })
 }
 
-/// The read hints among a form's text fields (see [`ReadHints`]).
+/// The read hints among a form's text fields (see [`ReadHints`]). An empty field is a hint
+/// not given (forms such as Swagger UI's send every field).
 fn read_hints(text: &HashMap<String, String>) -> Result<ReadHints, BadHint> {
-    let field = |name: &str| text.get(name).map(String::as_str);
+    let field = |name: &str| text.get(name).map(String::as_str).filter(|v| !v.trim().is_empty());
     Ok(ReadHints {
         dtypes: field("dtypes").map(ReadHints::parse_dtypes).transpose()?.unwrap_or_default(),
         na_values: field("na_values").map(ReadHints::parse_na_values).transpose()?,

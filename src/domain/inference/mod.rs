@@ -567,6 +567,12 @@ impl ColumnInference {
         self.missing
     }
 
+    /// The first value that ruled out `datetime64` (a non-date, or a date of a second
+    /// format), if one did.
+    pub fn first_non_date(&self) -> Option<&Rejection> {
+        self.rejected[DATETIME].as_ref()
+    }
+
     /// Adds what `other` saw of another part of the same column: the result is what one
     /// inference over both parts' values (in any order) would have seen.
     pub fn merge(&mut self, other: &ColumnInference) {
