@@ -75,7 +75,7 @@ impl ReadHints {
     /// Reads the `dtypes` form field: a JSON object of column name to dtype name.
     pub fn parse_dtypes(raw: &str) -> Result<BTreeMap<String, DType>, BadHint> {
         let object: BTreeMap<String, String> = serde_json::from_str(raw)
-            .map_err(|e| bad("dtypes", format!("a JSON object of column name to dtype is expected ({e})")))?;
+            .map_err(|e| bad("dtypes", format!("a JSON object of column name to dtype is expected, not {raw:?} ({e})")))?;
         object
             .into_iter()
             .map(|(column, name)| match DType::parse(&name) {
@@ -93,7 +93,7 @@ impl ReadHints {
     /// Reads the `na_values` form field: a JSON array of strings.
     pub fn parse_na_values(raw: &str) -> Result<Vec<String>, BadHint> {
         let values: Vec<String> = serde_json::from_str(raw)
-            .map_err(|e| bad("na_values", format!("a JSON array of strings is expected ({e})")))?;
+            .map_err(|e| bad("na_values", format!("a JSON array of strings is expected, not {raw:?} ({e})")))?;
         if let Some(long) = values.iter().find(|v| v.len() > 256) {
             return Err(bad("na_values", format!("a marker of {} bytes is longer than 256", long.len())));
         }

@@ -53,8 +53,9 @@ enum FieldKind {
     Flag,
     /// `true` or `false`, with this default (none: detected).
     FlagDefault(Option<bool>),
-    /// Free text.
-    Plain,
+    /// An optional hint: its example is empty, so that forms which send every field (Swagger
+    /// UI fills a field from its example) send "not given".
+    Hint(Option<&'static str>),
     /// Text under one of the domain's rules.
     Text(TextRule),
 }
@@ -73,7 +74,17 @@ impl FieldKind {
                 default: default.map(serde_json::Value::Bool),
                 ..MetaSchema::new("boolean")
             })),
-            FieldKind::Plain => string_schema(None, description),
+            FieldKind::Hint(format) => {
+                let base = match format {
+                    Some(f) => MetaSchema::new_with_format("string", f),
+                    None => MetaSchema::new("string"),
+                };
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    description: Some(description),
+                    example: Some(serde_json::Value::String(String::new())),
+                    ..base
+                }))
+            }
             FieldKind::Text(rule) => MetaSchemaRef::Inline(Box::new(rule_schema(rule, Some(description)))),
         }
     }
@@ -89,8 +100,14 @@ fn flag_default_none() -> FieldKind {
     FieldKind::FlagDefault(None)
 }
 
-fn text_plain() -> FieldKind {
-    FieldKind::Plain
+/// A text hint.
+fn hint_text() -> FieldKind {
+    FieldKind::Hint(None)
+}
+
+/// A JSON hint.
+fn hint_json() -> FieldKind {
+    FieldKind::Hint(Some("json"))
 }
 
 fn format(f: &'static str) -> FieldKind {
@@ -149,13 +166,13 @@ multipart_form!(
         ("name", text(NAME_RULE), "Human-readable dataset name."),
         ("description", text(DESCRIPTION_RULE), "Optional description."),
         ("file", format("binary"), "The file to upload: CSV, JSON Lines, JSON, Parquet, Arrow IPC (Feather) or a spreadsheet, compressed with gzip, zstd, bzip2 or xz or not."),
-        ("dtypes", format("json"), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
-        ("na_values", format("json"), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
+        ("dtypes", hint_json(), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
+        ("na_values", hint_json(), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
         ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
-        ("delimiter", text_plain(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
-        ("encoding", text_plain(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
+        ("delimiter", hint_text(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
+        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
         ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
-        ("sheet", text_plain(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
+        ("sheet", hint_text(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
 );
 
@@ -176,13 +193,13 @@ multipart_form!(
             flag(),
             "`true`: read the file with the hints the latest version was read with (`hints` on the version); hints given in this form replace those of the same name."
         ),
-        ("dtypes", format("json"), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
-        ("na_values", format("json"), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
+        ("dtypes", hint_json(), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
+        ("na_values", hint_json(), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
         ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
-        ("delimiter", text_plain(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
-        ("encoding", text_plain(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
+        ("delimiter", hint_text(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
+        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
         ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
-        ("sheet", text_plain(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
+        ("sheet", hint_text(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
 );
 
