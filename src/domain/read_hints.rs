@@ -48,6 +48,14 @@ fn bad(field: &'static str, reason: impl Into<String>) -> BadHint {
     BadHint { field, reason: reason.into() }
 }
 
+/// A received value as an error message quotes it: at most 100 characters.
+fn quoted(raw: &str) -> String {
+    match raw.char_indices().nth(100) {
+        Some((end, _)) => format!("{:?}…", &raw[..end]),
+        None => format!("{raw:?}"),
+    }
+}
+
 /// Characters a delimiter cannot be: they end records or quote fields.
 const NOT_DELIMITERS: [char; 3] = ['"', '\n', '\r'];
 
@@ -75,7 +83,7 @@ impl ReadHints {
     /// Reads the `dtypes` form field: a JSON object of column name to dtype name.
     pub fn parse_dtypes(raw: &str) -> Result<BTreeMap<String, DType>, BadHint> {
         let object: BTreeMap<String, String> = serde_json::from_str(raw)
-            .map_err(|e| bad("dtypes", format!("a JSON object of column name to dtype is expected, not {raw:?} ({e})")))?;
+            .map_err(|e| bad("dtypes", format!("a JSON object of column name to dtype is expected, not {} ({e})", quoted(raw))))?;
         object
             .into_iter()
             .map(|(column, name)| match DType::parse(&name) {
@@ -93,7 +101,7 @@ impl ReadHints {
     /// Reads the `na_values` form field: a JSON array of strings.
     pub fn parse_na_values(raw: &str) -> Result<Vec<String>, BadHint> {
         let values: Vec<String> = serde_json::from_str(raw)
-            .map_err(|e| bad("na_values", format!("a JSON array of strings is expected, not {raw:?} ({e})")))?;
+            .map_err(|e| bad("na_values", format!("a JSON array of strings is expected, not {} ({e})", quoted(raw))))?;
         if let Some(long) = values.iter().find(|v| v.len() > 256) {
             return Err(bad("na_values", format!("a marker of {} bytes is longer than 256", long.len())));
         }

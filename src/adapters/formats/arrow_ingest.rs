@@ -4,10 +4,11 @@
 //! Arrow's reader trusts the lengths a file declares: it allocates a message's whole body,
 //! and each compressed buffer's declared uncompressed size, before reading them. So the
 //! messages are walked first ([`check_messages`]) and every declared length is checked against
-//! the file: metadata and bodies must lie inside it, the batches together may claim no more
-//! rows than [`plausible_rows`](super::arrow_table::plausible_rows), and the uncompressed sizes
-//! declared by all compressed buffers together may add up to at most `MAX_DECOMPRESSED_BYTES`
-//! and, past 16 MiB, `MAX_DECOMPRESSION_RATIO` times the file. Then the stream is read with
+//! the file: metadata and bodies must lie inside it, the uncompressed sizes declared by all
+//! compressed buffers together may add up to at most `MAX_DECOMPRESSED_BYTES` and, past 16 MiB,
+//! `MAX_DECOMPRESSION_RATIO` times the file, and the record batches together may claim no more
+//! rows than [`plausible_rows`](super::arrow_table::plausible_rows) of the file's size with its
+//! compressed buffers counted at their declared size. Then the stream is read with
 //! Arrow's reader (which validates every array). An IPC file is its stream between a magic (padded to
 //! 8 or 64 bytes) and a footer; it is read as that stream, so the footer's own offsets are
 //! never followed.
@@ -120,9 +121,11 @@ impl From<std::io::Error> for Checked {
 fn check_messages(file: &mut File, start: u64, file_size: u64, limits: &IngestLimits) -> Result<(), Checked> {
     let invalid = |reason: &str| Checked::Invalid(reason.to_string());
     let mut budget = Budget {
-        rows: arrow_table::plausible_rows(file_size),
+        file_size,
+        rows: 0,
+        declared: 0,
         // As for compressed uploads: the size limit, and the ratio past the first 16 MiB.
-        uncompressed: limits
+        max_declared: limits
             .max_decompressed_bytes
             .min(file_size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES)),
     };
@@ -166,15 +169,25 @@ fn check_messages(file: &mut File, start: u64, file_size: u64, limits: &IngestLi
     }
 }
 
-/// What the rest of a file's batches may still claim: rows (of record batches, together) and
-/// uncompressed bytes (of compressed buffers, together).
+/// What a file's batches have claimed so far: the rows of its record batches, and the
+/// uncompressed bytes its compressed buffers declare.
 struct Budget {
+    file_size: u64,
     rows: u64,
-    uncompressed: u64,
+    declared: u64,
+    max_declared: u64,
+}
+
+impl Budget {
+    /// The most rows the file may hold: as for a Parquet file of its size, its compressed
+    /// buffers counted at their declared uncompressed size.
+    fn max_rows(&self) -> u64 {
+        arrow_table::plausible_rows(self.file_size.saturating_add(self.declared))
+    }
 }
 
 /// Checks one record (or dictionary) batch whose body of `body` bytes begins at
-/// `body_start`, and takes what it claims from `budget`.
+/// `body_start`, and adds what it claims to `budget`.
 fn check_batch(
     file: &mut File,
     batch: &arrow::ipc::RecordBatch<'_>,
@@ -183,14 +196,6 @@ fn check_batch(
     budget: &mut Budget,
     record: bool,
 ) -> Result<(), Checked> {
-    let implausible = || Checked::Invalid("the batches claim more rows than a file of this size can hold".into());
-    let rows = u64::try_from(batch.length()).map_err(|_| implausible())?;
-    if rows > budget.rows || batch.nodes().into_iter().flat_map(|nodes| nodes.iter()).any(|n| n.length() < 0 || n.length() as u64 > budget.rows) {
-        return Err(implausible());
-    }
-    if record {
-        budget.rows -= rows;
-    }
     let buffers: Vec<(u64, u64)> = batch
         .buffers()
         .into_iter()
@@ -201,28 +206,39 @@ fn check_batch(
     if buffers.iter().any(|&(offset, length)| offset.checked_add(length).is_none_or(|end| end > body)) {
         return Err(Checked::Invalid("a buffer lies outside its message's body".into()));
     }
-    if batch.compression().is_none() {
-        return Ok(());
+    if batch.compression().is_some() {
+        // A compressed buffer begins with its uncompressed length (-1: stored uncompressed).
+        for &(offset, length) in &buffers {
+            if length < 8 {
+                continue;
+            }
+            let mut prefix = [0u8; 8];
+            file.seek(SeekFrom::Start(body_start + offset))?;
+            file.read_exact(&mut prefix)?;
+            let size = i64::from_le_bytes(prefix);
+            if size < -1 {
+                return Err(Checked::Invalid("a compressed buffer declares a negative length".into()));
+            }
+            budget.declared = budget.declared.saturating_add(size.max(0) as u64);
+            if budget.declared > budget.max_declared {
+                return Err(Checked::TooLarge(
+                    "the Arrow file's compressed buffers declare more bytes uncompressed than MAX_DECOMPRESSED_BYTES, or than MAX_DECOMPRESSION_RATIO times its size".into(),
+                ));
+            }
+        }
     }
-    // A compressed buffer begins with its uncompressed length (-1: stored uncompressed).
-    for (offset, length) in buffers {
-        if length < 8 {
-            continue;
+    let implausible = || Checked::Invalid("the batches claim more rows than a file of this size can hold".into());
+    let max_rows = budget.max_rows();
+    let rows = u64::try_from(batch.length()).map_err(|_| implausible())?;
+    let nodes = batch.nodes().into_iter().flat_map(|nodes| nodes.iter());
+    if rows > max_rows || nodes.map(|n| n.length()).any(|n| n < 0 || n as u64 > max_rows) {
+        return Err(implausible());
+    }
+    if record {
+        budget.rows = budget.rows.saturating_add(rows);
+        if budget.rows > max_rows {
+            return Err(implausible());
         }
-        let mut prefix = [0u8; 8];
-        file.seek(SeekFrom::Start(body_start + offset))?;
-        file.read_exact(&mut prefix)?;
-        let size = i64::from_le_bytes(prefix);
-        if size < -1 {
-            return Err(Checked::Invalid("a compressed buffer declares a negative length".into()));
-        }
-        let size = size.max(0) as u64;
-        if size > budget.uncompressed {
-            return Err(Checked::TooLarge(
-                "the Arrow file's compressed buffers declare more bytes uncompressed than MAX_DECOMPRESSED_BYTES, or than MAX_DECOMPRESSION_RATIO times its size".into(),
-            ));
-        }
-        budget.uncompressed -= size;
     }
     Ok(())
 }
@@ -462,6 +478,21 @@ mod tests {
         assert!(arrow_table::plausible_rows(bytes.len() as u64) < 64 << 20, "the file is small: {} bytes", bytes.len());
         let err = ingest(&bytes, &IngestLimits::default()).unwrap_err();
         assert!(matches!(&err, IngestError::Invalid(m) if m.contains("more rows")), "{err:?}");
+    }
+
+    #[test]
+    fn a_highly_compressed_file_may_hold_more_rows_than_its_size_alone_allows() {
+        // 10 M booleans in 1 M-row batches, zstd: a few kilobytes on disk.
+        let schema = Arc::new(Schema::new(vec![arrow::datatypes::Field::new("b", arrow::datatypes::DataType::Boolean, false)]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(BooleanArray::from(vec![false; 1 << 20]))]).unwrap();
+        let mut writer =
+            StreamWriter::try_new_with_options(Vec::new(), &schema, options(Some(CompressionType::ZSTD))).unwrap();
+        for _ in 0..10 {
+            writer.write(&batch).unwrap();
+        }
+        let bytes = writer.into_inner().unwrap();
+        assert!(arrow_table::plausible_rows(bytes.len() as u64) < 10 << 20, "the file is small: {} bytes", bytes.len());
+        assert_eq!(ingest(&bytes, &IngestLimits::default()).unwrap().row_count, 10 << 20);
     }
 
     #[test]

@@ -470,6 +470,13 @@ fn refuse_mixed_given_dates(job: &Job<'_>, inferences: &[ColumnInference]) -> Re
                 &*other.value
             )));
         }
+        if let Some((ForcedType::Dtype(DType::Datetime64), _)) = given
+            && inference.day_month_contradicted()
+        {
+            return Err(IngestError::Invalid(format!(
+                "column {name:?} is given as datetime64 but its D/M/YYYY dates need both orders: some are dates only with the day first, others only with the month first"
+            )));
+        }
     }
     Ok(())
 }

@@ -273,6 +273,7 @@ pub fn transcode_to_csv(
     out: &mut File,
     limits: &IngestLimits,
 ) -> Result<CsvReading, IngestError> {
+    let upload_size = std::fs::metadata(upload).map_err(io)?.len();
     let mut book = Book::open(upload, format)?;
     let names = book.sheet_names();
     let sheet = match sheet {
@@ -291,7 +292,8 @@ pub fn transcode_to_csv(
         width,
         first_column: extent.first_column,
         written: 0,
-        max_bytes: limits.max_decompressed_bytes,
+        // As for compressed uploads: the size limit, and the ratio past the first 16 MiB.
+        max_bytes: limits.max_decompressed_bytes.min(upload_size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES)),
     };
     writer.start_row();
     let mut current = first_row;
@@ -362,7 +364,7 @@ struct CsvWriter<W: Write> {
     row: Vec<Option<String>>,
     width: usize,
     first_column: u32,
-    /// Bytes written, and the most that may be (`MAX_DECOMPRESSED_BYTES`).
+    /// Bytes written, and the most that may be (as for compressed uploads).
     written: u64,
     max_bytes: u64,
 }
@@ -405,7 +407,7 @@ impl<W: Write> CsvWriter<W> {
     fn next_row(&mut self) -> Result<(), IngestError> {
         if self.written > self.max_bytes {
             return Err(IngestError::TooLarge(format!(
-                "the sheet takes more than MAX_DECOMPRESSED_BYTES ({}) as CSV",
+                "the sheet takes more than {} bytes as CSV (MAX_DECOMPRESSED_BYTES, or MAX_DECOMPRESSION_RATIO times the file)",
                 self.max_bytes
             )));
         }
@@ -610,6 +612,13 @@ mod tests {
         let (table, values) = ingest(&book.save_to_buffer().unwrap(), &ReadHints::default()).unwrap();
         assert_eq!(table.row_count, 3);
         assert_eq!(values[0], ["x", "null", "y"]);
+    }
+
+    #[test]
+    fn a_tiny_sheet_that_would_expand_to_a_huge_csv_is_refused_by_the_ratio_guard() {
+        let sheet = br#"<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="BDP1"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>2</v></c></row>"#;
+        let err = ingest(&minimal_xlsx(sheet), &ReadHints::default()).unwrap_err();
+        assert!(matches!(&err, IngestError::TooLarge(m) if m.contains("as CSV")), "{err:?}");
     }
 
     #[test]

@@ -70,3 +70,9 @@ fn a_value_not_of_the_given_type_is_refused_with_its_line_even_far_from_the_gues
     let err = ingest_given(&text, "n", DType::Int64).unwrap_err();
     assert!(matches!(&err, IngestError::InvalidAt { line: 42, reason } if reason.contains("\"4x\"")), "{err:?}");
 }
+
+#[test]
+fn a_given_datetime_column_whose_dates_need_both_orders_is_refused() {
+    let err = ingest_given("d\n13/02/2020\n02/13/2020\n", "d", DType::Datetime64).unwrap_err();
+    assert!(matches!(&err, IngestError::Invalid(m) if m.contains("both orders")), "{err:?}");
+}

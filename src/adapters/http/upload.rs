@@ -355,14 +355,16 @@ pub async fn read_form(
 /// not given (forms such as Swagger UI's send every field).
 fn read_hints(text: &HashMap<String, String>) -> Result<ReadHints, BadHint> {
     let field = |name: &str| text.get(name).map(String::as_str).filter(|v| !v.trim().is_empty());
+    // A delimiter or a sheet name may be white space itself: only an empty field is absent.
+    let exact = |name: &str| text.get(name).map(String::as_str).filter(|v| !v.is_empty());
     Ok(ReadHints {
         dtypes: field("dtypes").map(ReadHints::parse_dtypes).transpose()?.unwrap_or_default(),
         na_values: field("na_values").map(ReadHints::parse_na_values).transpose()?,
         keep_default_na: field("keep_default_na").map(|v| ReadHints::parse_flag("keep_default_na", v)).transpose()?,
-        delimiter: field("delimiter").map(ReadHints::parse_delimiter).transpose()?,
+        delimiter: exact("delimiter").map(ReadHints::parse_delimiter).transpose()?,
         encoding: field("encoding").map(ReadHints::parse_encoding).transpose()?,
         header: field("header").map(|v| ReadHints::parse_flag("header", v)).transpose()?,
-        sheet: field("sheet").map(ReadHints::parse_sheet).transpose()?,
+        sheet: exact("sheet").map(ReadHints::parse_sheet).transpose()?,
     })
 }
 

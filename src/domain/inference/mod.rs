@@ -573,6 +573,14 @@ impl ColumnInference {
         self.rejected[DATETIME].as_ref()
     }
 
+    /// True when the column's `D/M/YYYY` dates need both orders (some are dates only with the
+    /// day first, others only with the month first).
+    pub fn day_month_contradicted(&self) -> bool {
+        matches!(self.date_family, Some(DateFamily::DayMonthDate | DateFamily::DayMonthDateTime))
+            && !self.day_first
+            && !self.month_first
+    }
+
     /// Adds what `other` saw of another part of the same column: the result is what one
     /// inference over both parts' values (in any order) would have seen.
     pub fn merge(&mut self, other: &ColumnInference) {
