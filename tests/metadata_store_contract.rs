@@ -30,10 +30,10 @@ use datasets_api::domain::contracts::{AllowedValue, ColumnDraft, ContractDraft, 
 use datasets_api::domain::dtype::{ColumnSchema, DType};
 use datasets_api::domain::idempotency::{IdempotencyKey, KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use datasets_api::domain::ids::{ApiKeyId, ArtifactId, DatasetId, DeploymentId, ProjectId, VersionId};
+use datasets_api::domain::inference::{Candidates, RejectedBy, TypeEvidence};
 use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentStatus, LineageFilter, Model};
 use datasets_api::domain::preview::PreviewRow;
 use datasets_api::domain::quality::{QualityCheck, QualityReport};
-use datasets_api::domain::inference::{Candidates, RejectedBy, TypeEvidence};
 use datasets_api::domain::read_hints::ReadHints;
 use datasets_api::domain::records::{
     ApiKeyRecord, Artifact, ArtifactKind, Dataset, DatasetQuery, DatasetSort, Membership, NewDataset, NewVersion, Page,

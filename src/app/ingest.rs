@@ -118,7 +118,8 @@ impl App {
             .ok_or_else(|| AppError::Invalid("description is required: say what changed in this version".into()))?;
         let found = self.visible_dataset(principal, dataset, Action::Write).await?;
         if options.reuse_hints {
-            let latest = self.metadata.find_version(found.latest_version_id).await?.ok_or(AppError::NotFound("dataset"))?;
+            let latest =
+                self.metadata.find_version(found.latest_version_id).await?.ok_or(AppError::NotFound("dataset"))?;
             file.hints = std::mem::take(&mut file.hints).reusing(latest.read_hints);
         }
         let if_revision = required_revision(&found, options.if_match.as_deref())?;

@@ -82,8 +82,9 @@ impl ReadHints {
 
     /// Reads the `dtypes` form field: a JSON object of column name to dtype name.
     pub fn parse_dtypes(raw: &str) -> Result<BTreeMap<String, DType>, BadHint> {
-        let object: BTreeMap<String, String> = serde_json::from_str(raw)
-            .map_err(|e| bad("dtypes", format!("a JSON object of column name to dtype is expected, not {} ({e})", quoted(raw))))?;
+        let object: BTreeMap<String, String> = serde_json::from_str(raw).map_err(|e| {
+            bad("dtypes", format!("a JSON object of column name to dtype is expected, not {} ({e})", quoted(raw)))
+        })?;
         object
             .into_iter()
             .map(|(column, name)| match DType::parse(&name) {
@@ -134,7 +135,10 @@ impl ReadHints {
             }
         };
         if !c.is_ascii() || NOT_DELIMITERS.contains(&c) {
-            return Err(bad("delimiter", format!("{c:?} cannot be a delimiter (an ASCII character other than a quote or a line end)")));
+            return Err(bad(
+                "delimiter",
+                format!("{c:?} cannot be a delimiter (an ASCII character other than a quote or a line end)"),
+            ));
         }
         Ok(c)
     }
@@ -143,7 +147,10 @@ impl ReadHints {
     pub fn parse_encoding(raw: &str) -> Result<String, BadHint> {
         match encoding_rs::Encoding::for_label(raw.trim().as_bytes()) {
             Some(_) => Ok(raw.trim().to_ascii_lowercase()),
-            None => Err(bad("encoding", format!("{raw:?} is no known encoding (for example utf-8, latin1, windows-1252, utf-16le)"))),
+            None => Err(bad(
+                "encoding",
+                format!("{raw:?} is no known encoding (for example utf-8, latin1, windows-1252, utf-16le)"),
+            )),
         }
     }
 
@@ -177,11 +184,8 @@ mod tests {
             header: Some(false),
             ..Default::default()
         };
-        let now = ReadHints {
-            dtypes: [("day".to_string(), DType::Object)].into(),
-            header: Some(true),
-            ..Default::default()
-        };
+        let now =
+            ReadHints { dtypes: [("day".to_string(), DType::Object)].into(), header: Some(true), ..Default::default() };
         let merged = now.reusing(earlier);
         assert_eq!(merged.dtypes, [("day".to_string(), DType::Object), ("zip".to_string(), DType::Object)].into());
         assert_eq!((merged.delimiter, merged.header), (Some(';'), Some(true)));

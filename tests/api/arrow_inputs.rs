@@ -55,7 +55,11 @@ async fn a_query_answered_as_an_arrow_stream_uploads_back_as_the_same_table() {
     let plain = app.upload_ok("Plain", csv).await;
     let id = uuid_of(&plain["dataset_id"]);
     let answer = app
-        .post_json(&app.admin_key, &format!("/api/datasets/{id}/query"), json!({"sql": "SELECT * FROM data", "format": "arrow"}))
+        .post_json(
+            &app.admin_key,
+            &format!("/api/datasets/{id}/query"),
+            json!({"sql": "SELECT * FROM data", "format": "arrow"}),
+        )
         .await;
     assert_eq!(answer.status.as_u16(), 200);
     assert_eq!(answer.headers["content-type"], "application/vnd.apache.arrow.stream");

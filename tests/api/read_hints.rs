@@ -22,7 +22,8 @@ async fn columns(app: &TestApp, up: &Value) -> Value {
 }
 
 async fn csv_of(app: &TestApp, up: &Value) -> String {
-    let reply = app.get(&app.admin_key, &format!("/api/datasets/{}/download?format=csv", uuid_of(&up["dataset_id"]))).await;
+    let reply =
+        app.get(&app.admin_key, &format!("/api/datasets/{}/download?format=csv", uuid_of(&up["dataset_id"]))).await;
     reply.text().replace("\r\n", "\n")
 }
 
@@ -73,7 +74,8 @@ async fn malformed_hints_are_refused_before_the_file_is_read() {
 async fn empty_hint_fields_are_hints_not_given() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "Hints").await;
-    let fields = ["dtypes", "na_values", "keep_default_na", "delimiter", "encoding", "header", "sheet"].map(|f| (f, ""));
+    let fields =
+        ["dtypes", "na_values", "keep_default_na", "delimiter", "encoding", "header", "sheet"].map(|f| (f, ""));
     let up = upload_with(&app, project, ZIPS, &fields).await.expect(201);
     assert_eq!(dtypes(&columns(&app, &up).await), pairs(&[("zip", "int64"), ("score", "float64")]));
 }
@@ -85,8 +87,9 @@ async fn na_values_add_markers_and_keep_default_na_false_keeps_na_as_a_country_c
     let countries = b"country,amount\nNA,-\nFR,3\nNA,4\n";
     let default = upload_with(&app, project, countries, &[]).await.expect(201);
     assert_eq!(csv_of(&app, &default).await, "country,amount\n,-\nFR,3\n,4\n");
-    let hinted =
-        upload_with(&app, project, countries, &[("na_values", r#"["-"]"#), ("keep_default_na", "false")]).await.expect(201);
+    let hinted = upload_with(&app, project, countries, &[("na_values", r#"["-"]"#), ("keep_default_na", "false")])
+        .await
+        .expect(201);
     assert_eq!(dtypes(&columns(&app, &hinted).await), pairs(&[("country", "object"), ("amount", "int64")]));
     assert_eq!(csv_of(&app, &hinted).await, "country,amount\nNA,\nFR,3\nNA,4\n");
 }
@@ -110,7 +113,8 @@ async fn delimiter_header_and_encoding_hints_replace_detection() {
 async fn hints_are_shown_on_the_version_and_reused_by_the_next_upload() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "Hints").await;
-    let first = upload_with(&app, project, ZIPS, &[("dtypes", r#"{"zip": "object"}"#), ("delimiter", ",")]).await.expect(201);
+    let first =
+        upload_with(&app, project, ZIPS, &[("dtypes", r#"{"zip": "object"}"#), ("delimiter", ",")]).await.expect(201);
     let version = app
         .get(&app.admin_key, &format!("/api/dataset-versions/{}", uuid_of(&first["dataset_version_id"])))
         .await
@@ -128,7 +132,10 @@ async fn hints_are_shown_on_the_version_and_reused_by_the_next_upload() {
         .await
         .expect(200);
     assert_eq!(version["hints"]["dtypes"], serde_json::json!({"zip": "object"}));
-    assert_eq!(dtypes(&app.get(&app.admin_key, &format!("/api/datasets/{dataset}/columns")).await.expect(200))[0].1, "object");
+    assert_eq!(
+        dtypes(&app.get(&app.admin_key, &format!("/api/datasets/{dataset}/columns")).await.expect(200))[0].1,
+        "object"
+    );
     // Without reuse_hints, a next version is read as detected, and shows no hints.
     let plain = app.new_version(&app.admin_key, dataset, "no hints", next).await.expect(201);
     let version = app
@@ -142,10 +149,12 @@ async fn hints_are_shown_on_the_version_and_reused_by_the_next_upload() {
 async fn dtypes_do_not_apply_to_a_typed_file() {
     let app = spawn_app().await;
     let plain = app.upload_ok("Plain", ZIPS).await;
-    let parquet =
-        app.get(&app.admin_key, &format!("/api/datasets/{}/download?format=parquet", uuid_of(&plain["dataset_id"]))).await;
+    let parquet = app
+        .get(&app.admin_key, &format!("/api/datasets/{}/download?format=parquet", uuid_of(&plain["dataset_id"])))
+        .await;
     let project = app.create_project(&app.admin_key, "Typed").await;
-    let message =
-        upload_with(&app, project, &parquet.body, &[("dtypes", r#"{"zip": "object"}"#)]).await.expect_error(422, "unprocessable_file");
+    let message = upload_with(&app, project, &parquet.body, &[("dtypes", r#"{"zip": "object"}"#)])
+        .await
+        .expect_error(422, "unprocessable_file");
     assert!(message.contains("Parquet"), "{message}");
 }

@@ -54,7 +54,9 @@ pub fn detect(head: &[u8]) -> Option<TableFormat> {
         return None;
     }
     match rest.get(4..4 + length) {
-        Some(metadata) => arrow::ipc::root_as_message(metadata).ok()?.header_as_schema().map(|_| TableFormat::ArrowStream),
+        Some(metadata) => {
+            arrow::ipc::root_as_message(metadata).ok()?.header_as_schema().map(|_| TableFormat::ArrowStream)
+        }
         None => Some(TableFormat::ArrowStream),
     }
 }
@@ -312,7 +314,9 @@ mod tests {
             (
                 "city",
                 Arc::new(
-                    vec![Some("Paris"), Some("Paris"), None, Some("Paris")].into_iter().collect::<DictionaryArray<Int8Type>>(),
+                    vec![Some("Paris"), Some("Paris"), None, Some("Paris")]
+                        .into_iter()
+                        .collect::<DictionaryArray<Int8Type>>(),
                 ),
             ),
             ("note", Arc::new(StringArray::from(vec!["a", "b", "c", "d"]))),
@@ -326,8 +330,7 @@ mod tests {
 
     fn file_bytes(compression: Option<CompressionType>) -> Vec<u8> {
         let batch = table();
-        let mut writer =
-            FileWriter::try_new_with_options(Vec::new(), &batch.schema(), options(compression)).unwrap();
+        let mut writer = FileWriter::try_new_with_options(Vec::new(), &batch.schema(), options(compression)).unwrap();
         writer.write(&batch).unwrap();
         writer.write(&batch).unwrap();
         writer.into_inner().unwrap()
@@ -335,8 +338,7 @@ mod tests {
 
     fn stream_bytes(compression: Option<CompressionType>) -> Vec<u8> {
         let batch = table();
-        let mut writer =
-            StreamWriter::try_new_with_options(Vec::new(), &batch.schema(), options(compression)).unwrap();
+        let mut writer = StreamWriter::try_new_with_options(Vec::new(), &batch.schema(), options(compression)).unwrap();
         writer.write(&batch).unwrap();
         writer.into_inner().unwrap()
     }
@@ -468,8 +470,10 @@ mod tests {
     #[test]
     fn rows_claimed_by_all_batches_together_are_bounded_by_the_file_size() {
         // Many batches of a column of nulls (no buffers): each plausible, together not.
-        let schema = Arc::new(Schema::new(vec![arrow::datatypes::Field::new("n", arrow::datatypes::DataType::Null, true)]));
-        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(arrow::array::NullArray::new(1 << 20))]).unwrap();
+        let schema =
+            Arc::new(Schema::new(vec![arrow::datatypes::Field::new("n", arrow::datatypes::DataType::Null, true)]));
+        let batch =
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(arrow::array::NullArray::new(1 << 20))]).unwrap();
         let mut writer = StreamWriter::try_new(Vec::new(), &schema).unwrap();
         for _ in 0..64 {
             writer.write(&batch).unwrap();
@@ -483,8 +487,10 @@ mod tests {
     #[test]
     fn a_highly_compressed_file_may_hold_more_rows_than_its_size_alone_allows() {
         // 10 M booleans in 1 M-row batches, zstd: a few kilobytes on disk.
-        let schema = Arc::new(Schema::new(vec![arrow::datatypes::Field::new("b", arrow::datatypes::DataType::Boolean, false)]));
-        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(BooleanArray::from(vec![false; 1 << 20]))]).unwrap();
+        let schema =
+            Arc::new(Schema::new(vec![arrow::datatypes::Field::new("b", arrow::datatypes::DataType::Boolean, false)]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(BooleanArray::from(vec![false; 1 << 20]))])
+            .unwrap();
         let mut writer =
             StreamWriter::try_new_with_options(Vec::new(), &schema, options(Some(CompressionType::ZSTD))).unwrap();
         for _ in 0..10 {
@@ -498,7 +504,13 @@ mod tests {
     #[test]
     fn a_stream_whose_schema_is_larger_than_the_first_bytes_read_is_still_an_arrow_stream() {
         let fields: Vec<arrow::datatypes::Field> = (0..400)
-            .map(|i| arrow::datatypes::Field::new(format!("a_rather_long_column_name_{i}"), arrow::datatypes::DataType::Int64, true))
+            .map(|i| {
+                arrow::datatypes::Field::new(
+                    format!("a_rather_long_column_name_{i}"),
+                    arrow::datatypes::DataType::Int64,
+                    true,
+                )
+            })
             .collect();
         let schema = Schema::new(fields);
         let bytes = StreamWriter::try_new(Vec::new(), &schema).unwrap().into_inner().unwrap();

@@ -119,7 +119,13 @@ pub(super) fn ingest_batches(
     let evidence = (source_schema.fields().iter().zip(&plans).zip(&columns).enumerate())
         .map(|(i, ((field, plan), column))| {
             let text = plan.dtype.is_text().then_some(&distinct[i]);
-            TypeEvidence::of_typed_column(&field.data_type().to_string(), column.dtype, non_missing[i], summary.rows, text)
+            TypeEvidence::of_typed_column(
+                &field.data_type().to_string(),
+                column.dtype,
+                non_missing[i],
+                summary.rows,
+                text,
+            )
         })
         .collect();
     Ok(IngestedTable {

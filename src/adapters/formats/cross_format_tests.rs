@@ -26,7 +26,10 @@ enum Column {
     Text(Vec<Option<String>>),
 }
 
-fn cells<T: std::fmt::Debug + Clone + 'static>(s: BoxedStrategy<T>, rows: usize) -> impl Strategy<Value = Vec<Option<T>>> {
+fn cells<T: std::fmt::Debug + Clone + 'static>(
+    s: BoxedStrategy<T>,
+    rows: usize,
+) -> impl Strategy<Value = Vec<Option<T>>> {
     prop::collection::vec(prop::option::weighted(0.85, s), rows)
 }
 
@@ -85,7 +88,8 @@ fn ingest(dir: &std::path::Path, name: &str, bytes: &[u8]) -> (IngestedTable, Ve
         .ingest(&upload, &normalized, &IngestLimits::default(), &Default::default())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let file = std::fs::File::open(&normalized).unwrap();
-    let batches = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect();
+    let batches =
+        ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect();
     (table, batches)
 }
 

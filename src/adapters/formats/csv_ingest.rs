@@ -166,7 +166,8 @@ pub fn ingest_csv_with(
         // A pass run again with the types the one before inferred is strict: a value not of
         // its column's given type is then refused (before, it may only need other storage).
         let strict = retyped;
-        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers, strict)? {
+        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers, strict)?
+        {
             Pass::Converted(converted) => converted,
             Pass::Unproven => {
                 tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
@@ -443,7 +444,8 @@ fn shape_of(job: &Job<'_>, inferences: &[ColumnInference]) -> Shape {
         .filter_map(|((name, i), _)| i.mixed(name))
         .collect();
     let types: Vec<InferredType> = inferences.iter().enumerate().map(|(k, i)| job.column_type(k, i)).collect();
-    let evidence = (inferences.iter().zip(&types).zip(job.forced)).map(|((i, t), given)| i.evidence(t, *given)).collect();
+    let evidence =
+        (inferences.iter().zip(&types).zip(job.forced)).map(|((i, t), given)| i.evidence(t, *given)).collect();
     Shape { types, evidence, mixed }
 }
 

@@ -42,7 +42,11 @@ pub fn to_utf8(upload: &Path, spool_dir: &Path) -> Result<Utf8Text, IngestError>
 
 /// [`to_utf8`] of a text in the encoding `given` (the uploader's `encoding` hint), or detected
 /// when none is given. A byte-order mark of the given encoding is skipped; any other is text.
-pub fn to_utf8_from(upload: &Path, spool_dir: &Path, given: Option<&'static Encoding>) -> Result<Utf8Text, IngestError> {
+pub fn to_utf8_from(
+    upload: &Path,
+    spool_dir: &Path,
+    given: Option<&'static Encoding>,
+) -> Result<Utf8Text, IngestError> {
     let Some(encoding) = given else { return to_utf8(upload, spool_dir) };
     let mut head = [0u8; 3];
     let n = read_up_to(&mut File::open(upload).map_err(io)?, &mut head)?;

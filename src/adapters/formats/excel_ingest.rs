@@ -87,7 +87,8 @@ pub fn check_container(upload: &Path, limits: &IngestLimits) -> Result<(), Inges
     if archive.len() > MAX_ENTRIES {
         return Err(invalid(format!("the archive has {} entries; at most {MAX_ENTRIES} are read", archive.len())));
     }
-    let allowed = limits.max_decompressed_bytes.min(size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES));
+    let allowed =
+        limits.max_decompressed_bytes.min(size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES));
     let mut total = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..archive.len() {
@@ -278,7 +279,10 @@ pub fn transcode_to_csv(
     let names = book.sheet_names();
     let sheet = match sheet {
         Some(wanted) => names.iter().find(|n| *n == wanted).cloned().ok_or_else(|| {
-            IngestError::Invalid(format!("the workbook has no sheet named {wanted:?}; its sheets: {}", names.join(", ")))
+            IngestError::Invalid(format!(
+                "the workbook has no sheet named {wanted:?}; its sheets: {}",
+                names.join(", ")
+            ))
         })?,
         None => names.first().cloned().ok_or_else(|| invalid("the workbook has no sheet"))?,
     };
@@ -293,7 +297,9 @@ pub fn transcode_to_csv(
         first_column: extent.first_column,
         written: 0,
         // As for compressed uploads: the size limit, and the ratio past the first 16 MiB.
-        max_bytes: limits.max_decompressed_bytes.min(upload_size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES)),
+        max_bytes: limits
+            .max_decompressed_bytes
+            .min(upload_size.saturating_mul(limits.max_expansion_ratio).max(RATIO_GRACE_BYTES)),
     };
     writer.start_row();
     let mut current = first_row;
@@ -312,9 +318,15 @@ pub fn transcode_to_csv(
     })?;
     writer.end_row()?;
     writer.out.flush().map_err(io)?;
-    let column_types =
-        (extent.first_column..=extent.last_column).map(|c| extent.kinds.get(&c).and_then(|k| k.column_type())).collect();
-    tracing::debug!(sheet, rows = u64::from(extent.last_row - first_row) + 1, columns = width, "spreadsheet transcoded");
+    let column_types = (extent.first_column..=extent.last_column)
+        .map(|c| extent.kinds.get(&c).and_then(|k| k.column_type()))
+        .collect();
+    tracing::debug!(
+        sheet,
+        rows = u64::from(extent.last_row - first_row) + 1,
+        columns = width,
+        "spreadsheet transcoded"
+    );
     Ok(CsvReading {
         dialect: Some(Dialect { delimiter: b',', has_header: header, row_names: false }),
         column_types,
@@ -336,7 +348,10 @@ fn scan(
             return Ok(());
         }
         if row > LAST_SHEET_ROW {
-            return Err(invalid(format!("a cell lies in row {}, past Excel's last row (1,048,576)", u64::from(row) + 1)));
+            return Err(invalid(format!(
+                "a cell lies in row {}, past Excel's last row (1,048,576)",
+                u64::from(row) + 1
+            )));
         }
         let first_row = *extent.first_row.get_or_insert(row);
         if row < extent.last_row {
@@ -495,7 +510,11 @@ mod tests {
         book.save_to_buffer().unwrap()
     }
 
-    fn ingest_with(bytes: &[u8], hints: &ReadHints, limits: &IngestLimits) -> Result<(IngestedTable, Vec<Vec<String>>), IngestError> {
+    fn ingest_with(
+        bytes: &[u8],
+        hints: &ReadHints,
+        limits: &IngestLimits,
+    ) -> Result<(IngestedTable, Vec<Vec<String>>), IngestError> {
         let dir = tempfile::tempdir().unwrap();
         let upload = dir.path().join("book.xlsx");
         std::fs::File::create(&upload).unwrap().write_all(bytes).unwrap();
@@ -575,11 +594,7 @@ mod tests {
 
     #[test]
     fn without_a_header_the_first_row_is_data_and_dtypes_replace_cell_types() {
-        let hints = ReadHints {
-            header: Some(false),
-            sheet: Some("Notes".into()),
-            ..Default::default()
-        };
+        let hints = ReadHints { header: Some(false), sheet: Some("Notes".into()), ..Default::default() };
         let (table, values) = ingest(&workbook(), &hints).unwrap();
         assert_eq!(dtypes(&table), [("column_1", DType::Object)]);
         assert_eq!(values[0], ["note", "hello"]);
@@ -631,7 +646,8 @@ mod tests {
     /// A workbook of one sheet whose rows are `sheet_data`, written by hand (as a hostile
     /// writer could).
     fn minimal_xlsx(sheet_data: &[u8]) -> Vec<u8> {
-        let mut worksheet = br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#.to_vec();
+        let mut worksheet =
+            br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#.to_vec();
         worksheet.extend_from_slice(sheet_data);
         worksheet.extend_from_slice(b"</sheetData></worksheet>");
         zip_of(&[

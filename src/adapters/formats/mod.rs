@@ -14,9 +14,9 @@ mod csv_records;
 mod encoding;
 mod excel_ingest;
 #[cfg(test)]
-mod given_types_tests;
-#[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod given_types_tests;
 mod json_ingest;
 mod nested_json;
 #[cfg(test)]
@@ -79,7 +79,8 @@ impl FileIngestor {
         limits: &IngestLimits,
         hints: &ReadHints,
     ) -> Result<IngestedTable, IngestError> {
-        let typed = if head.starts_with(PARQUET_MAGIC) { Some("Parquet") } else { arrow_ingest::detect(head).map(|_| "Arrow") };
+        let typed =
+            if head.starts_with(PARQUET_MAGIC) { Some("Parquet") } else { arrow_ingest::detect(head).map(|_| "Arrow") };
         if let Some(typed) = typed
             && !hints.dtypes.is_empty()
         {

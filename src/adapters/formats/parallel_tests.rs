@@ -17,7 +17,8 @@ fn ingest(text: &[u8], parallelism: Parallelism) -> (Result<IngestedTable, Inges
     let upload = dir.path().join("upload.csv");
     std::fs::write(&upload, text).unwrap();
     let normalized = dir.path().join("normalized.parquet");
-    let result = ingest_csv_with(&upload, &normalized, &IngestLimits::default(), dir.path(), parallelism, &Default::default());
+    let result =
+        ingest_csv_with(&upload, &normalized, &IngestLimits::default(), dir.path(), parallelism, &Default::default());
     let batches = if result.is_ok() { read_back(&normalized) } else { Vec::new() };
     (result, batches)
 }

@@ -75,4 +75,3 @@ fn validate_footer(metadata: &ParquetMetaData, file_size: u64, limits: &IngestLi
     }
     Ok(())
 }
-

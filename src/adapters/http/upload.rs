@@ -25,8 +25,8 @@ use super::limits::HttpLimits;
 use super::text::rule_schema;
 use crate::app::ingest::{SpooledUpload, Uploaded};
 use crate::app::{App, AppError};
-use crate::domain::read_hints::{BadHint, ReadHints};
 use crate::domain::names::{DESCRIPTION_RULE, NAME_RULE, REQUIRED_DESCRIPTION_RULE, TextRule, uploaded_file_name};
+use crate::domain::read_hints::{BadHint, ReadHints};
 
 /// Longest text form field, in bytes.
 const MAX_TEXT_FIELD: u64 = 64 * 1024;
@@ -347,7 +347,8 @@ pub async fn read_form(
         }
     }
     let mut file = file.ok_or_else(|| ApiError::bad_request("the form field `file` is required"))?;
-    file.hints = read_hints(&text).map_err(|e| ApiError::bad_request(format!("the form field `{}`: {}", e.field, e.reason)))?;
+    file.hints =
+        read_hints(&text).map_err(|e| ApiError::bad_request(format!("the form field `{}`: {}", e.field, e.reason)))?;
     Ok(ReceivedForm { text, file })
 }
 

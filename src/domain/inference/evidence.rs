@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BOOL, CATEGORY_MAX_DISTINCT, ColumnInference, DATETIME, DistinctValues, FLOAT, ForcedType, INT, InferredType};
+use super::{
+    BOOL, CATEGORY_MAX_DISTINCT, ColumnInference, DATETIME, DistinctValues, FLOAT, ForcedType, INT, InferredType,
+};
 use crate::domain::dtype::DType;
 
 /// The evidence of one column's type.
@@ -99,7 +101,10 @@ impl ColumnInference {
                 return format!("{dtype}: the spreadsheet's cells are all of this type");
             }
             Some((ForcedType::Text, GivenBy::Cells)) => {
-                return format!("{}: the spreadsheet's cells hold text, or more than one kind of value", self.text_rule());
+                return format!(
+                    "{}: the spreadsheet's cells hold text, or more than one kind of value",
+                    self.text_rule()
+                );
             }
             None => {}
         }
@@ -134,7 +139,9 @@ pub fn text_rule(distinct: &DistinctValues, non_missing: u64) -> String {
     match distinct.count() {
         _ if non_missing == 0 => "object: every value is missing".into(),
         None => format!("object: more than {CATEGORY_MAX_DISTINCT} distinct values in {n} non-missing values"),
-        Some(d) if super::is_category(d, non_missing) => format!("category: {d} distinct values in {n} non-missing values"),
+        Some(d) if super::is_category(d, non_missing) => {
+            format!("category: {d} distinct values in {n} non-missing values")
+        }
         Some(d) => format!(
             "object: {d} distinct values in {n} non-missing values (a category has at most half as many distinct values as values)"
         ),
@@ -189,7 +196,10 @@ mod tests {
             rejected,
             [(DType::Int64, 4, "2.5"), (DType::Float64, 5, "x"), (DType::Bool, 1, "1"), (DType::Datetime64, 1, "1")]
         );
-        assert_eq!(e.rule, "object: 5 distinct values in 5 non-missing values (a category has at most half as many distinct values as values)");
+        assert_eq!(
+            e.rule,
+            "object: 5 distinct values in 5 non-missing values (a category has at most half as many distinct values as values)"
+        );
     }
 
     #[test]
@@ -217,15 +227,15 @@ mod tests {
         for values in columns {
             let whole = evidence_of(values);
             for split in 0..=values.len() {
-            let (mut left, mut right) = (ColumnInference::default(), ColumnInference::default());
-            values[..split].iter().for_each(|v| {
-                left.observe(v);
-            });
-            values[split..].iter().for_each(|v| {
-                right.observe(v);
-            });
-            left.merge(&right);
-            assert_eq!(left.evidence(&left.decide(), None), whole, "{values:?} split at {split}");
+                let (mut left, mut right) = (ColumnInference::default(), ColumnInference::default());
+                values[..split].iter().for_each(|v| {
+                    left.observe(v);
+                });
+                values[split..].iter().for_each(|v| {
+                    right.observe(v);
+                });
+                left.merge(&right);
+                assert_eq!(left.evidence(&left.decide(), None), whole, "{values:?} split at {split}");
             }
         }
         let dates = evidence_of(&["2024-01-01", "", "2024-01-02", "2024/01/02"]);

@@ -204,7 +204,11 @@ fn a_value_past_12_decides_the_day_month_order_and_a_column_that_never_decides_s
     let day_first = infer(&["01/02/2020", "13/02/2020", "", "5/5/2020"]);
     assert_eq!(
         day_first,
-        InferredType { dtype: DType::Datetime64, temporal: Some(TemporalKind::Date), order: Some(DayMonthOrder::DayFirst) }
+        InferredType {
+            dtype: DType::Datetime64,
+            temporal: Some(TemporalKind::Date),
+            order: Some(DayMonthOrder::DayFirst)
+        }
     );
     let month_first = infer(&["01/02/2020 10:00", "02/13/2020 23:59:59"]);
     assert_eq!((month_first.order, month_first.temporal), (Some(DayMonthOrder::MonthFirst), Some(TemporalKind::Naive)));

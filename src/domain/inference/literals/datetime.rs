@@ -352,7 +352,16 @@ mod tests {
         assert_eq!(timed.family, DateFamily::DayMonthDateTime);
         let micros = days_since_epoch(1999, 12, 31).unwrap() * MICROS_PER_DAY + (23 * 3600 + 59 * 60 + 30) * 1_000_000;
         assert_eq!(timed.day_first, Some(Temporal::Micros(micros)));
-        for bad in ["13/13/2020", "32/01/2020", "001/02/2020", "1/2/20", "1/2/2020T10:00", "1/2/2020 25:00", "1-2-2020", "2020/01/02"] {
+        for bad in [
+            "13/13/2020",
+            "32/01/2020",
+            "001/02/2020",
+            "1/2/20",
+            "1/2/2020T10:00",
+            "1/2/2020 25:00",
+            "1-2-2020",
+            "2020/01/02",
+        ] {
             assert_eq!(parse_day_month(bad), None, "{bad}");
         }
     }
