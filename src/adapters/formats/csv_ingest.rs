@@ -29,6 +29,8 @@ use arrow::datatypes::SchemaRef;
 
 use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
 use super::csv_columns::{ColumnBuilder, arrow_type, canonical_schema};
+pub use super::csv_reading::CsvReading;
+use super::csv_reading::{forced_types, refuse_mixed_given_dates};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
 use super::encoding::{Utf8Text, to_utf8_from};
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, group_rows, read_back};
@@ -40,7 +42,6 @@ use crate::domain::inference::{
 };
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::QualityAccumulator;
-use crate::domain::read_hints::ReadHints;
 use crate::domain::records::SourceFormat;
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 
@@ -70,49 +71,6 @@ impl Parallelism {
     fn of_machine() -> Self {
         let workers = crate::ports::system::worker_threads();
         Self { block_bytes: BLOCK_BYTES, workers, guess_bytes: GUESS_BYTES }
-    }
-}
-
-/// How to read a CSV beyond what is detected: what the uploader's hints or the file's source
-/// say. The default detects everything.
-#[derive(Debug, Clone, Default)]
-pub struct CsvReading {
-    /// The dialect, when known (a CSV this server wrote); otherwise it is detected.
-    pub dialect: Option<Dialect>,
-    /// Column types given by position (a spreadsheet's cell types); shorter than the columns
-    /// or `None`: not given.
-    pub column_types: Vec<Option<ForcedType>>,
-    /// Column types given by column name (each name must be a column of the file); they
-    /// replace those given by position.
-    pub dtypes: Vec<(String, ForcedType)>,
-    /// The upload's own missing markers (else the defaults).
-    pub markers: Option<Arc<MissingMarkers>>,
-    /// The text's encoding (else detected).
-    pub encoding: Option<&'static encoding_rs::Encoding>,
-    /// The field delimiter (else detected).
-    pub delimiter: Option<u8>,
-    /// Whether the first row is a header (else detected).
-    pub header: Option<bool>,
-}
-
-impl CsvReading {
-    /// How the uploader's hints say to read the text (those that apply to CSV).
-    pub fn from_hints(hints: &ReadHints) -> Self {
-        let own_markers = hints.na_values.is_some() || hints.keep_default_na == Some(false);
-        let markers = own_markers.then(|| {
-            let extra = hints.na_values.as_deref().unwrap_or_default();
-            Arc::new(MissingMarkers::new(extra, hints.keep_default_na.unwrap_or(true)))
-        });
-        Self {
-            dialect: None,
-            column_types: Vec::new(),
-            dtypes: hints.dtypes.iter().map(|(name, dtype)| (name.clone(), ForcedType::Dtype(*dtype))).collect(),
-            markers,
-            encoding: hints.encoding.as_deref().and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes())),
-            // ASCII: `ReadHints::parse_delimiter` accepts nothing else.
-            delimiter: hints.delimiter.filter(char::is_ascii).map(|c| c as u8),
-            header: hints.header,
-        }
     }
 }
 
@@ -189,7 +147,7 @@ pub fn ingest_csv_with(
         tracing::debug!("the types inferred over every value differ from the guess: converting again");
         (types, retyped) = (shape.types, true);
     };
-    refuse_mixed_given_dates(&job, &converted.inference)?;
+    refuse_mixed_given_dates(job.names, job.forced, &converted.inference)?;
     let columns: Vec<ColumnSchema> = head
         .names
         .iter()
@@ -346,27 +304,6 @@ fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) 
     }
 }
 
-/// Each column's given type (by position, then from `dtypes` by name), or an error naming a
-/// name that is no column.
-fn forced_types(
-    names: &[String],
-    by_position: &[Option<ForcedType>],
-    dtypes: &[(String, ForcedType)],
-) -> Result<Vec<Option<(ForcedType, GivenBy)>>, IngestError> {
-    let mut forced: Vec<Option<(ForcedType, GivenBy)>> =
-        (0..names.len()).map(|k| by_position.get(k).copied().flatten().map(|t| (t, GivenBy::Cells))).collect();
-    for (name, given) in dtypes {
-        let Some(column) = names.iter().position(|n| n == name) else {
-            return Err(IngestError::Invalid(format!(
-                "dtypes names the column {name:?}, which the file does not have (its columns: {})",
-                names.join(", ")
-            )));
-        };
-        forced[column] = Some((*given, GivenBy::Hint));
-    }
-    Ok(forced)
-}
-
 /// What inference over every value decided.
 struct Shape {
     types: Vec<InferredType>,
@@ -456,31 +393,6 @@ fn not_of_given_type(record: &Record<'_>, name: &str, given: &InferredType, cell
         _ => "",
     };
     at_record(record, format!("column {name:?} is given as {} but holds {cell:?}{why}", given.dtype.as_str()))
-}
-
-/// Refuses a column given `datetime64` whose dates are of more than one format (stored alike,
-/// they would be silently mixed: a zoned time and a naive one, say), naming the first value
-/// of another format.
-fn refuse_mixed_given_dates(job: &Job<'_>, inferences: &[ColumnInference]) -> Result<(), IngestError> {
-    for ((name, given), inference) in job.names.iter().zip(job.forced).zip(inferences) {
-        if let Some((ForcedType::Dtype(DType::Datetime64), _)) = given
-            && let Some(other) = inference.first_non_date()
-        {
-            return Err(IngestError::Invalid(format!(
-                "column {name:?} is given as datetime64 but data row {} holds {:?}, a date of another format than the column's first",
-                other.row + 1,
-                &*other.value
-            )));
-        }
-        if let Some((ForcedType::Dtype(DType::Datetime64), _)) = given
-            && inference.day_month_contradicted()
-        {
-            return Err(IngestError::Invalid(format!(
-                "column {name:?} is given as datetime64 but its D/M/YYYY dates need both orders: some are dates only with the day first, others only with the month first"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// What one worker of the pass keeps across its blocks.

@@ -10,9 +10,12 @@ mod csv_blocks;
 mod csv_columns;
 mod csv_export;
 mod csv_ingest;
+mod csv_reading;
 mod csv_records;
 mod encoding;
 mod excel_ingest;
+#[cfg(test)]
+mod excel_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
