@@ -3,7 +3,7 @@
 # `prlimit --as=<cap>` and sends a corpus of hostile uploads and requests (empty and binary
 # files, ragged and huge cells and headers, 10,001 columns, a gzip bomb, a zstd frame asking for a
 # 2 TiB window, a 60 MB JSON line, JSON nested 100,000 deep, an xlsx zip bomb and sheets declaring
-# every cell, lying Parquet footers and page
+# every cell, .ods cells repeated to a trillion copies, lying Parquet footers and page
 # headers, malformed multipart bodies, a CSV bomb, slow and cut-off clients) from 4 workers,
 # each input twice. Every answer must be a 4xx JSON error with a `code` (201 for the inputs
 # that are valid), never a 5xx; the server must be alive at the end with no dataset, file or

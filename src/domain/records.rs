@@ -59,6 +59,8 @@ pub enum TableFormat {
     Xlsx,
     /// An Excel binary workbook.
     Xlsb,
+    /// An OpenDocument spreadsheet.
+    Ods,
 }
 
 impl TableFormat {
@@ -72,6 +74,7 @@ impl TableFormat {
             TableFormat::ArrowStream => "arrows",
             TableFormat::Xlsx => "xlsx",
             TableFormat::Xlsb => "xlsb",
+            TableFormat::Ods => "ods",
         }
     }
 
@@ -85,6 +88,7 @@ impl TableFormat {
             "arrows" => Some(TableFormat::ArrowStream),
             "xlsx" => Some(TableFormat::Xlsx),
             "xlsb" => Some(TableFormat::Xlsb),
+            "ods" => Some(TableFormat::Ods),
             _ => None,
         }
     }
@@ -100,6 +104,7 @@ impl TableFormat {
             TableFormat::ArrowStream => "application/vnd.apache.arrow.stream",
             TableFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             TableFormat::Xlsb => "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
+            TableFormat::Ods => "application/vnd.oasis.opendocument.spreadsheet",
         }
     }
 }

@@ -59,3 +59,64 @@ async fn the_sheet_field_picks_a_sheet_and_an_unknown_sheet_is_refused_with_the_
     let message = refused.expect_error(422, "unprocessable_file");
     assert!(message.contains("Summary, Rows"), "{message}");
 }
+
+/// An OpenDocument spreadsheet of one sheet "S" whose rows are `rows` (written by hand).
+fn ods(rows: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="S">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    out.start_file("mimetype", stored).unwrap();
+    out.write_all(b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+    out.start_file("META-INF/manifest.xml", deflated).unwrap();
+    out.write_all(br#"<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>"#)
+        .unwrap();
+    out.start_file("content.xml", deflated).unwrap();
+    out.write_all(content.as_bytes()).unwrap();
+    out.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn an_opendocument_spreadsheet_is_read_with_its_cell_types_and_a_repeat_bomb_is_refused() {
+    let app = spawn_app().await;
+    let cell = |kind: &str, attribute: &str, value: &str| {
+        format!(r#"<table:table-cell office:value-type="{kind}" office:{attribute}="{value}"/>"#)
+    };
+    let text =
+        |s: &str| format!(r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#);
+    let mut rows = format!("<table:table-row>{}{}{}</table:table-row>", text("code"), text("n"), text("day"));
+    for r in 1..=3 {
+        rows += &format!(
+            "<table:table-row>{}{}{}</table:table-row>",
+            text(&format!("00{r}")),
+            cell("float", "value", &format!("{}", r * 10)),
+            cell("date", "date-value", &format!("2024-02-0{r}"))
+        );
+    }
+    let bytes = ods(&rows);
+    let up = app.upload_ok("Calc", &bytes).await;
+    let id = uuid_of(&up["dataset_id"]);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    assert_eq!(dtypes(&columns), pairs(&[("code", "object"), ("n", "int64"), ("day", "datetime64")]));
+    let csv = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=csv")).await;
+    assert_eq!(
+        csv.text().replace("\r\n", "\n"),
+        "code,n,day\n001,10,2024-02-01\n002,20,2024-02-02\n003,30,2024-02-03\n"
+    );
+    let original = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=original")).await;
+    assert_eq!(&original.body[..], &bytes[..]);
+    assert_eq!(original.headers["content-type"], "application/vnd.oasis.opendocument.spreadsheet");
+
+    let bomb = r#"<table:table-row table:number-rows-repeated="1048576"><table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"/></table:table-row>"#;
+    let project = app.create_project(&app.admin_key, "Bombs").await;
+    let form = TestForm::new()
+        .text("project_id", project.to_string())
+        .text("name", "Bomb")
+        .field(TestFormField::bytes(ods(bomb)).name("file").filename("bomb.ods"));
+    let refused = app.post_form(&app.admin_key, "/api/datasets/upload", form).await;
+    let message = refused.expect_error(413, "payload_too_large");
+    assert!(message.contains("save it as .xlsx or CSV"), "{message}");
+}

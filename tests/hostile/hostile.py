@@ -210,6 +210,30 @@ def xlsx_bomb(expanded: int) -> bytes:
     return out.getvalue()
 
 
+def ods(rows: bytes) -> bytes:
+    """A minimal OpenDocument spreadsheet whose one table holds `rows` (the rows' XML)."""
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", b"application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        z.writestr("META-INF/manifest.xml",
+                   b'<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>')
+        z.writestr("content.xml",
+                   b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+                   b' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+                   b' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
+                   b'<table:table table:name="S">' + rows + b"</table:table></office:spreadsheet></office:body>"
+                   b"</office:document-content>")
+    return out.getvalue()
+
+
+ODS_BOMB = (b'<table:table-row table:number-rows-repeated="1048576"><table:table-cell'
+            b' table:number-columns-repeated="16384" office:value-type="float" office:value="1"/></table:table-row>')
+ODS_SPACES = (b'<table:table-row><table:table-cell office:value-type="string"><text:p>'
+              b'<text:s text:c="4000000000"/></text:p></table:table-cell></table:table-row>')
+
+
 XLSX_TWO_CELLS = b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row><row r="2"><c r="A2"><v>1</v></c></row>'
 
 
@@ -441,6 +465,10 @@ def corpus() -> list[Case]:
         Case("xlsx_far_corner_cell", "upload", "4xx",
              lambda: xlsx(XLSX_TWO_CELLS + b'<row r="1048576"><c r="XFD1048576"><v>2</v></c></row>'),
              filename="corner.xlsx", note="a cell in the last row and column: 16,384 columns, over the limit"),
+        Case("ods_repeat_bomb", "upload", "4xx", lambda: ods(ODS_BOMB), filename="bomb.ods",
+             note="one cell repeated over 1,048,576 rows x 16,384 columns: counted before calamine reads it"),
+        Case("ods_four_billion_spaces", "upload", "4xx", lambda: ods(ODS_SPACES), filename="spaces.ods",
+             note="a text:s element asking for 4,000,000,000 spaces"),
         # --- Parquet
         Case("pq_magic_only", "upload", "4xx", lambda: b"PAR1", filename="x.parquet"),
         Case("pq_truncated_half", "upload", "4xx", lambda: good_pq[: len(good_pq) // 2], filename="x.parquet"),

@@ -1,12 +1,16 @@
-//! Spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, read with `calamine`) → canonical typed table.
+//! Spreadsheets (`.xlsx`, `.xlsm`, `.xlsb` and OpenDocument `.ods`, read with `calamine`) →
+//! canonical typed table.
 //!
 //! 1. The zip container is checked before the workbook is opened ([`check_container`]):
 //!    every entry is decompressed and counted (declared sizes are not trusted), within
 //!    `MAX_DECOMPRESSED_BYTES` and the ratio guard of compressed uploads; the shared strings,
-//!    which the reader holds in memory, within [`MAX_SHARED_STRINGS_BYTES`].
-//! 2. The sheet (the first, or the one the `sheet` hint names) is read cell by cell, twice,
-//!    never whole: once for its extent and the kinds of cell in each column, once writing its
-//!    cells as CSV into the spool. Columns run from the leftmost to the rightmost used cell;
+//!    which the reader holds in memory, within [`MAX_SHARED_STRINGS_BYTES`]. calamine reads a
+//!    `.ods` whole, with its repeated cells and rows expanded: what that takes is counted from
+//!    `content.xml` first and held within `MAX_ODS_MEMORY_BYTES` (`ods_guard`).
+//! 2. The sheet (the first, or the one the `sheet` hint names) is read cell by cell, twice:
+//!    once for its extent and the kinds of cell in each column, once writing its cells as CSV
+//!    into the spool. An `.xlsx`/`.xlsb` sheet is streamed, never held whole; a `.ods` sheet is
+//!    the grid calamine built. Columns run from the leftmost to the rightmost used cell;
 //!    the first used row is the header (unless the `header` hint says there is none).
 //! 3. That CSV is read with each column's type given by its cells, as `pandas.read_excel`
 //!    types them ([`CellKinds::column_type`]): numbers all whole → `int64`, other numbers →
@@ -21,7 +25,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calamine::{DataRef, Reader, Xlsb, Xlsx};
+use calamine::{Data, DataRef, Ods, Range, Reader, Xlsb, Xlsx};
 
 use super::csv_ingest::CsvReading;
 use super::sniff::Dialect;
@@ -38,6 +42,9 @@ const MAX_ENTRIES: usize = 10_000;
 /// Largest decompressed shared strings part (`xl/sharedStrings.xml` or `.bin`): the reader
 /// holds every shared string in memory (at worst about 2.5 times this, for tiny strings).
 pub const MAX_SHARED_STRINGS_BYTES: u64 = 128 << 20;
+/// Largest `META-INF/manifest.xml` of a `.ods` (calamine holds it whole; real ones take a few
+/// kilobytes).
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 /// The last row a sheet may have (0-based): Excel's 1,048,576 rows.
 const LAST_SHEET_ROW: u32 = 1_048_575;
 /// Decompressed bytes allowed before the ratio guard applies (as for compressed uploads).
@@ -69,9 +76,13 @@ pub fn detect(head: &[u8], upload: &Path) -> Result<Option<TableFormat>, IngestE
     } else if has("xl/workbook.bin") {
         Ok(Some(TableFormat::Xlsb))
     } else if has("content.xml") && has("mimetype") {
-        Err(IngestError::Invalid(
-            "the file is an OpenDocument spreadsheet (.ods), which is not read: save it as .xlsx".into(),
-        ))
+        if opendocument_type(archive)?.as_deref() == Some(ODS_MIMETYPE) {
+            Ok(Some(TableFormat::Ods))
+        } else {
+            Err(IngestError::Invalid(
+                "the file is an OpenDocument file that is not a spreadsheet (its mimetype is not application/vnd.oasis.opendocument.spreadsheet)".into(),
+            ))
+        }
     } else {
         Err(IngestError::Invalid(
             "the file is a zip archive that is not a spreadsheet: upload the table itself (compressed with gzip, zstd, bzip2 or xz if you like)".into(),
@@ -79,8 +90,45 @@ pub fn detect(head: &[u8], upload: &Path) -> Result<Option<TableFormat>, IngestE
     }
 }
 
-/// Checks the archive (see the module's documentation) by decompressing every entry.
-pub fn check_container(upload: &Path, limits: &IngestLimits) -> Result<(), IngestError> {
+/// The media type an OpenDocument spreadsheet names in its `mimetype` entry.
+const ODS_MIMETYPE: &str = "application/vnd.oasis.opendocument.spreadsheet";
+
+/// The `mimetype` entry of an OpenDocument archive (its first 100 bytes).
+fn opendocument_type(mut archive: zip::ZipArchive<File>) -> Result<Option<String>, IngestError> {
+    let entry = archive.by_name("mimetype").map_err(|e| invalid(format!("the mimetype entry cannot be read: {e}")))?;
+    let mut text = String::new();
+    // Not UTF-8: not a media type this server reads.
+    if entry.take(100).read_to_string(&mut text).is_err() {
+        return Ok(None);
+    }
+    Ok(Some(text.trim().to_string()))
+}
+
+/// Checks the archive (see the module's documentation) by decompressing every entry, and, for
+/// a `.ods`, what reading it whole would take.
+pub fn check_container(upload: &Path, format: TableFormat, limits: &IngestLimits) -> Result<(), IngestError> {
+    check_archive(upload, limits)?;
+    if format == TableFormat::Ods {
+        let mut archive = zip::ZipArchive::new(File::open(upload).map_err(io)?)
+            .map_err(|e| invalid(format!("the zip archive is damaged: {e}")))?;
+        let content =
+            archive.by_name("content.xml").map_err(|e| invalid(format!("content.xml cannot be read: {e}")))?;
+        let footprint = super::ods_guard::check_content(content)?;
+        tracing::debug!(cells = footprint.cells, text_bytes = footprint.text_bytes, "ods footprint");
+        // calamine reads the manifest (to refuse encrypted files) into one buffer.
+        if let Ok(manifest) = archive.by_name("META-INF/manifest.xml") {
+            let read = std::io::copy(&mut manifest.take(MAX_MANIFEST_BYTES + 1), &mut std::io::sink())
+                .map_err(|e| invalid(format!("META-INF/manifest.xml cannot be decompressed: {e}")))?;
+            if read > MAX_MANIFEST_BYTES {
+                return Err(invalid(format!("its manifest takes more than {} MiB", MAX_MANIFEST_BYTES >> 20)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decompresses every entry of the archive, within the size, ratio and entry limits.
+fn check_archive(upload: &Path, limits: &IngestLimits) -> Result<(), IngestError> {
     let file = File::open(upload).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     let mut archive = zip::ZipArchive::new(file).map_err(|e| invalid(format!("the zip archive is damaged: {e}")))?;
@@ -125,6 +173,9 @@ pub fn check_container(upload: &Path, limits: &IngestLimits) -> Result<(), Inges
 enum Book {
     Xlsx(Xlsx<BufReader<File>>),
     Xlsb(Xlsb<BufReader<File>>),
+    /// calamine has read every sheet; the grid of the sheet read last is kept for the second
+    /// pass.
+    Ods(Box<Ods<BufReader<File>>>, Option<(String, Range<Data>)>),
 }
 
 impl Book {
@@ -132,6 +183,7 @@ impl Book {
         let reader = BufReader::new(File::open(path).map_err(io)?);
         match format {
             TableFormat::Xlsb => Xlsb::new(reader).map(Book::Xlsb).map_err(invalid),
+            TableFormat::Ods => Ods::new(reader).map(|b| Book::Ods(Box::new(b), None)).map_err(invalid),
             _ => Xlsx::new(reader).map(Book::Xlsx).map_err(invalid),
         }
     }
@@ -140,10 +192,11 @@ impl Book {
         match self {
             Book::Xlsx(b) => b.sheet_names(),
             Book::Xlsb(b) => b.sheet_names(),
+            Book::Ods(b, _) => b.sheet_names(),
         }
     }
 
-    /// Hands every stored cell of `sheet` to `each`, in the order stored (row by row).
+    /// Hands every stored cell of `sheet` to `each`, row by row.
     fn for_each_cell(
         &mut self,
         sheet: &str,
@@ -164,8 +217,34 @@ impl Book {
                     each(row, column, cell.get_value())?;
                 }
             }
+            Book::Ods(b, kept) => {
+                if kept.as_ref().is_none_or(|(name, _)| name != sheet) {
+                    *kept = None;
+                    *kept = Some((sheet.to_string(), b.worksheet_range(sheet).map_err(invalid)?));
+                }
+                let Some((_, grid)) = kept.as_ref() else { return Ok(()) };
+                let (top, left) = grid.start().unwrap_or((0, 0));
+                for (row, column, cell) in grid.used_cells() {
+                    each(top + row as u32, left + column as u32, &data_ref(cell))?;
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// A cell of a grid as the streamed readers hand cells over.
+fn data_ref(cell: &Data) -> DataRef<'_> {
+    match cell {
+        Data::Int(v) => DataRef::Int(*v),
+        Data::Float(x) => DataRef::Float(*x),
+        Data::String(s) => DataRef::SharedString(s),
+        Data::Bool(b) => DataRef::Bool(*b),
+        Data::DateTime(d) => DataRef::DateTime(*d),
+        Data::DateTimeIso(s) => DataRef::DateTimeIso(s.clone()),
+        Data::DurationIso(s) => DataRef::DurationIso(s.clone()),
+        Data::Error(e) => DataRef::Error(e.clone()),
+        Data::Empty => DataRef::Empty,
     }
 }
 

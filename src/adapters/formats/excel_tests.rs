@@ -11,6 +11,7 @@ use crate::adapters::formats::FileIngestor;
 use crate::domain::dtype::DType;
 use crate::domain::inference::ForcedType;
 use crate::domain::read_hints::ReadHints;
+use crate::domain::records::TableFormat;
 use crate::ports::tables::{IngestError, IngestLimits};
 use crate::ports::tables::{IngestedTable, TableIngestor};
 
@@ -51,7 +52,7 @@ fn workbook() -> Vec<u8> {
     book.save_to_buffer().unwrap()
 }
 
-fn ingest_with(
+pub(super) fn ingest_with(
     bytes: &[u8],
     hints: &ReadHints,
     limits: &IngestLimits,
@@ -83,11 +84,11 @@ fn ingest_with(
     Ok((table, columns))
 }
 
-fn ingest(bytes: &[u8], hints: &ReadHints) -> Result<(IngestedTable, Vec<Vec<String>>), IngestError> {
+pub(super) fn ingest(bytes: &[u8], hints: &ReadHints) -> Result<(IngestedTable, Vec<Vec<String>>), IngestError> {
     ingest_with(bytes, hints, &IngestLimits::default())
 }
 
-fn dtypes(table: &IngestedTable) -> Vec<(&str, DType)> {
+pub(super) fn dtypes(table: &IngestedTable) -> Vec<(&str, DType)> {
     table.columns.iter().map(|c| (c.name.as_str(), c.dtype)).collect()
 }
 
@@ -198,7 +199,7 @@ fn minimal_xlsx(sheet_data: &[u8]) -> Vec<u8> {
 }
 
 /// A zip archive holding `entries` (name, bytes), deflated.
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(super) fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in entries {
@@ -227,16 +228,19 @@ fn check_container_of(bytes: &[u8]) -> Result<(), IngestError> {
     let path = dir.path().join("book.xlsx");
     std::fs::write(&path, bytes).unwrap();
     // No ratio guard: the limits on sizes alone.
-    check_container(&path, &IngestLimits { max_expansion_ratio: 1 << 20, ..IngestLimits::default() })
+    check_container(&path, TableFormat::Xlsx, &IngestLimits { max_expansion_ratio: 1 << 20, ..IngestLimits::default() })
 }
 
 #[test]
-fn other_zip_archives_legacy_workbooks_and_opendocument_are_refused_by_name() {
+fn other_zip_archives_opendocument_texts_and_legacy_workbooks_are_refused_by_name() {
     let err = ingest(&zip_of(&[("data.csv", b"a\n1\n")]), &ReadHints::default()).unwrap_err();
     assert!(matches!(&err, IngestError::Invalid(m) if m.contains("not a spreadsheet")), "{err:?}");
-    let ods = zip_of(&[("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"), ("content.xml", b"<x/>")]);
-    let err = ingest(&ods, &ReadHints::default()).unwrap_err();
-    assert!(matches!(&err, IngestError::Invalid(m) if m.contains(".ods")), "{err:?}");
+    let odt = zip_of(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", b"<x/>")]);
+    let err = ingest(&odt, &ReadHints::default()).unwrap_err();
+    assert!(
+        matches!(&err, IngestError::Invalid(m) if m.contains("OpenDocument file that is not a spreadsheet")),
+        "{err:?}"
+    );
     let mut xls = CFB_MAGIC.to_vec();
     xls.extend([0u8; 504]);
     let err = ingest(&xls, &ReadHints::default()).unwrap_err();

@@ -22,6 +22,9 @@ mod fuzz_tests;
 mod given_types_tests;
 mod json_ingest;
 mod nested_json;
+mod ods_guard;
+#[cfg(test)]
+mod ods_tests;
 #[cfg(test)]
 mod parallel_tests;
 mod parquet_guard;
@@ -106,7 +109,7 @@ impl FileIngestor {
         if let Some(format) = excel_ingest::detect(head, upload)? {
             // Checked, then its sheet transcoded to CSV in the spool and read with the types of
             // its cells (and the hints' `dtypes` and missing markers).
-            excel_ingest::check_container(upload, limits)?;
+            excel_ingest::check_container(upload, format, limits)?;
             let mut spooled = self.spool_file()?;
             let header = hints.header != Some(false);
             let sheet = hints.sheet.as_deref();
