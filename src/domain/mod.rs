@@ -22,3 +22,4 @@ pub mod schema_changes;
 pub mod sort;
 pub mod statistics;
 pub mod version_ref;
+pub mod webhooks;
