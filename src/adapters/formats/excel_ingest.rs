@@ -324,7 +324,7 @@ fn observe(kinds: &mut CellKinds, cell: &DataRef<'_>, missing: &dyn Fn(&str) -> 
         },
         DataRef::DateTimeIso(s) => {
             kinds.dates = true;
-            kinds.times |= s.contains('T');
+            kinds.times |= iso_time_of_day(s).is_some();
         }
         DataRef::String(s) if !missing(s) => kinds.text = true,
         DataRef::SharedString(s) if !missing(s) => kinds.text = true,
@@ -510,6 +510,13 @@ impl<W: Write> CsvWriter<W> {
     }
 }
 
+/// The time of day of an ISO date-time (`2024-01-02T09:30:00`), `None` for a date alone or
+/// midnight (`T00:00:00`, as LibreOffice and pandas write dates).
+fn iso_time_of_day(s: &str) -> Option<&str> {
+    let (_, time) = s.split_once('T')?;
+    time.bytes().any(|b| b.is_ascii_digit() && b != b'0').then_some(time)
+}
+
 /// A cell as CSV field text (`None`: empty). Dates are written with their time of day when
 /// their column has one (`with_time`), so that a column has one date format.
 fn cell_text(cell: &DataRef<'_>, with_time: bool) -> Option<String> {
@@ -530,7 +537,8 @@ fn cell_text(cell: &DataRef<'_>, with_time: bool) -> Option<String> {
         },
         // A duration: its length in days, as Excel stores it.
         DataRef::DateTime(d) => Some(quoted(&d.as_f64().to_string())),
-        DataRef::DateTimeIso(s) => Some(quoted(s)),
+        DataRef::DateTimeIso(s) if with_time => Some(quoted(s)),
+        DataRef::DateTimeIso(s) => Some(quoted(s.split_once('T').map_or(s.as_str(), |(day, _)| day))),
         DataRef::DurationIso(s) => Some(quoted(s)),
         DataRef::String(s) => Some(quoted(s)),
         DataRef::SharedString(s) => Some(quoted(s)),

@@ -50,7 +50,7 @@ fn empty() -> String {
 
 /// A sheet "Data" with a typed column of each kind, and a sheet "Notes".
 fn workbook() -> Vec<u8> {
-    let header = ["id", "amount", "ok", "day", "at", "zip", "clock"].map(text);
+    let header = ["id", "amount", "ok", "day", "at", "midnight", "zip", "clock"].map(text);
     let mut rows = row(&header);
     for r in 1..=4 {
         let id = if r == 2 { text("NA") } else { number(f64::from(r)) };
@@ -60,6 +60,8 @@ fn workbook() -> Vec<u8> {
             typed("boolean", "boolean-value", if r % 2 == 0 { "true" } else { "false" }),
             typed("date", "date-value", &format!("2024-01-0{r}")),
             typed("date", "date-value", &format!("2024-01-01T0{r}:30:00")),
+            // A date at midnight, as LibreOffice and pandas write dates.
+            typed("date", "date-value", &format!("2024-02-0{r}T00:00:00")),
             text(&format!("0{r}100")),
             if r == 1 { typed("time", "time-value", "PT09H30M00S") } else { empty() },
         ]));
@@ -80,6 +82,7 @@ fn opendocument_cells_keep_their_types_as_pandas_reads_them() {
             ("ok", DType::Bool),
             ("day", DType::Datetime64),
             ("at", DType::Datetime64),
+            ("midnight", DType::Datetime64),
             ("zip", DType::Object),
             ("clock", DType::Object),
         ]
@@ -89,8 +92,9 @@ fn opendocument_cells_keep_their_types_as_pandas_reads_them() {
     assert_eq!(values[2], ["false", "true", "false", "true"]);
     assert_eq!(values[3], ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]);
     assert_eq!(values[4], ["2024-01-01T01:30:00", "2024-01-01T02:30:00", "2024-01-01T03:30:00", "2024-01-01T04:30:00"]);
-    assert_eq!(values[5], ["01100", "02100", "03100", "04100"], "text stays text");
-    assert_eq!(values[6], ["PT09H30M00S", "null", "null", "null"], "a duration is text");
+    assert_eq!(values[5], ["2024-02-01", "2024-02-02", "2024-02-03", "2024-02-04"], "stored as dates");
+    assert_eq!(values[6], ["01100", "02100", "03100", "04100"], "text stays text");
+    assert_eq!(values[7], ["PT09H30M00S", "null", "null", "null"], "a duration is text");
 }
 
 #[test]
