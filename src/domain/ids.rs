@@ -66,3 +66,15 @@ id_type!(
     /// A deployment serving a model.
     DeploymentId
 );
+id_type!(
+    /// A webhook: a project's subscription to events, delivered to a URL.
+    WebhookId
+);
+id_type!(
+    /// An event recorded for webhooks (sent as `webhook-id`, the same on every attempt).
+    EventId
+);
+id_type!(
+    /// One event's delivery to one webhook, with its attempts.
+    DeliveryId
+);

@@ -8,12 +8,15 @@ use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
 use crate::domain::contracts::StoredContract;
 use crate::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
+use crate::domain::ids::{DeliveryId, WebhookId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use crate::domain::records::{
     ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
     VersionSummary,
 };
 use crate::domain::statistics::DatasetStatistics;
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 
 /// Persistent metadata.
@@ -30,6 +33,14 @@ use crate::ports::StoreError;
 /// - `delete_dataset` removes the dataset with every version, artifact row and alias (with
 ///   their history), and returns the storage keys of the artifacts that were recorded, for
 ///   the caller to delete.
+/// - Webhook events are recorded with the change they describe, in its transaction: a new
+///   version records `version.created` (and `dataset.created` for a new dataset, and
+///   `contract.failed` when it failed its contract); `delete_dataset` records
+///   `dataset.deleted`; `change_alias` records `alias.moved` when the alias changed. Each
+///   event gets one pending delivery per webhook of the project that subscribes to it, due at
+///   the change's time; nothing is recorded for an event no webhook wants.
+/// - A delivery is held by at most one attempt at a time: `claim_deliveries` leases it, and
+///   `finish_attempt` records the outcome only under that lease.
 /// - Lookups of a missing id return `Ok(None)`, not an error.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
@@ -135,6 +146,42 @@ pub trait MetadataStore: Send + Sync {
     async fn list_models(&self, filter: &LineageFilter) -> Result<Vec<Model>, StoreError>;
     /// Deployments matching the filter's projects and models, oldest first.
     async fn list_deployments(&self, filter: &LineageFilter) -> Result<Vec<Deployment>, StoreError>;
+
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// A project's webhooks, oldest first.
+    async fn list_webhooks(&self, project: ProjectId) -> Result<Vec<Webhook>, StoreError>;
+    async fn find_webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+    /// Deletes the webhook with its deliveries (a pending one is never attempted again);
+    /// whether it existed.
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError>;
+    /// Replaces the webhook's secret; whether it exists.
+    async fn set_webhook_secret(&self, id: WebhookId, secret: &Secret) -> Result<bool, StoreError>;
+    /// A page of the webhook's deliveries, newest first, and their total.
+    async fn list_deliveries(&self, webhook: WebhookId, page: Page) -> Result<(Vec<Delivery>, u64), StoreError>;
+    /// Makes a delivery of the webhook pending again, due at `now` (attempts kept); whether
+    /// the webhook has it.
+    async fn redeliver(&self, webhook: WebhookId, delivery: DeliveryId, now: DateTime<Utc>)
+    -> Result<bool, StoreError>;
+    /// Claims up to `limit` pending deliveries due at `now`, each for one attempt, leased until
+    /// `now + lease` (counted as an attempt). A lease that runs out makes the delivery due
+    /// again. Two callers never claim the same attempt.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records the outcome of the attempt holding `lease_token`; false (nothing recorded)
+    /// when the delivery is no longer held by it.
+    async fn finish_attempt(
+        &self,
+        delivery: DeliveryId,
+        lease_token: uuid::Uuid,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// How many deliveries are pending, and when the oldest of them was created.
+    async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
 
     /// The statistics recorded for a version, if any.
     async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError>;

@@ -13,13 +13,17 @@ use datasets_api::domain::access::{Principal, Role};
 use datasets_api::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
 use datasets_api::domain::contracts::StoredContract;
 use datasets_api::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
-use datasets_api::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
+use datasets_api::domain::ids::{
+    DatasetId, DeliveryId, ExperimentId, ModelId, ProjectId, UserId, VersionId, WebhookId,
+};
 use datasets_api::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use datasets_api::domain::records::{
     ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
     VersionSummary,
 };
 use datasets_api::domain::statistics::DatasetStatistics;
+use datasets_api::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use datasets_api::domain::webhooks::signature::Secret;
 use datasets_api::ports::StoreError;
 use datasets_api::ports::artifacts::{ArtifactStore, ByteStream};
 use datasets_api::ports::metadata::MetadataStore;
@@ -294,6 +298,62 @@ impl MetadataStore for FailingMetadata {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.inner.save_statistics(version, statistics, at).await
+    }
+
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.inner.insert_webhook(webhook).await
+    }
+
+    async fn list_webhooks(&self, project: ProjectId) -> Result<Vec<Webhook>, StoreError> {
+        self.inner.list_webhooks(project).await
+    }
+
+    async fn find_webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        self.inner.find_webhook(id).await
+    }
+
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError> {
+        self.inner.delete_webhook(id).await
+    }
+
+    async fn set_webhook_secret(&self, id: WebhookId, secret: &Secret) -> Result<bool, StoreError> {
+        self.inner.set_webhook_secret(id, secret).await
+    }
+
+    async fn list_deliveries(&self, webhook: WebhookId, page: Page) -> Result<(Vec<Delivery>, u64), StoreError> {
+        self.inner.list_deliveries(webhook, page).await
+    }
+
+    async fn redeliver(
+        &self,
+        webhook: WebhookId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.redeliver(webhook, delivery, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.inner.claim_deliveries(now, lease, limit).await
+    }
+
+    async fn finish_attempt(
+        &self,
+        delivery: DeliveryId,
+        lease_token: uuid::Uuid,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.finish_attempt(delivery, lease_token, outcome, now).await
+    }
+
+    async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        self.inner.pending_deliveries().await
     }
 }
 

@@ -9,8 +9,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use super::datasets::{Stale, bump_revision};
 use super::entities::{alias, alias_move, dataset, user};
 use super::errors::{corrupt, is_transient, store_error, with_retries};
+use super::webhooks;
 use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
-use crate::domain::ids::{DatasetId, UserId, VersionId};
+use crate::domain::ids::{DatasetId, ProjectId, UserId, VersionId};
+use crate::domain::webhooks::events::{self, Subject};
 use crate::ports::StoreError;
 
 async fn try_change_alias(db: &DatabaseConnection, change: &AliasChange) -> Result<Result<(), Stale>, DbErr> {
@@ -30,11 +32,12 @@ async fn try_change_alias(db: &DatabaseConnection, change: &AliasChange) -> Resu
         // Already there: nothing changes (the transaction, and its bump, are rolled back).
         return Ok(Ok(()));
     }
-    let revision = dataset::Entity::find_by_id(dataset_id)
+    let dataset_row = dataset::Entity::find_by_id(dataset_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?
-        .revision;
+        .ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?;
+    let revision = dataset_row.revision;
+    let from = current.as_ref().map(|a| a.version);
     match change.target {
         Some((version_id, version)) => {
             let row = alias::ActiveModel {
@@ -60,7 +63,7 @@ async fn try_change_alias(db: &DatabaseConnection, change: &AliasChange) -> Resu
         dataset_id: Set(dataset_id),
         alias: Set(name),
         revision: Set(revision),
-        from_version: Set(current.map(|a| a.version)),
+        from_version: Set(from),
         to_version: Set(change.target.map(|(_, n)| n)),
         to_version_id: Set(target),
         moved_at: Set(change.at),
@@ -68,6 +71,13 @@ async fn try_change_alias(db: &DatabaseConnection, change: &AliasChange) -> Resu
     })
     .exec_without_returning(&txn)
     .await?;
+    let subject = Subject {
+        project_id: ProjectId(dataset_row.project_id),
+        dataset_id: change.dataset_id,
+        dataset_name: &dataset_row.name,
+    };
+    let moved = events::alias_moved(change.at, &subject, change.name.as_str(), from, change.target);
+    webhooks::record_events(&txn, subject.project_id, &[moved], change.at).await?;
     txn.commit().await?;
     Ok(Ok(()))
 }

@@ -17,11 +17,13 @@ use super::conversions::{
 };
 use super::entities::{alias, alias_move, artifact, contract, dataset, project, statistics, user, version};
 use super::errors::{corrupt_json, is_transient, store_error, with_retries};
-use crate::domain::ids::{DatasetId, VersionId};
+use super::webhooks;
+use crate::domain::ids::{DatasetId, ProjectId, VersionId};
 use crate::domain::records::{
     Dataset, DatasetListItem, DatasetQuery, DatasetSort, NewVersion, Page, SortDirection, Version, VersionSummary,
 };
 use crate::domain::statistics::DatasetStatistics;
+use crate::domain::webhooks::events::{self, Subject, VersionFacts};
 use crate::ports::StoreError;
 
 /// `%text%` folded like the stored copies it is matched with, LIKE's wildcards escaped.
@@ -69,9 +71,9 @@ async fn try_insert_version(
     documents: &VersionDocuments,
 ) -> Result<Result<i64, Stale>, DbErr> {
     let txn = db.begin().await?;
-    let number = if let Some(new) = &v.new_dataset {
+    let (number, project_id, name) = if let Some(new) = &v.new_dataset {
         dataset::Entity::insert(dataset_row(new, v)).exec_without_returning(&txn).await?;
-        0
+        (0, new.project_id, new.name.clone())
     } else {
         // Taking the dataset row's lock first serializes version allocation per dataset.
         let update = dataset::Entity::update_many()
@@ -82,11 +84,11 @@ async fn try_insert_version(
         if let Err(stale) = bump_revision(&txn, v.dataset_id.0, v.if_revision, update).await? {
             return Ok(Err(stale));
         }
-        dataset::Entity::find_by_id(v.dataset_id.0)
+        let row = dataset::Entity::find_by_id(v.dataset_id.0)
             .one(&txn)
             .await?
-            .ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?
-            .latest_version
+            .ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?;
+        (row.latest_version, ProjectId(row.project_id), row.name)
     };
     version::Entity::insert(version_row(v, number, documents)).exec_without_returning(&txn).await?;
     artifact::Entity::insert_many([
@@ -95,6 +97,17 @@ async fn try_insert_version(
     ])
     .exec_without_returning(&txn)
     .await?;
+    let subject = Subject { project_id, dataset_id: v.dataset_id, dataset_name: &name };
+    let facts = VersionFacts { number, id: v.version_id, row_count: v.row_count, column_count: v.columns.len() };
+    let mut events = Vec::new();
+    if v.new_dataset.is_some() {
+        events.push(events::dataset_created(v.created_at, &subject, &facts));
+    }
+    events.push(events::version_created(v.created_at, &subject, &facts));
+    if let Some(result) = v.contract.as_ref().filter(|r| !r.passed) {
+        events.push(events::contract_failed(v.created_at, &subject, &facts, result.violations.len()));
+    }
+    webhooks::record_events(&txn, project_id, &events, v.created_at).await?;
     txn.commit().await?;
     Ok(Ok(number))
 }
@@ -293,6 +306,11 @@ async fn try_delete_dataset(
     if let Err(stale) = bump_revision(&txn, id.0, if_revision, dataset::Entity::update_many()).await? {
         return Ok(Err(stale));
     }
+    let row =
+        dataset::Entity::find_by_id(id.0).one(&txn).await?.ok_or_else(|| DbErr::RecordNotFound("dataset".into()))?;
+    let at = chrono::Utc::now();
+    let subject = Subject { project_id: ProjectId(row.project_id), dataset_id: id, dataset_name: &row.name };
+    webhooks::record_events(&txn, subject.project_id, &[events::dataset_deleted(at, &subject)], at).await?;
     let keys: Vec<String> = artifact::Entity::find()
         .filter(artifact::Column::DatasetId.eq(id.0))
         .all(&txn)

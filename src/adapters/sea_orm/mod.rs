@@ -24,6 +24,7 @@ mod entities;
 mod errors;
 mod idempotency;
 mod lineage;
+mod webhooks;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -40,12 +41,15 @@ use crate::domain::aliases::{Alias, AliasChange, AliasMove, AliasName};
 use crate::domain::contracts::StoredContract;
 use crate::domain::idempotency::{KeyClaim, KeyOwner, KeyState, StoredAnswer};
 use crate::domain::ids::{DatasetId, ExperimentId, ModelId, ProjectId, UserId, VersionId};
+use crate::domain::ids::{DeliveryId, WebhookId};
 use crate::domain::lineage::{Deployment, Experiment, ExperimentSummary, LineageFilter, Model};
 use crate::domain::records::{
     ApiKeyRecord, Dataset, DatasetListItem, DatasetQuery, Membership, NewVersion, Page, Project, User, Version,
     VersionSummary,
 };
 use crate::domain::statistics::DatasetStatistics;
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 use crate::ports::metadata::MetadataStore;
 
@@ -268,6 +272,62 @@ impl MetadataStore for SeaOrmStore {
 
     async fn list_deployments(&self, filter: &LineageFilter) -> Result<Vec<Deployment>, StoreError> {
         lineage::list_deployments(&self.db, filter).await
+    }
+
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        webhooks::insert_webhook(&self.db, webhook).await
+    }
+
+    async fn list_webhooks(&self, project: ProjectId) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::list_webhooks(&self.db, project).await
+    }
+
+    async fn find_webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        webhooks::find_webhook(&self.db, id).await
+    }
+
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError> {
+        webhooks::delete_webhook(&self.db, id).await
+    }
+
+    async fn set_webhook_secret(&self, id: WebhookId, secret: &Secret) -> Result<bool, StoreError> {
+        webhooks::set_webhook_secret(&self.db, id, secret).await
+    }
+
+    async fn list_deliveries(&self, webhook: WebhookId, page: Page) -> Result<(Vec<Delivery>, u64), StoreError> {
+        webhooks::list_deliveries(&self.db, webhook, page).await
+    }
+
+    async fn redeliver(
+        &self,
+        webhook: WebhookId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        webhooks::redeliver(&self.db, webhook, delivery, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        webhooks::claim_deliveries(&self.db, now, lease, limit).await
+    }
+
+    async fn finish_attempt(
+        &self,
+        delivery: DeliveryId,
+        lease_token: uuid::Uuid,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        webhooks::finish_attempt(&self.db, delivery, lease_token, outcome, now).await
+    }
+
+    async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        webhooks::pending_deliveries(&self.db).await
     }
 
     async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError> {

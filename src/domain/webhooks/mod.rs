@@ -9,6 +9,8 @@
 //!   delivery must never reach (loopback, private, link-local, metadata, …).
 //! - [`retry`]: the schedule of attempts after a failure (`WEBHOOK_RETRY_SCHEDULE`).
 
+pub mod events;
+pub mod records;
 pub mod retry;
 pub mod signature;
 pub mod targets;
