@@ -13,8 +13,10 @@ use crate::adapters::opendal::OpendalStore;
 use crate::adapters::query::DataFusionQueries;
 use crate::adapters::sea_orm::SeaOrmStore;
 use crate::adapters::system::{RandomSecrets, SystemClock, UuidV7};
+use crate::adapters::webhooks::HttpWebhookSender;
 use crate::app::access::AdminBootstrap;
 use crate::app::errors::ErrorChain;
+use crate::app::webhooks::WebhookSettings;
 use crate::app::{App, AppSettings};
 use crate::config::Settings;
 use crate::ports::artifacts::ArtifactStore;
@@ -90,6 +92,7 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
         ids: Arc::new(UuidV7),
         secrets: Arc::new(RandomSecrets),
         telemetry: Arc::new(Metrics::default()),
+        webhooks: Arc::new(HttpWebhookSender),
         settings: AppSettings {
             max_upload_bytes: settings.max_upload_bytes,
             ingest_limits: IngestLimits {
@@ -103,6 +106,11 @@ pub async fn build_app(settings: &Settings) -> Result<(App, AdminBootstrap), Sta
             precompute_statistics: true,
             ingest_wait: Duration::from_secs(settings.ingest_wait_seconds),
             idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_seconds),
+            webhooks: WebhookSettings {
+                allow_private_targets: settings.webhook_allow_private_targets,
+                retry: settings.webhook_retry_schedule.clone(),
+                ..WebhookSettings::default()
+            },
         },
         ingest_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_ingests)),
     };
@@ -119,6 +127,7 @@ pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
         Duration::from_secs(settings.sweep_grace_seconds),
         Duration::from_secs(settings.sweep_interval_seconds),
     );
+    app.start_webhook_dispatcher();
     let addr = settings.bind_addr.to_string();
     let listener = poem::listener::TcpListener::bind(addr.clone());
     let acceptor = poem::listener::Listener::into_acceptor(listener)

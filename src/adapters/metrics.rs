@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -23,6 +24,12 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `delivered`, `retry` or `failed`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
     /// `hit` or `computed`.
     pub result: String,
@@ -37,6 +44,9 @@ pub struct Metrics {
     rows_ingested: Counter,
     ingest_seconds: Histogram,
     analyze: Family<CacheLabels, Counter>,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
+    webhook_pending: Gauge,
+    webhook_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -56,7 +66,36 @@ impl Default for Metrics {
         registry.register("ingest_duration_seconds", "Time to read and normalize an upload", ingest_seconds.clone());
         let analyze = Family::<CacheLabels, Counter>::default();
         registry.register("analyze", "Statistics requests answered from the cache (hit) or computed", analyze.clone());
-        Self { registry, requests, latency, upload_bytes, rows_ingested, ingest_seconds, analyze }
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered, retry: failed and tried again later, failed: no attempt left)",
+            webhook_attempts.clone(),
+        );
+        let webhook_pending = Gauge::default();
+        registry.register(
+            "webhook_pending_deliveries",
+            "Webhook deliveries not yet delivered nor failed",
+            webhook_pending.clone(),
+        );
+        let webhook_oldest_pending = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery (0 without any)",
+            webhook_oldest_pending.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            upload_bytes,
+            rows_ingested,
+            ingest_seconds,
+            analyze,
+            webhook_attempts,
+            webhook_pending,
+            webhook_oldest_pending,
+        }
     }
 }
 
@@ -80,6 +119,15 @@ impl Telemetry for Metrics {
         self.upload_bytes.inc_by(bytes);
         self.rows_ingested.inc_by(rows);
         self.ingest_seconds.observe(seconds);
+    }
+
+    fn webhook_attempt(&self, outcome: &str) {
+        self.webhook_attempts.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
+    }
+
+    fn webhook_queue(&self, pending: u64, oldest_age_seconds: f64) {
+        self.webhook_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.webhook_oldest_pending.set(oldest_age_seconds);
     }
 
     fn analyzed(&self, cache_hit: bool) {

@@ -7,3 +7,4 @@ pub mod opendal;
 pub mod query;
 pub mod sea_orm;
 pub mod system;
+pub mod webhooks;

@@ -33,4 +33,10 @@ impl SecretGenerator for RandomSecrets {
         rand::rng().fill_bytes(&mut bytes);
         format!("dsk_{}", hex::encode(bytes))
     }
+
+    fn new_webhook_secret(&self) -> crate::domain::webhooks::signature::Secret {
+        let mut bytes = [0u8; crate::domain::webhooks::signature::SECRET_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        crate::domain::webhooks::signature::Secret::from_bytes(bytes)
+    }
 }

@@ -99,6 +99,7 @@ impl App {
                 Action::Read => "you may not read this project".into(),
                 Action::Write => "viewers may not change this project's datasets".into(),
                 Action::ManageMembers => "only the project's owners may manage its members".into(),
+                Action::ManageWebhooks => "only the project's owners may manage its webhooks".into(),
             })),
         }
     }

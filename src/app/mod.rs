@@ -15,6 +15,7 @@ pub mod projects;
 pub mod queries;
 pub mod row_diff;
 pub mod sweeper;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::ports::metadata::MetadataStore;
 use crate::ports::queries::TableQueries;
 use crate::ports::system::{Clock, IdGenerator, SecretGenerator, Telemetry};
 use crate::ports::tables::{IngestLimits, TableExporter, TableIngestor, TableSource};
+use crate::ports::webhooks::WebhookSender;
 
 pub use errors::AppError;
 
@@ -47,6 +49,7 @@ pub struct AppSettings {
     pub ingest_wait: std::time::Duration,
     /// How long an idempotency key is remembered from its first use (`IDEMPOTENCY_TTL_SECONDS`).
     pub idempotency_ttl: std::time::Duration,
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 /// The application: every port it needs, chosen at start-up.
@@ -69,5 +72,7 @@ pub struct App {
     pub ids: Arc<dyn IdGenerator>,
     pub secrets: Arc<dyn SecretGenerator>,
     pub telemetry: Arc<dyn Telemetry>,
+    /// Sends webhook deliveries.
+    pub webhooks: Arc<dyn WebhookSender>,
     pub settings: AppSettings,
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::domain::idempotency::DEFAULT_TTL;
+use crate::domain::webhooks::retry::RetrySchedule;
 use crate::ports::tables::DEFAULT_MAX_EXPANSION_RATIO;
 
 mod storage;
@@ -72,6 +73,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "QUERY_MEMORY_BYTES",
         "memory that sorts, joins and aggregations of all running queries may hold; past it they spill to SPOOL_DIR (default 536870912)",
     ),
+    (
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "true: webhooks may target loopback, private, link-local and other internal addresses (default false)",
+    ),
+    (
+        "WEBHOOK_RETRY_SCHEDULE",
+        "seconds to wait before each retry of a failed webhook delivery, comma-separated (default 5,30,120,600,3600,14400,43200,86400)",
+    ),
     ("LOG_FORMAT", "text (default) or json"),
     ("DATASETS_API_CONFIG", "optional TOML file with any of these settings, keys in lower case"),
 ];
@@ -129,6 +138,8 @@ pub struct Settings {
     pub query_max_rows: u64,
     pub query_memory_bytes: u64,
     pub idempotency_ttl_seconds: u64,
+    pub webhook_allow_private_targets: bool,
+    pub webhook_retry_schedule: RetrySchedule,
     pub log_format: LogFormat,
 }
 
@@ -212,6 +223,21 @@ impl Settings {
         let idempotency_ttl_seconds = positive("IDEMPOTENCY_TTL_SECONDS", DEFAULT_TTL.as_secs())?;
         let max_decompressed_bytes = positive("MAX_DECOMPRESSED_BYTES", max_upload_bytes.saturating_mul(4))?;
         let max_decompression_ratio = positive("MAX_DECOMPRESSION_RATIO", DEFAULT_MAX_EXPANSION_RATIO)?;
+        let webhook_allow_private_targets = match get("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+                    problem: format!("{other:?} is neither true nor false"),
+                });
+            }
+        };
+        let webhook_retry_schedule = match get("WEBHOOK_RETRY_SCHEDULE") {
+            None => RetrySchedule::default(),
+            Some(raw) => RetrySchedule::parse(&raw)
+                .map_err(|e| ConfigError { name: "WEBHOOK_RETRY_SCHEDULE", problem: e.to_string() })?,
+        };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -238,6 +264,8 @@ impl Settings {
             query_max_rows,
             query_memory_bytes,
             idempotency_ttl_seconds,
+            webhook_allow_private_targets,
+            webhook_retry_schedule,
             log_format,
         })
     }
@@ -267,6 +295,8 @@ impl Settings {
             query_max_rows: DEFAULT_QUERY_MAX_ROWS,
             query_memory_bytes: DEFAULT_QUERY_MEMORY_BYTES,
             idempotency_ttl_seconds: DEFAULT_TTL.as_secs(),
+            webhook_allow_private_targets: false,
+            webhook_retry_schedule: RetrySchedule::default(),
             log_format: LogFormat::Text,
         }
     }

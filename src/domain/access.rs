@@ -47,6 +47,8 @@ pub enum Action {
     Read,
     Write,
     ManageMembers,
+    /// Register, change and delete webhooks, and see their deliveries.
+    ManageWebhooks,
 }
 
 /// The outcome of an access decision. `Hidden` must be reported exactly like a missing
@@ -68,7 +70,7 @@ pub fn decide(principal: &Principal, role: Option<Role>, action: Action) -> Acce
     let needed = match action {
         Action::Read => Role::Viewer,
         Action::Write => Role::Editor,
-        Action::ManageMembers => Role::Owner,
+        Action::ManageMembers | Action::ManageWebhooks => Role::Owner,
     };
     if role >= needed { Access::Granted } else { Access::Forbidden }
 }

@@ -6,6 +6,7 @@ pub mod metadata;
 pub mod queries;
 pub mod system;
 pub mod tables;
+pub mod webhooks;
 
 use thiserror::Error;
 

@@ -18,6 +18,8 @@ pub trait IdGenerator: Send + Sync {
 pub trait SecretGenerator: Send + Sync {
     /// A new API key: at least 256 bits of entropy, printable ASCII.
     fn new_api_key(&self) -> String;
+    /// A new webhook signing secret: 32 bytes from a secure source.
+    fn new_webhook_secret(&self) -> crate::domain::webhooks::signature::Secret;
 }
 
 /// Most threads one CPU-bound job (an ingest, a statistics computation) runs on.
@@ -38,6 +40,11 @@ pub trait Telemetry: Send + Sync {
     /// An HTTP request ended: its method, the operation it reached (`unmatched` for none),
     /// its status and its duration.
     fn request(&self, method: &str, operation: &str, status: u16, seconds: f64);
+    /// A webhook attempt ended: `delivered`, `retry` (failed, tried again later) or `failed`
+    /// (failed, no attempt left).
+    fn webhook_attempt(&self, outcome: &str);
+    /// The webhook deliveries pending, and the age in seconds of the oldest (0 without any).
+    fn webhook_queue(&self, pending: u64, oldest_age_seconds: f64);
     /// Everything recorded, in the Prometheus text exposition format (`GET /metrics`).
     fn exposition(&self) -> String;
 }
@@ -49,6 +56,8 @@ impl Telemetry for NoTelemetry {
     fn ingested(&self, _bytes: u64, _rows: u64, _seconds: f64) {}
     fn analyzed(&self, _cache_hit: bool) {}
     fn request(&self, _method: &str, _operation: &str, _status: u16, _seconds: f64) {}
+    fn webhook_attempt(&self, _outcome: &str) {}
+    fn webhook_queue(&self, _pending: u64, _oldest_age_seconds: f64) {}
     fn exposition(&self) -> String {
         String::new()
     }

@@ -33,3 +33,4 @@ mod spreadsheets;
 mod time_limits;
 mod uploads;
 mod versions;
+mod webhooks;

@@ -22,6 +22,8 @@ enum Rule {
     ProjectRead,
     /// Writes in a project: non-members get 404, viewers get 403.
     ProjectWrite,
+    /// Owners of the project only: non-members get 404, viewers (and editors) get 403.
+    ProjectOwner,
 }
 
 use Rule::*;
@@ -65,6 +67,12 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("get", "/api/models", Listing),
     ("post", "/api/deployments", ProjectWrite),
     ("get", "/api/deployments", Listing),
+    ("post", "/api/projects/{project_id}/webhooks", ProjectOwner),
+    ("get", "/api/projects/{project_id}/webhooks", ProjectOwner),
+    ("delete", "/api/webhooks/{webhook_id}", ProjectOwner),
+    ("post", "/api/webhooks/{webhook_id}/rotate-secret", ProjectOwner),
+    ("get", "/api/webhooks/{webhook_id}/deliveries", ProjectOwner),
+    ("post", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", ProjectOwner),
 ];
 
 #[test]
@@ -93,6 +101,8 @@ struct World {
     viewer_id: String,
     viewer: String,
     outsider: String,
+    webhook: String,
+    delivery: String,
 }
 
 async fn world() -> World {
@@ -101,6 +111,17 @@ async fn world() -> World {
     let (_, outsider) = app.create_user("Outsider").await;
     let project = app.create_project(&app.admin_key, "Guarded").await;
     app.add_member(project, viewer_id, "viewer").await;
+    // A webhook (to a public address: nothing is sent, no dispatcher runs in these tests),
+    // registered first so that the upload gives it a delivery.
+    let hook = app
+        .post_json(
+            &app.admin_key,
+            &format!("/api/projects/{project}/webhooks"),
+            json!({"url": "https://93.184.216.34/hook", "events": ["version.created"]}),
+        )
+        .await
+        .expect(201);
+    let webhook = hook["id"].as_str().unwrap().to_string();
     let up = app.upload(&app.admin_key, project, "Secret", "s.csv", b"a,b\n1,x\n2,y\n").await.expect(201);
     let dataset = uuid_of(&up["dataset_id"]);
     app.new_version(&app.admin_key, dataset, "v1", b"a,b\n3,z\n").await.expect(201);
@@ -133,7 +154,11 @@ async fn world() -> World {
     )
     .await
     .expect(201);
+    let deliveries = app.get(&app.admin_key, &format!("/api/webhooks/{webhook}/deliveries")).await.expect(200);
+    let delivery = deliveries["items"][0]["id"].as_str().expect("a delivery of the upload").to_string();
     World {
+        webhook,
+        delivery,
         project: project.to_string(),
         dataset: dataset.to_string(),
         version: up["dataset_version_id"].as_str().unwrap().to_string(),
@@ -153,6 +178,8 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
         .replace("{dataset_id}", &w.dataset)
         .replace("{dataset_version_id}", &w.version)
         .replace("{user_id}", &w.viewer_id)
+        .replace("{webhook_id}", &w.webhook)
+        .replace("{delivery_id}", &w.delivery)
         .replace("{alias}", "production");
     let path = match template {
         t if t.ends_with("/compare") => format!("{path}?v1=0&v2=1"),
@@ -193,6 +220,9 @@ async fn call(w: &World, method: &str, template: &str, key: Option<&str>) -> Rep
         }
         ("put", "/api/datasets/{dataset_id}/aliases/{alias}") => request.body_json(&json!({"version": 1})),
         ("put", "/api/datasets/{dataset_id}/contract") => request.body_json(&json!({"columns": {"a": {}}})),
+        ("post", "/api/projects/{project_id}/webhooks") => {
+            request.body_json(&json!({"url": "https://93.184.216.34/other", "events": ["dataset.deleted"]}))
+        }
         ("post", "/api/deployments") => {
             request.body_json(&json!({"name": "D2", "model_id": w.model, "stage": "dev", "is_active": false}))
         }
@@ -234,7 +264,7 @@ async fn every_route_follows_its_access_rule() {
                 let viewer = call(&w, method, path, Some(&w.viewer)).await;
                 assert!(viewer.status.is_success(), "{what} as a viewer: {}", viewer.status);
             }
-            ProjectWrite => {
+            ProjectWrite | ProjectOwner => {
                 outsider.expect_error(404, "not_found");
                 call(&w, method, path, Some(&w.viewer)).await.expect_error(403, "forbidden");
             }

@@ -253,10 +253,9 @@ fn read_cell<R: BufRead>(reader: &mut Reader<R>, start: &BytesStart<'_>) -> Resu
                 Event::Start(e) if e.name() == QName(b"office:annotation") => {
                     reader.read_to_end_into(QName(b"office:annotation"), &mut Vec::new()).map_err(xml_error)?;
                 }
+                // Paragraphs after the first begin with a newline.
                 Event::Start(e) if e.name() == QName(b"text:p") => {
-                    if !std::mem::take(&mut first_paragraph) {
-                        text = text.saturating_add(1);
-                    }
+                    text = text.saturating_add(u64::from(!std::mem::take(&mut first_paragraph)));
                 }
                 Event::Start(e) if e.name() == QName(b"text:s") => {
                     text = text.saturating_add(count_attribute(&e, b"text:c")?);

@@ -56,10 +56,15 @@ impl<T: poem_openapi::types::ParseFromJSON + poem_openapi::types::ToJSON + Send 
 pub fn keyed_operation(path: &str) -> bool {
     match path.trim_end_matches('/') {
         "/api/datasets/upload" | "/api/projects" | "/api/experiments" | "/api/models" | "/api/deployments" => true,
-        other => other
-            .strip_prefix("/api/datasets/")
-            .and_then(|rest| rest.strip_suffix("/versions"))
-            .is_some_and(|id| !id.is_empty() && !id.contains('/')),
+        other => {
+            let under = |prefix: &str, suffix: &str| {
+                other
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_suffix(suffix))
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+            };
+            under("/api/datasets/", "/versions") || under("/api/projects/", "/webhooks")
+        }
     }
 }
 

@@ -55,6 +55,7 @@ pub mod time;
 pub mod upload;
 pub mod version_param;
 pub mod versions;
+pub mod webhooks;
 
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Route, get};
@@ -156,6 +157,7 @@ type Apis = (
     diff::DiffApi,
     contracts::ContractsApi,
     lineage::LineageApi,
+    webhooks::WebhooksApi,
 );
 
 const DESCRIPTION: &str = "Versioned tabular datasets (CSV, Parquet) with schema, data quality and downloads. \
@@ -179,6 +181,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             diff::DiffApi,
             contracts::ContractsApi,
             lineage::LineageApi,
+            webhooks::WebhooksApi,
         ),
         "datasets-api",
         env!("CARGO_PKG_VERSION"),
