@@ -6,6 +6,9 @@ use async_trait::async_trait;
 
 use crate::ports::webhooks::{DELIVERY_TIMEOUT, MAX_ANSWER_BYTES, SendError, WebhookRequest, WebhookSender};
 
+/// Longest wait for a name to resolve.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Resolves with the system resolver; sends each delivery on a client pinned to the checked
 /// address.
 pub struct HttpWebhookSender;
@@ -25,8 +28,10 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
     async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, SendError> {
-        let addresses = tokio::net::lookup_host((host, port))
+        let lookup = tokio::net::lookup_host((host, port));
+        let addresses = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
             .await
+            .map_err(|_| SendError(format!("the host {host} did not resolve within {} s", RESOLVE_TIMEOUT.as_secs())))?
             .map_err(|e| SendError(format!("the host {host} cannot be resolved: {e}")))?;
         Ok(addresses.map(|a| a.ip()).collect())
     }

@@ -48,9 +48,10 @@ pub struct WebhookDraft {
 /// Deliveries claimed per look, and attempts sent at once.
 const CLAIM_BATCH: u64 = 32;
 const CONCURRENT_ATTEMPTS: usize = 8;
-/// How long a claimed attempt is held before another instance may try it (well past the
-/// delivery timeout).
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a claimed attempt is held before another instance may try it: past the longest
+/// attempt (5 s to resolve, 10 s to answer), and the wait before an attempt cut short by a
+/// crash is made again.
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 
 fn target_error(e: TargetError) -> AppError {
     AppError::Invalid(e.to_string())

@@ -30,7 +30,13 @@ What it does:
          in-doubt upload that exists is complete (as checked in (a));
      (c) after the sweep, the artifact folder holds exactly the files the artifacts table
          references (no orphan, no missing file, nothing left in .staging), and SPOOL_DIR is
-         empty (no upload is in progress).
+         empty (no upload is in progress);
+     (d) a webhook registered for `version.created` before the series, delivering to a
+         receiver in this process: within 45 s of the last restart (an attempt cut short by a
+         kill is made again once its 30 s lease has run out) every acknowledged
+         upload's event has arrived at least once, every event that arrived names a stored
+         version (none for an upload that was not committed), and every signature verifies
+         (Standard Webhooks: HMAC-SHA256 of "{id}.{timestamp}.{body}").
   Exits 1 when any check fails, 2 on a setup error. Prints the seed; rerun with --seed to
   reproduce the same series of files and delays (exact kill moments depend on timing).
 """
@@ -38,8 +44,10 @@ What it does:
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -53,6 +61,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
@@ -111,6 +120,8 @@ class Server:
             BIND_ADDR=f"127.0.0.1:{self.port}",
             SWEEP_GRACE_SECONDS=str(grace),
             SWEEP_INTERVAL_SECONDS="3600",
+            WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+            WEBHOOK_RETRY_SCHEDULE="1,1,1,1,1,1,1,1,1,1",
             LOG_FORMAT="json",
             RUST_LOG="info",
         )
@@ -169,6 +180,79 @@ class Server:
                     self.proc.kill()
                     self.proc.wait()
                 self.proc = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhook receiver
+
+
+class HookReceiver:
+    """Records every `version.created` delivery to 127.0.0.1 (answered 204) and whether its
+    Standard Webhooks signature verifies with `secret` (set once the webhook is registered)."""
+
+    def __init__(self):
+        self.secret: bytes | None = None
+        self.lock = threading.Lock()
+        self.version_ids: dict[str, int] = {}  # dataset_version_id -> deliveries received
+        self.bad_signatures: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                signed = f"{self.headers['webhook-id']}.{self.headers['webhook-timestamp']}.".encode() + body
+                expected = "v1," + base64.b64encode(hmac.new(receiver.secret, signed, hashlib.sha256).digest()).decode()
+                with receiver.lock:
+                    if expected not in self.headers.get("webhook-signature", "").split(" "):
+                        receiver.bad_signatures.append(self.headers.get("webhook-id", "?"))
+                    else:
+                        event = json.loads(body)
+                        version_id = event["data"]["dataset_version_id"]
+                        receiver.version_ids[version_id] = receiver.version_ids.get(version_id, 0) + 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def received(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.version_ids)
+
+
+def stored_version_ids(server: Server, project_id: str) -> set[str]:
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+    ids = set()
+    for ds in get_all(s, f"{server.base}/api/datasets", {"project_id": project_id}, page=500):
+        ids.update(v["id"] for v in get_all(s, f"{server.base}/api/datasets/{ds['id']}/versions"))
+    return ids
+
+
+def check_webhooks(server: Server, project_id: str, state: State, receiver: HookReceiver) -> list[str]:
+    """(d) of the module's documentation."""
+    acked = {u.version_id for u in state.uploads if u.status == "acked"}
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and not acked <= set(receiver.received()):
+        time.sleep(0.2)
+    received = receiver.received()
+    stored = stored_version_ids(server, project_id)
+    failures = []
+    missing = acked - set(received)
+    if missing:
+        failures.append(f"{len(missing)} acknowledged upload(s) without a version.created delivery: {sorted(missing)[:5]}")
+    unknown = set(received) - stored
+    if unknown:
+        failures.append(f"version.created delivered for {len(unknown)} version(s) that are not stored: {sorted(unknown)[:5]}")
+    if receiver.bad_signatures:
+        failures.append(f"{len(receiver.bad_signatures)} delivery(ies) whose signature does not verify")
+    state.webhook_deliveries = sum(received.values())
+    state.webhook_redelivered = sum(1 for n in received.values() if n > 1)
+    return failures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -612,6 +696,11 @@ def main() -> int:
         r = s.post(f"{server.base}/api/projects", json={"name": "crash test"}, timeout=30)
         r.raise_for_status()
         project_id = r.json()["id"]
+        receiver = HookReceiver()
+        hook = s.post(f"{server.base}/api/projects/{project_id}/webhooks",
+                      json={"url": receiver.url, "events": ["version.created"]}, timeout=30)
+        hook.raise_for_status()
+        receiver.secret = base64.b64decode(hook.json()["secret"].removeprefix("whsec_"))
 
         rng = random.Random(args.seed)
         kill_thread = threading.Thread(target=killer, args=(args, server, state, random.Random(args.seed + 1), errors),
@@ -643,6 +732,7 @@ def main() -> int:
 
         failures = list(errors)
         failures += verify(args, server, project_id, state)
+        failures += check_webhooks(server, project_id, state, receiver)
         if orphans_after:
             failures.append(f"{len(orphans_after)} unreferenced artifact file(s) after the sweep: {sorted(orphans_after)[:5]}")
         if missing:
@@ -681,6 +771,8 @@ def main() -> int:
             "in_doubt_found_committed": state.in_doubt_committed,
             "uploads_refused": len(refused),
             "acked_verified": state.verified,
+            "webhook_deliveries_received": getattr(state, "webhook_deliveries", None),
+            "webhook_versions_delivered_more_than_once": getattr(state, "webhook_redelivered", None),
             "orphans_before_final_sweep": len(orphans_before),
             "orphans_after_final_sweep": len(orphans_after),
             "staging_files_before_final_sweep": len(staging_before),
