@@ -43,7 +43,10 @@ use datasets_api::domain::statistics::{
     ColumnStats, DatasetStatistics, Histogram, NumericStats, Percentiles, Scalar, TemporalStats, TimeHistogram,
 };
 use datasets_api::domain::webhooks::EventType;
-use datasets_api::domain::webhooks::records::{AttemptOutcome, DeliveryStatus, Webhook};
+use datasets_api::domain::webhooks::events::{self, Subject, VersionFacts};
+use datasets_api::domain::webhooks::records::{
+    AttemptOutcome, DeliveryStatus, DriftCheck as DriftCheckRecord, Webhook,
+};
 use datasets_api::domain::webhooks::signature::Secret;
 use datasets_api::ports::StoreError;
 use datasets_api::ports::metadata::MetadataStore;
@@ -1885,7 +1888,8 @@ async fn a_due_delivery(db: &TestDb, at: DateTime<Utc>) -> Webhook {
     hook
 }
 
-/// A moment long past, distinct per test run and caller.
+/// A moment long past, distinct per test run and caller (after 1970: MySQL's TIMESTAMP columns
+/// start there).
 fn long_ago(years: i64) -> DateTime<Utc> {
     now() - Duration::days(365 * years) - Duration::seconds(rand_seconds())
 }
@@ -1982,4 +1986,36 @@ async fn two_stores_claiming_at_once_never_hold_the_same_attempt() {
     let distinct: HashSet<WebhookId> = ours.iter().copied().collect();
     assert_eq!(ours.len(), distinct.len(), "a delivery claimed twice: {ours:?}");
     assert!(!ours.is_empty());
+}
+
+#[tokio::test]
+async fn a_version_after_the_first_queues_a_drift_check_that_is_claimed_once_and_ends_with_its_event() {
+    let db = open().await;
+    let t = long_ago(30);
+    let user = a_user(db.store.as_ref(), "owner").await;
+    let project = a_project(db.store.as_ref(), &user, "drift", now()).await;
+    let hook = webhook_record(&project, &user, &[EventType::DriftDetected]);
+    db.store.insert_webhook(&hook).await.unwrap();
+    let dataset: DatasetId = new_id();
+    let v0 = version_record(dataset, new_dataset(&project, &format!("ds-{}", token()), None), &user, 5, 2, t);
+    db.store.insert_version(&v0).await.unwrap();
+    let lease = Duration::seconds(600);
+    let ours = |c: &Option<DriftCheckRecord>| c.as_ref().is_some_and(|c| c.dataset_id == dataset);
+    assert!(!ours(&db.store.claim_drift_check(t, lease).await.unwrap()), "nothing to compare the first version with");
+    let v1 = version_record(dataset, None, &user, 6, 2, t);
+    db.store.insert_version(&v1).await.unwrap();
+    let check = db.store.claim_drift_check(t, lease).await.unwrap();
+    assert!(ours(&check), "{check:?}");
+    let check = check.unwrap();
+    assert_eq!((check.version, check.version_id, check.attempt, check.project_id), (1, v1.version_id, 1, project.id));
+    assert!(!ours(&db.store.claim_drift_check(t + Duration::seconds(599), lease).await.unwrap()), "leased");
+    let subject = Subject { project_id: project.id, dataset_id: dataset, dataset_name: "d" };
+    let facts = VersionFacts { number: 1, id: v1.version_id, row_count: 6, column_count: 2 };
+    let event = events::drift_detected(t, &subject, &facts, &["amount".to_string()], 0.5);
+    let stale = DriftCheckRecord { lease_token: Uuid::new_v4(), ..check.clone() };
+    assert!(!db.store.finish_drift_check(&stale, Some(&event), t).await.unwrap(), "another lease");
+    assert!(db.store.finish_drift_check(&check, Some(&event), t).await.unwrap());
+    assert!(!db.store.finish_drift_check(&check, Some(&event), t).await.unwrap(), "done once");
+    assert_eq!(delivered_types(db.store.as_ref(), &hook).await, [EventType::DriftDetected]);
+    assert!(!ours(&db.store.claim_drift_check(t + Duration::seconds(10_000), lease).await.unwrap()), "removed");
 }

@@ -16,6 +16,7 @@ mod m20261205_000010_aliases_and_revisions;
 mod m20261205_000011_contracts;
 mod m20261205_000012_read_hints_and_type_evidence;
 mod m20261205_000013_webhooks;
+mod m20261205_000014_drift_checks;
 mod search_fold;
 
 pub use search_fold::fold_for_search;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_contracts::Migration),
             Box::new(m20261205_000012_read_hints_and_type_evidence::Migration),
             Box::new(m20261205_000013_webhooks::Migration),
+            Box::new(m20261205_000014_drift_checks::Migration),
         ]
     }
 }

@@ -177,6 +177,17 @@ impl App {
     ) -> Result<Comparison, AppError> {
         let (_, first) = self.dataset_version(principal, id, v1).await?;
         let (_, second) = self.dataset_version(principal, id, v2).await?;
+        self.compare_versions(&first, &second, options).await
+    }
+
+    /// [`Self::compare`] of two versions already found (and their reader allowed).
+    pub(crate) async fn compare_versions(
+        &self,
+        first: &Version,
+        second: &Version,
+        options: &CompareOptions,
+    ) -> Result<Comparison, AppError> {
+        let (first, second) = (first.clone(), second.clone());
         let (v1, v2) = (first.summary.version, second.summary.version);
         let (s1, s2) = (self.statistics_of(&first).await?, self.statistics_of(&second).await?);
         let stats1: HashMap<&str, &ColumnStats> = s1.columns.iter().map(|c| (c.name.as_str(), c)).collect();

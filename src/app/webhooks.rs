@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
+use crate::app::compare::CompareOptions;
 use crate::app::errors::ErrorChain;
 use crate::app::{App, AppError};
 use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{DeliveryId, ProjectId, WebhookId};
 use crate::domain::records::Page;
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use crate::domain::webhooks::events::{self, EventBody, Subject, VersionFacts};
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
 use crate::domain::webhooks::retry::RetrySchedule;
 use crate::domain::webhooks::targets::{Target, TargetError, TargetHost};
 use crate::domain::webhooks::{check_description, parse_events};
@@ -52,6 +54,10 @@ const CONCURRENT_ATTEMPTS: usize = 8;
 /// attempt (5 s to resolve, 10 s to answer), and the wait before an attempt cut short by a
 /// crash is made again.
 pub const LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// How long a claimed drift check is held (a comparison of two large versions takes seconds),
+/// and how many times a failing one is made.
+const DRIFT_CHECK_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+pub const DRIFT_CHECK_ATTEMPTS: u32 = 3;
 
 fn target_error(e: TargetError) -> AppError {
     AppError::Invalid(e.to_string())
@@ -223,6 +229,55 @@ impl App {
         self.webhooks.post(&request).await.map_err(|e| e.0)
     }
 
+    /// Makes one due drift check, if any: compares the version with the one before it as
+    /// `/compare` does by default, and records `drift.detected` when the dataset drifted.
+    /// Returns whether a check was made. A check that fails is tried again when its lease runs
+    /// out, at most [`DRIFT_CHECK_ATTEMPTS`] times.
+    pub async fn check_pending_drift(&self) -> Result<bool, AppError> {
+        let Some(check) = self.metadata.claim_drift_check(self.clock.now(), DRIFT_CHECK_LEASE).await? else {
+            return Ok(false);
+        };
+        let event = match self.drift_event(&check).await {
+            Ok(event) => event,
+            Err(e) if check.attempt < DRIFT_CHECK_ATTEMPTS => {
+                tracing::warn!(version = %check.version_id, attempt = check.attempt, error = %ErrorChain(&e),
+                    "drift check failed; it will be made again");
+                return Ok(true);
+            }
+            Err(e) => {
+                tracing::warn!(version = %check.version_id, error = %ErrorChain(&e), "drift check failed; given up");
+                None
+            }
+        };
+        self.metadata.finish_drift_check(&check, event.as_ref(), self.clock.now()).await?;
+        Ok(true)
+    }
+
+    /// The `drift.detected` event of a check, when the version drifted from the one before.
+    async fn drift_event(&self, check: &DriftCheck) -> Result<Option<EventBody>, AppError> {
+        let Some(dataset) = self.metadata.find_dataset(check.dataset_id).await? else { return Ok(None) };
+        let (Some(before), Some(after)) = (
+            self.metadata.find_version_by_number(check.dataset_id, check.version - 1).await?,
+            self.metadata.find_version_by_number(check.dataset_id, check.version).await?,
+        ) else {
+            return Ok(None);
+        };
+        let comparison = self.compare_versions(&before, &after, &CompareOptions::default()).await?;
+        let drift = &comparison.dataset_drift;
+        if !drift.dataset_drift {
+            return Ok(None);
+        }
+        let subject =
+            Subject { project_id: check.project_id, dataset_id: check.dataset_id, dataset_name: &dataset.name };
+        let facts = VersionFacts {
+            number: check.version,
+            id: check.version_id,
+            row_count: after.summary.row_count,
+            column_count: after.columns.len(),
+        };
+        Ok(Some(events::drift_detected(self.clock.now(), &subject, &facts, &drift.drifted_columns, drift.drift_share)))
+    }
+
     /// Updates the queue figures of `/metrics`.
     async fn observe_delivery_queue(&self) -> Result<(), AppError> {
         let (pending, oldest) = self.metadata.pending_deliveries().await?;
@@ -244,6 +299,9 @@ impl App {
                         0
                     }
                 };
+                if let Err(e) = app.check_pending_drift().await {
+                    tracing::warn!(error = %ErrorChain(&e), "drift check could not be claimed or recorded");
+                }
                 if let Err(e) = app.observe_delivery_queue().await {
                     tracing::warn!(error = %ErrorChain(&e), "webhook queue figures could not be read");
                 }

@@ -15,7 +15,8 @@ use crate::domain::records::{
     VersionSummary,
 };
 use crate::domain::statistics::DatasetStatistics;
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use crate::domain::webhooks::events::EventBody;
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
 use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 
@@ -182,6 +183,22 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// How many deliveries are pending, and when the oldest of them was created.
     async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+    /// Claims one due drift check (queued with a version after the first, in its transaction,
+    /// when a webhook of the project wants `drift.detected`), leased until `now + lease`
+    /// (counted as an attempt); a lease that runs out makes it due again.
+    async fn claim_drift_check(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<DriftCheck>, StoreError>;
+    /// Ends a claimed check: records `event` (if any) and removes the check together, while
+    /// the check is still held by its lease; false (nothing done) when it is not.
+    async fn finish_drift_check(
+        &self,
+        check: &DriftCheck,
+        event: Option<&EventBody>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// The statistics recorded for a version, if any.
     async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError>;

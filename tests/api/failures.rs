@@ -22,7 +22,8 @@ use datasets_api::domain::records::{
     VersionSummary,
 };
 use datasets_api::domain::statistics::DatasetStatistics;
-use datasets_api::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use datasets_api::domain::webhooks::events::EventBody;
+use datasets_api::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
 use datasets_api::domain::webhooks::signature::Secret;
 use datasets_api::ports::StoreError;
 use datasets_api::ports::artifacts::{ArtifactStore, ByteStream};
@@ -354,6 +355,23 @@ impl MetadataStore for FailingMetadata {
 
     async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         self.inner.pending_deliveries().await
+    }
+
+    async fn claim_drift_check(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<DriftCheck>, StoreError> {
+        self.inner.claim_drift_check(now, lease).await
+    }
+
+    async fn finish_drift_check(
+        &self,
+        check: &DriftCheck,
+        event: Option<&EventBody>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.finish_drift_check(check, event, now).await
     }
 }
 

@@ -29,7 +29,7 @@ pub struct CreateWebhook {
     /// (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
     pub url: Text,
     /// The events to deliver: `dataset.created`, `version.created`, `dataset.deleted`,
-    /// `alias.moved`, `contract.failed`.
+    /// `alias.moved`, `contract.failed`, `drift.detected`.
     pub events: Vec<Text>,
     #[oai(nullable, skip_serializing_if_is_none)]
     pub description: Option<Text>,

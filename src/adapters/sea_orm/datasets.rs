@@ -15,7 +15,9 @@ use super::conversions::{
     VersionDocuments, artifact_from, artifact_row, dataset_from, dataset_row, summary_from, to_i64, version_documents,
     version_from, version_row,
 };
-use super::entities::{alias, alias_move, artifact, contract, dataset, project, statistics, user, version};
+use super::entities::{
+    alias, alias_move, artifact, contract, dataset, drift_check, project, statistics, user, version,
+};
 use super::errors::{corrupt_json, is_transient, store_error, with_retries};
 use super::webhooks;
 use crate::domain::ids::{DatasetId, ProjectId, VersionId};
@@ -108,6 +110,7 @@ async fn try_insert_version(
         events.push(events::contract_failed(v.created_at, &subject, &facts, result.violations.len()));
     }
     webhooks::record_events(&txn, project_id, &events, v.created_at).await?;
+    webhooks::queue_drift_check(&txn, project_id, v.dataset_id, v.version_id, number, v.created_at).await?;
     txn.commit().await?;
     Ok(Ok(number))
 }
@@ -323,6 +326,7 @@ async fn try_delete_dataset(
     alias::Entity::delete_many().filter(alias::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     alias_move::Entity::delete_many().filter(alias_move::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     contract::Entity::delete_by_id(id.0).exec(&txn).await?;
+    drift_check::Entity::delete_many().filter(drift_check::Column::DatasetId.eq(id.0)).exec(&txn).await?;
     let deleted = dataset::Entity::delete_by_id(id.0).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(DbErr::RecordNotFound("dataset".into()));

@@ -458,3 +458,26 @@ pub mod webhook_delivery {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod drift_check {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_drift_checks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version_id: Uuid,
+        pub project_id: Uuid,
+        pub dataset_id: Uuid,
+        pub version: i64,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        pub lease_token: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

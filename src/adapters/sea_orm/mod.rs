@@ -48,7 +48,8 @@ use crate::domain::records::{
     VersionSummary,
 };
 use crate::domain::statistics::DatasetStatistics;
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, Webhook};
+use crate::domain::webhooks::events::EventBody;
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
 use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 use crate::ports::metadata::MetadataStore;
@@ -328,6 +329,23 @@ impl MetadataStore for SeaOrmStore {
 
     async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         webhooks::pending_deliveries(&self.db).await
+    }
+
+    async fn claim_drift_check(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<DriftCheck>, StoreError> {
+        webhooks::claim_drift_check(&self.db, now, lease).await
+    }
+
+    async fn finish_drift_check(
+        &self,
+        check: &DriftCheck,
+        event: Option<&EventBody>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        webhooks::finish_drift_check(&self.db, check, event, now).await
     }
 
     async fn find_statistics(&self, version: VersionId) -> Result<Option<DatasetStatistics>, StoreError> {

@@ -21,13 +21,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entities::{webhook, webhook_delivery, webhook_event};
+use super::entities::{drift_check, webhook, webhook_delivery, webhook_event};
 use super::errors::store_error;
-use crate::domain::ids::{DeliveryId, EventId, ProjectId, UserId, WebhookId};
+use crate::domain::ids::{DatasetId, DeliveryId, EventId, ProjectId, UserId, VersionId, WebhookId};
 use crate::domain::records::Page;
 use crate::domain::webhooks::EventType;
 use crate::domain::webhooks::events::EventBody;
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, Webhook};
+use crate::domain::webhooks::records::{
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, DriftCheck, Webhook,
+};
 use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 
@@ -350,4 +352,110 @@ pub(super) async fn record_events<C: ConnectionTrait>(
         webhook_delivery::Entity::insert_many(deliveries).exec_without_returning(txn).await?;
     }
     Ok(())
+}
+
+/// Queues the drift check of version `number` (after the first) when a webhook of the project
+/// wants `drift.detected`, in the caller's transaction.
+pub(super) async fn queue_drift_check<C: ConnectionTrait>(
+    txn: &C,
+    project: ProjectId,
+    dataset: DatasetId,
+    version: VersionId,
+    number: i64,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if number == 0 {
+        return Ok(());
+    }
+    let needle = format!(",{},", EventType::DriftDetected.as_str());
+    let wanted = webhook::Entity::find()
+        .filter(webhook::Column::ProjectId.eq(project.0))
+        .filter(webhook::Column::Events.contains(&needle))
+        .one(txn)
+        .await?
+        .is_some();
+    if !wanted {
+        return Ok(());
+    }
+    let row = drift_check::ActiveModel {
+        version_id: Set(version.0),
+        project_id: Set(project.0),
+        dataset_id: Set(dataset.0),
+        version: Set(number),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        lease_token: Set(None),
+        created_at: Set(at),
+    };
+    drift_check::Entity::insert(row).exec_without_returning(txn).await.map(|_| ())
+}
+
+/// Claims one due drift check, leased until `now + lease`.
+pub(super) async fn claim_drift_check(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Option<DriftCheck>, StoreError> {
+    let due = drift_check::Entity::find()
+        .filter(drift_check::Column::NextAttemptAt.lte(now))
+        .order_by(drift_check::Column::NextAttemptAt, Order::Asc)
+        .limit(4)
+        .all(db)
+        .await
+        .map_err(store_error)?;
+    for row in due {
+        let token = Uuid::now_v7();
+        let won = drift_check::Entity::update_many()
+            .col_expr(drift_check::Column::NextAttemptAt, Expr::value(now + lease))
+            .col_expr(drift_check::Column::LeaseToken, Expr::value(Some(token)))
+            .col_expr(drift_check::Column::Attempts, Expr::col(drift_check::Column::Attempts).add(1))
+            .filter(drift_check::Column::VersionId.eq(row.version_id))
+            .filter(drift_check::Column::NextAttemptAt.lte(now))
+            .filter(match row.lease_token {
+                Some(read) => drift_check::Column::LeaseToken.eq(read),
+                None => drift_check::Column::LeaseToken.is_null(),
+            })
+            .exec(db)
+            .await
+            .map_err(store_error)?
+            .rows_affected
+            == 1;
+        if won {
+            return Ok(Some(DriftCheck {
+                version_id: VersionId(row.version_id),
+                project_id: ProjectId(row.project_id),
+                dataset_id: DatasetId(row.dataset_id),
+                version: row.version,
+                attempt: u32::try_from(row.attempts).unwrap_or(0) + 1,
+                lease_token: token,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Ends a claimed drift check: records `event` (when the version drifted) and removes the
+/// check, together, while the lease is still `lease_token`'s; false when it is not.
+pub(super) async fn finish_drift_check(
+    db: &DatabaseConnection,
+    check: &DriftCheck,
+    event: Option<&EventBody>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let txn = db.begin().await.map_err(store_error)?;
+    let removed = drift_check::Entity::delete_many()
+        .filter(drift_check::Column::VersionId.eq(check.version_id.0))
+        .filter(drift_check::Column::LeaseToken.eq(check.lease_token))
+        .exec(&txn)
+        .await
+        .map_err(store_error)?
+        .rows_affected;
+    if removed != 1 {
+        return Ok(false);
+    }
+    if let Some(event) = event {
+        record_events(&txn, check.project_id, std::slice::from_ref(event), now).await.map_err(store_error)?;
+    }
+    txn.commit().await.map_err(store_error)?;
+    Ok(true)
 }

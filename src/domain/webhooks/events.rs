@@ -82,6 +82,22 @@ pub fn contract_failed(
     body(EventType::ContractFailed, at, data)
 }
 
+/// `drift.detected`: a new version drifted from the one before it (`/compare`'s default rule,
+/// `dataset_drift: true`).
+pub fn drift_detected(
+    at: DateTime<Utc>,
+    subject: &Subject<'_>,
+    version: &VersionFacts,
+    drifted_columns: &[String],
+    drift_share: f64,
+) -> EventBody {
+    let mut data = with_version(subject.data(), version);
+    data.insert("compared_with_version".into(), json!(version.number - 1));
+    data.insert("drifted_columns".into(), json!(drifted_columns));
+    data.insert("drift_share".into(), json!(drift_share));
+    body(EventType::DriftDetected, at, data)
+}
+
 /// `dataset.deleted`: the dataset and all its versions are gone.
 pub fn dataset_deleted(at: DateTime<Utc>, subject: &Subject<'_>) -> EventBody {
     body(EventType::DatasetDeleted, at, subject.data())

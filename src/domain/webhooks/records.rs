@@ -77,6 +77,18 @@ pub struct ClaimedDelivery {
     pub body: String,
 }
 
+/// A version to compare with the one before it, for `drift.detected`, claimed for one check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftCheck {
+    pub version_id: crate::domain::ids::VersionId,
+    pub project_id: ProjectId,
+    pub dataset_id: crate::domain::ids::DatasetId,
+    pub version: i64,
+    /// Checks made, this one included.
+    pub attempt: u32,
+    pub lease_token: uuid::Uuid,
+}
+
 /// What an attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
