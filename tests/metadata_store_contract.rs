@@ -45,7 +45,7 @@ use datasets_api::domain::statistics::{
 use datasets_api::domain::webhooks::EventType;
 use datasets_api::domain::webhooks::events::{self, Subject, VersionFacts};
 use datasets_api::domain::webhooks::records::{
-    AttemptOutcome, DeliveryStatus, DriftCheck as DriftCheckRecord, Webhook,
+    AttemptOutcome, ClaimedDelivery, DeliveryStatus, DriftCheck as DriftCheckRecord, Redelivered, Webhook,
 };
 use datasets_api::domain::webhooks::signature::Secret;
 use datasets_api::ports::StoreError;
@@ -1898,6 +1898,21 @@ fn rand_seconds() -> i64 {
     (Uuid::new_v4().as_u128() % 1_000_000) as i64
 }
 
+/// Claims due deliveries at `at` until `hook`'s is among them (or none is left): on a shared
+/// database, earlier deliveries of other tests and runs may be due first.
+async fn claim_ours(db: &TestDb, hook: &Webhook, at: DateTime<Utc>, lease: Duration) -> Option<ClaimedDelivery> {
+    for _ in 0..1000 {
+        let claimed = db.store.claim_deliveries(at, lease, 50).await.unwrap();
+        if let Some(ours) = claimed.iter().find(|c| c.webhook_id == hook.id) {
+            return Some(ours.clone());
+        }
+        if claimed.is_empty() {
+            return None;
+        }
+    }
+    panic!("more than 50,000 deliveries due on the test database");
+}
+
 #[tokio::test]
 async fn a_due_delivery_is_claimed_once_and_its_outcome_recorded_only_under_its_lease() {
     let db = open().await;
@@ -1907,15 +1922,12 @@ async fn a_due_delivery_is_claimed_once_and_its_outcome_recorded_only_under_its_
     let (pending, oldest) = db.store.pending_deliveries().await.unwrap();
     assert!(pending >= 1 && oldest.is_some_and(|at| at <= t), "{pending} {oldest:?}");
     let lease = Duration::seconds(60);
-    assert!(db.store.claim_deliveries(t - Duration::seconds(1), lease, 10).await.unwrap().is_empty(), "not due yet");
-    let claimed = db.store.claim_deliveries(t, lease, 10).await.unwrap();
-    let ours: Vec<_> = claimed.iter().filter(|c| c.webhook_id == hook.id).collect();
-    assert_eq!(ours.len(), 1, "{claimed:?}");
-    let first = ours[0].clone();
+    assert_eq!(claim_ours(&db, &hook, t - Duration::seconds(1), lease).await, None, "not due yet");
+    let first = claim_ours(&db, &hook, t, lease).await.expect("claimed");
     assert_eq!((first.attempt, first.url.as_str(), &first.secret), (1, hook.url.as_str(), &hook.secret));
     let body: serde_json::Value = serde_json::from_str(&first.body).unwrap();
     assert_eq!(body["type"], "version.created");
-    assert!(db.store.claim_deliveries(t + Duration::seconds(59), lease, 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(claim_ours(&db, &hook, t + Duration::seconds(59), lease).await, None, "leased");
     let retry = AttemptOutcome::Failed {
         status_code: Some(500),
         error: "HTTP 500".into(),
@@ -1931,33 +1943,27 @@ async fn a_due_delivery_is_claimed_once_and_its_outcome_recorded_only_under_its_
     );
     assert_eq!(listed[0].next_attempt_at, Some(t + Duration::seconds(5)));
     // Due again at its retry time: the second attempt carries the same event.
-    let second = db.store.claim_deliveries(t + Duration::seconds(5), lease, 10).await.unwrap();
-    let second = second.iter().find(|c| c.webhook_id == hook.id).expect("claimed again").clone();
+    let second = claim_ours(&db, &hook, t + Duration::seconds(5), lease).await.expect("claimed again");
     assert_eq!((second.attempt, second.event_id, &second.body), (2, first.event_id, &first.body));
     // A lease that runs out (the instance died mid-attempt) makes it due again.
-    let third = db.store.claim_deliveries(t + Duration::seconds(66), lease, 10).await.unwrap();
-    let third = third.iter().find(|c| c.webhook_id == hook.id).expect("claimed after the lease ran out").clone();
+    let third =
+        claim_ours(&db, &hook, t + Duration::seconds(66), lease).await.expect("claimed after the lease ran out");
     assert_eq!(third.attempt, 3);
     assert!(!db.store.finish_attempt(second.id, second.lease_token, &retry, t).await.unwrap(), "its lease ran out");
     let done = AttemptOutcome::Delivered { status_code: 204 };
     assert!(db.store.finish_attempt(third.id, third.lease_token, &done, t + Duration::seconds(67)).await.unwrap());
     let (listed, _) = db.store.list_deliveries(hook.id, Page { limit: 10, offset: 0 }).await.unwrap();
     assert_eq!((listed[0].status, listed[0].attempts, listed[0].next_attempt_at), (DeliveryStatus::Delivered, 3, None));
-    assert!(
-        db.store
-            .claim_deliveries(t + Duration::seconds(999), lease, 10)
-            .await
-            .unwrap()
-            .iter()
-            .all(|c| c.webhook_id != hook.id)
-    );
+    assert_eq!(claim_ours(&db, &hook, t + Duration::seconds(999), lease).await, None, "delivered");
     // Redelivered: pending again, due at once, attempts kept.
-    assert!(db.store.redeliver(hook.id, listed[0].id, t + Duration::seconds(1000)).await.unwrap());
-    assert!(!db.store.redeliver(new_id(), listed[0].id, t).await.unwrap(), "another webhook's delivery");
-    let again = db.store.claim_deliveries(t + Duration::seconds(1000), lease, 10).await.unwrap();
-    assert_eq!(again.iter().find(|c| c.webhook_id == hook.id).map(|c| c.attempt), Some(4));
+    let at = t + Duration::seconds(1000);
+    assert_eq!(db.store.redeliver(hook.id, listed[0].id, at).await.unwrap(), Redelivered::Due);
+    assert_eq!(db.store.redeliver(new_id(), listed[0].id, t).await.unwrap(), Redelivered::NotFound);
+    let claim = claim_ours(&db, &hook, t + Duration::seconds(1000), lease).await.expect("redelivered");
+    assert_eq!(claim.attempt, 4);
+    // While an attempt holds the lease, a redelivery changes nothing.
+    assert_eq!(db.store.redeliver(hook.id, listed[0].id, at).await.unwrap(), Redelivered::AttemptUnderWay);
     let failed = AttemptOutcome::Failed { status_code: None, error: "connection refused".into(), retry_at: None };
-    let claim = again.iter().find(|c| c.webhook_id == hook.id).unwrap();
     assert!(db.store.finish_attempt(claim.id, claim.lease_token, &failed, t).await.unwrap());
     let (listed, _) = db.store.list_deliveries(hook.id, Page { limit: 10, offset: 0 }).await.unwrap();
     assert_eq!(
@@ -1988,6 +1994,24 @@ async fn two_stores_claiming_at_once_never_hold_the_same_attempt() {
     assert!(!ours.is_empty());
 }
 
+/// Claims due drift checks at `at` until `dataset`'s is claimed (or none is left), as
+/// [`claim_ours`] does for deliveries.
+async fn claim_drift_of(
+    db: &TestDb,
+    dataset: DatasetId,
+    at: DateTime<Utc>,
+    lease: Duration,
+) -> Option<DriftCheckRecord> {
+    for _ in 0..10_000 {
+        match db.store.claim_drift_check(at, lease).await.unwrap() {
+            Some(check) if check.dataset_id == dataset => return Some(check),
+            Some(_) => continue,
+            None => return None,
+        }
+    }
+    panic!("more than 10,000 drift checks due on the test database");
+}
+
 #[tokio::test]
 async fn a_version_after_the_first_queues_a_drift_check_that_is_claimed_once_and_ends_with_its_event() {
     let db = open().await;
@@ -2000,15 +2024,12 @@ async fn a_version_after_the_first_queues_a_drift_check_that_is_claimed_once_and
     let v0 = version_record(dataset, new_dataset(&project, &format!("ds-{}", token()), None), &user, 5, 2, t);
     db.store.insert_version(&v0).await.unwrap();
     let lease = Duration::seconds(600);
-    let ours = |c: &Option<DriftCheckRecord>| c.as_ref().is_some_and(|c| c.dataset_id == dataset);
-    assert!(!ours(&db.store.claim_drift_check(t, lease).await.unwrap()), "nothing to compare the first version with");
+    assert_eq!(claim_drift_of(&db, dataset, t, lease).await, None, "nothing to compare the first version with");
     let v1 = version_record(dataset, None, &user, 6, 2, t);
     db.store.insert_version(&v1).await.unwrap();
-    let check = db.store.claim_drift_check(t, lease).await.unwrap();
-    assert!(ours(&check), "{check:?}");
-    let check = check.unwrap();
+    let check = claim_drift_of(&db, dataset, t, lease).await.expect("queued with the version");
     assert_eq!((check.version, check.version_id, check.attempt, check.project_id), (1, v1.version_id, 1, project.id));
-    assert!(!ours(&db.store.claim_drift_check(t + Duration::seconds(599), lease).await.unwrap()), "leased");
+    assert_eq!(claim_drift_of(&db, dataset, t + Duration::seconds(599), lease).await, None, "leased");
     let subject = Subject { project_id: project.id, dataset_id: dataset, dataset_name: "d" };
     let facts = VersionFacts { number: 1, id: v1.version_id, row_count: 6, column_count: 2 };
     let event = events::drift_detected(t, &subject, &facts, &["amount".to_string()], 0.5);
@@ -2017,5 +2038,5 @@ async fn a_version_after_the_first_queues_a_drift_check_that_is_claimed_once_and
     assert!(db.store.finish_drift_check(&check, Some(&event), t).await.unwrap());
     assert!(!db.store.finish_drift_check(&check, Some(&event), t).await.unwrap(), "done once");
     assert_eq!(delivered_types(db.store.as_ref(), &hook).await, [EventType::DriftDetected]);
-    assert!(!ours(&db.store.claim_drift_check(t + Duration::seconds(10_000), lease).await.unwrap()), "removed");
+    assert_eq!(claim_drift_of(&db, dataset, t + Duration::seconds(10_000), lease).await, None, "removed");
 }

@@ -17,7 +17,7 @@ use crate::domain::access::{Action, Principal};
 use crate::domain::ids::{DeliveryId, ProjectId, WebhookId};
 use crate::domain::records::Page;
 use crate::domain::webhooks::events::{self, EventBody, Subject, VersionFacts};
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Redelivered, Webhook};
 use crate::domain::webhooks::retry::RetrySchedule;
 use crate::domain::webhooks::targets::{Target, TargetError, TargetHost};
 use crate::domain::webhooks::{check_description, parse_events};
@@ -47,9 +47,10 @@ pub struct WebhookDraft {
     pub description: Option<String>,
 }
 
-/// Deliveries claimed per look, and attempts sent at once.
-const CLAIM_BATCH: u64 = 32;
-const CONCURRENT_ATTEMPTS: usize = 8;
+/// Deliveries claimed per look, all attempted at once: every attempt of a batch starts when
+/// it is claimed, so that each ends (within 5 s to resolve and 10 s to answer) well inside
+/// its lease.
+const CLAIM_BATCH: usize = 8;
 /// How long a claimed attempt is held before another instance may try it: past the longest
 /// attempt (5 s to resolve, 10 s to answer), and the wait before an attempt cut short by a
 /// crash is made again.
@@ -110,14 +111,14 @@ impl App {
         }
     }
 
-    /// Deletes the webhook; its pending deliveries are never attempted.
+    /// Deletes the webhook; its pending deliveries are not attempted again.
     pub async fn delete_webhook(&self, principal: &Principal, id: WebhookId) -> Result<(), AppError> {
         self.managed_webhook(principal, id).await?;
         if self.metadata.delete_webhook(id).await? { Ok(()) } else { Err(AppError::NotFound("webhook")) }
     }
 
-    /// Gives the webhook a new secret (answered, shown only here); later attempts are signed
-    /// with it.
+    /// Gives the webhook a new secret (answered, shown only here); attempts that start from
+    /// now on are signed with it.
     pub async fn rotate_webhook_secret(&self, principal: &Principal, id: WebhookId) -> Result<Webhook, AppError> {
         let mut webhook = self.managed_webhook(principal, id).await?;
         webhook.secret = self.secrets.new_webhook_secret();
@@ -138,13 +139,16 @@ impl App {
         Ok(self.metadata.list_deliveries(id, page).await?)
     }
 
-    /// Sends a delivery again (now), whatever became of it.
+    /// Sends a delivery again (now), whatever became of it; `409` while an attempt of it is
+    /// under way.
     pub async fn redeliver(&self, principal: &Principal, id: WebhookId, delivery: DeliveryId) -> Result<(), AppError> {
         self.managed_webhook(principal, id).await?;
-        if self.metadata.redeliver(id, delivery, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("delivery"))
+        match self.metadata.redeliver(id, delivery, self.clock.now()).await? {
+            Redelivered::Due => Ok(()),
+            Redelivered::NotFound => Err(AppError::NotFound("delivery")),
+            Redelivered::AttemptUnderWay => Err(AppError::Conflict(
+                "an attempt of this delivery is under way: ask again once it has ended (at most 30 s)".into(),
+            )),
         }
     }
 
@@ -167,11 +171,11 @@ impl App {
     /// Claims the deliveries due now and attempts each once (several at a time); returns how
     /// many were attempted.
     pub async fn dispatch_due_deliveries(&self) -> Result<usize, AppError> {
-        let claimed = self.metadata.claim_deliveries(self.clock.now(), LEASE, CLAIM_BATCH).await?;
+        let claimed = self.metadata.claim_deliveries(self.clock.now(), LEASE, CLAIM_BATCH as u64).await?;
         let count = claimed.len();
         let attempts = futures_util::stream::iter(claimed)
             .map(|delivery| async move { self.attempt(delivery).await })
-            .buffer_unordered(CONCURRENT_ATTEMPTS);
+            .buffer_unordered(CLAIM_BATCH);
         let results: Vec<Result<(), AppError>> = attempts.collect().await;
         for result in results {
             result?;
@@ -287,25 +291,57 @@ impl App {
     }
 
     /// Runs the dispatcher of this instance until the process ends: due deliveries are looked
-    /// for every `poll_interval` (at once again after a full batch).
+    /// for every `poll_interval` (at once again after a full batch), and, in a task of their
+    /// own (a comparison can take seconds), due drift checks. Each round runs as its own task,
+    /// so that a panic in one is logged and the next round still runs.
     pub fn start_webhook_dispatcher(&self) {
         let app = self.clone();
         tokio::spawn(async move {
             loop {
-                let attempted = match app.dispatch_due_deliveries().await {
-                    Ok(n) => n,
+                let round = tokio::spawn({
+                    let app = app.clone();
+                    async move {
+                        let attempted = match app.dispatch_due_deliveries().await {
+                            Ok(n) => n,
+                            Err(e) => {
+                                tracing::warn!(error = %ErrorChain(&e), "webhook dispatch failed; it will run again");
+                                0
+                            }
+                        };
+                        if let Err(e) = app.observe_delivery_queue().await {
+                            tracing::warn!(error = %ErrorChain(&e), "webhook queue figures could not be read");
+                        }
+                        attempted
+                    }
+                });
+                let attempted = round.await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "webhook dispatch round ended abnormally; the next one runs");
+                    0
+                });
+                if attempted < CLAIM_BATCH {
+                    tokio::time::sleep(app.settings.webhooks.poll_interval).await;
+                }
+            }
+        });
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let round = tokio::spawn({
+                    let app = app.clone();
+                    async move { app.check_pending_drift().await }
+                });
+                let checked = match round.await {
+                    Ok(Ok(checked)) => checked,
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %ErrorChain(&e), "drift check could not be claimed or recorded");
+                        false
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %ErrorChain(&e), "webhook dispatch failed; it will run again");
-                        0
+                        tracing::error!(error = %e, "drift check ended abnormally; the next one runs");
+                        false
                     }
                 };
-                if let Err(e) = app.check_pending_drift().await {
-                    tracing::warn!(error = %ErrorChain(&e), "drift check could not be claimed or recorded");
-                }
-                if let Err(e) = app.observe_delivery_queue().await {
-                    tracing::warn!(error = %ErrorChain(&e), "webhook queue figures could not be read");
-                }
-                if attempted < CLAIM_BATCH as usize {
+                if !checked {
                     tokio::time::sleep(app.settings.webhooks.poll_interval).await;
                 }
             }

@@ -16,7 +16,7 @@ use crate::domain::records::{
 };
 use crate::domain::statistics::DatasetStatistics;
 use crate::domain::webhooks::events::EventBody;
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Redelivered, Webhook};
 use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 
@@ -152,17 +152,22 @@ pub trait MetadataStore: Send + Sync {
     /// A project's webhooks, oldest first.
     async fn list_webhooks(&self, project: ProjectId) -> Result<Vec<Webhook>, StoreError>;
     async fn find_webhook(&self, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
-    /// Deletes the webhook with its deliveries (a pending one is never attempted again);
-    /// whether it existed.
+    /// Deletes the webhook with its deliveries (a pending one is not attempted again);
+    /// whether it existed. A delivery recorded by a change committing meanwhile is dropped
+    /// when it is claimed.
     async fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError>;
     /// Replaces the webhook's secret; whether it exists.
     async fn set_webhook_secret(&self, id: WebhookId, secret: &Secret) -> Result<bool, StoreError>;
     /// A page of the webhook's deliveries, newest first, and their total.
     async fn list_deliveries(&self, webhook: WebhookId, page: Page) -> Result<(Vec<Delivery>, u64), StoreError>;
-    /// Makes a delivery of the webhook pending again, due at `now` (attempts kept); whether
-    /// the webhook has it.
-    async fn redeliver(&self, webhook: WebhookId, delivery: DeliveryId, now: DateTime<Utc>)
-    -> Result<bool, StoreError>;
+    /// Makes a delivery of the webhook pending again, due at `now` (attempts kept), unless an
+    /// attempt holds its lease (a pending delivery with a lease token, not yet due).
+    async fn redeliver(
+        &self,
+        webhook: WebhookId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Redelivered, StoreError>;
     /// Claims up to `limit` pending deliveries due at `now`, each for one attempt, leased until
     /// `now + lease` (counted as an attempt). A lease that runs out makes the delivery due
     /// again. Two callers never claim the same attempt.

@@ -23,7 +23,9 @@ use datasets_api::domain::records::{
 };
 use datasets_api::domain::statistics::DatasetStatistics;
 use datasets_api::domain::webhooks::events::EventBody;
-use datasets_api::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
+use datasets_api::domain::webhooks::records::{
+    AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Redelivered, Webhook,
+};
 use datasets_api::domain::webhooks::signature::Secret;
 use datasets_api::ports::StoreError;
 use datasets_api::ports::artifacts::{ArtifactStore, ByteStream};
@@ -330,7 +332,7 @@ impl MetadataStore for FailingMetadata {
         webhook: WebhookId,
         delivery: DeliveryId,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Redelivered, StoreError> {
         self.inner.redeliver(webhook, delivery, now).await
     }
 

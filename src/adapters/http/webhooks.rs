@@ -152,7 +152,7 @@ pub struct DeliveryPage {
 
 #[derive(ApiResponse)]
 pub enum WebhookDeleted {
-    /// Deleted: its pending deliveries are never attempted.
+    /// Deleted: its pending deliveries are not attempted again.
     #[oai(status = 204)]
     Deleted,
 }
@@ -183,7 +183,8 @@ impl WebhooksApi {
     /// "dataset_version_id", …}}`), signed as the Standard Webhooks specification says
     /// (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once: an event is
     /// recorded with the change it describes, and a failed delivery is tried again on the
-    /// schedule `WEBHOOK_RETRY_SCHEDULE`. The answer holds the signing secret, shown only here.
+    /// schedule `WEBHOOK_RETRY_SCHEDULE`. The answer holds the signing secret, shown only here
+    /// (and replayed to a retry with the same `Idempotency-Key`).
     /// A URL that is not `http`/`https`, or whose host is (or resolves to) a loopback,
     /// private, link-local or metadata address, answers `400` unless the server allows it.
     /// Owners of the project, and the admin.
@@ -227,7 +228,8 @@ impl WebhooksApi {
 
     /// Delete a webhook
     ///
-    /// Its pending deliveries are never attempted. Owners of the project, and the admin.
+    /// Its pending deliveries are not attempted again (an attempt already under way ends).
+    /// Owners of the project, and the admin.
     #[oai(path = "/api/webhooks/:webhook_id", method = "delete", operation_id = "delete_webhook")]
     async fn delete(
         &self,
@@ -241,8 +243,9 @@ impl WebhooksApi {
 
     /// Rotate a webhook's secret
     ///
-    /// A new signing secret, shown only in this answer; every later attempt is signed with it.
-    /// Owners of the project, and the admin.
+    /// A new signing secret, shown only in this answer; attempts that start from now on are
+    /// signed with it (one already under way keeps the old one). Owners of the project, and
+    /// the admin.
     #[oai(path = "/api/webhooks/:webhook_id/rotate-secret", method = "post", operation_id = "rotate_webhook_secret")]
     async fn rotate(
         &self,
@@ -284,7 +287,8 @@ impl WebhooksApi {
     /// Redeliver
     ///
     /// Makes a delivery pending again, due now, whatever became of it (the same event, with
-    /// the same `webhook-id`). Owners of the project, and the admin.
+    /// the same `webhook-id`); `409` while an attempt of it is under way. Owners of the
+    /// project, and the admin.
     #[oai(
         path = "/api/webhooks/:webhook_id/deliveries/:delivery_id/redeliver",
         method = "post",

@@ -49,7 +49,7 @@ use crate::domain::records::{
 };
 use crate::domain::statistics::DatasetStatistics;
 use crate::domain::webhooks::events::EventBody;
-use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Webhook};
+use crate::domain::webhooks::records::{AttemptOutcome, ClaimedDelivery, Delivery, DriftCheck, Redelivered, Webhook};
 use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
 use crate::ports::metadata::MetadataStore;
@@ -304,7 +304,7 @@ impl MetadataStore for SeaOrmStore {
         webhook: WebhookId,
         delivery: DeliveryId,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Redelivered, StoreError> {
         webhooks::redeliver(&self.db, webhook, delivery, now).await
     }
 

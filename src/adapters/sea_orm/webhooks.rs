@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ use crate::domain::records::Page;
 use crate::domain::webhooks::EventType;
 use crate::domain::webhooks::events::EventBody;
 use crate::domain::webhooks::records::{
-    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, DriftCheck, Webhook,
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, DriftCheck, Redelivered, Webhook,
 };
 use crate::domain::webhooks::signature::Secret;
 use crate::ports::StoreError;
@@ -176,14 +176,18 @@ pub(super) async fn list_deliveries(
     Ok((deliveries, total))
 }
 
-/// Makes a delivery of `webhook` pending again and due at `now` (its attempts are kept);
-/// false when the webhook has no such delivery.
+/// Makes a delivery of `webhook` pending again and due at `now` (its attempts are kept),
+/// unless an attempt holds its lease.
 pub(super) async fn redeliver(
     db: &DatabaseConnection,
     webhook: WebhookId,
     delivery: DeliveryId,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Redelivered, StoreError> {
+    let leased = Condition::all()
+        .add(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .add(webhook_delivery::Column::LeaseToken.is_not_null())
+        .add(webhook_delivery::Column::NextAttemptAt.gt(now));
     let updated = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
         .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now))
@@ -191,10 +195,20 @@ pub(super) async fn redeliver(
         .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
         .filter(webhook_delivery::Column::Id.eq(delivery.0))
         .filter(webhook_delivery::Column::WebhookId.eq(webhook.0))
+        .filter(leased.not())
         .exec(db)
         .await
         .map_err(store_error)?;
-    Ok(updated.rows_affected > 0)
+    if updated.rows_affected > 0 {
+        return Ok(Redelivered::Due);
+    }
+    let exists = webhook_delivery::Entity::find_by_id(delivery.0)
+        .filter(webhook_delivery::Column::WebhookId.eq(webhook.0))
+        .one(db)
+        .await
+        .map_err(store_error)?
+        .is_some();
+    Ok(if exists { Redelivered::AttemptUnderWay } else { Redelivered::NotFound })
 }
 
 /// Claims up to `limit` due deliveries for one attempt each, leased until `now + lease`.
@@ -237,9 +251,21 @@ pub(super) async fn claim_deliveries(
         }
         let hook = webhook::Entity::find_by_id(row.webhook_id).one(db).await.map_err(store_error)?;
         let event = webhook_event::Entity::find_by_id(row.event_id).one(db).await.map_err(store_error)?;
-        // A webhook deleted meanwhile took its deliveries with it: nothing to send.
-        let (Some(hook), Some(event)) = (hook, event) else { continue };
-        let hook = webhook_from(hook)?;
+        let (Some(hook), Some(event)) = (hook, event) else {
+            // A delivery recorded by a change that committed as its webhook was being deleted:
+            // nothing to send, ever.
+            webhook_delivery::Entity::delete_by_id(row.id).exec(db).await.map_err(store_error)?;
+            continue;
+        };
+        let hook = match webhook_from(hook) {
+            Ok(hook) => hook,
+            Err(e) => {
+                // A stored webhook that cannot be read fails its delivery, not the batch.
+                let failed = AttemptOutcome::Failed { status_code: None, error: e.to_string(), retry_at: None };
+                finish_attempt(db, DeliveryId(row.id), token, &failed, now).await?;
+                continue;
+            }
+        };
         claimed.push(ClaimedDelivery {
             id: DeliveryId(row.id),
             lease_token: token,

@@ -89,6 +89,17 @@ pub struct DriftCheck {
     pub lease_token: uuid::Uuid,
 }
 
+/// What asking for a redelivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redelivered {
+    /// The delivery is pending and due.
+    Due,
+    /// The webhook has no such delivery.
+    NotFound,
+    /// An attempt holds the delivery's lease: nothing was changed.
+    AttemptUnderWay,
+}
+
 /// What an attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {

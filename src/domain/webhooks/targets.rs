@@ -91,8 +91,10 @@ impl Target {
         if addresses.is_empty() {
             return Err(TargetError::Malformed(format!("the host {host} resolves to no address")));
         }
-        match addresses.iter().find_map(|ip| forbidden_reason(*ip).map(|reason| (ip, reason))) {
-            Some((ip, reason)) => Err(TargetError::Forbidden { host: format!("{host} ({ip})"), reason }),
+        // The address itself is not named: a project owner must not learn the internal
+        // network's addresses from the answer.
+        match addresses.iter().find_map(|ip| forbidden_reason(*ip)) {
+            Some(reason) => Err(TargetError::Forbidden { host: format!("{host} (resolved)"), reason }),
             None => Ok(()),
         }
     }
@@ -143,6 +145,13 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
     if in_v6(0x0064_ff9b << 96, 96) {
         return forbidden_v4(embedded(0)); // 64:ff9b::a.b.c.d, NAT64
+    }
+    if in_v6(0x0064_ff9b_0001 << 80, 48) {
+        // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): its translations reach local networks.
+        return Some("a local-use NAT64 address");
+    }
+    if in_v6(0xffff_0000_0000_0000, 96) {
+        return forbidden_v4(embedded(0)); // ::ffff:0:a.b.c.d, IPv4-translated
     }
     if segments[0] == 0x2002 {
         return forbidden_v4(embedded(80)).or(Some("a 6to4 address")); // 2002:a.b.c.d::/48
@@ -200,6 +209,8 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::10.0.0.1",
             "2002:7f00:1::",
+            "64:ff9b:1::808:808",
+            "::ffff:0:7f00:1",
             "2001:db8::1",
             "::127.0.0.1",
         ] {
@@ -256,7 +267,8 @@ mod tests {
         let private: IpAddr = "10.0.0.5".parse().unwrap();
         assert_eq!(target.check_resolved(&[public]), Ok(()));
         let err = target.check_resolved(&[public, private]).unwrap_err();
-        assert!(err.to_string().contains("rebind.example (10.0.0.5)"), "{err}");
+        assert!(err.to_string().contains("rebind.example (resolved) is a private address"), "{err}");
+        assert!(!err.to_string().contains("10.0.0.5"), "the internal address is not told: {err}");
         assert!(matches!(target.check_resolved(&[]), Err(TargetError::Malformed(_))));
     }
 }
