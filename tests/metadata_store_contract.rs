@@ -2040,3 +2040,25 @@ async fn a_version_after_the_first_queues_a_drift_check_that_is_claimed_once_and
     assert_eq!(delivered_types(db.store.as_ref(), &hook).await, [EventType::DriftDetected]);
     assert_eq!(claim_drift_of(&db, dataset, t + Duration::seconds(10_000), lease).await, None, "removed");
 }
+
+#[tokio::test]
+async fn deliveries_that_ended_long_ago_are_forgotten_with_their_events_and_pending_ones_are_kept() {
+    let db = open().await;
+    let t = long_ago(25);
+    let ended = a_due_delivery(&db, t).await;
+    let waiting = a_due_delivery(&db, t).await;
+    let lease = Duration::seconds(60);
+    let claim = claim_ours(&db, &ended, t, lease).await.expect("claimed");
+    let done = AttemptOutcome::Delivered { status_code: 200 };
+    assert!(db.store.finish_attempt(claim.id, claim.lease_token, &done, t).await.unwrap());
+    db.store.delete_finished_deliveries(t - Duration::seconds(1)).await.unwrap();
+    assert_eq!(delivered_types(db.store.as_ref(), &ended).await.len(), 1, "ended after the cut: kept");
+    assert!(db.store.delete_finished_deliveries(t + Duration::seconds(1)).await.unwrap() >= 1);
+    assert!(delivered_types(db.store.as_ref(), &ended).await.is_empty(), "forgotten");
+    assert_eq!(delivered_types(db.store.as_ref(), &waiting).await, [EventType::VersionCreated], "pending: kept");
+    // The pending delivery still carries its event.
+    // (It may have been claimed with the first one: its lease ends at t + 60 s.)
+    let again =
+        claim_ours(&db, &waiting, t + Duration::seconds(61), lease).await.expect("still claimable with its event");
+    assert!(again.body.contains("version.created"));
+}

@@ -100,6 +100,13 @@ impl App {
                         tracing::warn!(error = %ErrorChain(&e), "idempotency key sweep failed; it will run again")
                     }
                 }
+                match app.sweep_webhook_history().await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "forgot webhook deliveries that ended 30 days ago"),
+                    Err(e) => {
+                        tracing::warn!(error = %ErrorChain(&e), "webhook history sweep failed; it will run again")
+                    }
+                }
                 match app.backfill_content_hashes(100).await {
                     Ok(0) => {}
                     Ok(recorded) => tracing::info!(recorded, "recorded the content hash of older versions"),

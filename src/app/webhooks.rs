@@ -59,6 +59,8 @@ pub const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 /// and how many times a failing one is made.
 const DRIFT_CHECK_LEASE: chrono::Duration = chrono::Duration::minutes(10);
 pub const DRIFT_CHECK_ATTEMPTS: u32 = 3;
+/// How long a delivery that ended (delivered or failed) is kept for the deliveries listing.
+pub const DELIVERY_HISTORY: chrono::Duration = chrono::Duration::days(30);
 
 fn target_error(e: TargetError) -> AppError {
     AppError::Invalid(e.to_string())
@@ -280,6 +282,12 @@ impl App {
             column_count: after.columns.len(),
         };
         Ok(Some(events::drift_detected(self.clock.now(), &subject, &facts, &drift.drifted_columns, drift.drift_share)))
+    }
+
+    /// Forgets deliveries that ended more than [`DELIVERY_HISTORY`] ago, and their events.
+    pub async fn sweep_webhook_history(&self) -> Result<u64, AppError> {
+        let before = self.clock.now() - DELIVERY_HISTORY;
+        Ok(self.metadata.delete_finished_deliveries(before).await?)
     }
 
     /// Updates the queue figures of `/metrics`.

@@ -188,6 +188,9 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// How many deliveries are pending, and when the oldest of them was created.
     async fn pending_deliveries(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+    /// Forgets deliveries that ended (`delivered` or `failed`) before `before`, then events
+    /// older than `before` that no delivery names; returns how many deliveries.
+    async fn delete_finished_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Claims one due drift check (queued with a version after the first, in its transaction,
     /// when a webhook of the project wants `drift.detected`), leased until `now + lease`
     /// (counted as an attempt); a lease that runs out makes it due again.

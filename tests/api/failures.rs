@@ -359,6 +359,10 @@ impl MetadataStore for FailingMetadata {
         self.inner.pending_deliveries().await
     }
 
+    async fn delete_finished_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.inner.delete_finished_deliveries(before).await
+    }
+
     async fn claim_drift_check(
         &self,
         now: DateTime<Utc>,

@@ -331,6 +331,10 @@ impl MetadataStore for SeaOrmStore {
         webhooks::pending_deliveries(&self.db).await
     }
 
+    async fn delete_finished_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        webhooks::delete_finished_deliveries(&self.db, before).await
+    }
+
     async fn claim_drift_check(
         &self,
         now: DateTime<Utc>,

@@ -22,7 +22,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{drift_check, webhook, webhook_delivery, webhook_event};
-use super::errors::store_error;
+use super::errors::{is_transient, store_error};
 use crate::domain::ids::{DatasetId, DeliveryId, EventId, ProjectId, UserId, VersionId, WebhookId};
 use crate::domain::records::Page;
 use crate::domain::webhooks::EventType;
@@ -242,10 +242,14 @@ pub(super) async fn claim_deliveries(
                 None => webhook_delivery::Column::LeaseToken.is_null(),
             })
             .exec(db)
-            .await
-            .map_err(store_error)?
-            .rows_affected
-            == 1;
+            .await;
+        // A claimer racing for the same row may be told of a deadlock (InnoDB): the row is
+        // someone else's.
+        let won = match won {
+            Ok(done) => done.rows_affected == 1,
+            Err(e) if is_transient(&e) => false,
+            Err(e) => return Err(store_error(e)),
+        };
         if !won {
             continue;
         }
@@ -330,6 +334,33 @@ pub(super) async fn pending_deliveries(db: &DatabaseConnection) -> Result<(u64, 
         .map_err(store_error)?
         .map(|row| row.created_at);
     Ok((count, oldest))
+}
+
+/// Forgets deliveries that ended before `before`, then the events older than `before` that no
+/// delivery names any more.
+pub(super) async fn delete_finished_deliveries(
+    db: &DatabaseConnection,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let ended = [DeliveryStatus::Delivered.as_str(), DeliveryStatus::Failed.as_str()];
+    let deleted = webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::Status.is_in(ended))
+        .filter(webhook_delivery::Column::UpdatedAt.lt(before))
+        .exec(db)
+        .await
+        .map_err(store_error)?
+        .rows_affected;
+    let named = sea_orm::sea_query::Query::select()
+        .column(webhook_delivery::Column::EventId)
+        .from(webhook_delivery::Entity)
+        .to_owned();
+    webhook_event::Entity::delete_many()
+        .filter(webhook_event::Column::CreatedAt.lt(before))
+        .filter(webhook_event::Column::Id.not_in_subquery(named))
+        .exec(db)
+        .await
+        .map_err(store_error)?;
+    Ok(deleted)
 }
 
 /// Records `events` of `project` for the webhooks that subscribe to them, in the caller's
@@ -442,10 +473,12 @@ pub(super) async fn claim_drift_check(
                 None => drift_check::Column::LeaseToken.is_null(),
             })
             .exec(db)
-            .await
-            .map_err(store_error)?
-            .rows_affected
-            == 1;
+            .await;
+        let won = match won {
+            Ok(done) => done.rows_affected == 1,
+            Err(e) if is_transient(&e) => false,
+            Err(e) => return Err(store_error(e)),
+        };
         if won {
             return Ok(Some(DriftCheck {
                 version_id: VersionId(row.version_id),
