@@ -3,7 +3,8 @@
 //! dispatcher of every instance sends the deliveries that are due.
 //!
 //! A target is checked when the webhook is registered and again before every attempt (its name
-//! resolved again: against DNS rebinding); the attempt connects to the address that was checked.
+//! resolved again: against DNS rebinding); the attempt connects only to addresses that were
+//! checked.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -81,7 +82,7 @@ impl App {
         let target =
             Target::parse(draft.url.trim(), self.settings.webhooks.allow_private_targets).map_err(target_error)?;
         // A name is resolved now too: a target inside the network is refused at once.
-        self.checked_address(&target).await.map_err(|e| AppError::Invalid(e.0))?;
+        self.checked_addresses(&target).await.map_err(|e| AppError::Invalid(e.0))?;
         let webhook = Webhook {
             id: WebhookId(self.ids.new_id()),
             project_id: project,
@@ -154,9 +155,9 @@ impl App {
         }
     }
 
-    /// The address an attempt connects to: the URL's address, or the first its name resolves
-    /// to; every address must be allowed (unless private targets are).
-    async fn checked_address(&self, target: &Target) -> Result<SocketAddr, crate::ports::webhooks::SendError> {
+    /// The addresses an attempt may connect to, in turn: the URL's address, or those its name
+    /// resolves to; every one must be allowed (unless private targets are).
+    async fn checked_addresses(&self, target: &Target) -> Result<Vec<SocketAddr>, crate::ports::webhooks::SendError> {
         use crate::ports::webhooks::SendError;
         let allow = self.settings.webhooks.allow_private_targets;
         let addresses: Vec<IpAddr> = match target.host().map_err(|e| SendError(e.to_string()))? {
@@ -166,8 +167,10 @@ impl App {
         if !allow {
             target.check_resolved(&addresses).map_err(|e| SendError(e.to_string()))?;
         }
-        let ip = addresses.first().ok_or_else(|| SendError("the host resolves to no address".into()))?;
-        Ok(SocketAddr::new(*ip, target.port()))
+        if addresses.is_empty() {
+            return Err(SendError("the host resolves to no address".into()));
+        }
+        Ok(addresses.into_iter().map(|ip| SocketAddr::new(ip, target.port())).collect())
     }
 
     /// Claims the deliveries due now and attempts each once (several at a time); returns how
@@ -217,13 +220,13 @@ impl App {
     async fn send(&self, delivery: &ClaimedDelivery) -> Result<u16, String> {
         let allow = self.settings.webhooks.allow_private_targets;
         let target = Target::parse(&delivery.url, allow).map_err(|e| e.to_string())?;
-        let address = self.checked_address(&target).await.map_err(|e| e.0)?;
+        let addresses = self.checked_addresses(&target).await.map_err(|e| e.0)?;
         let timestamp = self.clock.now().timestamp();
         let id = delivery.event_id.0.to_string();
         let signature = delivery.secret.sign(&id, timestamp, delivery.body.as_bytes());
         let request = WebhookRequest {
             url: target.url().clone(),
-            address,
+            addresses,
             headers: vec![
                 ("content-type", "application/json".into()),
                 ("webhook-id", id),

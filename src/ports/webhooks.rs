@@ -7,6 +7,9 @@ use thiserror::Error;
 
 /// Largest part of a receiver's answer that is read (the rest is dropped unread).
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// Most addresses of a host tried, each only when the one before could not be connected to (a
+/// host with IPv6 and IPv4 addresses, seen from a machine without an IPv6 route).
+pub const MAX_ADDRESSES_TRIED: usize = 2;
 /// Longest wait for a receiver's answer, connecting included.
 pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -14,9 +17,9 @@ pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 #[derive(Debug, Clone)]
 pub struct WebhookRequest {
     pub url: url::Url,
-    /// The address to connect to: the URL's host is not resolved again (the caller resolved it
-    /// and checked the address).
-    pub address: SocketAddr,
+    /// The addresses to connect to, in turn (at most [`MAX_ADDRESSES_TRIED`]): the URL's host
+    /// is not resolved again (the caller resolved it and checked every address).
+    pub addresses: Vec<SocketAddr>,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
 }
@@ -28,7 +31,8 @@ pub struct SendError(pub String);
 
 /// Contract:
 /// - `resolve` answers every address the host name has (A and AAAA), or why it has none.
-/// - `post` connects only to `request.address` (TLS still checks the URL's host name), sends
+/// - `post` connects only to `request.addresses`, the next one only when the one before could
+///   not be connected to (TLS still checks the URL's host name), sends
 ///   the body with the headers, follows no redirect (a 3xx is an answer), reads at most
 ///   [`MAX_ANSWER_BYTES`] of the answer and gives up after [`DELIVERY_TIMEOUT`]; it answers
 ///   the status code, or why there was none. A slow receiver delays only its own delivery.
