@@ -187,7 +187,6 @@ impl App {
         second: &Version,
         options: &CompareOptions,
     ) -> Result<Comparison, AppError> {
-        let (first, second) = (first.clone(), second.clone());
         let (v1, v2) = (first.summary.version, second.summary.version);
         let (s1, s2) = (self.statistics_of(&first).await?, self.statistics_of(&second).await?);
         let stats1: HashMap<&str, &ColumnStats> = s1.columns.iter().map(|c| (c.name.as_str(), c)).collect();

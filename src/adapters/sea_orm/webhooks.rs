@@ -36,6 +36,8 @@ use crate::ports::StoreError;
 /// Longest `last_error` kept, in characters.
 const MAX_ERROR_CHARS: usize = 1_000;
 
+/// The `events` column: each name between commas, so that a webhook wants `event` when its
+/// column contains [`event_needle`]`(event)`.
 fn events_column(events: &[EventType]) -> String {
     let mut text = String::from(",");
     for event in events {
@@ -43,6 +45,20 @@ fn events_column(events: &[EventType]) -> String {
         text.push(',');
     }
     text
+}
+
+fn event_needle(event: EventType) -> String {
+    format!(",{},", event.as_str())
+}
+
+/// Whether a conditional claim won its row. A claimer racing for the same row may be told of
+/// a deadlock (InnoDB): the row is then someone else's.
+fn won(update: Result<sea_orm::UpdateResult, DbErr>) -> Result<bool, StoreError> {
+    match update {
+        Ok(done) => Ok(done.rows_affected == 1),
+        Err(e) if is_transient(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 fn webhook_from(row: webhook::Model) -> Result<Webhook, StoreError> {
@@ -229,7 +245,7 @@ pub(super) async fn claim_deliveries(
     let mut claimed = Vec::new();
     for row in due {
         let token = Uuid::now_v7();
-        let won = webhook_delivery::Entity::update_many()
+        let claim = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now + lease))
             .col_expr(webhook_delivery::Column::LeaseToken, Expr::value(Some(token)))
             .col_expr(webhook_delivery::Column::Attempts, Expr::col(webhook_delivery::Column::Attempts).add(1))
@@ -243,14 +259,7 @@ pub(super) async fn claim_deliveries(
             })
             .exec(db)
             .await;
-        // A claimer racing for the same row may be told of a deadlock (InnoDB): the row is
-        // someone else's.
-        let won = match won {
-            Ok(done) => done.rows_affected == 1,
-            Err(e) if is_transient(&e) => false,
-            Err(e) => return Err(store_error(e)),
-        };
-        if !won {
+        if !won(claim)? {
             continue;
         }
         let hook = webhook::Entity::find_by_id(row.webhook_id).one(db).await.map_err(store_error)?;
@@ -379,7 +388,7 @@ pub(super) async fn record_events<C: ConnectionTrait>(
         return Ok(());
     }
     for event in events {
-        let needle = format!(",{},", event.event_type.as_str());
+        let needle = event_needle(event.event_type);
         let subscribers: Vec<&webhook::Model> = hooks.iter().filter(|h| h.events.contains(&needle)).collect();
         if subscribers.is_empty() {
             continue;
@@ -424,7 +433,7 @@ pub(super) async fn queue_drift_check<C: ConnectionTrait>(
     if number == 0 {
         return Ok(());
     }
-    let needle = format!(",{},", EventType::DriftDetected.as_str());
+    let needle = event_needle(EventType::DriftDetected);
     let wanted = webhook::Entity::find()
         .filter(webhook::Column::ProjectId.eq(project.0))
         .filter(webhook::Column::Events.contains(&needle))
@@ -462,7 +471,7 @@ pub(super) async fn claim_drift_check(
         .map_err(store_error)?;
     for row in due {
         let token = Uuid::now_v7();
-        let won = drift_check::Entity::update_many()
+        let claim = drift_check::Entity::update_many()
             .col_expr(drift_check::Column::NextAttemptAt, Expr::value(now + lease))
             .col_expr(drift_check::Column::LeaseToken, Expr::value(Some(token)))
             .col_expr(drift_check::Column::Attempts, Expr::col(drift_check::Column::Attempts).add(1))
@@ -474,12 +483,7 @@ pub(super) async fn claim_drift_check(
             })
             .exec(db)
             .await;
-        let won = match won {
-            Ok(done) => done.rows_affected == 1,
-            Err(e) if is_transient(&e) => false,
-            Err(e) => return Err(store_error(e)),
-        };
-        if won {
+        if won(claim)? {
             return Ok(Some(DriftCheck {
                 version_id: VersionId(row.version_id),
                 project_id: ProjectId(row.project_id),
