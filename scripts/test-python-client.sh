@@ -36,17 +36,11 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "needs python3 >= 3.11 (the generated client requires it), found $(python3 --version)"
 
 # 1. The generator, pinned, in its own venv.
-if [[ ! -x "$VENV/bin/python" ]]; then
-  say "creating $VENV"
-  mkdir -p "$PYCLIENT_DIR"
-  timeout 120 python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-fi
-timeout 600 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt" \
-  || die "pip install -r $HERE/requirements.txt failed"
+source scripts/lib/test-server.sh
+ensure_venv "$VENV" "$HERE/requirements.txt"
 say "$("$VENV/bin/openapi-python-client" --version)"
 
 # 2. The server.
-source scripts/lib/test-server.sh
 test_server_binary
 start_test_server pyclient
 

@@ -19,14 +19,8 @@ VENV="$READERS_DIR/venv"
 die() { echo "test-readers: FAIL: $*" >&2; exit 1; }
 say() { echo "test-readers: $*"; }
 
-if [[ ! -x "$VENV/bin/python" ]]; then
-  mkdir -p "$READERS_DIR"
-  timeout 120 python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-fi
-timeout 900 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/readers/requirements.txt \
-  || die "pip install -r tests/readers/requirements.txt failed"
-
 source scripts/lib/test-server.sh
+ensure_venv "$VENV" tests/readers/requirements.txt
 test_server_binary
 start_test_server readers LOG_FORMAT=json RUST_LOG=info
 

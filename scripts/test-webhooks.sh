@@ -21,14 +21,8 @@ VENV="$WEBHOOKS_DIR/venv"
 die() { echo "test-webhooks: FAIL: $*" >&2; exit 1; }
 say() { echo "test-webhooks: $*"; }
 
-if [[ ! -x "$VENV/bin/python" ]]; then
-  mkdir -p "$WEBHOOKS_DIR"
-  timeout 120 python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-fi
-timeout 900 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/webhooks/requirements.txt \
-  || die "pip install -r tests/webhooks/requirements.txt failed"
-
 source scripts/lib/test-server.sh
+ensure_venv "$VENV" tests/webhooks/requirements.txt
 test_server_binary
 start_test_server webhooks WEBHOOK_ALLOW_PRIVATE_TARGETS=true WEBHOOK_RETRY_SCHEDULE=1
 

@@ -1,7 +1,20 @@
 # Sourced by the scripts that test a real server (test-python-client, test-swagger-ui,
-# test-readers): the binary to test, and a fresh server on a free port of 127.0.0.1 with
-# SQLite and files in a temporary folder, stopped on exit (its log shown when the script
+# test-readers, test-webhooks): a pinned virtualenv, the binary to test, and a fresh server on
+# a free port of 127.0.0.1 with SQLite and files in a temporary folder, stopped on exit (its log shown when the script
 # fails). Needs `die` and `say` from the caller; sets BIN, WORK, PORT, KEY, BASE_URL, SERVER.
+
+# ensure_venv VENV REQUIREMENTS: a virtualenv at VENV (created when missing) with the pinned
+# REQUIREMENTS installed (a no-op when they already are).
+ensure_venv() {
+  local venv=$1 requirements=$2
+  if [[ ! -x "$venv/bin/python" ]]; then
+    say "creating $venv"
+    mkdir -p "$(dirname "$venv")"
+    timeout 120 python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  fi
+  timeout 900 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" \
+    || die "pip install -r $requirements failed"
+}
 
 # The server binary: DATASETS_API_BIN, or the debug build (built when missing or stale).
 test_server_binary() {
