@@ -52,6 +52,7 @@ pub mod queries;
 pub mod request_id;
 pub mod text;
 pub mod time;
+pub mod ui;
 pub mod upload;
 pub mod version_param;
 pub mod versions;
@@ -206,29 +207,32 @@ pub fn routes(app: App) -> impl Endpoint<Output = poem::Response> {
     routes_with(app, limits::HttpLimits::default())
 }
 
-/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, `/metrics`, errors as JSON,
+/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, the web UI at `/ui` (`/`
+/// redirects there), `/metrics`, errors as JSON,
 /// 405 answers with `Allow`, and the time limits of `limits`.
 pub fn routes_with(app: App, time_limits: limits::HttpLimits) -> impl Endpoint<Output = poem::Response> {
     let api = openapi();
-    let allowed = std::sync::Arc::new(allow::RouteTable::from_openapi(
-        &api.spec(),
-        &[("/openapi.json", &["GET"]), ("/metrics", &["GET"]), ("/docs", &["GET"])],
-    ));
+    let mut outside: Vec<(&str, &[&'static str])> =
+        vec![("/openapi.json", &["GET"]), ("/metrics", &["GET"]), ("/docs", &["GET"])];
+    outside.extend(ui::ROUTE_TEMPLATES.iter().copied());
+    let allowed = std::sync::Arc::new(allow::RouteTable::from_openapi(&api.spec(), &outside));
     let document = openapi_json();
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(document.clone())
     });
-    let ui = api.swagger_ui();
+    let swagger = api.swagger_ui();
     let telemetry = std::sync::Arc::clone(&app.telemetry);
     let keyed = app.clone();
     Route::new()
         .at("/openapi.json", get(spec))
         .at("/metrics", get(metrics))
-        .nest("/docs", ui)
+        .nest("/docs", swagger)
+        .nest("/ui", ui::routes())
         .nest("/", api)
         .data(app)
         .data(time_limits)
         .catch_all_error(errors::catch_all)
+        .around(ui::redirect_root)
         .around(move |next, req| idempotency::guard(next, req, keyed.clone()))
         .around(move |next, req| limits::limit_time(next, req, time_limits.request_timeout))
         .around(move |next, req| {
