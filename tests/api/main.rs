@@ -31,6 +31,7 @@ mod rows;
 mod spec_examples;
 mod spreadsheets;
 mod time_limits;
+mod ui;
 mod uploads;
 mod versions;
 mod webhooks;

@@ -86,7 +86,8 @@ fn every_route_in_the_document_has_an_access_rule() {
         .collect();
     let ruled: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, ruled, "add the new route to ROUTES with its access rule");
-    // `/metrics`, `/openapi.json` and `/docs` are served outside the document, without a key.
+    // `/metrics`, `/openapi.json`, `/docs` and the web UI (`/`, `/ui`: static files only, see
+    // tests/api/ui.rs) are served outside the document, without a key.
 }
 
 /// A project with a dataset of two versions, an experiment, a model and a deployment, a

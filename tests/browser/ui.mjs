@@ -339,6 +339,12 @@ try {
   await page.locator('table.drift button', { hasText: 'amount' }).click();
   await page.locator('#column-detail svg.overlay').waitFor();
   check((await page.locator('#column-detail svg.overlay rect.series-0').count()) > 0 && (await page.locator('#column-detail svg.overlay rect.series-1').count()) > 0, 'the overlay lacks one version');
+  await page.locator('#all-tests').check();
+  await page.locator('table.drift thead th', { hasText: 'jensenshannon' }).waitFor();
+  const everyTest = await api('GET', `/api/datasets/${datasetId}/compare?v1=0&v2=1&tests=ks,chi2,ztest,psi,jensenshannon,wasserstein`);
+  const ksShown = await page.locator('table.drift tbody tr[data-column="amount"] td').nth(8).innerText();
+  const ksExpected = everyTest.column_diffs.amount.tests.ks;
+  check(ksShown.startsWith(String(Number(ksExpected.statistic.toPrecision(4)))), `amount's KS cell shows "${ksShown}", the API's statistic is ${ksExpected.statistic}`);
   await axe('compare');
   await shot('compare');
   assertClean('compare');

@@ -170,13 +170,18 @@ fn serve_asset(req: &Request, Path((version, name)): Path<(String, String)>) -> 
     }
 }
 
-/// Answers `GET /` (and `HEAD /`) with a redirect to the UI and passes every other request on.
-/// (A middleware: the API is nested at `/`, so poem's router cannot also route `/` itself.)
+/// Answers `GET /` (and `HEAD /`) with a redirect to the UI, other methods on `/` with `405`,
+/// and passes every other request on. (A middleware: the API is nested at `/`, so poem's
+/// router cannot also route `/` itself.)
 pub async fn redirect_root<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    if req.uri().path() == "/" && (req.method() == Method::GET || req.method() == Method::HEAD) {
+    if req.uri().path() != "/" {
+        return Ok(next.call(req).await?.into_response());
+    }
+    if req.method() == Method::GET || req.method() == Method::HEAD {
         return Ok(harden(Response::builder().status(StatusCode::FOUND).header(header::LOCATION, "/ui/").finish()));
     }
-    Ok(next.call(req).await?.into_response())
+    let message = format!("{} is not allowed on /", req.method());
+    Ok(error_response(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, &message))
 }
 
 /// The UI's routes, to nest at `/ui`.
