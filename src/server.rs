@@ -134,7 +134,7 @@ pub async fn serve(settings: &Settings, app: App) -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError::Bind(addr.clone(), e.to_string()))?;
     let shutdown = shutdown_signal();
-    tracing::info!(address = %addr, "listening; Swagger UI at http://{addr}/docs");
+    tracing::info!(address = %addr, "listening; the web UI at http://{addr}/ui/, Swagger UI at http://{addr}/docs");
     let limits = HttpLimits {
         request_timeout: Duration::from_secs(settings.request_timeout_seconds),
         upload_idle_timeout: Duration::from_secs(settings.upload_idle_timeout_seconds),

@@ -86,6 +86,11 @@ async function route() {
   if (ctx.current() && !main.contains(document.activeElement)) main.querySelector("h1")?.focus({ preventScroll: true });
 }
 
+// The skip link moves focus without touching the hash (which is the router's).
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 signOutButton.addEventListener("click", () => {
   session.signOut();
   location.hash = "#/";
