@@ -23,7 +23,10 @@ export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    if (key.startsWith("on")) {
+      if (typeof value !== "function") throw new TypeError(`${key} must be a function`);
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "style") throw new TypeError("style attributes are refused by the policy: use classes or the CSSOM");
     else if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key === "value") el.value = value;

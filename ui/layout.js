@@ -55,13 +55,16 @@ export function heading(text, sub) {
   return h("header", { class: "page-header" }, h("h1", { tabindex: "-1" }, text), sub ? h("p", { class: "muted" }, sub) : null);
 }
 
-/** The version picker shared by the dataset pages: changing it moves to `?version=`. */
-export function versionPicker(versions, current, onChange, label = "Version") {
-  const id = `version-${Math.random().toString(36).slice(2, 8)}`;
-  const select = h(
-    "select",
-    { id, onchange: (event) => onChange(event.target.value) },
-    versions.map((v) => h("option", { value: String(v.version), selected: String(v.version) === String(current) }, `v${v.version} — ${v.row_count} rows`)),
-  );
-  return h("span", { class: "field-inline" }, h("label", { for: id }, label), " ", select);
+/**
+ * A labelled select of versions (`name` is its form field), `current` selected — added as an
+ * option of its own when it is not among `versions` (an older version than those listed).
+ * It applies nothing by itself: the form around it has a button (a select that navigated on
+ * each change would move keyboard users one option per page load).
+ */
+export function versionSelect(versions, current, name, label) {
+  const id = `pick-${name}`;
+  const listed = versions.some((v) => String(v.version) === String(current));
+  const options = versions.map((v) => h("option", { value: String(v.version), selected: String(v.version) === String(current) }, `v${v.version} — ${v.row_count.toLocaleString("en-US")} rows`));
+  if (!listed && current !== null && current !== undefined) options.unshift(h("option", { value: String(current), selected: true }, `v${current}`));
+  return h("span", { class: "field-inline" }, h("label", { for: id }, label), " ", h("select", { id, name }, options));
 }

@@ -66,15 +66,19 @@ async function route() {
     for (const [pattern, module] of ROUTES) {
       const match = pattern.exec(path);
       if (match) {
-        ctx.params = match.slice(1).map(decodeURIComponent);
-        page = module.render;
+        try {
+          ctx.params = match.slice(1).map(decodeURIComponent);
+          page = module.render;
+        } catch {
+          page = notFound;
+        }
         break;
       }
     }
   }
+  const section = path === "" ? "datasets" : path === "upload" ? "upload" : null;
   for (const a of siteNav.querySelectorAll("a")) {
-    const active = (a.dataset.route === "upload") === (path === "upload") && (a.dataset.route !== "datasets" || path === "");
-    if (active) a.setAttribute("aria-current", "page");
+    if (a.dataset.route && a.dataset.route === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   try {

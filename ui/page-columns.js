@@ -10,7 +10,7 @@ import { histogram, topValues, heatmap } from "./charts.js";
 function statRows(stats) {
   const rows = [
     ["Distinct", count(stats.unique)],
-    ["Missing", `${count(stats.missing)} (${num(stats.missing_percent, 3)}%)`],
+    ["Missing", `${count(stats.missing)} (${percent(stats.missing_percent, 2)})`],
   ];
   if (stats.min !== undefined && stats.min !== null) rows.push(["Min", num(stats.min, 6)]);
   if (stats.max !== undefined && stats.max !== null) rows.push(["Max", num(stats.max, 6)]);

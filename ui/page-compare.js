@@ -4,7 +4,7 @@
 
 import { h, replace, count, num, percent, dtypeBadge, notice } from "./dom.js";
 import { api, datasetPath } from "./api.js";
-import { link, loading, failure, heading, datasetTabs, versionPicker } from "./layout.js";
+import { link, loading, failure, heading, datasetTabs, versionSelect } from "./layout.js";
 import { newestVersions } from "./versions.js";
 import { overlay, categoryShift } from "./charts.js";
 
@@ -47,7 +47,7 @@ function driftTable(diffs, testNames, selected, onSelect) {
   const headers = ["Column", "Type", "Test", "Statistic", "p-value", "Threshold", "Drift", "PSI", "Mean shift", ...testNames];
   return h(
     "div",
-    { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Drift by column" },
+    { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Drift table, scrollable" },
     h(
       "table",
       { class: "drift" },
@@ -113,15 +113,23 @@ export async function render(ctx) {
   const allTests = ctx.query.get("tests") === "all";
   const selected = ctx.query.get("column");
   const state = { v1, v2, tests: allTests ? "all" : "", column: selected ?? "" };
-  const go = (change) => ctx.go(link(["datasets", id, "compare"], { ...state, ...change }));
-  const testsBox = h("input", { type: "checkbox", id: "all-tests", checked: allTests, onchange: (e) => go({ tests: e.target.checked ? "all" : "" }) });
-  const pickers = h(
-    "div",
-    { class: "controls" },
-    versionPicker(items, v1, (v) => go({ v1: v }), "From (reference)"),
-    versionPicker(items, v2, (v) => go({ v2: v }), "To (current)"),
-    h("span", { class: "field-inline" }, testsBox, " ", h("label", { for: "all-tests" }, "Run every drift test")),
-  );
+  const pickersFor = (from, to) =>
+    h(
+      "form",
+      {
+        class: "controls",
+        onsubmit: (event) => {
+          event.preventDefault();
+          const form = new FormData(event.currentTarget);
+          ctx.go(link(["datasets", id, "compare"], { v1: form.get("v1"), v2: form.get("v2"), tests: form.get("tests") ? "all" : "" }));
+        },
+      },
+      versionSelect(items, from, "v1", "From (reference)"),
+      versionSelect(items, to, "v2", "To (current)"),
+      h("span", { class: "field-inline" }, h("input", { type: "checkbox", id: "all-tests", name: "tests", checked: allTests }), " ", h("label", { for: "all-tests" }, "Run every drift test")),
+      h("button", { type: "submit", class: "primary" }, "Compare"),
+    );
+  let pickers = pickersFor(v1, v2);
   replace(ctx.main, heading(`${name}: compare versions`), tabs(), pickers, loading("the comparison (every value of both versions is read)"));
   let result;
   try {
@@ -132,6 +140,10 @@ export async function render(ctx) {
   }
   if (!ctx.current()) return;
   const sum = result.summary;
+  // `latest` or an alias in the address: the pickers show the numbers they named.
+  pickers = pickersFor(sum.v1, sum.v2);
+  state.v1 = String(sum.v1);
+  state.v2 = String(sum.v2);
   const verdict = h(
     "section",
     { class: `card verdict ${sum.dataset_drift ? "drifted" : "stable"}`, "aria-labelledby": "h-verdict" },
@@ -145,7 +157,7 @@ export async function render(ctx) {
     ),
     sum.drifted_columns.length ? h("p", {}, "Drifted: ", sum.drifted_columns.join(", ")) : null,
   );
-  const detailBox = h("section", { class: "card", "aria-labelledby": "h-column", id: "column-detail" });
+  const detailBox = h("section", { class: "card", "aria-labelledby": "h-column", "aria-live": "polite", id: "column-detail" });
   const testNames = allTests ? ALL_TESTS.split(",") : [];
   const showColumn = async (column) => {
     state.column = column;
@@ -158,8 +170,8 @@ export async function render(ctx) {
     const diff = result.column_diffs[column];
     replace(detailBox, h("h2", { id: "h-column" }, `Column ${column}`), loading("both distributions"));
     try {
-      if (diff && diff.top_changes && diff.top_changes.length && !["int64", "float64", "datetime64"].includes(diff.type)) {
-        replace(detailBox, h("h2", { id: "h-column" }, `Column ${column}`), categoryShift(column, diff.top_changes, [`v${sum.v1}`, `v${sum.v2}`]));
+      if (diff && diff.type === "categorical") {
+        replace(detailBox, h("h2", { id: "h-column" }, `Column ${column}`), categoryShift(column, diff.top_changes ?? [], [`v${sum.v1}`, `v${sum.v2}`]));
         return;
       }
       const [a, b] = await Promise.all([
@@ -175,7 +187,7 @@ export async function render(ctx) {
         replace(detailBox, h("h2", { id: "h-column" }, `Column ${column}`), notice("This column has no histogram in one of the versions (no numeric values)."));
       }
     } catch (error) {
-      if (ctx.current()) replace(detailBox, h("h2", { id: "h-column" }, `Column ${column}`), failure(error, "the distributions"));
+      if (ctx.current() && state.column === column) replace(detailBox, h("h2", { id: "h-column" }, `Column ${column}`), failure(error, "the distributions"));
     }
   };
   const diffs = result.column_diffs;

@@ -4,7 +4,7 @@
 
 import { h, replace, count, when, num, cell, dtypeBadge, notice } from "./dom.js";
 import { api, datasetPath, download } from "./api.js";
-import { link, loading, failure, heading, datasetTabs, versionPicker } from "./layout.js";
+import { link, loading, failure, heading, datasetTabs, versionSelect } from "./layout.js";
 import { newestVersions } from "./versions.js";
 
 const FORMATS = [
@@ -211,7 +211,18 @@ export async function render(ctx) {
         h("div", {}, h("dt", {}, "Stored"), h("dd", {}, when(d.created_at))),
         h("div", {}, h("dt", {}, "Content hash"), h("dd", { class: "mono", title: d.content_hash }, d.content_hash.slice(0, 16))),
       ),
-      versionPicker(versions.items, d.version, (v) => ctx.go(link(["datasets", id], { version: v }))),
+      h(
+        "form",
+        {
+          class: "controls",
+          onsubmit: (event) => {
+            event.preventDefault();
+            ctx.go(link(["datasets", id], { version: new FormData(event.currentTarget).get("version") }));
+          },
+        },
+        versionSelect(versions.items, d.version, "version", "Version"),
+        h("button", { type: "submit" }, "Show"),
+      ),
     ),
     h("section", { "aria-labelledby": "h-download" }, h("h2", { id: "h-download" }, "Download"), downloads(id, d.version, d.name)),
     h(

@@ -120,8 +120,6 @@ export async function render(ctx) {
     h("option", { value: "asc", selected: state.dir === "asc" }, "Ascending"),
   );
   const apply = () => ctx.go(hrefOf({ ...state, search: search.value.trim(), sort: sort.value, dir: dir.value, offset: 0 }));
-  sort.addEventListener("change", apply);
-  dir.addEventListener("change", apply);
   const controls = h(
     "form",
     {
@@ -134,11 +132,11 @@ export async function render(ctx) {
     },
     h("label", { for: "search" }, "Search"),
     search,
-    h("button", { type: "submit" }, "Search"),
     h("label", { for: "sort" }, "Sort by"),
     sort,
     h("label", { for: "dir" }, "Order"),
     dir,
+    h("button", { type: "submit" }, "Show"),
   );
 
   let list;

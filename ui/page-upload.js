@@ -52,7 +52,8 @@ function answerOf(result, datasetId) {
 
 function errorOf(error) {
   const parts = [h("p", {}, h("strong", {}, "Not stored. "), error.message)];
-  if (error.code === "contract_violation" && error.body?.violations) parts.push(violations(error.body.violations));
+  const list = error.body?.error?.violations;
+  if (Array.isArray(list) && list.length) parts.push(violations(list));
   return h("div", { class: "notice notice-error", role: "alert" }, parts);
 }
 

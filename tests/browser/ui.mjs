@@ -121,7 +121,7 @@ function transactions(rows, seed, shift) {
   for (let i = 0; i < rows; i += 1) {
     const amount = (Math.round((next() * 200 + (shift ? 120 : 20)) * 4) / 4).toFixed(2);
     const items = 1 + Math.floor(next() * (shift ? 12 : 6));
-    const merchant = merchants[Math.floor(next() * merchants.length)];
+    const merchant = !shift && next() < 0.02 ? '' : merchants[Math.floor(next() * merchants.length)];
     const fraud = next() < (shift ? 0.2 : 0.05) ? 'true' : 'false';
     const day = `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
     lines.push(`${amount},${items},${merchant},${fraud},${day}`);
@@ -139,10 +139,15 @@ async function shot(name) {
   await page.screenshot({ path: join(ARTIFACTS_DIR, `ui-${name}.png`), fullPage: true });
 }
 
-/** Opens a UI route and waits until the page's heading is no longer a loading state. */
+/**
+ * Opens a UI route and waits for `ready` on the new page: the old page is cleared first, so
+ * that nothing of it can satisfy the wait (the same route is rendered again).
+ */
 async function open(hash, ready) {
   await page.evaluate((h) => {
-    location.hash = h;
+    document.getElementById('main').replaceChildren();
+    if (location.hash === h) window.dispatchEvent(new HashChangeEvent('hashchange'));
+    else location.hash = h;
   }, hash);
   await page.locator(ready).first().waitFor();
 }
@@ -307,6 +312,11 @@ try {
     }
   }
   check(histograms >= 3, `only ${histograms} columns have histograms (amount, items, day expected)`);
+  const merchantStats = analysis.statistics.columns.merchant;
+  check(merchantStats.missing > 0, 'the generated file has no missing merchant');
+  const missingCell = await page.locator('article.column-card[data-column="merchant"] table.stats tr', { hasText: 'Missing' }).locator('td').innerText();
+  const expectedMissing = `${merchantStats.missing.toLocaleString('en-US')} (${(merchantStats.missing_percent * 100).toFixed(2)}%)`;
+  check(missingCell === expectedMissing, `merchant's missing cell says "${missingCell}", the API ${expectedMissing}`);
   await page.locator('article.column-card[data-column="amount"] details.chart-table summary').click();
   check(await page.locator('article.column-card[data-column="amount"] details.chart-table table').isVisible(), 'the table toggle does not show the table');
   await axe('columns');
@@ -325,6 +335,23 @@ try {
   check(answer2.includes('Stored as version 1'), `the second upload's answer: ${answer2}`);
   assertClean('new version');
 
+  log('a version that breaks an enforced contract: refused, with its violations listed');
+  await fetch(`${BASE_URL}/api/datasets/${datasetId}/contract`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ mode: 'enforce', columns: { amount: { max: 100 } } }),
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+  }).then((r) => check(r.status === 200, `PUT contract answered ${r.status}`));
+  await open(`#/datasets/${datasetId}/upload`, '#file');
+  await page.locator('#description').fill('Amounts over the contract');
+  await page.locator('#file').setInputFiles(v2Path);
+  await page.locator('button[type=submit]', { hasText: 'Upload the version' }).click();
+  await page.locator('#upload-answer .notice-error').waitFor({ timeout: 90_000 });
+  const refusal = await page.locator('#upload-answer').innerText();
+  check(/Not stored/.test(refusal) && /amount — \w+: [\d,]+ failing/.test(refusal), `the refusal does not list the violation: ${refusal}`);
+  await api('DELETE', `/api/datasets/${datasetId}/contract`);
+  assertClean('contract refusal');
+
   log('Compare: the verdict and each column against /compare');
   await open(`#/datasets/${datasetId}/compare`, 'table.drift');
   const compared = await api('GET', `/api/datasets/${datasetId}/compare?v1=0&v2=1`);
@@ -333,13 +360,15 @@ try {
   const driftRows = await page.locator('table.drift tbody tr').evaluateAll((rows) => rows.map((r) => ({ column: r.dataset.column, badge: r.querySelector('.badge.drifted, .badge.stable')?.textContent })));
   check(driftRows.length === Object.keys(compared.column_diffs).length, `${driftRows.length} rows in the drift table, ${Object.keys(compared.column_diffs).length} columns compared`);
   for (const row of driftRows) {
-    const expected = compared.column_diffs[row.column].drift.drift_detected ? 'drifted' : 'no drift';
+    const drift = compared.column_diffs[row.column].drift;
+    const expected = drift ? (drift.drift_detected ? 'drifted' : 'no drift') : undefined;
     check(row.badge === expected, `${row.column}: the table says ${row.badge}, the API ${expected}`);
   }
   await page.locator('table.drift button', { hasText: 'amount' }).click();
   await page.locator('#column-detail svg.overlay').waitFor();
   check((await page.locator('#column-detail svg.overlay rect.series-0').count()) > 0 && (await page.locator('#column-detail svg.overlay rect.series-1').count()) > 0, 'the overlay lacks one version');
   await page.locator('#all-tests').check();
+  await page.locator('button[type=submit]', { hasText: 'Compare' }).click();
   await page.locator('table.drift thead th', { hasText: 'jensenshannon' }).waitFor();
   const everyTest = await api('GET', `/api/datasets/${datasetId}/compare?v1=0&v2=1&tests=ks,chi2,ztest,psi,jensenshannon,wasserstein`);
   const ksShown = await page.locator('table.drift tbody tr[data-column="amount"] td').nth(8).innerText();
@@ -360,10 +389,9 @@ try {
   await page.locator('#rows-q').fill('Night Market');
   await page.locator('#rows-q').press('Enter');
   await page.waitForFunction(() => location.hash.includes('q=Night'));
-  await page.locator('table.rows').waitFor();
   const filtered = await api('GET', `/api/datasets/${datasetId}/rows?limit=1&q=Night%20Market`);
-  const pagerText = await page.locator('nav.pager span').innerText();
-  check(pagerText.endsWith(`of ${filtered.total.toLocaleString('en-US')} rows`), `the pager says "${pagerText}", the API counts ${filtered.total}`);
+  const expectedPager = `of ${filtered.total.toLocaleString('en-US')} rows`;
+  await page.waitForFunction((end) => document.querySelector('nav.pager span')?.textContent.endsWith(end), expectedPager);
   await axe('rows');
   await shot('rows');
   assertClean('rows');
@@ -399,12 +427,11 @@ try {
     [`#/datasets/${hostile.dataset_id}`, 'table.preview'],
     [`#/datasets/${hostile.dataset_id}/columns`, '.column-card'],
     [`#/datasets/${hostile.dataset_id}/rows`, 'table.rows'],
-    [`#/datasets/${hostile.dataset_id}/compare`, 'table.drift'],
+    [`#/datasets/${hostile.dataset_id}/compare`, '#column-detail figure, #column-detail .notice, #column-detail p'],
     [`#/datasets/${hostile.dataset_id}/lineage`, 'svg.lineage'],
   ];
   for (const [hash, ready] of hostilePages) {
     await open(hash, ready);
-    await page.waitForTimeout(300);
     const found = await injected();
     check(found.images === 0 && found.scripts === 0 && found.svgInjected === 0 && found.handlers === 0 && found.bold === 0, `markup from the data became elements on ${hash}: ${JSON.stringify(found)}`);
     assertClean(`hostile ${hash}`);
@@ -442,6 +469,14 @@ try {
   await axe('datasets');
   await shot('datasets');
   assertClean('datasets list');
+
+  log('the skip link and the current page in the navigation');
+  check((await page.locator('#site-nav a[aria-current="page"]').allInnerTexts()).join() === 'Datasets', 'the navigation does not mark Datasets as the current page');
+  const before = page.url();
+  await page.locator('.skip-link').focus();
+  await page.keyboard.press('Enter');
+  check(page.url() === before && (await page.evaluate(() => document.activeElement?.id === 'main')), 'the skip link changed the route or did not focus the content');
+  check((await page.locator('table.datasets').count()) === 1, 'the skip link replaced the page');
 
   log('keyboard: from the list to a dataset with Tab and Enter');
   await open('#/?search=Card', 'table.datasets');

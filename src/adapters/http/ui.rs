@@ -111,17 +111,26 @@ static BUNDLE: LazyLock<Bundle> = LazyLock::new(|| {
     Bundle { version, index: Body::new("text/html; charset=utf-8", index.into_bytes()), assets }
 });
 
-/// Whether the request's `Accept-Encoding` accepts gzip (a `q=0` refuses it).
+/// Whether the request's `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3): named with a
+/// weight above 0, or not named and `*` accepted; `gzip;q=0` refuses it whatever `*` says.
 fn accepts_gzip(req: &Request) -> bool {
     let Some(value) = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    value.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0)));
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-    })
+    let weight_of = |coding: &str| {
+        value.split(',').find_map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            if !parts.next().unwrap_or_default().eq_ignore_ascii_case(coding) {
+                return None;
+            }
+            let q = parts.find_map(|p| p.strip_prefix("q=")).map_or(Some(1.0), |q| q.parse::<f32>().ok());
+            Some(q.unwrap_or(0.0))
+        })
+    };
+    match weight_of("gzip") {
+        Some(q) => q > 0.0,
+        None => weight_of("*").is_some_and(|q| q > 0.0),
+    }
 }
 
 /// Adds the policy and hardening headers every UI answer carries.
@@ -207,6 +216,8 @@ mod tests {
         assert!(accepts_gzip(&request("br;q=1.0, gzip;q=0.8")));
         assert!(accepts_gzip(&request("*")));
         assert!(!accepts_gzip(&request("gzip;q=0")));
+        assert!(!accepts_gzip(&request("gzip;q=0, *")));
+        assert!(!accepts_gzip(&request("*;q=0")));
         assert!(!accepts_gzip(&request("br, deflate")));
         assert!(!accepts_gzip(&Request::builder().finish()));
     }
@@ -247,8 +258,21 @@ mod tests {
         );
         for (name, _, bytes) in ASSETS.iter().filter(|(name, _, _)| name.ends_with(".js")) {
             let text = std::str::from_utf8(bytes).unwrap();
-            for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"]
-            {
+            let forbidden_apis = [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "DOMParser",
+                "createContextualFragment",
+                "setHTMLUnsafe",
+                "srcdoc",
+                "eval(",
+                "new Function",
+                "setAttribute(\"style\"",
+                "style: ",
+            ];
+            for forbidden in forbidden_apis {
                 assert!(!text.contains(forbidden), "{name} uses {forbidden}: data must be rendered as text");
             }
         }
