@@ -187,6 +187,7 @@ fn spooled(work: &Path, file: &Path, name: &str) -> SpooledUpload {
         size,
         sha256: String::new(),
         file_name: Some(name.into()),
+        hints: Default::default(),
     }
 }
 
