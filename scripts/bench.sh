@@ -20,3 +20,6 @@ if ! "$VENV/bin/python" -c "import polars, duckdb, pandas, pyarrow, scipy" 2>/de
   "$VENV/bin/pip" install --quiet polars duckdb pandas pyarrow scipy || echo "some reference tools could not be installed"
 fi
 "$VENV/bin/python" benches/reference.py "$BENCH_DIR/transactions-${BENCH_MB}MB.csv" "$BENCH_DIR/results.json" "$BENCH_DIR"
+
+# /compare as a user meets it: a fresh release server given both files over HTTP.
+benches/compare_fresh.sh "$BENCH_DIR/transactions-${BENCH_MB}MB.csv" "$BENCH_DIR/transactions-${BENCH_MB}MB-next.csv"
