@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 
 use crate::app::analysis::{drain, run_blocking};
 use crate::app::{App, AppError};
@@ -152,6 +152,50 @@ fn family(d: DType) -> Family {
     }
 }
 
+/// The working memory that the columns compared at once may be estimated to hold together.
+/// A column estimated above it runs with only [small](SMALL_COLUMN_BYTES) columns beside it.
+const COMPARE_MEMORY_BUDGET: u64 = 256 << 20;
+
+/// A column estimated at most this much runs beside any other.
+const SMALL_COLUMN_BYTES: u64 = 16 << 20;
+
+/// A column's estimated working memory in `/compare` (a scheduling estimate, not a bound):
+/// numbers and datetimes hold both versions' non-missing values as `f64` while they are read
+/// and sorted (about 16 bytes a value); text and bool hold, per distinct value of each version,
+/// its hash and count while counting, in the sorted list and in the paired counts (about 64
+/// bytes a distinct value); a type change reads nothing.
+fn working_memory(a: &ColumnStats, b: &ColumnStats, rows: (u64, u64)) -> u64 {
+    let values = |s: &ColumnStats, rows: u64| rows.saturating_sub(s.missing);
+    match (family(a.dtype), family(b.dtype)) {
+        (Family::Numeric, Family::Numeric) | (Family::Datetime, Family::Datetime) => {
+            (values(a, rows.0) + values(b, rows.1)).saturating_mul(16)
+        }
+        (Family::Text, Family::Text) | (Family::Bool, Family::Bool) => (a.unique + b.unique).saturating_mul(64),
+        _ => 0,
+    }
+}
+
+/// Which columns to start now: from `pending` (heaviest first), those that fit beside the
+/// `running` ones — while fewer than `workers` run, a column starts when its estimate fits in
+/// what the running ones leave of `budget`, or is small, or nothing runs (so every column
+/// runs, a large one alone with small ones). Returns the indices into `pending` to start.
+fn columns_to_start(pending: &[u64], running: &[u64], workers: usize, budget: u64) -> Vec<usize> {
+    let mut in_use: u64 = running.iter().sum();
+    let mut count = running.len();
+    let mut start = Vec::new();
+    for (k, &cost) in pending.iter().enumerate() {
+        if count >= workers {
+            break;
+        }
+        if count == 0 || cost <= SMALL_COLUMN_BYTES || in_use.saturating_add(cost) <= budget {
+            start.push(k);
+            in_use = in_use.saturating_add(cost);
+            count += 1;
+        }
+    }
+    start
+}
+
 /// Numbers, or timestamps as their microseconds (the drift tests compare them as numbers).
 fn floats(values: Option<ColumnValues>) -> Vec<f64> {
     match values {
@@ -213,13 +257,33 @@ impl App {
             compared.push((column.name.as_str(), (i, j), (a, b)));
         }
         // Columns are compared as many at a time as there are cores (each column's reads and
-        // tests run on blocking threads), their results kept in v2's column order.
-        let mut diffs = Vec::with_capacity(compared.len());
-        for (name, at, stats) in compared {
-            diffs.push(self.named_column_diff(name, (&first, &second), at, stats, &options.drift));
+        // tests run on blocking threads), heaviest first, and only as many as fit in the memory
+        // budget by their estimates (`columns_to_start`); results are kept in v2's column order.
+        let rows = (first.summary.row_count, second.summary.row_count);
+        let costs: Vec<u64> = compared.iter().map(|(_, _, (a, b))| working_memory(a, b, rows)).collect();
+        let mut pending: Vec<usize> = (0..compared.len()).collect();
+        pending.sort_by_key(|&k| std::cmp::Reverse(costs[k]));
+        let workers = crate::ports::system::worker_threads();
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        let mut running_costs: Vec<(usize, u64)> = Vec::new();
+        let mut done: Vec<Option<(String, ColumnDiff, ColumnDrift)>> = (0..compared.len()).map(|_| None).collect();
+        loop {
+            let pending_costs: Vec<u64> = pending.iter().map(|&k| costs[k]).collect();
+            let now_running: Vec<u64> = running_costs.iter().map(|&(_, c)| c).collect();
+            for at in columns_to_start(&pending_costs, &now_running, workers, COMPARE_MEMORY_BUDGET).into_iter().rev() {
+                let k = pending.remove(at);
+                running_costs.push((k, costs[k]));
+                let (name, positions, stats) = compared[k];
+                let drift = &options.drift;
+                running.push(async move {
+                    (k, self.named_column_diff(name, (&first, &second), positions, stats, drift).await)
+                });
+            }
+            let Some((k, result)) = running.next().await else { break };
+            running_costs.retain(|&(r, _)| r != k);
+            done[k] = Some(result?);
         }
-        let column_diffs: Vec<(String, ColumnDiff, ColumnDrift)> =
-            futures_util::stream::iter(diffs).buffered(crate::ports::system::worker_threads()).try_collect().await?;
+        let column_diffs: Vec<(String, ColumnDiff, ColumnDrift)> = done.into_iter().flatten().collect();
         let schema_changes = schema_changes(&schema_of(&first), &schema_of(&second));
         let dataset_drift = DatasetDrift::of(&column_diffs, options.drift_share);
         Ok(Comparison {
@@ -393,5 +457,36 @@ struct NameRead {
 impl NameRead {
     fn observe(&mut self, batch: &RecordBatch) {
         self.pair.observe_column(self.side, batch.column(0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMPARE_MEMORY_BUDGET as BUDGET, SMALL_COLUMN_BYTES as SMALL, columns_to_start};
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn a_column_over_the_budget_runs_with_small_columns_only() {
+        // Heaviest first: 460 MiB (over the budget), 110, 110, 5, 1.
+        let pending = [460 * MIB, 110 * MIB, 110 * MIB, 5 * MIB, MIB];
+        assert_eq!(columns_to_start(&pending, &[], 2, BUDGET), vec![0, 3]);
+        assert_eq!(columns_to_start(&pending[1..], &[460 * MIB], 2, BUDGET), vec![2], "only a small one beside it");
+    }
+
+    #[test]
+    fn columns_that_fit_together_run_together_up_to_the_workers() {
+        let pending = [110 * MIB, 110 * MIB, 50 * MIB];
+        assert_eq!(columns_to_start(&pending, &[], 2, BUDGET), vec![0, 1]);
+        assert_eq!(columns_to_start(&pending, &[], 3, BUDGET), vec![0, 1], "the third would pass the budget");
+        assert!(columns_to_start(&pending[2..], &[110 * MIB, 110 * MIB], 3, BUDGET).is_empty());
+        assert_eq!(columns_to_start(&pending[2..], &[110 * MIB], 3, BUDGET), vec![0], "once one has finished");
+    }
+
+    #[test]
+    fn nothing_starts_while_every_worker_is_busy_and_something_always_starts_on_idle() {
+        assert!(columns_to_start(&[MIB], &[MIB, MIB], 2, BUDGET).is_empty());
+        assert_eq!(columns_to_start(&[u64::MAX], &[], 2, BUDGET), vec![0]);
+        assert_eq!(columns_to_start(&[SMALL, SMALL], &[u64::MAX], 2, BUDGET), vec![0]);
     }
 }
