@@ -462,9 +462,10 @@ impl NameRead {
 
 #[cfg(test)]
 mod tests {
-    use super::{COMPARE_MEMORY_BUDGET as BUDGET, SMALL_COLUMN_BYTES as SMALL, columns_to_start};
+    use super::{SMALL_COLUMN_BYTES as SMALL, columns_to_start};
 
     const MIB: u64 = 1 << 20;
+    const BUDGET: u64 = 256 * MIB;
 
     #[test]
     fn a_column_over_the_budget_runs_with_small_columns_only() {
