@@ -31,32 +31,9 @@ STARTED=$SECONDS
 die() { echo "test-swagger-ui: FAIL: $*" >&2; exit 1; }
 say() { echo "test-swagger-ui: $* ($((SECONDS - STARTED)) s)"; }
 
-for tool in curl jq node npm; do
-  command -v "$tool" >/dev/null || die "needs $tool (curl, jq: apt-get install curl jq; node >= 20 with npm)"
-done
-NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
-(( NODE_MAJOR >= 20 )) || die "needs node >= 20 for playwright-core, found $(node --version)"
-
-# 1. Chromium from Debian (Playwright's own browser downloads are not used).
-if [[ ! -x "$CHROMIUM" ]]; then
-  [[ "$CHROMIUM" = /usr/bin/chromium ]] || die "CHROMIUM=$CHROMIUM is not an executable"
-  SUDO=()
-  if [[ "$(id -u)" != 0 ]]; then
-    command -v sudo >/dev/null || die "/usr/bin/chromium is missing; install Debian's chromium as root (apt-get install chromium)"
-    SUDO=(sudo)
-  fi
-  say "installing Debian's chromium with apt-get"
-  timeout 300 "${SUDO[@]}" apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive timeout 900 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-    chromium fonts-liberation >/dev/null || die "apt-get install chromium failed"
-  [[ -x "$CHROMIUM" ]] || die "apt-get installed chromium but $CHROMIUM is still missing"
-fi
-say "browser: $("$CHROMIUM" --version 2>/dev/null | head -1)"
-
-# 2. playwright-core, exactly as locked.
-timeout 300 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null \
-  || die "npm ci in tests/browser failed"
-say "playwright-core $(node -p 'require("./tests/browser/node_modules/playwright-core/package.json").version')"
+# 1–2. Node.js, Chromium from Debian, playwright-core exactly as locked.
+source scripts/lib/browser.sh
+ensure_browser_tools jq
 
 # 3. The server.
 source scripts/lib/test-server.sh

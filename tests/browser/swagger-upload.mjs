@@ -15,47 +15,21 @@
 // its body names the new dataset. Prints `DATASET_ID=<uuid>` and `DATASET_NAME=<name>` on success
 // so the caller can check the dataset independently. Exits non-zero with a message on failure.
 
-import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { harness, launchChromium, TestFailure } from './harness.mjs';
 
+const STEP_TIMEOUT_MS = 20_000;
+const TOTAL_TIMEOUT_MS = 120_000;
+const { need, fail, log, currentStep, done } = harness('swagger-upload', TOTAL_TIMEOUT_MS);
 const BASE_URL = need('BASE_URL');
 const API_KEY = need('API_KEY');
 const CSV_FILE = need('CSV_FILE');
 const SCREENSHOT = need('SCREENSHOT');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const EXPECT_STATUS = process.env.EXPECT_STATUS || '201';
-const STEP_TIMEOUT_MS = 20_000;
-const TOTAL_TIMEOUT_MS = 120_000;
 const DATASET_NAME = `Swagger UI upload ${Date.now()}`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`swagger-upload: FAIL: environment variable ${name} is not set`);
-    process.exit(1);
-  }
-  return v;
-}
-
-class TestFailure extends Error {}
-function fail(message) {
-  throw new TestFailure(message);
-}
-
-let step = 'start';
-function log(s) {
-  step = s;
-  console.log(`swagger-upload: ${s}`);
-}
-
-// A hard bound on the whole test, whatever hangs.
-const watchdog = setTimeout(() => {
-  console.error(`swagger-upload: FAIL: timed out after ${TOTAL_TIMEOUT_MS / 1000} s during: ${step}`);
-  process.exit(2);
-}, TOTAL_TIMEOUT_MS);
-watchdog.unref();
 
 async function api(method, path, body) {
   const res = await fetch(BASE_URL + path, {
@@ -83,13 +57,7 @@ try {
   console.log(`swagger-upload: project ${projectId}`);
 
   log(`launching ${CHROMIUM} (headless)`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Root in a container: Chromium's sandbox needs user namespaces it may not have.
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-    timeout: STEP_TIMEOUT_MS,
-  });
+  browser = await launchChromium(CHROMIUM, STEP_TIMEOUT_MS);
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -199,9 +167,10 @@ try {
       console.error(`swagger-upload: the page at the failure: ${failShot}`);
     } catch {}
   }
-  const why = e instanceof TestFailure ? e.message : `${step}: ${e && e.message ? e.message.split('\n')[0] : e}`;
+  const why = e instanceof TestFailure ? e.message : `${currentStep()}: ${e && e.message ? e.message.split('\n')[0] : e}`;
   console.error(`swagger-upload: FAIL: ${why}`);
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close().catch(() => {});
+  done();
 }

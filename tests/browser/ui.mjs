@@ -20,49 +20,21 @@
 // 100-column dataset is timed (printed, not asserted); a refused key returns to sign-in.
 // Throughout: no page error, no Content-Security-Policy violation, no dialog.
 
-import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { harness, launchChromium, TestFailure } from './harness.mjs';
 
+const STEP_TIMEOUT_MS = 30_000;
+const TOTAL_TIMEOUT_MS = 420_000;
+const { need, fail, check, log, currentStep, done } = harness('ui-test', TOTAL_TIMEOUT_MS);
 const BASE_URL = need('BASE_URL');
 const API_KEY = need('API_KEY');
 const WORK = need('WORK');
 const ARTIFACTS_DIR = need('ARTIFACTS_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const STEP_TIMEOUT_MS = 30_000;
-const TOTAL_TIMEOUT_MS = 420_000;
 const XSS = '<img src=x onerror=alert(1)>';
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`ui-test: FAIL: environment variable ${name} is not set`);
-    process.exit(1);
-  }
-  return v;
-}
-
-class TestFailure extends Error {}
-function fail(message) {
-  throw new TestFailure(message);
-}
-function check(condition, message) {
-  if (!condition) fail(message);
-}
-
-let step = 'start';
-function log(s) {
-  step = s;
-  console.log(`ui-test: ${s}`);
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`ui-test: FAIL: timed out after ${TOTAL_TIMEOUT_MS / 1000} s during: ${step}`);
-  process.exit(2);
-}, TOTAL_TIMEOUT_MS);
-watchdog.unref();
 
 // ---- the API, from Node (to seed data and to know the expected figures) ----
 
@@ -192,12 +164,7 @@ try {
   const project = await api('POST', '/api/projects', { name: `UI test ${Date.now()}` });
 
   log(`launching ${CHROMIUM} (headless)`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-    timeout: STEP_TIMEOUT_MS,
-  });
+  browser = await launchChromium(CHROMIUM, STEP_TIMEOUT_MS);
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
@@ -505,10 +472,10 @@ try {
   assertClean('sign-in after 401');
   console.log('ui-test: PASS');
 } catch (error) {
-  console.error(`ui-test: FAIL during "${step}": ${error instanceof TestFailure ? error.message : error.stack ?? error}`);
+  console.error(`ui-test: FAIL during "${currentStep()}": ${error instanceof TestFailure ? error.message : error.stack ?? error}`);
   if (page) await page.screenshot({ path: join(ARTIFACTS_DIR, 'ui-failure.png'), fullPage: true }).catch(() => {});
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close().catch(() => {});
-  clearTimeout(watchdog);
+  done();
 }

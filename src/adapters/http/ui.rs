@@ -149,7 +149,8 @@ fn harden(mut response: Response) -> Response {
     response
 }
 
-fn serve(req: &Request, body: &Body, cache_control: &'static str) -> Response {
+/// Answers with `body` (served from the static bundle: nothing is copied).
+fn serve(req: &Request, body: &'static Body, cache_control: &'static str) -> Response {
     let mut builder = Response::builder()
         .content_type(body.content_type)
         .header(header::CACHE_CONTROL, cache_control)
@@ -157,9 +158,9 @@ fn serve(req: &Request, body: &Body, cache_control: &'static str) -> Response {
     let bytes = match &body.gzip {
         Some(packed) if accepts_gzip(req) => {
             builder = builder.header(header::CONTENT_ENCODING, "gzip");
-            packed.clone()
+            packed.as_slice()
         }
-        _ => body.plain.clone(),
+        _ => body.plain.as_slice(),
     };
     harden(builder.body(bytes))
 }
