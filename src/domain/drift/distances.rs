@@ -5,7 +5,7 @@
 //! population standard deviation `σ₁ = √(Σ(uᵢ − ū)²/n)` floored at [`STD_FLOOR`] (Evidently's
 //! normalization), so that one threshold serves columns of any scale.
 
-use super::sorted_merge::for_each_distinct;
+use super::sorted_merge::ecdf_gap;
 
 /// The smallest divisor of the normed distance.
 pub const STD_FLOOR: f64 = 0.001;
@@ -15,18 +15,7 @@ pub fn wasserstein(u: &[f64], v: &[f64]) -> Option<f64> {
     if u.is_empty() || v.is_empty() {
         return None;
     }
-    let (nu, nv) = (u.len() as f64, v.len() as f64);
-    let mut total = 0.0;
-    // Between two consecutive distinct values both functions are flat at their values just
-    // after the first of them.
-    let mut previous: Option<(f64, usize, usize)> = None;
-    for_each_distinct(u, v, |x, i, j| {
-        if let Some((p, pi, pj)) = previous {
-            total += (pi as f64 / nu - pj as f64 / nv).abs() * (x - p);
-        }
-        previous = Some((x, i, j));
-    });
-    Some(total)
+    Some(ecdf_gap(u, v).area)
 }
 
 /// The population standard deviation (two passes: the mean, then the squared deviations).
@@ -41,7 +30,13 @@ pub fn population_std(values: &[f64]) -> Option<f64> {
 
 /// `W₁(u, v) / max(σ_u, 0.001)` for sorted samples; `None` when either is empty.
 pub fn normed_wasserstein(u: &[f64], v: &[f64]) -> Option<f64> {
-    Some(wasserstein(u, v)? / population_std(u)?.max(STD_FLOOR))
+    normed(wasserstein(u, v)?, u)
+}
+
+/// A distance `W₁` (e.g. [`EcdfGap::area`]) with `u` the reference, normed: `W₁ / max(σ_u,
+/// 0.001)`; `None` when `u` is empty.
+pub fn normed(distance: f64, u: &[f64]) -> Option<f64> {
+    Some(distance / population_std(u)?.max(STD_FLOOR))
 }
 
 #[cfg(test)]

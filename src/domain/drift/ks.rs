@@ -14,7 +14,7 @@
 //!   `e = round(n₁n₂/(n₁ + n₂))` observations ([`super::kolmogorov::two_sided_sf`]).
 
 use super::kolmogorov::two_sided_sf;
-use super::sorted_merge::for_each_distinct;
+use super::sorted_merge::{EcdfGap, ecdf_gap};
 
 /// Largest sample for which the p-value is exact.
 pub const EXACT_LIMIT: usize = 10_000;
@@ -27,41 +27,39 @@ pub struct KsResult {
 
 /// The test of two samples, each sorted ascending, without NaN; `None` when either is empty.
 pub fn ks_two_sample(a: &[f64], b: &[f64]) -> Option<KsResult> {
-    let (n1, n2) = (a.len(), b.len());
-    if n1 == 0 || n2 == 0 {
+    if a.is_empty() || b.is_empty() {
         return None;
     }
-    let mut d = statistic(a, b);
+    Some(ks_from_gap(a.len(), b.len(), &ecdf_gap(a, b)))
+}
+
+/// The test of two samples of `n1` and `n2` values (both at least one) from the gap between
+/// their distribution functions ([`ecdf_gap`]).
+pub(super) fn ks_from_gap(n1: usize, n2: usize, gap: &EcdfGap) -> KsResult {
+    let mut d = statistic(gap);
     if n1.max(n2) <= EXACT_LIMIT {
         let g = gcd(n1, n2);
         let lcm = (n1 / g) as f64 * n2 as f64;
         let h = (d * lcm).round_ties_even();
         d = h / lcm;
         if h == 0.0 {
-            return Some(KsResult { statistic: d, p_value: 1.0 });
+            return KsResult { statistic: d, p_value: 1.0 };
         }
         let h = h as u64;
         let p = if n1 == n2 { outside_square(n1 as u64, h) } else { outside_band(n1 as u64, n2 as u64, g as u64, h) };
         if p.is_finite() && (0.0..=1.0).contains(&p) {
-            return Some(KsResult { statistic: d, p_value: p });
+            return KsResult { statistic: d, p_value: p };
         }
     }
     let (large, small) = (n1.max(n2) as f64, n1.min(n2) as f64);
     let effective = (large * small / (large + small)).round_ties_even() as u64;
-    Some(KsResult { statistic: d, p_value: two_sided_sf(effective, d) })
+    KsResult { statistic: d, p_value: two_sided_sf(effective, d) }
 }
 
 /// `max |F₁ − F₂|` over the values of both samples.
-fn statistic(a: &[f64], b: &[f64]) -> f64 {
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let (mut highest, mut lowest) = (f64::NEG_INFINITY, f64::INFINITY);
-    for_each_distinct(a, b, |_, i, j| {
-        let difference = i as f64 / n1 - j as f64 / n2;
-        highest = highest.max(difference);
-        lowest = lowest.min(difference);
-    });
-    let below = (-lowest).clamp(0.0, 1.0);
-    if below > highest { below } else { highest }
+fn statistic(gap: &EcdfGap) -> f64 {
+    let below = (-gap.lowest).clamp(0.0, 1.0);
+    if below > gap.highest { below } else { gap.highest }
 }
 
 fn gcd(mut a: usize, mut b: usize) -> usize {

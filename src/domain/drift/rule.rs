@@ -18,13 +18,15 @@
 //! compared (and NaN and infinities count as missing); a column without any value in either
 //! version has no verdict.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use super::Outcome;
 use super::categorical::{PairedCounts, chi_squared, jensen_shannon, z_test};
-use super::distances::normed_wasserstein;
-use super::ks::ks_two_sample;
+use super::distances::normed;
+use super::ks::ks_from_gap;
 use super::psi::{decile_edges, psi, sorted_bin_counts, sorted_numeric_psi};
+use super::sorted_merge::{EcdfGap, ecdf_gap};
 
 /// The largest reference the exact tests are chosen for.
 pub const SMALL_REFERENCE: u64 = 1000;
@@ -202,7 +204,14 @@ struct Pair<'a> {
 }
 
 enum PairKind<'a> {
-    Numbers { v1: &'a [f64], v2: &'a [f64], as_categories: PairedCounts, few_values: bool },
+    Numbers {
+        v1: &'a [f64],
+        v2: &'a [f64],
+        as_categories: PairedCounts,
+        few_values: bool,
+        /// The walk KS and Wasserstein share, taken once for both.
+        gap: OnceCell<EcdfGap>,
+    },
     Categories(PairedCounts),
 }
 
@@ -215,7 +224,7 @@ impl<'a> Pair<'a> {
             (Sample::Numbers(a), Sample::Numbers(b)) => {
                 let few_values = distinct_sorted(a) <= FEW_VALUES;
                 let as_categories = if few_values { value_counts(a, b) } else { decile_counts(a, b) };
-                PairKind::Numbers { v1: a, v2: b, as_categories, few_values }
+                PairKind::Numbers { v1: a, v2: b, as_categories, few_values, gap: OnceCell::new() }
             }
             (Sample::Categories(a), Sample::Categories(b)) => PairKind::Categories(PairedCounts::pair(a, b)),
             _ => return None,
@@ -244,11 +253,12 @@ impl<'a> Pair<'a> {
 
     fn run(&self, test: DriftTest) -> Option<Outcome> {
         match (test, &self.kind) {
-            (DriftTest::Ks, PairKind::Numbers { v1, v2, .. }) => {
-                ks_two_sample(v1, v2).map(|r| Outcome { statistic: r.statistic, p_value: Some(r.p_value) })
+            (DriftTest::Ks, PairKind::Numbers { v1, v2, gap, .. }) => {
+                let r = ks_from_gap(v1.len(), v2.len(), gap.get_or_init(|| ecdf_gap(v1, v2)));
+                Some(Outcome { statistic: r.statistic, p_value: Some(r.p_value) })
             }
-            (DriftTest::Wasserstein, PairKind::Numbers { v1, v2, .. }) => {
-                normed_wasserstein(v1, v2).map(|d| Outcome { statistic: d, p_value: None })
+            (DriftTest::Wasserstein, PairKind::Numbers { v1, v2, gap, .. }) => {
+                normed(gap.get_or_init(|| ecdf_gap(v1, v2)).area, v1).map(|d| Outcome { statistic: d, p_value: None })
             }
             (DriftTest::Ks | DriftTest::Wasserstein, PairKind::Categories(_)) => None,
             (DriftTest::Psi, PairKind::Numbers { v1, v2, .. }) => {
