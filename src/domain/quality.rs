@@ -103,8 +103,7 @@ struct ColumnTally {
 /// The hashes are collected in a vector, which is sorted and deduplicated (each hash removed is
 /// one more duplicate) whenever it has doubled since the last time (and from [`SETTLE_FROM`]
 /// hashes on), and once at the end: appending a hash costs far less than a hash-set insert.
-/// Memory is at most about two hashes per distinct row between sorts and four while sorting
-/// (the radix sort of 64-bit keys takes a buffer as large as the vector), or
+/// Memory is at most about two hashes per distinct row (the sort is in place), or
 /// [`SETTLE_FROM`] hashes when there are fewer rows.
 #[derive(Default)]
 pub struct DuplicateRows {

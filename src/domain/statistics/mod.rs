@@ -57,8 +57,8 @@
 //! `temporal.rs` (datetime columns), `top_values.rs` (text counted by value hash and the
 //! naming of its most frequent values), `correlation.rs`, `layout.rs` (`memory_usage`),
 //! `text_chunk.rs` (plain or dictionary-encoded text chunks) and `values.rs` ([`ColumnValues`],
-//! which collects one column's chunks and finishes its [`ColumnStats`]). The radix sorts are
-//! in [`crate::domain::sort`].
+//! which collects one column's chunks and finishes its [`ColumnStats`]). The sorts are in
+//! [`crate::domain::sort`].
 
 mod correlation;
 mod histogram;

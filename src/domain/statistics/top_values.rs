@@ -27,12 +27,16 @@ fn ranked(mut above: Vec<(String, u64)>, tied: impl IntoIterator<Item = String>,
 /// At most this many hashes tied at the 10th count are kept in a set for quick lookups.
 const AT_BOUNDARY_SET_LIMIT: usize = 1 << 16;
 
-/// Distinct hashes tracked in a map before the tally switches to a list of every hash.
-const TALLY_MAP_LIMIT: usize = 4096;
+/// Distinct hashes tracked in a map before the tally switches to a list of every hash. A map
+/// of this many entries (about 3 MiB) stays mostly in the processor's caches, where a lookup
+/// per row is cheaper than appending every row's hash and sorting them (measured on the
+/// benchmark's zip codes, 100,000 distinct values in 3.6 million rows per version: `/compare`
+/// of the column 556 → 361 ms when the limit went from 4,096 to this).
+const TALLY_MAP_LIMIT: usize = 1 << 17;
 
 /// Counts of 64-bit value hashes ([`text_hash`]). Few distinct values are counted in a map;
 /// past [`TALLY_MAP_LIMIT`] distinct values, every hash is appended to a list that is
-/// radix-sorted at the end (8 bytes per value, sequential memory access: faster than a map of
+/// sorted at the end (8 bytes per value, sequential memory access: faster than a map of
 /// millions of entries, and smaller).
 ///
 /// Values are told apart by their hash alone: two different values with the same hash are
