@@ -240,7 +240,7 @@ fn report(results: &mut Vec<serde_json::Value>, phase: &str, seconds: f64, megab
 #[tokio::main]
 async fn main() {
     // As the server does at start (so the phases' memory is the server's).
-    datasets_api::adapters::system::return_large_allocations_to_the_os();
+    datasets_api::adapters::system::tune_glibc_malloc();
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,datasets_api=debug"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();

@@ -41,7 +41,7 @@ fn init_logging(format: LogFormat) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    datasets_api::adapters::system::return_large_allocations_to_the_os();
+    datasets_api::adapters::system::tune_glibc_malloc();
     match std::env::args().nth(1).as_deref() {
         Some("--help" | "-h") => {
             print!("{}", help());
