@@ -20,7 +20,6 @@ use arrow::datatypes::DataType;
 
 use crate::domain::inference::MixedColumn;
 use crate::domain::row_hash::{DistinctEstimate, fold_cells};
-use crate::domain::sort::sort_hashes;
 
 /// Largest share of missing cells in any column for `missing_values` to pass.
 pub const MAX_MISSING_FRACTION: f64 = 0.05;
@@ -139,7 +138,7 @@ impl DuplicateRows {
         if self.settled == self.hashes.len() {
             return;
         }
-        sort_hashes(&mut self.hashes);
+        self.hashes.sort_unstable();
         let before = self.hashes.len();
         self.hashes.dedup();
         self.duplicates += (before - self.hashes.len()) as u64;

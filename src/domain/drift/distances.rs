@@ -28,13 +28,8 @@ pub fn population_std(values: &[f64]) -> Option<f64> {
     Some((values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt())
 }
 
-/// `W₁(u, v) / max(σ_u, 0.001)` for sorted samples; `None` when either is empty.
-pub fn normed_wasserstein(u: &[f64], v: &[f64]) -> Option<f64> {
-    normed(wasserstein(u, v)?, u)
-}
-
-/// A distance `W₁` (e.g. [`EcdfGap::area`]) with `u` the reference, normed: `W₁ / max(σ_u,
-/// 0.001)`; `None` when `u` is empty.
+/// A distance `W₁(u, v)` ([`wasserstein`], or the area of the walk KS shares) with `u` the
+/// reference, normed: `W₁ / max(σ_u, 0.001)`; `None` when `u` is empty.
 pub fn normed(distance: f64, u: &[f64]) -> Option<f64> {
     Some(distance / population_std(u)?.max(STD_FLOOR))
 }
@@ -55,7 +50,8 @@ mod tests {
     fn point_masses_are_their_distance_apart() {
         assert_eq!(wasserstein(&[1.0, 1.0], &[4.0]), Some(3.0));
         // A constant reference divides by the floor.
-        assert!((normed_wasserstein(&[1.0, 1.0], &[1.5]).unwrap() - 500.0).abs() < 1e-9);
-        assert_eq!(normed_wasserstein(&[], &[1.0]), None);
+        assert!((normed(wasserstein(&[1.0, 1.0], &[1.5]).unwrap(), &[1.0, 1.0]).unwrap() - 500.0).abs() < 1e-9);
+        assert_eq!(wasserstein(&[], &[1.0]), None);
+        assert_eq!(normed(0.5, &[]), None);
     }
 }

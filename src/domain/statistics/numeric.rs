@@ -3,7 +3,7 @@
 
 use super::histogram::histogram;
 use super::{NumericStats, Percentiles, Scalar, finite};
-use crate::domain::sort::{sort_floats, sort_ints};
+use crate::domain::sort::sort_floats;
 
 /// Neumaier's compensated sum.
 #[derive(Default, Clone, Copy)]
@@ -154,7 +154,7 @@ fn summarize(sorted: &[f64], exact_min_max: Option<(Scalar, Scalar)>, infinite_c
 
 /// Statistics of an int64 column's non-missing values (any order).
 pub fn int_stats(mut values: Vec<i64>) -> (NumericStats, u64) {
-    sort_ints(&mut values);
+    values.sort_unstable();
     let unique = count_distinct(&values);
     let exact = values.first().zip(values.last()).map(|(&a, &b)| (Scalar::Int(a), Scalar::Int(b)));
     // Converted in place (the standard library reuses the allocation): a large column is not

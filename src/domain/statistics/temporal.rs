@@ -4,14 +4,13 @@ use super::histogram::histogram;
 use super::numeric::count_distinct;
 use super::{TemporalStats, TimeHistogram};
 use crate::domain::preview::{format_date, format_timestamp};
-use crate::domain::sort::sort_ints;
 
 /// Microseconds in a day (dates are stored as days since the epoch).
 pub(super) const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Min, max and histogram of times in microseconds since the epoch (any order).
 pub fn temporal_stats(mut micros: Vec<i64>, dates: bool, utc: bool) -> (Option<TemporalStats>, u64) {
-    sort_ints(&mut micros);
+    micros.sort_unstable();
     let unique = count_distinct(&micros);
     let (Some(&min), Some(&max)) = (micros.first(), micros.last()) else { return (None, unique) };
     let show = |m: i64| {

@@ -8,7 +8,6 @@ use arrow::array::{ArrayRef, AsArray};
 
 use super::TOP_VALUES;
 use crate::domain::row_hash::{PreHashedState, text_hash};
-use crate::domain::sort::sort_hashes;
 
 /// The [`TOP_VALUES`] most frequent values, ties by value ascending.
 pub fn top_values(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
@@ -105,7 +104,7 @@ impl HashTally {
     pub fn into_counts(self) -> HashCounts {
         match self.list {
             Some(mut hashes) => {
-                sort_hashes(&mut hashes);
+                hashes.sort_unstable();
                 let distinct = hashes.chunk_by(|a, b| a == b).count();
                 let mut counts = Vec::with_capacity(distinct);
                 let mut kept = 0;
