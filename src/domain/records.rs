@@ -61,6 +61,8 @@ pub enum TableFormat {
     Xlsb,
     /// An OpenDocument spreadsheet.
     Ods,
+    /// A legacy Excel workbook (BIFF8, Excel 97–2003).
+    Xls,
 }
 
 impl TableFormat {
@@ -75,6 +77,7 @@ impl TableFormat {
             TableFormat::Xlsx => "xlsx",
             TableFormat::Xlsb => "xlsb",
             TableFormat::Ods => "ods",
+            TableFormat::Xls => "xls",
         }
     }
 
@@ -89,6 +92,7 @@ impl TableFormat {
             "xlsx" => Some(TableFormat::Xlsx),
             "xlsb" => Some(TableFormat::Xlsb),
             "ods" => Some(TableFormat::Ods),
+            "xls" => Some(TableFormat::Xls),
             _ => None,
         }
     }
@@ -105,6 +109,7 @@ impl TableFormat {
             TableFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             TableFormat::Xlsb => "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
             TableFormat::Ods => "application/vnd.oasis.opendocument.spreadsheet",
+            TableFormat::Xls => "application/vnd.ms-excel",
         }
     }
 }

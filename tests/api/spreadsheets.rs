@@ -120,3 +120,42 @@ async fn an_opendocument_spreadsheet_is_read_with_its_cell_types_and_a_repeat_bo
     let message = refused.expect_error(413, "payload_too_large");
     assert!(message.contains("save it as .xlsx or CSV"), "{message}");
 }
+
+#[tokio::test]
+async fn a_legacy_xls_workbook_is_read_with_its_cell_types_and_kept_as_uploaded() {
+    let app = spawn_app().await;
+    // Written by xlwt (tests/fixtures/make_xls_fixtures.py); pandas' reading of it is in
+    // expected.json beside it and checked by the adapter's tests.
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xls/typed.xls")).unwrap();
+    let project = app.create_project(&app.admin_key, "Legacy").await;
+    let upload = |sheet: &'static str| {
+        TestForm::new()
+            .text("project_id", project.to_string())
+            .text("name", "Legacy workbook")
+            .text("sheet", sheet)
+            .field(TestFormField::bytes(bytes.clone()).name("file").filename("typed.xls"))
+    };
+    let up = app.post_form(&app.admin_key, "/api/datasets/upload", upload("Data")).await.expect(201);
+    let id = uuid_of(&up["dataset_id"]);
+    let detail = app.get(&app.admin_key, &format!("/api/datasets/{id}")).await.expect(200);
+    assert_eq!(detail["dataset"]["rows"], 600);
+    let columns = app.get(&app.admin_key, &format!("/api/datasets/{id}/columns")).await.expect(200);
+    let types = dtypes(&columns);
+    assert_eq!(
+        &types[..5],
+        &pairs(&[("id", "int64"), ("amount", "float64"), ("ok", "bool"), ("day", "datetime64"), ("at", "datetime64")])
+    );
+    assert_eq!(types[5], ("city".to_string(), "category".to_string()));
+    let csv = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=csv")).await;
+    let text = csv.text().replace("\r\n", "\n");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,amount,ok,day,at,city,code,label"));
+    assert_eq!(lines.next(), Some("1,1.25,true,2020-01-02,2021-03-04T06:06:07,Zürich,00001,label number 1 ü"));
+    let original = app.get(&app.admin_key, &format!("/api/datasets/{id}/download?format=original")).await;
+    assert_eq!(&original.body[..], &bytes[..]);
+    assert_eq!(original.headers["content-type"], "application/vnd.ms-excel");
+
+    let refused = app.post_form(&app.admin_key, "/api/datasets/upload", upload("Nope")).await;
+    let message = refused.expect_error(422, "unprocessable_file");
+    assert!(message.contains("Data, Notes"), "{message}");
+}

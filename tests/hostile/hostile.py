@@ -237,6 +237,56 @@ ODS_SPACES = (b'<table:table-row><table:table-cell office:value-type="string"><t
 XLSX_TWO_CELLS = b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row><row r="2"><c r="A2"><v>1</v></c></row>'
 
 
+def biff(typ: int, body: bytes) -> bytes:
+    """One BIFF8 record."""
+    return struct.pack("<HH", typ, len(body)) + body
+
+
+def xls(cells: bytes, truncate: int = 0) -> bytes:
+    """A legacy workbook (BIFF8 in a version-3 compound file, written by hand) whose one
+    worksheet "S" holds the `cells` records; padded past 4 KiB with an ignored record so that
+    the stream needs no mini stream. `truncate` cuts that many bytes off the stream's end."""
+    bof = lambda kind: biff(0x0809, struct.pack("<HH", 0x0600, kind) + bytes(12))
+    pad = biff(0x0099, bytes(4096))
+    head = bof(0x0005) + pad
+    bound_len = 4 + 8 + 1
+    at = len(head) + bound_len + 4
+    stream = head + biff(0x0085, struct.pack("<IBBBB", at, 0, 0, 1, 0) + b"S") + biff(0x000A, b"")
+    stream += bof(0x0010) + cells + biff(0x000A, b"")
+    if truncate:
+        stream = stream[:-truncate]
+    sectors = (len(stream) + 511) // 512
+    assert sectors <= 126, "one FAT sector"
+    free, end, fatsect, nostream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    header = (bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16)
+              + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6) + bytes(6)
+              + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+              + struct.pack("<I", 0) + struct.pack("<I", free) * 108)
+    fat = [fatsect, end] + [2 + i + 1 for i in range(sectors - 1)] + [end]
+    fat += [free] * (128 - len(fat))
+
+    def entry(name: str, kind: int, child: int, start: int, size: int) -> bytes:
+        raw = name.encode("utf-16-le") + b"\0\0" if name else b""
+        return (raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1 if kind else 0)
+                + struct.pack("<III", nostream, nostream, child) + bytes(16) + struct.pack("<I", 0)
+                + bytes(16) + struct.pack("<IQ", start, size))
+
+    directory = (entry("Root Entry", 5, 1, end, 0) + entry("Workbook", 2, nostream, 2, len(stream))
+                 + entry("", 0, nostream, 0, 0) * 2)
+    return header + struct.pack("<128I", *fat) + directory + stream.ljust(sectors * 512, b"\0")
+
+
+def xls_number(row: int, column: int, value: float) -> bytes:
+    return biff(0x0203, struct.pack("<HHHd", row, column, 0, value))
+
+
+def xls_label(row: int, column: int, text: bytes, declared: int | None = None) -> bytes:
+    return biff(0x0204, struct.pack("<HHHHB", row, column, 0, len(text) if declared is None else declared, 0) + text)
+
+
+XLS_ROWS = xls_label(0, 0, b"n") + b"".join(xls_number(r, 0, float(r)) for r in range(1, 101))
+
+
 def build_parquet(
     n: int = 10,
     *,
@@ -469,6 +519,14 @@ def corpus() -> list[Case]:
              note="one cell repeated over 1,048,576 rows x 16,384 columns: counted before calamine reads it"),
         Case("ods_four_billion_spaces", "upload", "4xx", lambda: ods(ODS_SPACES), filename="spaces.ods",
              note="a text:s element asking for 4,000,000,000 spaces"),
+        Case("xls_valid", "upload", "201", lambda: xls(XLS_ROWS), filename="rows.xls", rows=100,
+             note="a legacy workbook of 100 numbers"),
+        Case("xls_far_corner_cells", "upload", "4xx", lambda: xls(xls_label(0, 0, b"a") + xls_number(65535, 255, 1.0)),
+             filename="corner.xls", note="cells at A1 and IV65536: a grid of 16.7 million cells, counted before calamine reads it"),
+        Case("xls_label_declares_60000_chars", "upload", "4xx",
+             lambda: xls(xls_label(0, 0, b"a") + b"".join(xls_label(r, 0, b"xy", 60_000) for r in range(1, 1000))),
+             filename="labels.xls", note="texts declaring 60,000 characters that hold 2: damaged, refused"),
+        Case("xls_truncated", "upload", "4xx", lambda: xls(XLS_ROWS, truncate=7), filename="cut.xls"),
         # --- Parquet
         Case("pq_magic_only", "upload", "4xx", lambda: b"PAR1", filename="x.parquet"),
         Case("pq_truncated_half", "upload", "4xx", lambda: good_pq[: len(good_pq) // 2], filename="x.parquet"),

@@ -1,6 +1,8 @@
-//! Spreadsheets (`.xlsx`, `.xlsm`, `.xlsb` and OpenDocument `.ods`, read with `calamine`) →
-//! canonical typed table.
+//! Spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, legacy `.xls` and OpenDocument `.ods`, read with
+//! `calamine`) → canonical typed table.
 //!
+//! A legacy `.xls` is rewritten first (`xls_guard`): calamine reads the rewritten copy, which
+//! holds the chosen sheet only, whole, as a grid.
 //! 1. The zip container is checked before the workbook is opened ([`check_container`]):
 //!    every entry is decompressed and counted (declared sizes are not trusted), within
 //!    `MAX_DECOMPRESSED_BYTES` and the ratio guard of compressed uploads; the shared strings,
@@ -25,7 +27,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calamine::{Data, DataRef, Ods, Range, Reader, Xlsb, Xlsx};
+use calamine::{Data, DataRef, Ods, Range, Reader, Xls, XlsOptions, Xlsb, Xlsx};
 
 use super::csv_ingest::CsvReading;
 use super::sniff::Dialect;
@@ -61,9 +63,8 @@ fn invalid(reason: impl std::fmt::Display) -> IngestError {
 /// What a file that begins with `head` is, if it is a spreadsheet this server may read.
 pub fn detect(head: &[u8], upload: &Path) -> Result<Option<TableFormat>, IngestError> {
     if head.starts_with(CFB_MAGIC) {
-        return Err(IngestError::Invalid(
-            "the file is a legacy Excel workbook (.xls) or another Office compound file, which is not read: save it as .xlsx".into(),
-        ));
+        // An Office compound file: `xls_guard::rewrite` tells a workbook from other documents.
+        return Ok(Some(TableFormat::Xls));
     }
     if !head.starts_with(ZIP_MAGIC) {
         return Ok(None);
@@ -176,6 +177,9 @@ enum Book {
     /// calamine has read every sheet; the grid of the sheet read last is kept for the second
     /// pass.
     Ods(Box<Ods<BufReader<File>>>, Option<(String, Range<Data>)>),
+    /// A legacy workbook as `xls_guard` rewrote it (one sheet): calamine has read it whole;
+    /// its sheet's grid is kept and the rest dropped.
+    Xls(String, Range<Data>),
 }
 
 impl Book {
@@ -184,6 +188,15 @@ impl Book {
         match format {
             TableFormat::Xlsb => Xlsb::new(reader).map(Book::Xlsb).map_err(invalid),
             TableFormat::Ods => Ods::new(reader).map(|b| Book::Ods(Box::new(b), None)).map_err(invalid),
+            TableFormat::Xls => {
+                // Its texts are UTF-16 (`xls_guard` wrote them so), whatever code page it names.
+                let mut options = XlsOptions::default();
+                options.force_codepage = Some(1200);
+                let mut book = Xls::new_with_options(reader, options).map_err(invalid)?;
+                let name = book.sheet_names().first().cloned().ok_or_else(|| invalid("the workbook has no sheet"))?;
+                let grid = book.worksheet_range(&name).map_err(invalid)?;
+                Ok(Book::Xls(name, grid))
+            }
             _ => Xlsx::new(reader).map(Book::Xlsx).map_err(invalid),
         }
     }
@@ -193,6 +206,7 @@ impl Book {
             Book::Xlsx(b) => b.sheet_names(),
             Book::Xlsb(b) => b.sheet_names(),
             Book::Ods(b, _) => b.sheet_names(),
+            Book::Xls(name, _) => vec![name.clone()],
         }
     }
 
@@ -223,14 +237,28 @@ impl Book {
                     *kept = Some((sheet.to_string(), b.worksheet_range(sheet).map_err(invalid)?));
                 }
                 let Some((_, grid)) = kept.as_ref() else { return Ok(()) };
-                let (top, left) = grid.start().unwrap_or((0, 0));
-                for (row, column, cell) in grid.used_cells() {
-                    each(top + row as u32, left + column as u32, &data_ref(cell))?;
+                each_in_grid(grid, each)?;
+            }
+            Book::Xls(name, grid) => {
+                if name == sheet {
+                    each_in_grid(grid, each)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Hands every used cell of a sheet's grid to `each`, row by row.
+fn each_in_grid(
+    grid: &Range<Data>,
+    mut each: impl FnMut(u32, u32, &DataRef<'_>) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    let (top, left) = grid.start().unwrap_or((0, 0));
+    for (row, column, cell) in grid.used_cells() {
+        each(top + row as u32, left + column as u32, &data_ref(cell))?;
+    }
+    Ok(())
 }
 
 /// A cell of a grid as the streamed readers hand cells over.

@@ -35,6 +35,9 @@ mod roundtrip_tests;
 mod sink;
 mod sniff;
 mod stream_export;
+mod xls_guard;
+#[cfg(test)]
+mod xls_tests;
 mod xlsx_export;
 
 use std::io::Read;
@@ -109,13 +112,23 @@ impl FileIngestor {
         if let Some(format) = excel_ingest::detect(head, upload)? {
             // Checked, then its sheet transcoded to CSV in the spool and read with the types of
             // its cells (and the hints' `dtypes` and missing markers).
-            excel_ingest::check_container(upload, format, limits)?;
+            // A legacy `.xls` is rewritten in the spool first, holding its chosen sheet only.
+            let mut rewritten = None;
+            let (book, sheet) = if format == crate::domain::records::TableFormat::Xls {
+                let copy = rewritten.insert(self.spool_file()?);
+                let done = xls_guard::rewrite(upload, hints.sheet.as_deref(), copy.as_file_mut(), limits)?;
+                tracing::debug!(sheet = done.sheet, footprint = ?done.footprint, "xls rewritten");
+                (copy.path().to_path_buf(), None)
+            } else {
+                excel_ingest::check_container(upload, format, limits)?;
+                (upload.to_path_buf(), hints.sheet.as_deref())
+            };
             let mut spooled = self.spool_file()?;
             let header = hints.header != Some(false);
-            let sheet = hints.sheet.as_deref();
             let markers = reading.markers.as_ref();
             let sheet_reading =
-                excel_ingest::transcode_to_csv(upload, format, sheet, header, markers, spooled.as_file_mut(), limits)?;
+                excel_ingest::transcode_to_csv(&book, format, sheet, header, markers, spooled.as_file_mut(), limits)?;
+            drop(rewritten);
             let reading = csv_ingest::CsvReading { dtypes: reading.dtypes, markers: reading.markers, ..sheet_reading };
             let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
             table.format = SourceFormat { table: format, compression: None };
