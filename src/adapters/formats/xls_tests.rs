@@ -374,3 +374,21 @@ proptest! {
         let _ = ingest(&compound("/Workbook", &stream), &ReadHints::default());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    /// Whatever bytes of the compound file around the workbook are changed (its header, sector
+    /// tables and directory), the upload is read or refused: never a panic.
+    #[test]
+    fn a_changed_compound_file_is_read_or_refused_never_a_panic(
+        changes in prop::collection::vec((0usize..2048, any::<u8>()), 1..6),
+    ) {
+        let cells: Vec<Vec<u8>> = (1..=300).map(|r| number(r, 0, 0, f64::from(r))).collect();
+        let mut bytes = sheet_of(&[], [vec![label(0, 0, "n")], cells].concat());
+        for (at, byte) in changes {
+            let i = at % bytes.len();
+            bytes[i] = byte;
+        }
+        let _ = ingest(&bytes, &ReadHints::default());
+    }
+}
