@@ -276,6 +276,24 @@ def xls(cells: bytes, truncate: int = 0) -> bytes:
     return header + struct.pack("<128I", *fat) + directory + stream.ljust(sectors * 512, b"\0")
 
 
+def compound_fat_listed_over_and_over(difat_sectors: int = 250) -> bytes:
+    """A version-4 compound file (4 KiB sectors) whose header and DIFAT sectors list sector 0
+    as a FAT sector 109 + 1,023 times a DIFAT sector: about 1 MB asking a reader that trusts
+    the list for 4 MiB a kilobyte (1 GiB here)."""
+    end, free = 0xFFFFFFFE, 0xFFFFFFFF
+    header = (bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16)
+              + struct.pack("<HHHHH", 0x003E, 0x0004, 0xFFFE, 12, 6) + bytes(6)
+              + struct.pack("<IIIIIIIII", 1, 109 + 1023 * difat_sectors, 1 + difat_sectors, 0, 4096, end, 0, 1,
+                            difat_sectors)
+              + struct.pack("<I", 0) * 109)
+    sectors = [b"\0" * 4096]
+    for k in range(difat_sectors):
+        nxt = 2 + k if k + 1 < difat_sectors else end
+        sectors.append(struct.pack("<1023I", *([0] * 1023)) + struct.pack("<I", nxt))
+    sectors.append(b"\0" * 4096)
+    return header.ljust(4096, b"\0") + b"".join(sectors)
+
+
 def xls_number(row: int, column: int, value: float) -> bytes:
     return biff(0x0203, struct.pack("<HHHd", row, column, 0, value))
 
@@ -527,6 +545,8 @@ def corpus() -> list[Case]:
              lambda: xls(xls_label(0, 0, b"a") + b"".join(xls_label(r, 0, b"xy", 60_000) for r in range(1, 1000))),
              filename="labels.xls", note="texts declaring 60,000 characters that hold 2: damaged, refused"),
         Case("xls_truncated", "upload", "4xx", lambda: xls(XLS_ROWS, truncate=7), filename="cut.xls"),
+        Case("xls_fat_listed_over_and_over", "upload", "4xx", compound_fat_listed_over_and_over, filename="fat.xls",
+             note="1 MB whose sector table lists one sector 256,000 times (1 GiB if each were read): refused first"),
         # --- Parquet
         Case("pq_magic_only", "upload", "4xx", lambda: b"PAR1", filename="x.parquet"),
         Case("pq_truncated_half", "upload", "4xx", lambda: good_pq[: len(good_pq) // 2], filename="x.parquet"),

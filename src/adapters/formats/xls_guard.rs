@@ -7,8 +7,9 @@
 //! front, and builds each sheet as a dense grid between its outermost cells (two cells, at A1
 //! and IV65536, ask for 16.7 million). So [`rewrite`] reads the upload itself:
 //!
-//! 1. The compound file is opened with the `cfb` crate (which checks the container's sector
-//!    chains) and its `Workbook` stream read record by record, each length checked before its
+//! 1. The compound file's sector table is checked to list each sector once
+//!    ([`check_sector_table`]), then the file is opened with the `cfb` crate (which checks the
+//!    container's sector chains) and its `Workbook` stream read record by record, each length checked before its
 //!    fields are read. Refused: a workbook that is password-protected (`FILEPASS`), one older
 //!    than Excel 97 (BIFF5 and before: a `Book` stream or a `BOF` version other than `0x0600`),
 //!    a compound file with no workbook (a Word document, say), and a damaged one (a record that
@@ -25,8 +26,11 @@
 //!    (`NUMBER`, `BOOLERR`, or `LABEL` from its `STRING` record) with the formula's cell format,
 //!    so that a formula giving a date is a date (as `xlrd`, pandas' `.xls` reader, reads it).
 //!    Texts are written as UTF-16 (calamine is told so: code page 1200), which BIFF8 texts are.
-//!    An empty text is no cell. A format with more than [`MAX_FORMAT_BRACKETS`] `[` is left out
-//!    (the cells keep the general format).
+//!    An empty text is no cell. The number formats the cell formats use are renumbered from
+//!    164 (calamine reads no others); one longer than 255 characters or with more than
+//!    [`MAX_FORMAT_BRACKETS`] `[` is left out (its cells keep the general format); the built-in
+//!    date formats of East Asian and Thai Excel (27–36, 50–58, 71–81) become the built-in date
+//!    format.
 //!
 //! Memory: what calamine will hold reading the rewritten workbook is counted while it is written
 //! ([`Footprint`]) and kept within [`MAX_XLS_MEMORY_BYTES`] (`413` past it): the file and its
@@ -46,6 +50,16 @@ pub const MAX_XLS_MEMORY_BYTES: u64 = 256 << 20;
 pub const MAX_FORMAT_BRACKETS: usize = 200;
 /// Most `XF` (cell format) and `FORMAT` records read: cells name their format with 16 bits.
 const MAX_FORMATS: usize = 1 << 16;
+/// Most sheets a workbook may list (Excel's own limit is memory).
+const MAX_SHEETS: usize = 1 << 16;
+/// A number format longer than this (Excel's limit) is left out.
+const MAX_FORMAT_CHARS: usize = 255;
+/// Sheet names an error message lists.
+const NAMES_LISTED: usize = 50;
+/// calamine reads number formats of these indexes only (`parse_format`): the rewritten
+/// workbook numbers the formats its cell formats use from 164 on.
+const FIRST_CUSTOM_FORMAT: u16 = 164;
+const LAST_CUSTOM_FORMAT: u16 = 382;
 /// The longest text a `LABEL` record of the rewritten workbook holds, in UTF-16 code units
 /// (a record holds at most 65,535 bytes: 9 of position, format and length, 2 a unit).
 const MAX_WIDE_TEXT_UNITS: usize = (u16::MAX as usize - 9) / 2;
@@ -80,6 +94,8 @@ const WORKSHEET_SHEET: u8 = 0;
 /// Error codes a `BOOLERR` cell may hold (MS-XLS 2.5.10); others are written as `#N/A`.
 const ERROR_CODES: [u8; 8] = [0x00, 0x07, 0x0F, 0x17, 0x1D, 0x24, 0x2A, 0x2B];
 const NOT_AVAILABLE: u8 = 0x2A;
+/// The built-in number format `m/d/yy` (a date for calamine).
+const BUILT_IN_DATE: u16 = 14;
 
 fn damaged(reason: impl std::fmt::Display) -> IngestError {
     IngestError::Invalid(format!("the .xls workbook is damaged: {reason}"))
@@ -106,8 +122,9 @@ pub fn rewrite(
     out: &mut std::fs::File,
     limits: &IngestLimits,
 ) -> Result<Rewritten, IngestError> {
-    let file = std::fs::File::open(upload).map_err(io)?;
+    let mut file = std::fs::File::open(upload).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
+    check_sector_table(&mut file, size)?;
     let mut compound = cfb::CompoundFile::open(file)
         .map_err(|e| IngestError::Invalid(format!("the file is a damaged Office compound file: {e}")))?;
     let stream_len = match compound.entry("/Workbook") {
@@ -141,6 +158,64 @@ pub fn rewrite(
     drop(stream.into_inner().map_err(|e| io(e.into_error()))?);
     book.flush().map_err(io)?;
     Ok(Rewritten { sheet: chosen.name, footprint })
+}
+
+/// Refuses a compound file whose sector table (FAT) would be read more than once: the `cfb`
+/// crate reads one FAT sector for every entry of the header's and the DIFAT sectors' lists
+/// before it checks them, so a few kilobytes listing one sector a thousand times would take
+/// gigabytes. The lists are read as `cfb` 0.16 reads them (`open_internal`: the header's 109
+/// entries up to the first free one, then each DIFAT sector's, trailing zero and free entries
+/// dropped as it drops them), and must name each sector once. Anything else wrong is left to
+/// `cfb` to refuse, before it reads a FAT sector.
+fn check_sector_table(file: &mut std::fs::File, size: u64) -> Result<(), IngestError> {
+    const FREE: u32 = 0xFFFF_FFFF;
+    const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+    const MAX_REGULAR: u32 = 0xFFFF_FFFA;
+    const HEADER_ENTRIES: usize = 109;
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let mut header = [0u8; 512];
+    if size < 512 || file.read_exact(&mut header).is_err() {
+        return Ok(());
+    }
+    let sector_len: u64 = match u16::from_le_bytes([header[0x1A], header[0x1B]]) {
+        3 => 512,
+        4 => 4096,
+        _ => return Ok(()),
+    };
+    let num_fat_sectors = u32_at(&header, 0x2C) as usize;
+    let mut next = u32_at(&header, 0x44);
+    let mut listed: Vec<u32> =
+        (0..HEADER_ENTRIES).map(|k| u32_at(&header, 0x4C + 4 * k)).take_while(|&e| e != FREE).collect();
+    let mut sector = vec![0u8; sector_len as usize];
+    let mut seen_difat = std::collections::HashSet::new();
+    if next == FREE {
+        next = END_OF_CHAIN;
+    }
+    while next != END_OF_CHAIN && next != FREE {
+        let at = (u64::from(next) + 1) * sector_len;
+        if next > MAX_REGULAR || at + sector_len > size || !seen_difat.insert(next) {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        file.read_exact(&mut sector).map_err(io)?;
+        let entries = sector.len() / 4;
+        listed.extend((0..entries - 1).map(|k| u32_at(&sector, 4 * k)));
+        next = u32_at(&sector, 4 * (entries - 1));
+    }
+    while listed.len() > HEADER_ENTRIES && listed.len() > num_fat_sectors && listed.last() == Some(&0) {
+        listed.pop();
+    }
+    while listed.last() == Some(&FREE) {
+        listed.pop();
+    }
+    let mut distinct = std::collections::HashSet::with_capacity(listed.len());
+    if let Some(twice) = listed.iter().find(|&&s| !distinct.insert(s)) {
+        return Err(IngestError::Invalid(format!(
+            "the file is a damaged Office compound file: its sector table lists sector {twice} twice"
+        )));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(())
 }
 
 /// The records of a BIFF8 stream, read one at a time; the current record's fields are read
@@ -324,7 +399,7 @@ impl SharedStrings {
             records.skip(4 * runs)?;
             records.skip(phonetic)?;
             table.ends.push(table.text.len());
-            let held = table.text.len() + table.ends.len() * std::mem::size_of::<usize>();
+            let held = table.text.capacity() + table.ends.capacity() * std::mem::size_of::<usize>();
             if held as u64 > MAX_SHARED_STRINGS_BYTES {
                 return Err(IngestError::TooLarge(format!(
                     "the workbook's shared strings take more than {} MiB",
@@ -385,8 +460,13 @@ impl Globals {
                 Some(record::DATE1904) => globals.date1904 = records.u16()? == 1,
                 Some(record::FORMAT) => {
                     let index = records.u16()?;
+                    let count = usize::from(records.u16()?);
+                    let wide = records.u8()? & 1 != 0;
+                    if count > MAX_FORMAT_CHARS {
+                        continue;
+                    }
                     let mut text = String::new();
-                    records.unicode_string(&mut text)?;
+                    records.chars(count, wide, &mut text)?;
                     globals.formats.push((index, text));
                     if globals.formats.len() > MAX_FORMATS {
                         return Err(damaged(format!("it has more than {MAX_FORMATS} number formats")));
@@ -411,6 +491,9 @@ impl Globals {
                     // calamine drops NUL characters from sheet names.
                     name.retain(|c| c != '\0');
                     globals.sheets.push(SheetEntry { name, at, kind });
+                    if globals.sheets.len() > MAX_SHEETS {
+                        return Err(damaged(format!("it lists more than {MAX_SHEETS} sheets")));
+                    }
                 }
                 Some(record::SST) => globals.shared = SharedStrings::read(records)?,
                 Some(record::BOF) => return Err(damaged("its global records have no end (EOF)")),
@@ -421,7 +504,13 @@ impl Globals {
 
     /// The sheet to read: the one named `wanted`, or the first worksheet.
     fn choose(&self, wanted: Option<&str>) -> Result<SheetEntry, IngestError> {
-        let names = || self.sheets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+        let names = || {
+            let listed = self.sheets.iter().take(NAMES_LISTED).map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+            match self.sheets.len() {
+                n if n > NAMES_LISTED => format!("{listed}, … ({n} in all)"),
+                _ => listed,
+            }
+        };
         let sheet = match wanted {
             Some(wanted) => self.sheets.iter().find(|s| s.name == wanted).ok_or_else(|| {
                 IngestError::Invalid(format!("the workbook has no sheet named {wanted:?}; its sheets: {}", names()))
@@ -632,15 +721,34 @@ impl<W: Write> Writer<'_, W> {
         if globals.date1904 {
             self.record(record::DATE1904, &[&1u16.to_le_bytes()])?;
         }
+        // The number formats cell formats use, renumbered from 164 (the first wins when two
+        // have one index); past 382, the rest are left out.
+        let used: std::collections::HashSet<u16> = globals.xfs.iter().copied().collect();
+        let mut renumbered = std::collections::HashMap::new();
         let mut text = Vec::new();
         for (index, format) in &globals.formats {
-            if format.matches('[').count() > MAX_FORMAT_BRACKETS {
+            let number = FIRST_CUSTOM_FORMAT + renumbered.len() as u16;
+            if !used.contains(index)
+                || renumbered.contains_key(index)
+                || number > LAST_CUSTOM_FORMAT
+                || format.matches('[').count() > MAX_FORMAT_BRACKETS
+            {
                 continue;
             }
             let Some((count, wide)) = encode(format, &mut text) else { continue };
-            self.record(record::FORMAT, &[&index.to_le_bytes(), &count.to_le_bytes(), &[u8::from(wide)], &text])?;
+            self.record(record::FORMAT, &[&number.to_le_bytes(), &count.to_le_bytes(), &[u8::from(wide)], &text])?;
+            renumbered.insert(*index, number);
         }
         for format in &globals.xfs {
+            let format = match renumbered.get(format) {
+                Some(&number) => number,
+                // The built-in date formats of East Asian and Thai Excel (as xlrd reads them),
+                // which calamine does not know: its built-in date format.
+                None if matches!(format, 27..=36 | 50..=58 | 71..=81) => BUILT_IN_DATE,
+                // A custom format without its FORMAT record (or left out): general.
+                None if *format >= FIRST_CUSTOM_FORMAT => 0,
+                None => *format,
+            };
             let mut body = [0u8; 20];
             body[2..4].copy_from_slice(&format.to_le_bytes());
             self.record(record::XF, &[&body])?;
@@ -663,6 +771,7 @@ impl<W: Write> Writer<'_, W> {
 
     fn sheet_end(&mut self) -> Result<(), IngestError> {
         self.record(record::EOF, &[])?;
+        self.check()?;
         self.out.flush().map_err(io)
     }
 
@@ -722,13 +831,15 @@ impl<W: Write> Writer<'_, W> {
         let mut text = std::mem::take(&mut self.scratch);
         let Some((count, wide)) = encode(value, &mut text) else {
             return Err(IngestError::Invalid(format!(
-                "a cell (row {}, column {}) holds more than {MAX_WIDE_TEXT_UNITS} characters of text beyond Latin-1, which this server does not read from an .xls",
+                "a cell (row {}, column {}) holds a text too long to read from an .xls (more than {MAX_WIDE_TEXT_UNITS} characters, when any is beyond Latin-1)",
                 u32::from(row) + 1,
                 u32::from(column) + 1
             )));
         };
-        // calamine reserves the character count, then holds the decoded text.
-        self.cell(row, column, (value.len() as u64).max(u64::from(count)))?;
+        // calamine reserves the character count, then appends the decoded text (a text longer
+        // than that doubles the reservation, at least).
+        let (chars, bytes) = (u64::from(count), value.len() as u64);
+        self.cell(row, column, if bytes > chars { bytes.max(2 * chars) } else { chars })?;
         self.record(
             record::LABEL,
             &[
