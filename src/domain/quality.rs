@@ -100,10 +100,13 @@ struct ColumnTally {
 /// Counts rows equal to an earlier row, by 64-bit row hashes (see `row_hash`).
 ///
 /// The hashes are collected in a vector, which is sorted and deduplicated (each hash removed is
-/// one more duplicate) whenever it has doubled since the last time (and from [`SETTLE_FROM`]
-/// hashes on), and once at the end: appending a hash costs far less than a hash-set insert.
-/// Memory is at most about two hashes per distinct row (the sort is in place), or
-/// [`SETTLE_FROM`] hashes when there are fewer rows.
+/// one more duplicate) whenever it is full (from [`SETTLE_FROM`] hashes on), and once at the
+/// end: appending a hash costs far less than a hash-set insert. After a sort the vector is
+/// given room for half as many hashes again as it keeps (or for the batch being added, if
+/// more), so its memory is at most about one and a half hashes per distinct row plus one batch
+/// (the sort is in place), or [`SETTLE_FROM`] hashes when there are fewer rows. (Room for as
+/// many again, as a growing vector gives, held up to four hashes a row: a third of an upload's
+/// memory.)
 #[derive(Default)]
 pub struct DuplicateRows {
     /// Row hashes; the first `settled` are sorted and distinct.
@@ -118,10 +121,12 @@ pub const SETTLE_FROM: usize = 1 << 19;
 impl DuplicateRows {
     /// Adds the rows whose hashes are given.
     pub fn observe_hashes(&mut self, row_hashes: &[u64]) {
-        self.hashes.extend_from_slice(row_hashes);
-        if self.hashes.len() >= SETTLE_FROM.max(2 * self.settled) {
+        let full = self.hashes.len() + row_hashes.len() > self.hashes.capacity();
+        if full && self.hashes.len() >= SETTLE_FROM {
             self.settle();
+            self.hashes.reserve_exact((self.settled / 2).max(row_hashes.len()));
         }
+        self.hashes.extend_from_slice(row_hashes);
     }
 
     /// Adds every row of `batch`.
@@ -162,39 +167,37 @@ impl DuplicateRows {
             self.settled = self.hashes.len();
             return;
         }
-        let (mine, theirs) = (std::mem::take(&mut self.hashes), other.hashes);
-        let mut union = Vec::with_capacity(mine.len() + theirs.len());
-        let (mut a, mut b) = (mine.iter().peekable(), theirs.iter().peekable());
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x == y => {
+        // Merged in place, from the largest hash down, into room made after this one's: no
+        // third vector beside the two.
+        let theirs = other.hashes;
+        let mine = &mut self.hashes;
+        let (mut a, mut b) = (mine.len(), theirs.len());
+        mine.resize(a + b, 0);
+        let mut at = a + b;
+        while b > 0 {
+            at -= 1;
+            if a > 0 && mine[a - 1] > theirs[b - 1] {
+                mine[at] = mine[a - 1];
+                a -= 1;
+            } else {
+                if a > 0 && mine[a - 1] == theirs[b - 1] {
                     self.duplicates += 1;
-                    union.push(x);
-                    a.next();
-                    b.next();
+                    a -= 1;
                 }
-                (Some(&&x), Some(&&y)) if x < y => {
-                    union.push(x);
-                    a.next();
-                }
-                (_, Some(&&y)) => {
-                    union.push(y);
-                    b.next();
-                }
-                (Some(&&x), None) => {
-                    union.push(x);
-                    a.next();
-                }
-                (None, None) => break,
+                mine[at] = theirs[b - 1];
+                b -= 1;
             }
         }
-        self.settled = union.len();
-        self.hashes = union;
+        // What is left of this one's is in place below `a`; the gap the duplicates left
+        // (from `a` to `at`) is closed.
+        mine.copy_within(at.., a);
+        mine.truncate(mine.len() - (at - a));
+        self.settled = mine.len();
     }
 }
 
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is
-/// two to four 64-bit hashes per distinct row (for the duplicate count; see
+/// at most about one and a half 64-bit hashes per distinct row (for the duplicate count; see
 /// [`DuplicateRows`]) plus 4 KiB per text column.
 pub struct QualityAccumulator {
     columns: Vec<ColumnTally>,
@@ -552,6 +555,23 @@ mod tests {
             }
             assert_eq!(merged.count(), expected, "{parts} parts");
         }
+    }
+
+    #[test]
+    fn the_hash_vector_holds_at_most_about_one_and_a_half_hashes_per_distinct_row() {
+        let batch = 4_096;
+        let distinct = 5 * SETTLE_FROM + 1_000;
+        let mut d = DuplicateRows::default();
+        // Every row twice (a batch, then the same batch again): duplicates do not count.
+        for start in (0..distinct).step_by(batch) {
+            let rows: Vec<u64> =
+                (start..(start + batch).min(distinct)).map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+            d.observe_hashes(&rows);
+            d.observe_hashes(&rows);
+            assert!(d.hashes.capacity() <= (start + batch) * 3 / 2 + batch || d.hashes.capacity() <= 2 * SETTLE_FROM);
+        }
+        assert!(d.hashes.capacity() <= distinct * 3 / 2 + batch, "{} for {distinct}", d.hashes.capacity());
+        assert_eq!(d.count(), distinct as u64);
     }
 
     #[test]

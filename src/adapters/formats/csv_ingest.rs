@@ -16,7 +16,7 @@
 //! parsed by one worker, and the results are merged in block order. Memory is bounded
 //! per worker by one block's encoded row group and one record batch, plus the inference state
 //! (a few words per column, and at most 51 distinct values per text column) and the quality
-//! state (two to four hashes per distinct row; see `DuplicateRows`).
+//! state (at most about one and a half hashes per distinct row; see `DuplicateRows`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
