@@ -564,8 +564,9 @@ mod tests {
         let mut d = DuplicateRows::default();
         // Every row twice (a batch, then the same batch again): duplicates do not count.
         for start in (0..distinct).step_by(batch) {
-            let rows: Vec<u64> =
-                (start..(start + batch).min(distinct)).map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+            let rows: Vec<u64> = (start..(start + batch).min(distinct))
+                .map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .collect();
             d.observe_hashes(&rows);
             d.observe_hashes(&rows);
             assert!(d.hashes.capacity() <= (start + batch) * 3 / 2 + batch || d.hashes.capacity() <= 2 * SETTLE_FROM);
