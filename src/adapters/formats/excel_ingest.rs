@@ -1,18 +1,17 @@
 //! Spreadsheets (`.xlsx`, `.xlsm`, `.xlsb`, legacy `.xls` and OpenDocument `.ods`, read with
 //! `calamine`) → canonical typed table.
 //!
-//! A legacy `.xls` is rewritten first (`xls_guard`): calamine reads the rewritten copy, which
-//! holds the chosen sheet only, whole, as a grid.
-//! 1. The zip container is checked before the workbook is opened ([`check_container`]):
-//!    every entry is decompressed and counted (declared sizes are not trusted), within
+//! 1. A legacy `.xls` is rewritten first (`xls_guard`): calamine reads the rewritten copy,
+//!    which holds the chosen sheet only. The zip container of the others is checked before
+//!    the workbook is opened ([`check_container`]): every entry is decompressed and counted (declared sizes are not trusted), within
 //!    `MAX_DECOMPRESSED_BYTES` and the ratio guard of compressed uploads; the shared strings,
 //!    which the reader holds in memory, within [`MAX_SHARED_STRINGS_BYTES`]. calamine reads a
 //!    `.ods` whole, with its repeated cells and rows expanded: what that takes is counted from
 //!    `content.xml` first and held within `MAX_ODS_MEMORY_BYTES` (`ods_guard`).
 //! 2. The sheet (the first, or the one the `sheet` hint names) is read cell by cell, twice:
 //!    once for its extent and the kinds of cell in each column, once writing its cells as CSV
-//!    into the spool. An `.xlsx`/`.xlsb` sheet is streamed, never held whole; a `.ods` sheet is
-//!    the grid calamine built. Columns run from the leftmost to the rightmost used cell;
+//!    into the spool. An `.xlsx`/`.xlsb` sheet is streamed, never held whole; a `.ods` or `.xls`
+//!    sheet is the grid calamine built. Columns run from the leftmost to the rightmost used cell;
 //!    the first used row is the header (unless the `header` hint says there is none).
 //! 3. That CSV is read with each column's type given by its cells, as `pandas.read_excel`
 //!    types them ([`CellKinds::column_type`]): numbers all whole → `int64`, other numbers →
