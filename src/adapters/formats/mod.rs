@@ -36,8 +36,10 @@ mod sink;
 mod sniff;
 mod stream_export;
 mod xls_guard;
+mod xls_records;
 #[cfg(test)]
 mod xls_tests;
+mod xls_writer;
 mod xlsx_export;
 
 use std::io::Read;

@@ -37,17 +37,17 @@
 //! stream read whole, the cells as read, the grid they make (from the first to the last row and
 //! column holding a cell) and our copy of it, and every text twice. The shared strings are held
 //! while the sheet is read: at most `MAX_SHARED_STRINGS_BYTES` of text.
+//!
+//! The records are read with `xls_records`; the copy is written, and counted, by `xls_writer`.
 
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::excel_ingest::MAX_SHARED_STRINGS_BYTES;
+use super::xls_records::{BIFF8, GLOBALS, Records, SharedStrings, WORKSHEET, WORKSHEET_SHEET, damaged, io, record};
+use super::xls_writer::Writer;
+pub use super::xls_writer::{Footprint, MAX_FORMAT_BRACKETS, MAX_XLS_MEMORY_BYTES};
 use crate::ports::tables::{IngestError, IngestLimits};
 
-/// Most memory calamine may need to hold the rewritten workbook (counted as the module says).
-pub const MAX_XLS_MEMORY_BYTES: u64 = 256 << 20;
-/// A number format with more `[` than this is left out (calamine counts them in a byte).
-pub const MAX_FORMAT_BRACKETS: usize = 200;
 /// Most `XF` (cell format) and `FORMAT` records read: cells name their format with 16 bits.
 const MAX_FORMATS: usize = 1 << 16;
 /// Most sheets a workbook may list (Excel's own limit is memory).
@@ -56,54 +56,9 @@ const MAX_SHEETS: usize = 1 << 16;
 const MAX_FORMAT_CHARS: usize = 255;
 /// Sheet names an error message lists.
 const NAMES_LISTED: usize = 50;
-/// calamine reads number formats of these indexes only (`parse_format`): the rewritten
-/// workbook numbers the formats its cell formats use from 164 on.
-const FIRST_CUSTOM_FORMAT: u16 = 164;
-const LAST_CUSTOM_FORMAT: u16 = 382;
-/// The longest text a `LABEL` record of the rewritten workbook holds, in UTF-16 code units
-/// (a record holds at most 65,535 bytes: 9 of position, format and length, 2 a unit).
-const MAX_WIDE_TEXT_UNITS: usize = (u16::MAX as usize - 9) / 2;
-
-/// BIFF8 record types read or written (MS-XLS 2.3).
-mod record {
-    pub const FORMULA: u16 = 0x0006;
-    pub const EOF: u16 = 0x000A;
-    pub const DATE1904: u16 = 0x0022;
-    pub const FILEPASS: u16 = 0x002F;
-    pub const CONTINUE: u16 = 0x003C;
-    pub const BOUNDSHEET: u16 = 0x0085;
-    pub const MULRK: u16 = 0x00BD;
-    pub const XF: u16 = 0x00E0;
-    pub const SST: u16 = 0x00FC;
-    pub const LABELSST: u16 = 0x00FD;
-    pub const NUMBER: u16 = 0x0203;
-    pub const LABEL: u16 = 0x0204;
-    pub const BOOLERR: u16 = 0x0205;
-    pub const STRING: u16 = 0x0207;
-    pub const RK: u16 = 0x027E;
-    pub const FORMAT: u16 = 0x041E;
-    pub const BOF: u16 = 0x0809;
-}
-
-/// `BOF` versions and substream kinds.
-const BIFF8: u16 = 0x0600;
-const GLOBALS: u16 = 0x0005;
-const WORKSHEET: u16 = 0x0010;
-/// The `dt` of a `BOUNDSHEET` naming a worksheet.
-const WORKSHEET_SHEET: u8 = 0;
 /// Error codes a `BOOLERR` cell may hold (MS-XLS 2.5.10); others are written as `#N/A`.
 const ERROR_CODES: [u8; 8] = [0x00, 0x07, 0x0F, 0x17, 0x1D, 0x24, 0x2A, 0x2B];
 const NOT_AVAILABLE: u8 = 0x2A;
-/// The built-in number format `m/d/yy` (a date for calamine).
-const BUILT_IN_DATE: u16 = 14;
-
-fn damaged(reason: impl std::fmt::Display) -> IngestError {
-    IngestError::Invalid(format!("the .xls workbook is damaged: {reason}"))
-}
-
-fn io(e: std::io::Error) -> IngestError {
-    IngestError::Io(e.to_string())
-}
 
 /// What [`rewrite`] wrote.
 #[derive(Debug)]
@@ -218,198 +173,6 @@ fn check_sector_table(file: &mut std::fs::File, size: u64) -> Result<(), IngestE
     Ok(())
 }
 
-/// The records of a BIFF8 stream, read one at a time; the current record's fields are read
-/// with a cursor that never passes its end.
-struct Records<R> {
-    input: R,
-    len: u64,
-    /// Offset of the next record's header.
-    next_at: u64,
-    /// The next record's type and size, once read.
-    peeked: Option<(u16, u16)>,
-    typ: u16,
-    data: Vec<u8>,
-    pos: usize,
-}
-
-impl<R: Read + Seek> Records<R> {
-    fn new(input: R, len: u64) -> Self {
-        Self { input, len, next_at: 0, peeked: None, typ: 0, data: Vec::new(), pos: 0 }
-    }
-
-    /// Goes to the record at `at` (an offset in the stream).
-    fn seek(&mut self, at: u64) -> Result<(), IngestError> {
-        if at >= self.len {
-            return Err(damaged(format!("a sheet is said to start at byte {at}, past the workbook's end")));
-        }
-        self.input.seek(SeekFrom::Start(at)).map_err(io)?;
-        self.next_at = at;
-        self.peeked = None;
-        Ok(())
-    }
-
-    fn peek(&mut self) -> Result<Option<(u16, u16)>, IngestError> {
-        if self.peeked.is_none() && self.next_at < self.len {
-            if self.len - self.next_at < 4 {
-                return Err(damaged("a record header runs past the end of the stream"));
-            }
-            let mut header = [0u8; 4];
-            self.input.read_exact(&mut header).map_err(|e| damaged(format!("reading a record: {e}")))?;
-            let (typ, size) = (u16::from_le_bytes([header[0], header[1]]), u16::from_le_bytes([header[2], header[3]]));
-            if self.next_at + 4 + u64::from(size) > self.len {
-                return Err(damaged(format!("a record (type 0x{typ:04X}) runs past the end of the stream")));
-            }
-            self.peeked = Some((typ, size));
-        }
-        Ok(self.peeked)
-    }
-
-    /// Reads the next record; `None` at the end of the stream.
-    fn next(&mut self) -> Result<Option<u16>, IngestError> {
-        let Some((typ, size)) = self.peek()? else { return Ok(None) };
-        self.peeked = None;
-        self.data.resize(usize::from(size), 0);
-        self.input.read_exact(&mut self.data).map_err(|e| damaged(format!("reading a record: {e}")))?;
-        self.next_at += 4 + u64::from(size);
-        self.typ = typ;
-        self.pos = 0;
-        Ok(Some(typ))
-    }
-
-    /// Moves into the `CONTINUE` record that follows, if one does.
-    fn continue_record(&mut self) -> Result<bool, IngestError> {
-        if self.peek()?.is_some_and(|(typ, _)| typ == record::CONTINUE) {
-            self.next()?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    fn remaining(&self) -> usize {
-        self.data.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize) -> Result<&[u8], IngestError> {
-        if self.remaining() < n {
-            return Err(damaged(format!("a record (type 0x{:04X}) is shorter than its fields", self.typ)));
-        }
-        self.pos += n;
-        Ok(&self.data[self.pos - n..self.pos])
-    }
-
-    fn u8(&mut self) -> Result<u8, IngestError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, IngestError> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self) -> Result<u32, IngestError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// Skips `n` bytes, into `CONTINUE` records if need be.
-    fn skip(&mut self, mut n: usize) -> Result<(), IngestError> {
-        loop {
-            let here = n.min(self.remaining());
-            self.pos += here;
-            n -= here;
-            if n == 0 {
-                return Ok(());
-            }
-            if !self.continue_record()? {
-                return Err(damaged(format!("a record (type 0x{:04X}) is shorter than its fields", self.typ)));
-            }
-        }
-    }
-
-    /// `count` characters of a BIFF8 text, one byte each (`wide` false: the code points
-    /// U+0000–U+00FF) or two (UTF-16LE), appended to `out`. When the record ends first, the
-    /// text goes on in the next `CONTINUE` record, which begins with its own flags byte (its bit
-    /// 0 says whether the rest is wide).
-    fn chars(&mut self, count: usize, mut wide: bool, out: &mut String) -> Result<(), IngestError> {
-        let mut units: Vec<u16> = Vec::with_capacity(count.min(self.remaining() + 1));
-        let mut left = count;
-        loop {
-            let width = if wide { 2 } else { 1 };
-            let here = left.min(self.remaining() / width);
-            let bytes = self.take(here * width)?;
-            if wide {
-                units.extend(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])));
-            } else {
-                units.extend(bytes.iter().map(|&b| u16::from(b)));
-            }
-            left -= here;
-            if left == 0 {
-                break;
-            }
-            if !self.continue_record()? {
-                return Err(damaged(format!("a text (in a record of type 0x{:04X}) runs past its record", self.typ)));
-            }
-            wide = self.u8()? & 1 != 0;
-        }
-        out.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
-        Ok(())
-    }
-
-    /// An `XLUnicodeString` (MS-XLS 2.5.294): a 16-bit character count, flags, characters.
-    fn unicode_string(&mut self, out: &mut String) -> Result<(), IngestError> {
-        let count = usize::from(self.u16()?);
-        let wide = self.u8()? & 1 != 0;
-        self.chars(count, wide, out)
-    }
-}
-
-/// The shared string table, held as one text and where each string ends.
-#[derive(Debug, Default)]
-struct SharedStrings {
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl SharedStrings {
-    fn get(&self, i: usize) -> Option<&str> {
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.text[start..end])
-    }
-
-    /// Reads an `SST` record and its `CONTINUE`s (MS-XLS 2.4.265): after two counts, strings
-    /// (`XLUnicodeRichExtendedString`, 2.5.293) until the records end. A string's header lies
-    /// within one record; its characters may go on in the next (see [`Records::chars`]), as
-    /// may its formatting runs and phonetic data, which are skipped.
-    fn read<R: Read + Seek>(records: &mut Records<R>) -> Result<Self, IngestError> {
-        let mut table = SharedStrings::default();
-        records.take(8)?;
-        loop {
-            if records.remaining() == 0 {
-                if records.continue_record()? {
-                    continue;
-                }
-                return Ok(table);
-            }
-            let count = usize::from(records.u16()?);
-            let flags = records.u8()?;
-            let runs = if flags & 0x08 != 0 { usize::from(records.u16()?) } else { 0 };
-            let phonetic = if flags & 0x04 != 0 { records.u32()? as usize } else { 0 };
-            records.chars(count, flags & 1 != 0, &mut table.text)?;
-            records.skip(4 * runs)?;
-            records.skip(phonetic)?;
-            table.ends.push(table.text.len());
-            let held = table.text.capacity() + table.ends.capacity() * std::mem::size_of::<usize>();
-            if held as u64 > MAX_SHARED_STRINGS_BYTES {
-                return Err(IngestError::TooLarge(format!(
-                    "the workbook's shared strings take more than {} MiB",
-                    MAX_SHARED_STRINGS_BYTES >> 20
-                )));
-            }
-        }
-    }
-}
-
 /// A sheet the workbook lists (`BOUNDSHEET`).
 #[derive(Debug, Clone)]
 struct SheetEntry {
@@ -422,12 +185,12 @@ struct SheetEntry {
 
 /// What the workbook's global records say that the rewritten workbook keeps.
 #[derive(Debug, Default)]
-struct Globals {
-    date1904: bool,
+pub(super) struct Globals {
+    pub(super) date1904: bool,
     /// Number formats: their index and text.
-    formats: Vec<(u16, String)>,
+    pub(super) formats: Vec<(u16, String)>,
     /// Each cell format's number format index, in order.
-    xfs: Vec<u16>,
+    pub(super) xfs: Vec<u16>,
     sheets: Vec<SheetEntry>,
     shared: SharedStrings,
 }
@@ -651,222 +414,4 @@ fn place<R: Read + Seek>(records: &mut Records<R>) -> Result<[u16; 3], IngestErr
 
 fn error_code(code: u8) -> u8 {
     if ERROR_CODES.contains(&code) { code } else { NOT_AVAILABLE }
-}
-
-/// What calamine holds reading a rewritten workbook (see the module's documentation).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Footprint {
-    /// Bytes of the rewritten `Workbook` stream.
-    pub stream_bytes: u64,
-    pub cells: u64,
-    /// Rows and columns from the first to the last holding a cell.
-    pub rows: (u16, u16),
-    pub columns: (u16, u16),
-    /// Bytes of the texts held (each at least at the capacity its record declares).
-    pub text_bytes: u64,
-}
-
-/// Bytes of a cell as calamine reads it, and of one in its grid.
-const CELL_BYTES: u64 = std::mem::size_of::<calamine::Cell<calamine::Data>>() as u64;
-const GRID_BYTES: u64 = std::mem::size_of::<calamine::Data>() as u64;
-
-impl Footprint {
-    fn grid_cells(&self) -> u64 {
-        if self.cells == 0 {
-            return 0;
-        }
-        (u64::from(self.rows.1 - self.rows.0) + 1) * (u64::from(self.columns.1 - self.columns.0) + 1)
-    }
-
-    /// The memory counted: the file and its stream read whole (with the spare capacity of a
-    /// growing buffer: three times the stream), the cells as read (twice: a growing vector),
-    /// the grid and its copy, and every text twice (the grid's and the copy's).
-    pub fn bytes(&self) -> u64 {
-        3 * self.stream_bytes + 2 * CELL_BYTES * self.cells + 2 * GRID_BYTES * self.grid_cells() + 2 * self.text_bytes
-    }
-}
-
-/// Writes the rewritten `Workbook` stream, counting its [`Footprint`].
-struct Writer<'a, W: Write> {
-    out: W,
-    footprint: Footprint,
-    limits: &'a IngestLimits,
-    /// A text's bytes as written (reused).
-    scratch: Vec<u8>,
-}
-
-impl<W: Write> Writer<'_, W> {
-    fn record(&mut self, typ: u16, body: &[&[u8]]) -> Result<(), IngestError> {
-        let size: usize = body.iter().map(|b| b.len()).sum();
-        let size = u16::try_from(size).expect("records written are shorter than 64 KiB");
-        self.out.write_all(&typ.to_le_bytes()).map_err(io)?;
-        self.out.write_all(&size.to_le_bytes()).map_err(io)?;
-        for part in body {
-            self.out.write_all(part).map_err(io)?;
-        }
-        self.footprint.stream_bytes += 4 + u64::from(size);
-        Ok(())
-    }
-
-    fn bof(&mut self, kind: u16) -> Result<(), IngestError> {
-        let mut body = [0u8; 16];
-        body[..2].copy_from_slice(&BIFF8.to_le_bytes());
-        body[2..4].copy_from_slice(&kind.to_le_bytes());
-        self.record(record::BOF, &[&body])
-    }
-
-    /// The globals substream, whose `BOUNDSHEET` names `sheet`, which starts right after it.
-    fn globals(&mut self, globals: &Globals, sheet: &str) -> Result<(), IngestError> {
-        self.bof(GLOBALS)?;
-        if globals.date1904 {
-            self.record(record::DATE1904, &[&1u16.to_le_bytes()])?;
-        }
-        // The number formats cell formats use, renumbered from 164 (the first wins when two
-        // have one index); past 382, the rest are left out.
-        let used: std::collections::HashSet<u16> = globals.xfs.iter().copied().collect();
-        let mut renumbered = std::collections::HashMap::new();
-        let mut text = Vec::new();
-        for (index, format) in &globals.formats {
-            let number = FIRST_CUSTOM_FORMAT + renumbered.len() as u16;
-            if !used.contains(index)
-                || renumbered.contains_key(index)
-                || number > LAST_CUSTOM_FORMAT
-                || format.matches('[').count() > MAX_FORMAT_BRACKETS
-            {
-                continue;
-            }
-            let Some((count, wide)) = encode(format, &mut text) else { continue };
-            self.record(record::FORMAT, &[&number.to_le_bytes(), &count.to_le_bytes(), &[u8::from(wide)], &text])?;
-            renumbered.insert(*index, number);
-        }
-        for format in &globals.xfs {
-            let format = match renumbered.get(format) {
-                Some(&number) => number,
-                // The built-in date formats of East Asian and Thai Excel (as xlrd reads them),
-                // which calamine does not know: its built-in date format.
-                None if matches!(format, 27..=36 | 50..=58 | 71..=81) => BUILT_IN_DATE,
-                // A custom format without its FORMAT record (or left out): general.
-                None if *format >= FIRST_CUSTOM_FORMAT => 0,
-                None => *format,
-            };
-            let mut body = [0u8; 20];
-            body[2..4].copy_from_slice(&format.to_le_bytes());
-            self.record(record::XF, &[&body])?;
-        }
-        let Some((count, wide)) = encode(sheet, &mut text) else {
-            unreachable!("a sheet name read from a BOUNDSHEET record has at most 255 UTF-16 units")
-        };
-        let count = u8::try_from(count).expect("a sheet name has at most 255 characters");
-        // The sheet's BOF follows this record and the EOF.
-        let at = self.footprint.stream_bytes + 4 + 8 + text.len() as u64 + 4;
-        let at = u32::try_from(at).map_err(|_| damaged("it has too many formats"))?;
-        self.record(record::BOUNDSHEET, &[&at.to_le_bytes(), &[0, WORKSHEET_SHEET, count, u8::from(wide)], &text])?;
-        self.record(record::EOF, &[])?;
-        self.check()
-    }
-
-    fn sheet_start(&mut self) -> Result<(), IngestError> {
-        self.bof(WORKSHEET)
-    }
-
-    fn sheet_end(&mut self) -> Result<(), IngestError> {
-        self.record(record::EOF, &[])?;
-        self.check()?;
-        self.out.flush().map_err(io)
-    }
-
-    /// Counts a cell at `row`, `column` holding `text_bytes` of text.
-    fn cell(&mut self, row: u16, column: u16, text_bytes: u64) -> Result<(), IngestError> {
-        let f = &mut self.footprint;
-        if f.cells == 0 {
-            f.rows = (row, row);
-            f.columns = (column, column);
-        }
-        f.cells += 1;
-        f.rows = (f.rows.0.min(row), f.rows.1.max(row));
-        f.columns = (f.columns.0.min(column), f.columns.1.max(column));
-        f.text_bytes += text_bytes;
-        let width = usize::from(f.columns.1 - f.columns.0) + 1;
-        if width > self.limits.max_columns {
-            return Err(IngestError::TooManyColumns { found: width, max: self.limits.max_columns });
-        }
-        self.check()
-    }
-
-    fn check(&self) -> Result<(), IngestError> {
-        if self.footprint.bytes() > MAX_XLS_MEMORY_BYTES {
-            return Err(IngestError::TooLarge(format!(
-                "the .xls sheet would take more than {} MiB of memory to read (its cells span {} rows and {} columns): save it as .xlsx or CSV",
-                MAX_XLS_MEMORY_BYTES >> 20,
-                u32::from(self.footprint.rows.1 - self.footprint.rows.0) + 1,
-                u32::from(self.footprint.columns.1 - self.footprint.columns.0) + 1,
-            )));
-        }
-        Ok(())
-    }
-
-    fn number(&mut self, [row, column, format]: [u16; 3], value: [u8; 8]) -> Result<(), IngestError> {
-        self.cell(row, column, 0)?;
-        self.record(record::NUMBER, &[&row.to_le_bytes(), &column.to_le_bytes(), &format.to_le_bytes(), &value])
-    }
-
-    fn rk(&mut self, [row, column, format]: [u16; 3], rk: u32) -> Result<(), IngestError> {
-        self.cell(row, column, 0)?;
-        self.record(record::RK, &[&row.to_le_bytes(), &column.to_le_bytes(), &format.to_le_bytes(), &rk.to_le_bytes()])
-    }
-
-    fn bool_err(&mut self, [row, column, format]: [u16; 3], value: u8, is_error: u8) -> Result<(), IngestError> {
-        self.cell(row, column, 0)?;
-        self.record(
-            record::BOOLERR,
-            &[&row.to_le_bytes(), &column.to_le_bytes(), &format.to_le_bytes(), &[value, is_error]],
-        )
-    }
-
-    /// A text cell (none for an empty text, as calamine reads an empty shared string).
-    fn label(&mut self, [row, column, format]: [u16; 3], value: &str) -> Result<(), IngestError> {
-        if value.is_empty() {
-            return Ok(());
-        }
-        let mut text = std::mem::take(&mut self.scratch);
-        let Some((count, wide)) = encode(value, &mut text) else {
-            return Err(IngestError::Invalid(format!(
-                "a cell (row {}, column {}) holds a text too long to read from an .xls (more than {MAX_WIDE_TEXT_UNITS} characters, when any is beyond Latin-1)",
-                u32::from(row) + 1,
-                u32::from(column) + 1
-            )));
-        };
-        // calamine reserves the character count, then appends the decoded text (a text longer
-        // than that doubles the reservation, at least).
-        let (chars, bytes) = (u64::from(count), value.len() as u64);
-        self.cell(row, column, if bytes > chars { bytes.max(2 * chars) } else { chars })?;
-        self.record(
-            record::LABEL,
-            &[
-                &row.to_le_bytes(),
-                &column.to_le_bytes(),
-                &format.to_le_bytes(),
-                &count.to_le_bytes(),
-                &[u8::from(wide)],
-                &text,
-            ],
-        )?;
-        self.scratch = text;
-        Ok(())
-    }
-}
-
-/// `text` as BIFF8 characters into `out`: one byte each when every character is below U+0100,
-/// else UTF-16LE. Returns the character count and whether the text is wide; `None` when it does
-/// not fit a record.
-fn encode(text: &str, out: &mut Vec<u8>) -> Option<(u16, bool)> {
-    out.clear();
-    if text.chars().all(|c| u32::from(c) < 0x100) {
-        out.extend(text.chars().map(|c| u32::from(c) as u8));
-        let count = u16::try_from(out.len()).ok().filter(|&n| usize::from(n) <= u16::MAX as usize - 9)?;
-        return Some((count, false));
-    }
-    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    let units = out.len() / 2;
-    (units <= MAX_WIDE_TEXT_UNITS).then_some((units as u16, true))
 }

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use proptest::prelude::*;
 
-use super::excel_tests::{dtypes, ingest, ingest_with};
+use super::excel_tests::{dtypes, ingest};
 use super::xls_guard::{MAX_FORMAT_BRACKETS, MAX_XLS_MEMORY_BYTES};
 use crate::domain::dtype::DType;
 use crate::domain::read_hints::ReadHints;
