@@ -1,6 +1,7 @@
 //! Compressed uploads: gzip, zstd, bzip2 and xz, recognized by their magic bytes (never by the
-//! file name), decompressed while streaming into a spool file that is then read as any upload
-//! (a compressed CSV is a CSV, a compressed Parquet file a Parquet file).
+//! file name), decompressed while streaming into a spool file that is read as any upload (a
+//! compressed CSV is a CSV, a compressed Parquet file a Parquet file). The decompression runs
+//! on a thread of its own, so that a CSV text can be parsed while it is being written.
 //!
 //! Limits, so that a small file cannot fill the disk or the memory: the decompressed size is
 //! at most [`IngestLimits::max_decompressed_bytes`], and once past
@@ -13,7 +14,11 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::encoding::Utf8Check;
+use super::growing::Growth;
 use crate::domain::records::Compression;
 use crate::ports::tables::{IngestError, IngestLimits};
 
@@ -28,48 +33,111 @@ const CHUNK: usize = 256 * 1024;
 /// Counts the bytes read through it.
 struct Counted<R> {
     inner: R,
-    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    read: u64,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.read += n as u64;
         Ok(n)
     }
 }
 
-/// Decompresses `upload` (compressed with `compression`) into `out`, within `limits`.
-/// Returns the decompressed size.
-pub fn decompress(
+/// What a finished decompression wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decompressed {
+    pub bytes: u64,
+    /// The bytes are UTF-8 text throughout.
+    pub utf8: bool,
+}
+
+/// A decompression into a spool file on a thread of its own, followed by readers through its
+/// [`Growth`] (see [`growing`](super::growing)). Dropped before [`Decompression::finish`], it
+/// stops at its next chunk.
+pub struct Decompression {
+    growth: Arc<Growth>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<Decompressed, IngestError>>>,
+}
+
+impl Decompression {
+    /// Starts decompressing `upload` (compressed with `compression`) into `out`, within `limits`.
+    pub fn start(
+        upload: &Path,
+        compression: Compression,
+        out: File,
+        limits: &IngestLimits,
+    ) -> Result<Self, IngestError> {
+        let growth = Arc::new(Growth::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (upload, limits) = (upload.to_path_buf(), *limits);
+        let (grows, stops) = (Arc::clone(&growth), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("decompress".into())
+            .spawn(move || {
+                // Readers waiting for bytes are told the writing ended, even after a panic.
+                let ended = EndsOnDrop(&grows);
+                let result = decompress(&upload, compression, out, &limits, &grows, &stops);
+                ended.0.finish(result.as_ref().map(|done| done.bytes).map_err(ToString::to_string));
+                result
+            })
+            .map_err(|e| IngestError::Io(format!("cannot start the decompression: {e}")))?;
+        Ok(Self { growth, stop, thread: Some(thread) })
+    }
+
+    /// How far the decompressed file has come.
+    pub fn growth(&self) -> Arc<Growth> {
+        Arc::clone(&self.growth)
+    }
+
+    /// Waits for the decompression to end.
+    pub fn finish(mut self) -> Result<Decompressed, IngestError> {
+        let thread = self.thread.take().ok_or_else(|| IngestError::Io("the decompression was not started".into()))?;
+        thread.join().map_err(|_| IngestError::Io("the decompression failed".into()))?
+    }
+}
+
+impl Drop for Decompression {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+struct EndsOnDrop<'a>(&'a Growth);
+
+impl Drop for EndsOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.finish(Err("the decompression stopped".into()));
+    }
+}
+
+/// Decompresses `upload` into `out` within `limits`, telling `growth` each chunk written and
+/// checking whether the text is UTF-8 on the way.
+fn decompress(
     upload: &Path,
     compression: Compression,
-    out: &mut File,
+    mut out: File,
     limits: &IngestLimits,
-) -> Result<u64, IngestError> {
+    growth: &Growth,
+    stop: &AtomicBool,
+) -> Result<Decompressed, IngestError> {
     let io = |e: std::io::Error| IngestError::Io(e.to_string());
-    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let source =
-        Counted { inner: BufReader::with_capacity(CHUNK, File::open(upload).map_err(io)?), read: consumed.clone() };
     let corrupt = |e: std::io::Error| {
         IngestError::Invalid(format!(
             "the file looks {}-compressed but cannot be decompressed: {e}",
             compression.name()
         ))
     };
-    let mut decoder: Box<dyn Read> = match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(source)),
-        Compression::Zstd => {
-            let mut d = zstd::stream::read::Decoder::new(source).map_err(corrupt)?;
-            d.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(corrupt)?;
-            Box::new(d)
-        }
-        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(source)),
-        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(source)),
-    };
+    let source = Counted { inner: BufReader::with_capacity(CHUNK, File::open(upload).map_err(io)?), read: 0 };
+    let mut decoder = Decoder::new(compression, source).map_err(corrupt)?;
     let mut buffer = vec![0u8; CHUNK];
     let mut written: u64 = 0;
+    let mut utf8 = Utf8Check::default();
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(IngestError::Io("the decompression was stopped".into()));
+        }
         let n = match decoder.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => n,
@@ -84,7 +152,7 @@ pub fn decompress(
                 limits.max_decompressed_bytes
             )));
         }
-        let read = consumed.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        let read = decoder.compressed_bytes_read().max(1);
         if written > RATIO_CHECKED_AFTER && written / read > limits.max_expansion_ratio {
             return Err(IngestError::TooLarge(format!(
                 "the {}-compressed file expands more than {} times (MAX_DECOMPRESSION_RATIO): {read} compressed bytes gave {written}; nothing was stored",
@@ -93,12 +161,57 @@ pub fn decompress(
             )));
         }
         out.write_all(&buffer[..n]).map_err(io)?;
+        growth.grew(written);
+        // Once a byte is not UTF-8, the rest needs no check.
+        let _ = utf8.feed(&buffer[..n]);
     }
     out.flush().map_err(io)?;
     if written == 0 {
         return Err(IngestError::Empty);
     }
-    Ok(written)
+    Ok(Decompressed { bytes: written, utf8: utf8.finish().is_ok() })
+}
+
+/// The decoder of each compression, over the counted compressed bytes.
+enum Decoder {
+    Gzip(flate2::read::MultiGzDecoder<Counted<BufReader<File>>>),
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<Counted<BufReader<File>>>>),
+    Bzip2(bzip2::read::MultiBzDecoder<Counted<BufReader<File>>>),
+    Xz(xz2::read::XzDecoder<Counted<BufReader<File>>>),
+}
+
+impl Decoder {
+    fn new(compression: Compression, source: Counted<BufReader<File>>) -> std::io::Result<Self> {
+        Ok(match compression {
+            Compression::Gzip => Self::Gzip(flate2::read::MultiGzDecoder::new(source)),
+            Compression::Zstd => {
+                let mut d = zstd::stream::read::Decoder::new(source)?;
+                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+                Self::Zstd(d)
+            }
+            Compression::Bzip2 => Self::Bzip2(bzip2::read::MultiBzDecoder::new(source)),
+            Compression::Xz => Self::Xz(xz2::read::XzDecoder::new_multi_decoder(source)),
+        })
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Gzip(d) => d.read(buf),
+            Self::Zstd(d) => d.read(buf),
+            Self::Bzip2(d) => d.read(buf),
+            Self::Xz(d) => d.read(buf),
+        }
+    }
+
+    /// Compressed bytes the decoder has taken from the file so far.
+    fn compressed_bytes_read(&self) -> u64 {
+        match self {
+            Self::Gzip(d) => d.get_ref().read,
+            Self::Zstd(d) => d.get_ref().get_ref().read,
+            Self::Bzip2(d) => d.get_ref().read,
+            Self::Xz(d) => d.get_ref().read,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,12 +248,12 @@ mod tests {
         let input = dir.path().join("in");
         std::fs::write(&input, bytes).unwrap();
         let compression = Compression::detect(bytes).expect("a compressed file");
-        let mut out = tempfile::tempfile_in(dir.path()).unwrap();
-        decompress(&input, compression, &mut out, limits)?;
-        let mut back = Vec::new();
-        use std::io::Seek;
-        out.rewind().unwrap();
-        out.read_to_end(&mut back).unwrap();
+        let output = dir.path().join("out");
+        let out = File::create(&output).unwrap();
+        let done = Decompression::start(&input, compression, out, limits)?.finish()?;
+        let back = std::fs::read(&output).unwrap();
+        assert_eq!(done.bytes, back.len() as u64);
+        assert_eq!(done.utf8, std::str::from_utf8(&back).is_ok());
         Ok(back)
     }
 

@@ -18,8 +18,7 @@
 //! (a few words per column, and at most 51 distinct values per text column) and the quality
 //! state (at most about one and a half hashes per distinct row; see `DuplicateRows`).
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
-use super::csv_blocks::{self, Block, BlockEnd, crossing, line_at};
+use super::csv_blocks::{Block, BlockEnd, BlockList, crossing, line_at};
 use super::csv_columns::{ColumnBuilder, arrow_type, canonical_schema};
 pub use super::csv_reading::CsvReading;
 use super::csv_reading::{forced_types, refuse_mixed_given_dates};
@@ -94,8 +93,41 @@ pub fn ingest_csv_with(
 ) -> Result<IngestedTable, IngestError> {
     let started = std::time::Instant::now();
     let text = to_utf8_from(upload, spool_dir, reading.encoding)?;
+    ingest_text(&text, normalized, limits, parallelism, reading, started)
+}
+
+/// Reads a UTF-8 text that may still be being written (a decompressed upload: see
+/// [`growing`](super::growing)); what it gives stands only if the text, once finished, is
+/// UTF-8 throughout (the caller checks).
+pub fn ingest_utf8_text(
+    text: &Utf8Text,
+    normalized: &Path,
+    limits: &IngestLimits,
+    reading: &CsvReading,
+) -> Result<IngestedTable, IngestError> {
+    ingest_utf8_text_with(text, normalized, limits, Parallelism::of_machine(), reading)
+}
+
+pub fn ingest_utf8_text_with(
+    text: &Utf8Text,
+    normalized: &Path,
+    limits: &IngestLimits,
+    parallelism: Parallelism,
+    reading: &CsvReading,
+) -> Result<IngestedTable, IngestError> {
+    ingest_text(text, normalized, limits, parallelism, reading, std::time::Instant::now())
+}
+
+fn ingest_text(
+    text: &Utf8Text,
+    normalized: &Path,
+    limits: &IngestLimits,
+    parallelism: Parallelism,
+    reading: &CsvReading,
+    started: std::time::Instant,
+) -> Result<IngestedTable, IngestError> {
     let decoded = started.elapsed();
-    let (sample, truncated) = read_sample(&text)?;
+    let (sample, truncated) = read_sample(text)?;
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty);
     }
@@ -104,19 +136,13 @@ pub fn ingest_csv_with(
         None => detect_with(&sample, truncated, reading.delimiter, reading.header),
     };
     tracing::debug!(encoding = text.source_encoding.name(), delimiter = %(dialect.delimiter as char), header = dialect.has_header, "CSV dialect");
-    let head = read_head(&text, &dialect, limits)?;
-    let text_end = std::fs::metadata(&text.path).map_err(io)?.len();
+    let head = read_head(text, &dialect, limits)?;
     let forced = forced_types(&head.names, &reading.column_types, &reading.dtypes)?;
-    let job = Job {
-        text: &text,
-        dialect: &dialect,
-        limits,
-        names: &head.names,
-        forced: &forced,
-        markers: reading.markers.clone(),
-    };
-    let mut blocks = csv_blocks::split(&text.path, head.data_start, text_end, parallelism.block_bytes).map_err(io)?;
-    let mut types = guess_types(&job, &blocks[0], text_end, parallelism.guess_bytes)?;
+    let job =
+        Job { text, dialect: &dialect, limits, names: &head.names, forced: &forced, markers: reading.markers.clone() };
+    let mut blocks = BlockList::cut(&text.file, head.data_start, parallelism.block_bytes).map_err(io)?;
+    let first = blocks.get(0).map_err(io)?.ok_or_else(|| IngestError::Io("the text has no first block".into()))?;
+    let mut types = guess_types(&job, &first, parallelism.guess_bytes)?;
     let guessed = started.elapsed();
     let (mut passes, mut retyped) = (0, false);
     let (converted, shape) = loop {
@@ -129,7 +155,8 @@ pub fn ingest_csv_with(
             Pass::Converted(converted) => converted,
             Pass::Unproven => {
                 tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
-                blocks = vec![Block { start: head.data_start, end: text_end, next_from: text_end }];
+                let end = text.file.len().map_err(io)?;
+                blocks = BlockList::single(Block { start: head.data_start, end, next_from: end, last: true });
                 continue;
             }
         };
@@ -161,7 +188,7 @@ pub fn ingest_csv_with(
         guess_ms = (guessed - decoded).as_millis() as u64,
         convert_ms = (converted_at - guessed).as_millis() as u64,
         passes,
-        blocks = blocks.len(),
+        blocks = blocks.known_len(),
         workers = parallelism.workers,
         "CSV ingest phases"
     );
@@ -207,7 +234,7 @@ impl Job<'_> {
     }
 
     fn records_at(&self, offset: u64) -> Result<Records, IngestError> {
-        Records::open(&self.text.path, offset, self.dialect.delimiter, record_limits(self.limits)).map_err(io)
+        Records::of_text(&self.text.file, offset, self.dialect.delimiter, record_limits(self.limits)).map_err(io)
     }
 
     fn locate(&self, error: ReadError, reader_start: u64) -> IngestError {
@@ -234,7 +261,7 @@ impl From<IngestError> for ReadError {
 fn locate(text: &Utf8Text, error: ReadError, reader_start: u64) -> IngestError {
     match error {
         ReadError::Other(e) => e,
-        ReadError::Record { byte, reason } => match line_at(&text.path, text.skip, reader_start + byte) {
+        ReadError::Record { byte, reason } => match line_at(&text.file, text.skip, reader_start + byte) {
             Ok(line) => IngestError::InvalidAt { line, reason },
             Err(e) => io(e),
         },
@@ -262,8 +289,7 @@ fn record_error(e: RecordError) -> ReadError {
 }
 
 fn read_sample(text: &Utf8Text) -> Result<(Vec<u8>, bool), IngestError> {
-    let mut file = File::open(&text.path).map_err(io)?;
-    file.seek(SeekFrom::Start(text.skip)).map_err(io)?;
+    let file = text.file.open_at(text.skip).map_err(io)?;
     let mut sample = Vec::with_capacity(SAMPLE_BYTES + 1);
     file.take(SAMPLE_BYTES as u64 + 1).read_to_end(&mut sample).map_err(io)?;
     let truncated = sample.len() > SAMPLE_BYTES;
@@ -283,7 +309,7 @@ fn read_head(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Resul
 }
 
 fn read_head_records(text: &Utf8Text, dialect: &Dialect, limits: &IngestLimits) -> Result<Head, ReadError> {
-    let mut records = Records::open(&text.path, text.skip, dialect.delimiter, record_limits(limits)).map_err(io)?;
+    let mut records = Records::of_text(&text.file, text.skip, dialect.delimiter, record_limits(limits)).map_err(io)?;
     let Some(record) = records.next_record().map_err(record_error)? else {
         return Err(IngestError::Empty.into());
     };
@@ -336,11 +362,10 @@ fn check_record(record: &Record<'_>, width: usize, limits: &IngestLimits) -> Res
 fn for_each_record(
     job: &Job<'_>,
     block: &Block,
-    text_end: u64,
     mut each: impl FnMut(&Record<'_>) -> Result<(), ReadError>,
 ) -> Result<BlockEnd, ReadError> {
     let mut records = job.records_at(block.start)?;
-    let last = block.is_last(text_end);
+    let last = block.last;
     while let Some(record) = records.next_record().map_err(record_error)? {
         if !last && let Some(end) = crossing(block, block.start + record.position()) {
             return Ok(end);
@@ -352,11 +377,11 @@ fn for_each_record(
 
 /// The types of the columns over the first `bytes` of the first block (whose start is exact,
 /// so a record it refuses is refused for good).
-fn guess_types(job: &Job<'_>, first: &Block, text_end: u64, bytes: u64) -> Result<Vec<InferredType>, IngestError> {
+fn guess_types(job: &Job<'_>, first: &Block, bytes: u64) -> Result<Vec<InferredType>, IngestError> {
     let end = first.end.min(first.start.saturating_add(bytes));
-    let head = if end == first.end { *first } else { Block { start: first.start, end, next_from: end } };
+    let head = if end == first.end { *first } else { Block { start: first.start, end, next_from: end, last: false } };
     let mut columns = job.inferences();
-    for_each_record(job, &head, text_end, |record| {
+    for_each_record(job, &head, |record| {
         check_record(record, job.width(), job.limits)?;
         for (inference, cell) in columns.iter_mut().zip(record.iter()) {
             inference.observe(cell);
@@ -486,7 +511,6 @@ impl ConvertWorker<'_> {
         &mut self,
         encoder: &RowGroupEncoder,
         block: &Block,
-        text_end: u64,
         encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
         let (job, schema, types, strict) = (self.job, self.schema, self.types, self.strict);
@@ -495,7 +519,7 @@ impl ConvertWorker<'_> {
         let mut out =
             if encoding.load(Ordering::Relaxed) { Some(BlockEncoding::new(self.types, encoder)?) } else { None };
         let quality = &mut self.quality;
-        let end = for_each_record(job, block, text_end, |record| {
+        let end = for_each_record(job, block, |record| {
             check_record(record, job.width(), job.limits)?;
             rows += 1;
             match &mut out {
@@ -573,13 +597,12 @@ fn convert_pass(
     job: &Job<'_>,
     names: &[String],
     types: &[InferredType],
-    blocks: &[Block],
+    blocks: &BlockList,
     normalized: &Path,
     workers: usize,
     strict: bool,
 ) -> Result<Pass, IngestError> {
-    let workers = workers.clamp(1, blocks.len().max(1));
-    let text_end = blocks.last().map_or(0, |b| b.end);
+    let workers = workers.clamp(1, blocks.known_len().unwrap_or(usize::MAX).max(1));
     let schema = canonical_schema(names, types);
     let dictionary: Vec<String> =
         names.iter().zip(types).filter(|(_, t)| t.dtype == DType::Category).map(|(name, _)| name.clone()).collect();
@@ -596,10 +619,19 @@ fn convert_pass(
             let (encoder, encoding, schema) = (&encoder, &encoding, &schema);
             let mut worker = ConvertWorker { job, strict, types, schema, quality: QualityAccumulator::new(columns()) };
             let spawned = std::thread::Builder::new().name("ingest-convert".into()).spawn_scoped(scope, move || {
-                let (mut busy, mut waiting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-                for k in (w..blocks.len()).step_by(workers) {
+                let (mut busy, mut waiting, mut starved) =
+                    (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+                for k in (w..).step_by(workers) {
+                    // Waiting for the text to reach the block (while it is being written).
                     let t = std::time::Instant::now();
-                    let result = worker.block(encoder, &blocks[k], text_end, encoding);
+                    let block = blocks.get(k);
+                    starved += t.elapsed();
+                    let t = std::time::Instant::now();
+                    let result = match block {
+                        Ok(Some(block)) => worker.block(encoder, &block, encoding),
+                        Ok(None) => break,
+                        Err(e) => Err(io(e)),
+                    };
                     busy += t.elapsed();
                     let failed = result.is_err();
                     let t = std::time::Instant::now();
@@ -617,6 +649,7 @@ fn convert_pass(
                 tracing::debug!(
                     worker = w,
                     busy_ms = busy.as_millis() as u64,
+                    starved_ms = starved.as_millis() as u64,
                     waiting_ms = waiting.as_millis() as u64,
                     settle_ms = t.elapsed().as_millis() as u64,
                     "conversion worker"
@@ -632,7 +665,8 @@ fn convert_pass(
             let mut inference = vec![ColumnInference::default(); job.width()];
             let mut rows = 0u64;
             let mut preview: Vec<PreviewRow> = Vec::with_capacity(PREVIEW_ROWS);
-            for (k, block) in blocks.iter().enumerate() {
+            for k in 0.. {
+                let Some(block) = blocks.get(k).map_err(io)? else { break };
                 let part = receivers[k % workers]
                     .recv()
                     .map_err(|_| IngestError::Io("a conversion worker stopped".into()))??;
@@ -650,7 +684,7 @@ fn convert_pass(
                 }
                 // Every block before this one ended where the next began, so its errors were
                 // real; after an unproven end, the next block's records may not be.
-                if part.end == BlockEnd::Unproven && !block.is_last(text_end) {
+                if part.end == BlockEnd::Unproven && !block.last {
                     return Ok(None);
                 }
             }

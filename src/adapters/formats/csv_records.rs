@@ -16,11 +16,13 @@
 //! position may also be the `\n` of the CRLF that ended the record before; `line_at` skips
 //! such terminators).
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
+#[cfg(test)]
 use std::path::Path;
 
 use csv_core::{ReadRecordResult, ReaderBuilder};
+
+use super::growing::{TextFile, TextReader};
 
 /// Bytes read from the file at a time (the buffer grows for a longer record).
 const READ_BYTES: usize = 1 << 20;
@@ -77,7 +79,7 @@ impl<'a> Record<'a> {
 
 /// Reads the records of a text file from an offset to the end of the file.
 pub struct Records {
-    file: File,
+    file: TextReader,
     delimiter: u8,
     limits: RecordLimits,
     /// Offset from the reading start of `buf[0]`.
@@ -97,11 +99,18 @@ pub struct Records {
 }
 
 impl Records {
+    #[cfg(test)]
     pub fn open(path: &Path, offset: u64, delimiter: u8, limits: RecordLimits) -> std::io::Result<Self> {
         Self::open_with(path, offset, delimiter, limits, READ_BYTES)
     }
 
+    /// The records of `text` (complete or still being written) from `offset` on.
+    pub fn of_text(text: &TextFile, offset: u64, delimiter: u8, limits: RecordLimits) -> std::io::Result<Self> {
+        Self::reading(text.open_at(offset)?, delimiter, limits, READ_BYTES)
+    }
+
     /// As [`Records::open`], reading `read_bytes` at a time (small values exercise refills in tests).
+    #[cfg(test)]
     pub fn open_with(
         path: &Path,
         offset: u64,
@@ -109,8 +118,10 @@ impl Records {
         limits: RecordLimits,
         read_bytes: usize,
     ) -> std::io::Result<Self> {
-        let mut file = File::open(path)?;
-        file.seek(SeekFrom::Start(offset))?;
+        Self::reading(TextFile::complete(path).open_at(offset)?, delimiter, limits, read_bytes)
+    }
+
+    fn reading(file: TextReader, delimiter: u8, limits: RecordLimits, read_bytes: usize) -> std::io::Result<Self> {
         let mut core = ReaderBuilder::new().delimiter(delimiter).double_quote(true).build();
         // A first (blank) line marks the input as started, so that csv-core does not take a
         // byte-order mark off the first record it is given.

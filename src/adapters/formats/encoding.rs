@@ -7,11 +7,12 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{DecoderResult, Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
+use super::growing::TextFile;
 use crate::ports::tables::IngestError;
 
 const CHUNK: usize = 1 << 20;
@@ -21,8 +22,8 @@ const DETECTION_BYTES: usize = 8 << 20;
 /// UTF-8 text ready for the CSV reader.
 #[derive(Debug)]
 pub struct Utf8Text {
-    /// The file holding the text.
-    pub path: PathBuf,
+    /// The file holding the text (complete, or a decompressed upload still being written).
+    pub file: TextFile,
     /// Bytes to skip at its start (a UTF-8 byte-order mark).
     pub skip: u64,
     /// The encoding the upload was in.
@@ -33,6 +34,76 @@ pub struct Utf8Text {
 
 fn io(e: std::io::Error) -> IngestError {
     IngestError::Io(e.to_string())
+}
+
+impl Utf8Text {
+    fn upload(path: &Path, skip: usize) -> Self {
+        Self { file: TextFile::complete(path), skip: skip as u64, source_encoding: UTF_8, _temp: None }
+    }
+
+    /// A text known (or, until its writing ends, assumed) to be UTF-8, beginning with a UTF-8
+    /// byte-order mark when `bom` says so.
+    pub fn being_written(file: TextFile, bom: bool) -> Self {
+        Self { file, skip: if bom { 3 } else { 0 }, source_encoding: UTF_8, _temp: None }
+    }
+}
+
+/// Whether a text given piece by piece is UTF-8 (a character may be cut between pieces).
+#[derive(Debug, Default)]
+pub struct Utf8Check {
+    /// The start of a character cut at the last piece's end (at most 3 bytes).
+    carried: [u8; 4],
+    carried_len: usize,
+    /// Bytes checked so far, the carried ones excluded.
+    valid: u64,
+    failed: bool,
+}
+
+impl Utf8Check {
+    /// Checks the next piece; `Err(offset)` of the first byte that is not UTF-8.
+    pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), u64> {
+        if self.failed {
+            return Err(self.valid);
+        }
+        // First the character cut at the last piece's end, completed from this piece.
+        while self.carried_len > 0 && !piece.is_empty() {
+            self.carried[self.carried_len] = piece[0];
+            self.carried_len += 1;
+            piece = &piece[1..];
+            match std::str::from_utf8(&self.carried[..self.carried_len]) {
+                Ok(_) => {
+                    self.valid += self.carried_len as u64;
+                    self.carried_len = 0;
+                }
+                Err(e) if e.error_len().is_some() => return self.fail(),
+                Err(_) => {}
+            }
+        }
+        match std::str::from_utf8(piece) {
+            Ok(_) => self.valid += piece.len() as u64,
+            Err(e) => {
+                self.valid += e.valid_up_to() as u64;
+                if e.error_len().is_some() {
+                    return self.fail();
+                }
+                let rest = &piece[e.valid_up_to()..];
+                self.carried[..rest.len()].copy_from_slice(rest);
+                self.carried_len = rest.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// The text ended: `Err(offset)` of the first byte that is not UTF-8 (a character cut at
+    /// the end).
+    pub fn finish(&mut self) -> Result<(), u64> {
+        if self.failed || self.carried_len > 0 { self.fail() } else { Ok(()) }
+    }
+
+    fn fail(&mut self) -> Result<(), u64> {
+        self.failed = true;
+        Err(self.valid)
+    }
 }
 
 /// Detects the encoding of `upload`, transcoding into `spool_dir` when it is not UTF-8.
@@ -56,7 +127,7 @@ pub fn to_utf8_from(
     };
     if encoding == UTF_8 {
         validate_utf8(upload, bom, CHUNK)?;
-        return Ok(Utf8Text { path: upload.to_path_buf(), skip: bom as u64, source_encoding: UTF_8, _temp: None });
+        return Ok(Utf8Text::upload(upload, bom));
     }
     transcode(upload, encoding, bom, spool_dir, CHUNK)
 }
@@ -68,7 +139,7 @@ pub(super) fn to_utf8_in_chunks(upload: &Path, spool_dir: &Path, chunk: usize) -
     let head = &head[..n];
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         validate_utf8(upload, 3, chunk)?;
-        return Ok(Utf8Text { path: upload.to_path_buf(), skip: 3, source_encoding: UTF_8, _temp: None });
+        return Ok(Utf8Text::upload(upload, 3));
     }
     if head.starts_with(&[0xFF, 0xFE]) {
         return transcode(upload, UTF_16LE, 2, spool_dir, chunk);
@@ -77,7 +148,7 @@ pub(super) fn to_utf8_in_chunks(upload: &Path, spool_dir: &Path, chunk: usize) -
         return transcode(upload, UTF_16BE, 2, spool_dir, chunk);
     }
     if validate_utf8(upload, 0, chunk).is_ok() {
-        return Ok(Utf8Text { path: upload.to_path_buf(), skip: 0, source_encoding: UTF_8, _temp: None });
+        return Ok(Utf8Text::upload(upload, 0));
     }
     let encoding = guess_legacy(upload)?;
     transcode(upload, encoding, 0, spool_dir, chunk)
@@ -100,35 +171,24 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> Result<usize, IngestError> {
 fn validate_utf8(path: &Path, skip: usize, chunk: usize) -> Result<(), IngestError> {
     let mut file = File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(skip as u64)).map_err(io)?;
-    // Room for the chunk and the at most 3 bytes of a character cut at the previous chunk's end.
-    let mut buf = vec![0u8; chunk + 4];
-    let mut carried = 0usize;
-    // Offset in the file of buf[0].
-    let mut at = skip as u64;
-    loop {
-        let n = file.read(&mut buf[carried..carried + chunk]).map_err(io)?;
-        let text = &buf[..carried + n];
-        match std::str::from_utf8(text) {
-            Ok(_) => {
-                at += text.len() as u64;
-                carried = 0;
-            }
-            Err(e) => {
-                let good = e.valid_up_to();
-                if e.error_len().is_some() || n == 0 {
-                    let bad = at + good as u64;
-                    let line = 1 + super::csv_blocks::line_feeds(path, skip as u64, bad).map_err(io)?;
-                    return Err(IngestError::InvalidAt { line, reason: "the text is not valid UTF-8".into() });
-                }
-                carried = text.len() - good;
-                at += good as u64;
-                buf.copy_within(good..good + carried, 0);
-            }
-        }
+    let mut buf = vec![0u8; chunk];
+    let mut check = Utf8Check::default();
+    let checked = loop {
+        let n = file.read(&mut buf).map_err(io)?;
         if n == 0 {
-            return Ok(());
+            break check.finish();
         }
-    }
+        if let Err(bad) = check.feed(&buf[..n]) {
+            break Err(bad);
+        }
+    };
+    checked.map_err(|bad| {
+        let text = TextFile::complete(path);
+        match super::csv_blocks::line_feeds(&text, skip as u64, skip as u64 + bad) {
+            Ok(feeds) => IngestError::InvalidAt { line: 1 + feeds, reason: "the text is not valid UTF-8".into() },
+            Err(e) => io(e),
+        }
+    })
 }
 
 fn guess_legacy(path: &Path) -> Result<&'static Encoding, IngestError> {
@@ -191,7 +251,7 @@ fn transcode(
         }
     }
     out.flush().map_err(io)?;
-    Ok(Utf8Text { path: temp.to_path_buf(), skip: 0, source_encoding: encoding, _temp: Some(temp) })
+    Ok(Utf8Text { file: TextFile::complete(&temp), skip: 0, source_encoding: encoding, _temp: Some(temp) })
 }
 
 #[cfg(test)]
@@ -205,7 +265,7 @@ mod tests {
     }
 
     fn text_of(t: &Utf8Text) -> String {
-        let bytes = std::fs::read(&t.path).unwrap();
+        let bytes = std::fs::read(&t.file.path).unwrap();
         String::from_utf8(bytes[t.skip as usize..].to_vec()).unwrap()
     }
 
@@ -275,6 +335,27 @@ mod tests {
             match to_utf8_in_chunks(f.path(), &std::env::temp_dir(), chunk) {
                 Err(IngestError::InvalidAt { line, .. }) => assert_eq!(line, 4, "chunk {chunk}"),
                 other => panic!("chunk {chunk}: {:?}", other.map(|t| t.skip)),
+            }
+        }
+    }
+
+    #[test]
+    fn the_piecewise_check_agrees_with_the_standard_library_for_every_cut() {
+        let mut texts: Vec<Vec<u8>> = vec!["a,é\n€,𝄞\n".into(), b"ab\xffcd".to_vec(), "x€".as_bytes()[..3].to_vec()];
+        texts.push(b"\xe2\x82".to_vec());
+        texts.push(b"ok\xed\xa0\x80".to_vec()); // a surrogate, not UTF-8
+        for text in &texts {
+            let expected = std::str::from_utf8(text).map(|_| ()).map_err(|e| e.valid_up_to() as u64);
+            for cut in 0..=text.len() {
+                for second in cut..=text.len() {
+                    let mut check = Utf8Check::default();
+                    let got = check
+                        .feed(&text[..cut])
+                        .and_then(|_| check.feed(&text[cut..second]))
+                        .and_then(|_| check.feed(&text[second..]))
+                        .and_then(|_| check.finish());
+                    assert_eq!(got, expected, "{text:?} cut at {cut} and {second}");
+                }
             }
         }
     }

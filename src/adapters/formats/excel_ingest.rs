@@ -59,7 +59,14 @@ fn invalid(reason: impl std::fmt::Display) -> IngestError {
     IngestError::Invalid(format!("invalid spreadsheet: {reason}"))
 }
 
+/// Whether the file begins as a zip archive or an Office compound file (then [`detect`] tells
+/// which spreadsheet, or refuses it).
+pub fn is_container(head: &[u8]) -> bool {
+    head.starts_with(CFB_MAGIC) || head.starts_with(ZIP_MAGIC)
+}
+
 /// What a file that begins with `head` is, if it is a spreadsheet this server may read.
+
 pub fn detect(head: &[u8], upload: &Path) -> Result<Option<TableFormat>, IngestError> {
     if head.starts_with(CFB_MAGIC) {
         // An Office compound file: `xls_guard::rewrite` tells a workbook from other documents.

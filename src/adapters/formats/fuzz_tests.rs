@@ -93,7 +93,7 @@ fn write_temp(dir: &std::path::Path, bytes: &[u8]) -> std::path::PathBuf {
 }
 
 fn text_of(t: &Utf8Text) -> Vec<u8> {
-    let bytes = std::fs::read(&t.path).expect("read the text");
+    let bytes = std::fs::read(&t.file.path).expect("read the text");
     bytes[t.skip as usize..].to_vec()
 }
 

@@ -5,6 +5,8 @@ mod arrow_ingest;
 mod arrow_table;
 mod compressed;
 #[cfg(test)]
+mod compressed_ingest_tests;
+#[cfg(test)]
 mod cross_format_tests;
 mod csv_blocks;
 mod csv_columns;
@@ -20,6 +22,7 @@ mod excel_tests;
 mod fuzz_tests;
 #[cfg(test)]
 mod given_types_tests;
+mod growing;
 mod json_ingest;
 mod nested_json;
 mod ods_guard;
@@ -90,82 +93,192 @@ impl FileIngestor {
         limits: &IngestLimits,
         hints: &ReadHints,
     ) -> Result<IngestedTable, IngestError> {
-        let typed =
-            if head.starts_with(PARQUET_MAGIC) { Some("Parquet") } else { arrow_ingest::detect(head).map(|_| "Arrow") };
-        if let Some(typed) = typed
-            && !hints.dtypes.is_empty()
+        let mut reading = csv_ingest::CsvReading::from_hints(hints);
+        match kind_of(head, hints, &reading)? {
+            Kind::Parquet => parquet_ingest::ingest_parquet(upload, normalized, limits),
+            Kind::Arrow(format) => arrow_ingest::ingest_arrow(upload, format, normalized, limits),
+            Kind::Container => {
+                let Some(format) = excel_ingest::detect(head, upload)? else {
+                    return Err(IngestError::Io("a zip archive or compound file was not recognized".into()));
+                };
+                // Checked, then its sheet transcoded to CSV in the spool and read with the types
+                // of its cells (and the hints' `dtypes` and missing markers).
+                // A legacy `.xls` is rewritten in the spool first, holding its chosen sheet only.
+                let mut rewritten = None;
+                let (book, sheet) = if format == crate::domain::records::TableFormat::Xls {
+                    let copy = rewritten.insert(self.spool_file()?);
+                    let done = xls_guard::rewrite(upload, hints.sheet.as_deref(), copy.as_file_mut(), limits)?;
+                    tracing::debug!(sheet = done.sheet, footprint = ?done.footprint, "xls rewritten");
+                    (copy.path().to_path_buf(), None)
+                } else {
+                    excel_ingest::check_container(upload, format, limits)?;
+                    (upload.to_path_buf(), hints.sheet.as_deref())
+                };
+                let mut spooled = self.spool_file()?;
+                let header = hints.header != Some(false);
+                let markers = reading.markers.as_ref();
+                let sheet_reading = excel_ingest::transcode_to_csv(
+                    &book,
+                    format,
+                    sheet,
+                    header,
+                    markers,
+                    spooled.as_file_mut(),
+                    limits,
+                )?;
+                drop(rewritten);
+                let reading =
+                    csv_ingest::CsvReading { dtypes: reading.dtypes, markers: reading.markers, ..sheet_reading };
+                let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
+                table.format = SourceFormat { table: format, compression: None };
+                Ok(table)
+            }
+            Kind::Json(format) => {
+                // Transcoded to CSV in the spool (deleted when done), then read with that dialect.
+                let mut spooled = self.spool_file()?;
+                json_ingest::transcode_to_csv(upload, format, spooled.as_file_mut(), limits)?;
+                reading.dialect = Some(sniff::Dialect { delimiter: b',', has_header: true, row_names: false });
+                reading.encoding = None;
+                let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
+                table.format = SourceFormat { table: format, compression: None };
+                Ok(table)
+            }
+            Kind::Text => csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir, &reading),
+        }
+    }
+
+    /// Reads a compressed upload. Its decompression into the spool runs on a thread of its
+    /// own; a CSV text in UTF-8 is parsed while it is being written (see
+    /// [`growing`](growing)), anything else once it is whole. The decompression's errors come
+    /// first (a damaged or too large file is refused as such, whatever the parse saw), and a
+    /// text that turns out not to be UTF-8 is read again whole, its encoding detected.
+    fn ingest_compressed(
+        &self,
+        upload: &Path,
+        compression: Compression,
+        normalized: &Path,
+        limits: &IngestLimits,
+        hints: &ReadHints,
+    ) -> Result<IngestedTable, IngestError> {
+        let started = std::time::Instant::now();
+        let spooled = self.spool_file()?;
+        let out = spooled.reopen().map_err(|e| IngestError::Io(e.to_string()))?;
+        let decompression = compressed::Decompression::start(upload, compression, out, limits)?;
+        let text = growing::TextFile::growing(spooled.path(), decompression.growth());
+        let inner = match read_text_head(&text) {
+            Ok(inner) => inner,
+            Err(e) => return Err(decompression.finish().err().unwrap_or(e)),
+        };
+        let reading = csv_ingest::CsvReading::from_hints(hints);
+        let streamed = if Compression::detect(&inner).is_none()
+            && matches!(kind_of(&inner, hints, &reading), Ok(Kind::Text))
+            && reading.encoding.is_none_or(|e| e == encoding_rs::UTF_8)
         {
+            let utf8 = encoding::Utf8Text::being_written(text, inner.starts_with(UTF8_BOM));
+            Some(csv_ingest::ingest_utf8_text(&utf8, normalized, limits, &reading))
+        } else {
+            None
+        };
+        let done = decompression.finish()?;
+        tracing::debug!(
+            compression = compression.name(),
+            bytes = done.bytes,
+            utf8 = done.utf8,
+            streamed = streamed.is_some(),
+            ms = started.elapsed().as_millis() as u64,
+            "decompressed an upload"
+        );
+        if Compression::detect(&inner).is_some() {
             return Err(IngestError::Invalid(format!(
-                "dtypes applies to text files (CSV, JSON, spreadsheets): the columns of a {typed} file keep their types"
+                "the {}-compressed file holds another compressed file: decompress it once before uploading",
+                compression.name()
             )));
         }
-        if head.starts_with(PARQUET_MAGIC) {
-            return parquet_ingest::ingest_parquet(upload, normalized, limits);
-        }
-        if let Some(format) = arrow_ingest::detect(head) {
-            return arrow_ingest::ingest_arrow(upload, format, normalized, limits);
-        }
-        if arrow_ingest::is_feather_v1(head) {
-            return Err(IngestError::Invalid(
-                "the file is Feather version 1, which is not read: write it again as Feather version 2 (pyarrow's default) or Arrow IPC".into(),
-            ));
-        }
-        let mut reading = csv_ingest::CsvReading::from_hints(hints);
-        if let Some(format) = excel_ingest::detect(head, upload)? {
-            // Checked, then its sheet transcoded to CSV in the spool and read with the types of
-            // its cells (and the hints' `dtypes` and missing markers).
-            // A legacy `.xls` is rewritten in the spool first, holding its chosen sheet only.
-            let mut rewritten = None;
-            let (book, sheet) = if format == crate::domain::records::TableFormat::Xls {
-                let copy = rewritten.insert(self.spool_file()?);
-                let done = xls_guard::rewrite(upload, hints.sheet.as_deref(), copy.as_file_mut(), limits)?;
-                tracing::debug!(sheet = done.sheet, footprint = ?done.footprint, "xls rewritten");
-                (copy.path().to_path_buf(), None)
-            } else {
-                excel_ingest::check_container(upload, format, limits)?;
-                (upload.to_path_buf(), hints.sheet.as_deref())
-            };
-            let mut spooled = self.spool_file()?;
-            let header = hints.header != Some(false);
-            let markers = reading.markers.as_ref();
-            let sheet_reading =
-                excel_ingest::transcode_to_csv(&book, format, sheet, header, markers, spooled.as_file_mut(), limits)?;
-            drop(rewritten);
-            let reading = csv_ingest::CsvReading { dtypes: reading.dtypes, markers: reading.markers, ..sheet_reading };
-            let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
-            table.format = SourceFormat { table: format, compression: None };
-            return Ok(table);
-        }
-        if let Some(format) = json_ingest::detect(head) {
-            // Transcoded to CSV in the spool (deleted when done), then read with that dialect.
-            let mut spooled = self.spool_file()?;
-            json_ingest::transcode_to_csv(upload, format, spooled.as_file_mut(), limits)?;
-            reading.dialect = Some(sniff::Dialect { delimiter: b',', has_header: true, row_names: false });
-            reading.encoding = None;
-            let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
-            table.format = SourceFormat { table: format, compression: None };
-            return Ok(table);
-        }
-        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
-        if utf16 {
-            // JSON in UTF-16 would otherwise be read as CSV text after transcoding.
-            let encoding = if head.starts_with(&[0xFF, 0xFE]) { encoding_rs::UTF_16LE } else { encoding_rs::UTF_16BE };
-            let (text, _) = encoding.decode_with_bom_removal(head);
-            if json_ingest::detect(text.as_bytes()).is_some() {
-                return Err(IngestError::Invalid(
-                    "the file is JSON in UTF-16: JSON is read in UTF-8 only; convert it to UTF-8".into(),
-                ));
-            }
-        }
-        // Text in UTF-16 holds NUL bytes; the `encoding` hint may say so when no mark does.
-        let wide = utf16 || reading.encoding.is_some_and(|e| e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE);
-        if !wide && memchr::memchr(0, head).is_some() {
-            return Err(IngestError::Invalid(
-                "the file is binary (it contains NUL bytes): upload CSV, JSON Lines or JSON text, a Parquet, Arrow IPC (Feather) or Excel file, compressed with gzip, zstd, bzip2 or xz or not".into(),
-            ));
-        }
-        csv_ingest::ingest_csv(upload, normalized, limits, &self.spool_dir, &reading)
+        let table = match streamed {
+            Some(result) if done.utf8 => result,
+            // Not parsed while written, or not UTF-8 after all: read whole, as any upload.
+            _ => self.ingest_table(spooled.path(), &inner, normalized, limits, hints),
+        };
+        let mut table = table?;
+        table.format.compression = Some(compression);
+        Ok(table)
     }
+}
+
+/// A UTF-8 byte-order mark.
+const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+
+/// What an uncompressed upload is, from its first bytes.
+enum Kind {
+    Parquet,
+    Arrow(crate::domain::records::TableFormat),
+    /// A zip archive or an Office compound file: a spreadsheet, or refused as not one.
+    Container,
+    Json(crate::domain::records::TableFormat),
+    /// CSV text (in any encoding).
+    Text,
+}
+
+/// What the upload whose first bytes are `head` is, or why it is refused from them alone.
+fn kind_of(head: &[u8], hints: &ReadHints, reading: &csv_ingest::CsvReading) -> Result<Kind, IngestError> {
+    let typed =
+        if head.starts_with(PARQUET_MAGIC) { Some("Parquet") } else { arrow_ingest::detect(head).map(|_| "Arrow") };
+    if let Some(typed) = typed
+        && !hints.dtypes.is_empty()
+    {
+        return Err(IngestError::Invalid(format!(
+            "dtypes applies to text files (CSV, JSON, spreadsheets): the columns of a {typed} file keep their types"
+        )));
+    }
+    if head.starts_with(PARQUET_MAGIC) {
+        return Ok(Kind::Parquet);
+    }
+    if let Some(format) = arrow_ingest::detect(head) {
+        return Ok(Kind::Arrow(format));
+    }
+    if arrow_ingest::is_feather_v1(head) {
+        return Err(IngestError::Invalid(
+            "the file is Feather version 1, which is not read: write it again as Feather version 2 (pyarrow's default) or Arrow IPC".into(),
+        ));
+    }
+    if excel_ingest::is_container(head) {
+        return Ok(Kind::Container);
+    }
+    if let Some(format) = json_ingest::detect(head) {
+        return Ok(Kind::Json(format));
+    }
+    let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+    if utf16 {
+        // JSON in UTF-16 would otherwise be read as CSV text after transcoding.
+        let encoding = if head.starts_with(&[0xFF, 0xFE]) { encoding_rs::UTF_16LE } else { encoding_rs::UTF_16BE };
+        let (text, _) = encoding.decode_with_bom_removal(head);
+        if json_ingest::detect(text.as_bytes()).is_some() {
+            return Err(IngestError::Invalid(
+                "the file is JSON in UTF-16: JSON is read in UTF-8 only; convert it to UTF-8".into(),
+            ));
+        }
+    }
+    // Text in UTF-16 holds NUL bytes; the `encoding` hint may say so when no mark does.
+    let wide = utf16 || reading.encoding.is_some_and(|e| e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE);
+    if !wide && memchr::memchr(0, head).is_some() {
+        return Err(IngestError::Invalid(
+            "the file is binary (it contains NUL bytes): upload CSV, JSON Lines or JSON text, a Parquet, Arrow IPC (Feather) or Excel file, compressed with gzip, zstd, bzip2 or xz or not".into(),
+        ));
+    }
+    Ok(Kind::Text)
+}
+
+/// The first [`BINARY_PROBE`] bytes of a text that may still be being written (an empty text
+/// is [`IngestError::Empty`]).
+fn read_text_head(text: &growing::TextFile) -> Result<Vec<u8>, IngestError> {
+    let mut head = Vec::with_capacity(BINARY_PROBE);
+    text.open_at(0)
+        .and_then(|r| r.take(BINARY_PROBE as u64).read_to_end(&mut head))
+        .map_err(|e| IngestError::Io(e.to_string()))?;
+    if head.is_empty() {
+        return Err(IngestError::Empty);
+    }
+    Ok(head)
 }
 
 /// The first [`BINARY_PROBE`] bytes of a file (an empty file is [`IngestError::Empty`]).
@@ -189,29 +302,10 @@ impl TableIngestor for FileIngestor {
         hints: &ReadHints,
     ) -> Result<IngestedTable, IngestError> {
         let head = read_head(upload)?;
-        let Some(compression) = Compression::detect(&head) else {
-            return self.ingest_table(upload, &head, normalized, limits, hints);
-        };
-        // Decompressed into the spool (deleted when done), then read as any upload.
-        let started = std::time::Instant::now();
-        let mut spooled = self.spool_file()?;
-        let bytes = compressed::decompress(upload, compression, spooled.as_file_mut(), limits)?;
-        tracing::debug!(
-            compression = compression.name(),
-            bytes,
-            ms = started.elapsed().as_millis() as u64,
-            "decompressed an upload"
-        );
-        let inner = read_head(spooled.path())?;
-        if Compression::detect(&inner).is_some() {
-            return Err(IngestError::Invalid(format!(
-                "the {}-compressed file holds another compressed file: decompress it once before uploading",
-                compression.name()
-            )));
+        match Compression::detect(&head) {
+            None => self.ingest_table(upload, &head, normalized, limits, hints),
+            Some(compression) => self.ingest_compressed(upload, compression, normalized, limits, hints),
         }
-        let mut table = self.ingest_table(spooled.path(), &inner, normalized, limits, hints)?;
-        table.format.compression = Some(compression);
-        Ok(table)
     }
 
     fn check_values(

@@ -1,7 +1,8 @@
 //! Property: ingesting a CSV text cut into many small blocks on several workers, with types
 //! guessed from any prefix of it, gives exactly what one sequential pass with the types of the
 //! whole text gives: the same schema, rows, quality report, preview and normalized values, or
-//! the same error with the same line number.
+//! the same error with the same line number. The same holds for a text parsed while it is
+//! being written (a decompressed upload).
 
 use std::path::Path;
 
@@ -9,7 +10,9 @@ use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proptest::prelude::*;
 
-use super::csv_ingest::{Parallelism, ingest_csv_with};
+use super::csv_ingest::{Parallelism, ingest_csv_with, ingest_utf8_text_with};
+use super::encoding::Utf8Text;
+use super::growing::{Growth, TextFile};
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 
 fn ingest(text: &[u8], parallelism: Parallelism) -> (Result<IngestedTable, IngestError>, Vec<RecordBatch>) {
@@ -34,15 +37,53 @@ fn read_back(path: &Path) -> Vec<RecordBatch> {
     }
 }
 
+/// Ingests `text` while a thread writes it `chunk` bytes at a time.
+fn ingest_while_written(
+    text: &[u8],
+    chunk: usize,
+    parallelism: Parallelism,
+) -> (Result<IngestedTable, IngestError>, Vec<RecordBatch>) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decompressed.csv");
+    let mut out = std::fs::File::create(&path).unwrap();
+    let normalized = dir.path().join("normalized.parquet");
+    let growth = std::sync::Arc::new(Growth::new());
+    let utf8 = Utf8Text::being_written(TextFile::growing(&path, std::sync::Arc::clone(&growth)), false);
+    let result = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| {
+            ingest_utf8_text_with(&utf8, &normalized, &IngestLimits::default(), parallelism, &Default::default())
+        });
+        let mut written = 0;
+        for piece in text.chunks(chunk.max(1)) {
+            out.write_all(piece).unwrap();
+            written += piece.len() as u64;
+            growth.grew(written);
+        }
+        growth.finish(Ok(written));
+        reading.join().unwrap()
+    });
+    let batches = if result.is_ok() { read_back(&normalized) } else { Vec::new() };
+    (result, batches)
+}
+
 const SEQUENTIAL: Parallelism = Parallelism { block_bytes: u64::MAX, workers: 1, guess_bytes: u64::MAX };
 
 fn assert_same(text: &[u8], parallel: Parallelism) {
     let (expected, expected_batches) = ingest(text, SEQUENTIAL);
-    let (got, got_batches) = ingest(text, parallel);
-    match (&expected, &got) {
+    assert_same_as(&expected, &expected_batches, ingest(text, parallel));
+}
+
+fn assert_same_as(
+    expected: &Result<IngestedTable, IngestError>,
+    expected_batches: &[RecordBatch],
+    (got, got_batches): (Result<IngestedTable, IngestError>, Vec<RecordBatch>),
+) {
+    match (expected, &got) {
         (Ok(e), Ok(g)) => {
             assert_eq!(g.columns, e.columns);
             assert_eq!(g.row_count, e.row_count);
+            assert_eq!(g.content_hash, e.content_hash);
             assert_eq!(g.quality, e.quality);
             assert_eq!(g.preview, e.preview);
             assert_eq!(got_batches, expected_batches);
@@ -92,6 +133,19 @@ fn csv_text() -> impl Strategy<Value = Vec<u8>> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_text_read_while_it_is_being_written_reads_as_one_sequential_pass_of_the_finished_text(
+        text in csv_text(),
+        chunk in 1usize..64,
+        block_bytes in 1u64..48,
+        workers in 1usize..4,
+        guess_bytes in 0u64..64,
+    ) {
+        let (expected, expected_batches) = ingest(&text, SEQUENTIAL);
+        let parallel = Parallelism { block_bytes, workers, guess_bytes };
+        assert_same_as(&expected, &expected_batches, ingest_while_written(&text, chunk, parallel));
+    }
 
     #[test]
     fn a_text_read_in_small_blocks_on_several_workers_reads_as_one_sequential_pass(

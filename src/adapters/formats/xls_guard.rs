@@ -28,12 +28,12 @@
 //!    Texts are written as UTF-16 (calamine is told so: code page 1200), which BIFF8 texts are.
 //!    An empty text is no cell. The number formats the cell formats use are renumbered from
 //!    164 (calamine reads no others); one longer than 255 characters or with more than
-//!    [`MAX_FORMAT_BRACKETS`] `[` is left out (its cells keep the general format); the built-in
+//!    [`MAX_FORMAT_BRACKETS`](super::xls_writer::MAX_FORMAT_BRACKETS) `[` is left out (its cells keep the general format); the built-in
 //!    date formats of East Asian and Thai Excel (27–36, 50–58, 71–81) become the built-in date
 //!    format.
 //!
 //! Memory: what calamine will hold reading the rewritten workbook is counted while it is written
-//! ([`Footprint`]) and kept within [`MAX_XLS_MEMORY_BYTES`] (`413` past it): the file and its
+//! ([`Footprint`]) and kept within [`MAX_XLS_MEMORY_BYTES`](super::xls_writer::MAX_XLS_MEMORY_BYTES) (`413` past it): the file and its
 //! stream read whole, the cells as read, the grid they make (from the first to the last row and
 //! column holding a cell) and our copy of it, and every text twice. The shared strings are held
 //! while the sheet is read: at most `MAX_SHARED_STRINGS_BYTES` of text.
@@ -44,8 +44,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::xls_records::{BIFF8, GLOBALS, Records, SharedStrings, WORKSHEET, WORKSHEET_SHEET, damaged, io, record};
+pub use super::xls_writer::Footprint;
 use super::xls_writer::Writer;
-pub use super::xls_writer::{Footprint, MAX_FORMAT_BRACKETS, MAX_XLS_MEMORY_BYTES};
 use crate::ports::tables::{IngestError, IngestLimits};
 
 /// Most `XF` (cell format) and `FORMAT` records read: cells name their format with 16 bits.

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use proptest::prelude::*;
 
 use super::excel_tests::{dtypes, ingest};
-use super::xls_guard::{MAX_FORMAT_BRACKETS, MAX_XLS_MEMORY_BYTES};
+use super::xls_writer::{MAX_FORMAT_BRACKETS, MAX_XLS_MEMORY_BYTES};
 use crate::domain::dtype::DType;
 use crate::domain::read_hints::ReadHints;
 use crate::ports::tables::{IngestError, IngestLimits};
