@@ -130,6 +130,10 @@ pub struct TextReader {
 impl TextReader {
     /// Reads at `offset` (not moving the reader), waiting for the byte there; 0 at the end.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        if offset > i64::MAX as u64 {
+            // Past any file's end (and past what the system can seek to).
+            return Ok(0);
+        }
         let want = match &self.growth {
             Some(growth) => (buf.len() as u64).min(growth.readable_from(offset)?) as usize,
             None => buf.len(),
@@ -222,6 +226,7 @@ mod tests {
         reader.read_exact_at(&mut buf, 7).unwrap();
         assert_eq!(&buf, b"world");
         assert_eq!(reader.read_at(&mut buf, 12).unwrap(), 0);
+        assert_eq!(reader.read_at(&mut buf, u64::MAX).unwrap(), 0, "past any file's end");
         assert_eq!(text.len().unwrap(), 12);
     }
 }
