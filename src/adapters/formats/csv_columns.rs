@@ -1,16 +1,21 @@
-//! The typed columns a CSV becomes: the Arrow type of each inferred column type, and the
-//! builders that append a column's cells as parsed during inference.
+//! The typed columns a CSV becomes: the Arrow type of each inferred column type, the builders
+//! that append a column's cells as parsed during inference, and a block's columns batched and
+//! encoded into row groups.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
+use super::sink::{EncodedRowGroup, RowGroupEncoder, batch_rows, group_rows};
 use crate::domain::dtype::{DType, TemporalKind};
 use crate::domain::inference::{InferredType, Observed, Temporal, parse_float};
+use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
+use crate::domain::quality::QualityAccumulator;
+use crate::ports::tables::IngestError;
 
 pub(super) fn canonical_schema(names: &[String], types: &[InferredType]) -> SchemaRef {
     let fields: Vec<Field> = names.iter().zip(types).map(|(name, t)| Field::new(name, arrow_type(t), true)).collect();
@@ -98,5 +103,69 @@ impl ColumnBuilder {
                 Arc::new(std::mem::replace(b, StringBuilder::with_capacity(rows, bytes + bytes / 8)).finish())
             }
         }
+    }
+}
+
+/// Record batches being built and encoded into row groups for one block.
+pub(super) struct BlockEncoding<'a> {
+    pub(super) builders: Vec<ColumnBuilder>,
+    pub(super) pending: usize,
+    pub(super) per_batch: usize,
+    rows_per_group: usize,
+    encoder: &'a RowGroupEncoder,
+    group: super::sink::RowGroupWriter,
+    groups: Vec<EncodedRowGroup>,
+    preview: Vec<PreviewRow>,
+}
+
+impl<'a> BlockEncoding<'a> {
+    pub(super) fn new(types: &[InferredType], encoder: &'a RowGroupEncoder) -> Result<Self, IngestError> {
+        let per_batch = batch_rows(types.len());
+        Ok(Self {
+            builders: types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect(),
+            pending: 0,
+            per_batch,
+            rows_per_group: group_rows(types.len()),
+            encoder,
+            group: encoder.row_group()?,
+            groups: Vec::new(),
+            preview: Vec::new(),
+        })
+    }
+
+    /// Encodes the rows appended since the last batch; the builders then have room for
+    /// `next_rows` rows.
+    pub(super) fn flush(
+        &mut self,
+        schema: &SchemaRef,
+        quality: &mut QualityAccumulator,
+        next_rows: usize,
+    ) -> Result<(), IngestError> {
+        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish(next_rows)).collect();
+        let batch = RecordBatch::try_new(Arc::clone(schema), columns)
+            .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
+        self.pending = 0;
+        quality.observe(&batch);
+        extend_preview(&mut self.preview, &batch, PREVIEW_ROWS);
+        self.group.write(&batch)?;
+        if self.group.rows() >= self.rows_per_group {
+            let full = std::mem::replace(&mut self.group, self.encoder.row_group()?);
+            self.groups.push(full.finish()?);
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(
+        mut self,
+        schema: &SchemaRef,
+        quality: &mut QualityAccumulator,
+    ) -> Result<(Vec<EncodedRowGroup>, Vec<PreviewRow>), IngestError> {
+        if self.pending > 0 {
+            self.flush(schema, quality, 0)?;
+        }
+        if self.group.rows() > 0 {
+            self.groups.push(self.group.finish()?);
+        }
+        Ok((self.groups, self.preview))
     }
 }

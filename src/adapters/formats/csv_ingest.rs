@@ -23,23 +23,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
 use super::csv_blocks::{Block, BlockEnd, BlockList, crossing, line_at};
-use super::csv_columns::{ColumnBuilder, arrow_type, canonical_schema};
+use super::csv_columns::{BlockEncoding, arrow_type, canonical_schema};
 pub use super::csv_reading::CsvReading;
 use super::csv_reading::{forced_types, refuse_mixed_given_dates};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
 use super::encoding::{Utf8Text, to_utf8_from};
-use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, batch_rows, group_rows, read_back};
+use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, read_back};
 use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect_with};
 use crate::domain::content_hash::content_hash;
 use crate::domain::dtype::{ColumnSchema, DType};
 use crate::domain::inference::{
     ColumnInference, ForcedType, GivenBy, InferredType, MissingMarkers, MixedColumn, Observed, TypeEvidence,
 };
-use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
+use crate::domain::preview::{PREVIEW_ROWS, PreviewRow};
 use crate::domain::quality::QualityAccumulator;
 use crate::domain::records::SourceFormat;
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
@@ -437,70 +436,6 @@ struct ConvertedBlock {
     rows: u64,
     end: BlockEnd,
     encoded: Option<(Vec<EncodedRowGroup>, Vec<PreviewRow>)>,
-}
-
-/// Record batches being built and encoded into row groups for one block.
-struct BlockEncoding<'a> {
-    builders: Vec<ColumnBuilder>,
-    pending: usize,
-    per_batch: usize,
-    rows_per_group: usize,
-    encoder: &'a RowGroupEncoder,
-    group: super::sink::RowGroupWriter,
-    groups: Vec<EncodedRowGroup>,
-    preview: Vec<PreviewRow>,
-}
-
-impl<'a> BlockEncoding<'a> {
-    fn new(types: &[InferredType], encoder: &'a RowGroupEncoder) -> Result<Self, IngestError> {
-        let per_batch = batch_rows(types.len());
-        Ok(Self {
-            builders: types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect(),
-            pending: 0,
-            per_batch,
-            rows_per_group: group_rows(types.len()),
-            encoder,
-            group: encoder.row_group()?,
-            groups: Vec::new(),
-            preview: Vec::new(),
-        })
-    }
-
-    /// Encodes the rows appended since the last batch; the builders then have room for
-    /// `next_rows` rows.
-    fn flush(
-        &mut self,
-        schema: &SchemaRef,
-        quality: &mut QualityAccumulator,
-        next_rows: usize,
-    ) -> Result<(), IngestError> {
-        let columns: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish(next_rows)).collect();
-        let batch = RecordBatch::try_new(Arc::clone(schema), columns)
-            .map_err(|e| IngestError::Io(format!("building a record batch: {e}")))?;
-        self.pending = 0;
-        quality.observe(&batch);
-        extend_preview(&mut self.preview, &batch, PREVIEW_ROWS);
-        self.group.write(&batch)?;
-        if self.group.rows() >= self.rows_per_group {
-            let full = std::mem::replace(&mut self.group, self.encoder.row_group()?);
-            self.groups.push(full.finish()?);
-        }
-        Ok(())
-    }
-
-    fn finish(
-        mut self,
-        schema: &SchemaRef,
-        quality: &mut QualityAccumulator,
-    ) -> Result<(Vec<EncodedRowGroup>, Vec<PreviewRow>), IngestError> {
-        if self.pending > 0 {
-            self.flush(schema, quality, 0)?;
-        }
-        if self.group.rows() > 0 {
-            self.groups.push(self.group.finish()?);
-        }
-        Ok((self.groups, self.preview))
-    }
 }
 
 impl ConvertWorker<'_> {
