@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::encoding::Utf8Check;
 use super::growing::Growth;
@@ -33,13 +33,13 @@ const CHUNK: usize = 256 * 1024;
 /// Counts the bytes read through it.
 struct Counted<R> {
     inner: R,
-    read: u64,
+    read: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read += n as u64;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -129,8 +129,21 @@ fn decompress(
             compression.name()
         ))
     };
-    let source = Counted { inner: BufReader::with_capacity(CHUNK, File::open(upload).map_err(io)?), read: 0 };
-    let mut decoder = Decoder::new(compression, source).map_err(corrupt)?;
+    let consumed = Arc::new(AtomicU64::new(0));
+    let source = Counted {
+        inner: BufReader::with_capacity(CHUNK, File::open(upload).map_err(io)?),
+        read: Arc::clone(&consumed),
+    };
+    let mut decoder: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(source)),
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::new(source).map_err(corrupt)?;
+            d.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(corrupt)?;
+            Box::new(d)
+        }
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(source)),
+        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(source)),
+    };
     let mut buffer = vec![0u8; CHUNK];
     let mut written: u64 = 0;
     let mut utf8 = Utf8Check::default();
@@ -152,7 +165,7 @@ fn decompress(
                 limits.max_decompressed_bytes
             )));
         }
-        let read = decoder.compressed_bytes_read().max(1);
+        let read = consumed.load(Ordering::Relaxed).max(1);
         if written > RATIO_CHECKED_AFTER && written / read > limits.max_expansion_ratio {
             return Err(IngestError::TooLarge(format!(
                 "the {}-compressed file expands more than {} times (MAX_DECOMPRESSION_RATIO): {read} compressed bytes gave {written}; nothing was stored",
@@ -170,48 +183,6 @@ fn decompress(
         return Err(IngestError::Empty);
     }
     Ok(Decompressed { bytes: written, utf8: utf8.finish().is_ok() })
-}
-
-/// The decoder of each compression, over the counted compressed bytes.
-enum Decoder {
-    Gzip(flate2::read::MultiGzDecoder<Counted<BufReader<File>>>),
-    Zstd(zstd::stream::read::Decoder<'static, BufReader<Counted<BufReader<File>>>>),
-    Bzip2(bzip2::read::MultiBzDecoder<Counted<BufReader<File>>>),
-    Xz(xz2::read::XzDecoder<Counted<BufReader<File>>>),
-}
-
-impl Decoder {
-    fn new(compression: Compression, source: Counted<BufReader<File>>) -> std::io::Result<Self> {
-        Ok(match compression {
-            Compression::Gzip => Self::Gzip(flate2::read::MultiGzDecoder::new(source)),
-            Compression::Zstd => {
-                let mut d = zstd::stream::read::Decoder::new(source)?;
-                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
-                Self::Zstd(d)
-            }
-            Compression::Bzip2 => Self::Bzip2(bzip2::read::MultiBzDecoder::new(source)),
-            Compression::Xz => Self::Xz(xz2::read::XzDecoder::new_multi_decoder(source)),
-        })
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Gzip(d) => d.read(buf),
-            Self::Zstd(d) => d.read(buf),
-            Self::Bzip2(d) => d.read(buf),
-            Self::Xz(d) => d.read(buf),
-        }
-    }
-
-    /// Compressed bytes the decoder has taken from the file so far.
-    fn compressed_bytes_read(&self) -> u64 {
-        match self {
-            Self::Gzip(d) => d.get_ref().read,
-            Self::Zstd(d) => d.get_ref().get_ref().read,
-            Self::Bzip2(d) => d.get_ref().read,
-            Self::Xz(d) => d.get_ref().read,
-        }
-    }
 }
 
 #[cfg(test)]

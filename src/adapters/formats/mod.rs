@@ -268,24 +268,12 @@ fn kind_of(head: &[u8], hints: &ReadHints, reading: &csv_ingest::CsvReading) -> 
     Ok(Kind::Text)
 }
 
-/// The first [`BINARY_PROBE`] bytes of a text that may still be being written (an empty text
+/// The first [`BINARY_PROBE`] bytes of a file, complete or still being written (an empty file
 /// is [`IngestError::Empty`]).
 fn read_text_head(text: &growing::TextFile) -> Result<Vec<u8>, IngestError> {
     let mut head = Vec::with_capacity(BINARY_PROBE);
     text.open_at(0)
         .and_then(|r| r.take(BINARY_PROBE as u64).read_to_end(&mut head))
-        .map_err(|e| IngestError::Io(e.to_string()))?;
-    if head.is_empty() {
-        return Err(IngestError::Empty);
-    }
-    Ok(head)
-}
-
-/// The first [`BINARY_PROBE`] bytes of a file (an empty file is [`IngestError::Empty`]).
-fn read_head(path: &Path) -> Result<Vec<u8>, IngestError> {
-    let mut head = Vec::with_capacity(BINARY_PROBE);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(BINARY_PROBE as u64).read_to_end(&mut head))
         .map_err(|e| IngestError::Io(e.to_string()))?;
     if head.is_empty() {
         return Err(IngestError::Empty);
@@ -301,7 +289,7 @@ impl TableIngestor for FileIngestor {
         limits: &IngestLimits,
         hints: &ReadHints,
     ) -> Result<IngestedTable, IngestError> {
-        let head = read_head(upload)?;
+        let head = read_text_head(&growing::TextFile::complete(upload))?;
         match Compression::detect(&head) {
             None => self.ingest_table(upload, &head, normalized, limits, hints),
             Some(compression) => self.ingest_compressed(upload, compression, normalized, limits, hints),
