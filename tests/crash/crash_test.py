@@ -721,14 +721,15 @@ def main() -> int:
         time.sleep(2.1)
         server.start(grace=1)
         # The start-up sweep runs in the background: wait (bounded) until no unreferenced
-        # file is left, then judge.
+        # artifact and no spool file is left, then judge (the spool is swept after the
+        # artifacts: judging it as soon as the artifacts were clean raced the sweep).
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             orphans_after, missing, other = orphan_report(args.workdir)
-            if not orphans_after:
+            spool_after = spool_files(os.path.join(args.workdir, "spool"))
+            if not orphans_after and not spool_after:
                 break
             time.sleep(0.2)
-        spool_after = spool_files(os.path.join(args.workdir, "spool"))
 
         failures = list(errors)
         failures += verify(args, server, project_id, state)
