@@ -79,27 +79,36 @@ impl ColumnDigest {
         }
         let out = &mut self.buffer;
         out.clear();
-        let valid = |row: usize| column.is_valid(row);
+        let (rows, nulls) = (column.len(), column.nulls());
+        let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));
         match &self.data_type {
             DataType::Int64 => {
-                fixed(out, column.len(), valid, |row| column.as_primitive::<Int64Type>().value(row).to_le_bytes())
+                let values = column.as_primitive::<Int64Type>().values();
+                fixed(out, rows, valid, |row| values[row].to_le_bytes())
             }
-            DataType::Float64 => fixed(out, column.len(), valid, |row| {
-                column.as_primitive::<Float64Type>().value(row).to_bits().to_le_bytes()
-            }),
-            DataType::Boolean => fixed(out, column.len(), valid, |row| [u8::from(column.as_boolean().value(row))]),
+            DataType::Float64 => {
+                let values = column.as_primitive::<Float64Type>().values();
+                fixed(out, rows, valid, |row| values[row].to_bits().to_le_bytes())
+            }
+            DataType::Boolean => {
+                let values = column.as_boolean().values();
+                fixed(out, rows, valid, |row| [u8::from(values.value(row))])
+            }
             DataType::Date32 => {
-                fixed(out, column.len(), valid, |row| column.as_primitive::<Date32Type>().value(row).to_le_bytes())
+                let values = column.as_primitive::<Date32Type>().values();
+                fixed(out, rows, valid, |row| values[row].to_le_bytes())
             }
-            DataType::Timestamp(..) => fixed(out, column.len(), valid, |row| {
-                column.as_primitive::<TimestampMicrosecondType>().value(row).to_le_bytes()
-            }),
+            DataType::Timestamp(..) => {
+                let values = column.as_primitive::<TimestampMicrosecondType>().values();
+                fixed(out, rows, valid, |row| values[row].to_le_bytes())
+            }
             _ => {
                 let text = column.as_string::<i32>();
-                out.reserve(column.len() * 9 + text.value_data().len());
-                for row in 0..column.len() {
-                    if text.is_valid(row) {
-                        let value = text.value(row).as_bytes();
+                let (offsets, bytes) = (text.value_offsets(), text.value_data());
+                out.reserve(rows * 9 + bytes.len());
+                for row in 0..rows {
+                    if valid(row) {
+                        let value = &bytes[offsets[row] as usize..offsets[row + 1] as usize];
                         out.push(1);
                         out.extend_from_slice(&(value.len() as u64).to_le_bytes());
                         out.extend_from_slice(value);
@@ -126,14 +135,13 @@ fn fixed<const N: usize>(
     valid: impl Fn(usize) -> bool,
     bytes: impl Fn(usize) -> [u8; N],
 ) {
-    out.reserve(rows * (N + 1));
-    for row in 0..rows {
+    // Written in place: the zeros a missing cell needs are already there.
+    let start = out.len();
+    out.resize(start + rows * (N + 1), 0);
+    for (row, cell) in out[start..].chunks_exact_mut(N + 1).enumerate() {
         if valid(row) {
-            out.push(1);
-            out.extend_from_slice(&bytes(row));
-        } else {
-            out.push(0);
-            out.extend_from_slice(&[0; N]);
+            cell[0] = 1;
+            cell[1..].copy_from_slice(&bytes(row));
         }
     }
 }
@@ -203,6 +211,62 @@ mod tests {
             table.extend(d);
         }
         assert_eq!(content_hash(2, &columns, &[di, dt]), format!("sha256:{}", hex::encode(Sha256::digest(&table))));
+    }
+
+    /// Each fixed-width type's cells written out by hand: `0x01` and the little-endian value,
+    /// or `0x00` and the type's width in zeros; also over a slice (an array that starts at an
+    /// offset of its buffers, as a batch cut from a larger one does).
+    #[test]
+    fn every_type_with_missing_cells_hashes_its_documented_serialization() {
+        let cell = |value: Option<Vec<u8>>, width: usize| match value {
+            Some(bytes) => [vec![1u8], bytes].concat(),
+            None => vec![0u8; width + 1],
+        };
+        let expected = |tag: u8, cells: Vec<Vec<u8>>| Sha256::digest([vec![tag], cells.concat()].concat()).to_vec();
+        let ints = [Some(7i64), None, Some(-1)];
+        let floats = [None, Some(-0.0f64), Some(2.5)];
+        let flags = [Some(false), None, Some(true)];
+        let days = [Some(-3i32), Some(0), None];
+        let micros = [None, Some(1i64 << 40), Some(-5)];
+        let cases: Vec<(ArrayRef, Vec<u8>)> = vec![
+            (
+                Arc::new(Int64Array::from(ints.to_vec())),
+                expected(1, ints.iter().map(|v| cell(v.map(|v| v.to_le_bytes().to_vec()), 8)).collect()),
+            ),
+            (
+                Arc::new(Float64Array::from(floats.to_vec())),
+                expected(2, floats.iter().map(|v| cell(v.map(|v| v.to_bits().to_le_bytes().to_vec()), 8)).collect()),
+            ),
+            (
+                Arc::new(BooleanArray::from(flags.to_vec())),
+                expected(3, flags.iter().map(|v| cell(v.map(|v| vec![u8::from(v)]), 1)).collect()),
+            ),
+            (
+                Arc::new(Date32Array::from(days.to_vec())),
+                expected(4, days.iter().map(|v| cell(v.map(|v| v.to_le_bytes().to_vec()), 4)).collect()),
+            ),
+            (
+                Arc::new(TimestampMicrosecondArray::from(micros.to_vec())),
+                expected(5, micros.iter().map(|v| cell(v.map(|v| v.to_le_bytes().to_vec()), 8)).collect()),
+            ),
+        ];
+        for (column, want) in cases {
+            assert_eq!(digest(Arc::clone(&column)).to_vec(), want, "{}", column.data_type());
+            // The same cells behind a leading cell that is sliced off.
+            let padded = arrow::compute::concat(&[column.slice(2, 1).as_ref(), column.as_ref()]).unwrap();
+            assert_eq!(digest(padded.slice(1, 3)).to_vec(), want, "{} sliced", column.data_type());
+        }
+        let texts: ArrayRef = Arc::new(StringArray::from(vec![Some("x"), Some("ab"), None, Some("")]));
+        let mut want = vec![7u8];
+        for v in [Some("ab"), None, Some("")] {
+            match v {
+                Some(v) => {
+                    want.extend([vec![1u8], (v.len() as u64).to_le_bytes().to_vec(), v.as_bytes().to_vec()].concat())
+                }
+                None => want.push(0),
+            }
+        }
+        assert_eq!(digest(texts.slice(1, 3)).to_vec(), Sha256::digest(&want).to_vec(), "text sliced");
     }
 
     #[test]

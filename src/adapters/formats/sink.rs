@@ -81,6 +81,8 @@ pub struct CanonicalSink {
     schema: SchemaRef,
     writer: ArrowWriter<BufWriter<HashingFile>>,
     quality: QualityAccumulator,
+    /// Every column's digest, fed the batches as they are written (in order).
+    digests: Vec<ColumnDigest>,
     preview: Vec<PreviewRow>,
     rows: u64,
 }
@@ -100,6 +102,10 @@ fn parquet_err(e: parquet::errors::ParquetError) -> IngestError {
     IngestError::Io(format!("writing the normalized Parquet file: {e}"))
 }
 
+fn hash_error(e: UnhashableType) -> IngestError {
+    IngestError::Io(format!("hashing the normalized table: {e}"))
+}
+
 impl CanonicalSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, IngestError> {
         let file = BufWriter::with_capacity(1 << 20, HashingFile::create(path)?);
@@ -109,22 +115,27 @@ impl CanonicalSink {
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
         let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
         let quality = QualityAccumulator::new(columns);
-        Ok(Self { path: path.to_path_buf(), schema, writer, quality, preview: Vec::new(), rows: 0 })
+        let digests = schema.fields().iter().map(|f| ColumnDigest::new(f.data_type())).collect::<Result<_, _>>();
+        let digests = digests.map_err(hash_error)?;
+        Ok(Self { path: path.to_path_buf(), schema, writer, quality, digests, preview: Vec::new(), rows: 0 })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        for (digest, column) in self.digests.iter_mut().zip(batch.columns()) {
+            digest.update(column).map_err(hash_error)?;
+        }
         self.quality.observe(batch);
         extend_preview(&mut self.preview, batch, PREVIEW_ROWS);
         self.rows += batch.num_rows() as u64;
         self.writer.write(batch).map_err(parquet_err)
     }
 
-    /// Closes the file, completes the quality report and digests the columns (see
-    /// [`read_back`]).
+    /// Closes the file and completes the quality report (see [`read_back`]).
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         let sha256 = finish_file(self.writer.into_inner().map_err(parquet_err)?)?;
         let workers = crate::ports::system::worker_threads();
-        let read = read_back(&self.path, &self.schema, self.quality, mixed, workers)?;
+        let digests = self.digests.into_iter().map(ColumnDigest::finish).collect();
+        let read = read_back(&self.path, &self.schema, self.quality, mixed, workers, Some(digests))?;
         Ok(SinkSummary {
             rows: self.rows,
             sha256,
@@ -187,33 +198,41 @@ fn writer_properties(schema: &Schema, dictionary: Option<&[String]>) -> WriterPr
 }
 
 /// What reading one group of columns back gives, per column in the group: its content digest
-/// and, for a numeric column, its outliers and finite values counted.
+/// (when asked for) and, for a numeric column, its outliers and finite values counted.
 struct GroupRead {
-    digests: Vec<[u8; 32]>,
+    digests: Option<Vec<[u8; 32]>>,
     /// `(outliers, finite values)` of each numeric column.
     outliers: Vec<Option<(u64, u64)>>,
 }
 
 /// Reads the columns `indices` (ascending) of the Parquet file of `rows` rows back: their
-/// content digests, and the outliers of the numeric ones, counted here so that a worker holds
-/// the values of its own group only (a column's values as floats, sized for the rows at once).
-fn read_group(path: &Path, schema: &SchemaRef, indices: &[usize], rows: usize) -> Result<GroupRead, IngestError> {
+/// content digests (when `digest`), and the outliers of the numeric ones, counted here so that
+/// a worker holds the values of its own group only (a column's values as floats, sized for the
+/// rows at once).
+fn read_group(
+    path: &Path,
+    schema: &SchemaRef,
+    indices: &[usize],
+    rows: usize,
+    digest: bool,
+) -> Result<GroupRead, IngestError> {
     let file = File::open(path).map_err(|e| IngestError::Io(e.to_string()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_err)?;
-    let hash_error = |e: UnhashableType| IngestError::Io(format!("hashing the normalized file: {e}"));
-    let mut digests = indices
-        .iter()
-        .map(|&i| ColumnDigest::new(schema.field(i).data_type()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(hash_error)?;
+    let mut digests = match digest {
+        true => indices.iter().map(|&i| ColumnDigest::new(schema.field(i).data_type()).map(Some)).collect(),
+        false => Ok(indices.iter().map(|_| None).collect::<Vec<_>>()),
+    }
+    .map_err(hash_error)?;
     let mut floats: Vec<Option<Vec<f64>>> =
         indices.iter().map(|&i| is_numeric(schema.field(i).data_type()).then(|| Vec::with_capacity(rows))).collect();
     for batch in reader {
         let batch = batch.map_err(|e| IngestError::Io(format!("reading the normalized file back: {e}")))?;
         for ((digest, values), column) in digests.iter_mut().zip(&mut floats).zip(batch.columns()) {
-            digest.update(column).map_err(hash_error)?;
+            if let Some(digest) = digest {
+                digest.update(column).map_err(hash_error)?;
+            }
             let Some(values) = values else { continue };
             let nulls = column.logical_nulls().filter(|n| n.null_count() > 0);
             match column.data_type() {
@@ -233,7 +252,8 @@ fn read_group(path: &Path, schema: &SchemaRef, indices: &[usize], rows: usize) -
             })
         })
         .collect();
-    Ok(GroupRead { digests: digests.into_iter().map(ColumnDigest::finish).collect(), outliers })
+    let digests = digest.then(|| digests.into_iter().flatten().map(ColumnDigest::finish).collect());
+    Ok(GroupRead { digests, outliers })
 }
 
 fn is_numeric(data_type: &DataType) -> bool {
@@ -343,19 +363,23 @@ pub struct ReadBack {
 
 /// Reads a normalized file back, a group of columns at a time (at most about
 /// [`READ_BACK_CELLS`] values per read, so one read for a short table however wide) on up to
-/// `workers` threads: every column's content digest, and the outliers of each numeric column
-/// (the Tukey fences need each column's quartiles), which complete the quality report with
-/// the reader's `mixed` columns. Memory: each worker holds one group's values at a time.
-/// (Holding every numeric column's values until all were read made the peak of a large
-/// upload: 3.6 million rows × 5 numeric columns × 8 bytes, 143 MB.)
+/// `workers` threads: the outliers of each numeric column (the Tukey fences need each column's
+/// quartiles), which complete the quality report with the reader's `mixed` columns, and every
+/// column's content digest unless the writer computed them (`digests`: then only the numeric
+/// columns are read). Memory: each worker holds one group's values at a time. (Holding every
+/// numeric column's values until all were read made the peak of a large upload: 3.6 million
+/// rows × 5 numeric columns × 8 bytes, 143 MB.)
 pub fn read_back(
     path: &Path,
     schema: &SchemaRef,
     quality: QualityAccumulator,
     mixed: Vec<MixedColumn>,
     workers: usize,
+    digests: Option<Vec<[u8; 32]>>,
 ) -> Result<ReadBack, IngestError> {
-    let columns: Vec<usize> = (0..schema.fields().len()).collect();
+    let digest = digests.is_none();
+    let columns: Vec<usize> =
+        (0..schema.fields().len()).filter(|&i| digest || is_numeric(schema.field(i).data_type())).collect();
     let per_group = (READ_BACK_CELLS / quality.rows().max(1)).clamp(1, columns.len().max(1) as u64) as usize;
     let groups: Vec<&[usize]> = columns.chunks(per_group).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -370,24 +394,25 @@ pub fn read_back(
                 loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(group) = groups.get(k) else { return };
-                    let result = read_group(path, schema, group, rows);
+                    let result = read_group(path, schema, group, rows, digest);
                     *found[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
                 }
             });
         }
     });
     let mut outliers = Vec::new();
-    let mut digests = Vec::with_capacity(columns.len());
+    let mut read_digests = Vec::with_capacity(columns.len());
     for (slot, group) in found.into_iter().zip(&groups) {
         let result = slot.into_inner().unwrap_or_else(|p| p.into_inner());
         let read = result.unwrap_or_else(|| Err(IngestError::Io("a column was not read back".into())))?;
-        digests.extend(read.digests);
+        read_digests.extend(read.digests.into_iter().flatten());
         for (&i, counted) in group.iter().zip(read.outliers) {
             let Some((count, values)) = counted else { continue };
             let name = schema.field(i).name().clone();
             outliers.push(ColumnOutliers { name, outliers: count, values });
         }
     }
+    let digests = digests.unwrap_or(read_digests);
     Ok(ReadBack { quality: quality.finish(QualityExtras { mixed, outliers }), digests })
 }
 
