@@ -30,7 +30,6 @@ use super::csv_columns::{BlockEncoding, arrow_type, canonical_schema};
 pub use super::csv_reading::CsvReading;
 use super::csv_reading::{forced_types, refuse_mixed_given_dates};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
-use super::digest_relay::DigestRelay;
 use super::encoding::{Utf8Text, to_utf8_from};
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, read_back};
 use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect_with};
@@ -64,20 +63,12 @@ pub struct Parallelism {
     pub workers: usize,
     /// Bytes of text the types are guessed from ([`GUESS_BYTES`]).
     pub guess_bytes: u64,
-    /// Bytes of batches the digests may hold while earlier blocks are hashed
-    /// ([`HOLD_BYTES`](super::digest_relay::HOLD_BYTES)); past them the digests are read back.
-    pub hold_bytes: usize,
 }
 
 impl Parallelism {
     fn of_machine() -> Self {
         let workers = crate::ports::system::worker_threads();
-        Self {
-            block_bytes: BLOCK_BYTES,
-            workers,
-            guess_bytes: GUESS_BYTES,
-            hold_bytes: super::digest_relay::HOLD_BYTES,
-        }
+        Self { block_bytes: BLOCK_BYTES, workers, guess_bytes: GUESS_BYTES }
     }
 }
 
@@ -158,7 +149,8 @@ fn ingest_text(
         // A pass run again with the types the one before inferred is strict: a value not of
         // its column's given type is then refused (before, it may only need other storage).
         let strict = retyped;
-        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism, strict)? {
+        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers, strict)?
+        {
             Pass::Converted(converted) => converted,
             Pass::Unproven => {
                 tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
@@ -435,7 +427,6 @@ struct ConvertWorker<'a> {
     types: &'a [InferredType],
     schema: &'a SchemaRef,
     quality: QualityAccumulator,
-    relay: &'a DigestRelay,
 }
 
 /// One block read: what inference saw in it and, unless a cell did not fit its column's
@@ -448,23 +439,20 @@ struct ConvertedBlock {
 }
 
 impl ConvertWorker<'_> {
-    /// Reads block number `k`: infers over every cell and, while `encoding` holds and every
-    /// cell fits its guessed type, converts and encodes them (and hands them to the relay). A
-    /// cell that does not fit clears `encoding` for every worker (the pass will be run again).
+    /// Reads one block: infers over every cell and, while `encoding` holds and every cell fits
+    /// its guessed type, converts and encodes them. A cell that does not fit clears `encoding`
+    /// for every worker (the pass will be run again).
     fn block(
         &mut self,
         encoder: &RowGroupEncoder,
         block: &Block,
-        k: usize,
         encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
         let (job, schema, types, strict) = (self.job, self.schema, self.types, self.strict);
         let mut inference = job.inferences();
         let mut rows = 0u64;
-        let mut out = match encoding.load(Ordering::Relaxed) {
-            true => Some(BlockEncoding::new(self.types, encoder, self.relay, k)?),
-            false => None,
-        };
+        let mut out =
+            if encoding.load(Ordering::Relaxed) { Some(BlockEncoding::new(self.types, encoder)?) } else { None };
         let quality = &mut self.quality;
         let end = for_each_record(job, block, |record| {
             check_record(record, job.width(), job.limits)?;
@@ -535,31 +523,26 @@ struct Encoded {
     assembler: ParquetAssembler,
     quality: QualityAccumulator,
     preview: Vec<PreviewRow>,
-    /// Every column's digest, unless the relay gave up (then they are read back).
-    digests: Option<Vec<[u8; 32]>>,
 }
 
 /// One pass: `workers` threads read the blocks (block k on worker k mod workers), inferring
-/// over every value and converting to `types` (the columns digested on the way, in block
-/// order, by a [`DigestRelay`]), while this thread merges their inferences and writes their
-/// row groups to `normalized` in block order.
+/// over every value and converting to `types`, while this thread merges their inferences and
+/// writes their row groups to `normalized` in block order.
 fn convert_pass(
     job: &Job<'_>,
     names: &[String],
     types: &[InferredType],
     blocks: &BlockList,
     normalized: &Path,
-    parallelism: Parallelism,
+    workers: usize,
     strict: bool,
 ) -> Result<Pass, IngestError> {
-    let workers = parallelism.workers.clamp(1, blocks.known_len().unwrap_or(usize::MAX).max(1));
+    let workers = workers.clamp(1, blocks.known_len().unwrap_or(usize::MAX).max(1));
     let schema = canonical_schema(names, types);
     let dictionary: Vec<String> =
         names.iter().zip(types).filter(|(_, t)| t.dtype == DType::Category).map(|(name, _)| name.clone()).collect();
     let mut assembler = ParquetAssembler::create(normalized, Arc::clone(&schema), &dictionary)?;
     let encoder = assembler.encoder();
-    let relay = DigestRelay::with_limit(&schema, parallelism.hold_bytes)
-        .map_err(|e| IngestError::Io(format!("hashing the normalized table: {e}")))?;
     let encoding = AtomicBool::new(true);
     let columns = || schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
     let (parts, merged) = std::thread::scope(|scope| {
@@ -568,9 +551,8 @@ fn convert_pass(
         for w in 0..workers {
             let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<ConvertedBlock, IngestError>>(1);
             receivers.push(receiver);
-            let (encoder, encoding, schema, relay) = (&encoder, &encoding, &schema, &relay);
-            let quality = QualityAccumulator::new(columns());
-            let mut worker = ConvertWorker { job, strict, types, schema, quality, relay };
+            let (encoder, encoding, schema) = (&encoder, &encoding, &schema);
+            let mut worker = ConvertWorker { job, strict, types, schema, quality: QualityAccumulator::new(columns()) };
             let spawned = std::thread::Builder::new().name("ingest-convert".into()).spawn_scoped(scope, move || {
                 let (mut busy, mut waiting, mut starved) =
                     (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
@@ -581,7 +563,7 @@ fn convert_pass(
                     starved += t.elapsed();
                     let t = std::time::Instant::now();
                     let result = match block {
-                        Ok(Some(block)) => worker.block(encoder, &block, k, encoding),
+                        Ok(Some(block)) => worker.block(encoder, &block, encoding),
                         Ok(None) => break,
                         Err(e) => Err(io(e)),
                     };
@@ -618,10 +600,8 @@ fn convert_pass(
             let mut inference = vec![ColumnInference::default(); job.width()];
             let mut rows = 0u64;
             let mut preview: Vec<PreviewRow> = Vec::with_capacity(PREVIEW_ROWS);
-            let mut count = 0;
             for k in 0.. {
                 let Some(block) = blocks.get(k).map_err(io)? else { break };
-                count = k + 1;
                 let part = receivers[k % workers]
                     .recv()
                     .map_err(|_| IngestError::Io("a conversion worker stopped".into()))??;
@@ -643,7 +623,7 @@ fn convert_pass(
                     return Ok(None);
                 }
             }
-            Ok::<_, IngestError>(Some((inference, rows, preview, count, encoding.load(Ordering::Relaxed))))
+            Ok::<_, IngestError>(Some((inference, rows, preview, encoding.load(Ordering::Relaxed))))
         })();
         // Dropping the receivers stops workers still sending after a failure or an early end.
         drop(receivers);
@@ -651,7 +631,7 @@ fn convert_pass(
         let parts: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
         (parts, merged)
     });
-    let Some((inference, rows, preview, count, complete)) = merged? else {
+    let Some((inference, rows, preview, complete)) = merged? else {
         return Ok(Pass::Unproven);
     };
     let mut quality = QualityAccumulator::new(columns());
@@ -663,8 +643,7 @@ fn convert_pass(
         }
     }
     debug_assert!(!complete || quality.rows() == rows, "every row was observed for quality");
-    let digests = relay.finish(count);
-    let encoded = complete.then_some(Encoded { schema: Arc::clone(&schema), assembler, quality, preview, digests });
+    let encoded = complete.then_some(Encoded { schema: Arc::clone(&schema), assembler, quality, preview });
     Ok(Pass::Converted(Converted { inference, rows, encoded }))
 }
 
@@ -675,13 +654,12 @@ fn finish_conversion(
     normalized: &Path,
     workers: usize,
 ) -> Result<SinkSummary, IngestError> {
-    let Encoded { schema, assembler, quality, preview, digests } =
+    let Encoded { schema, assembler, quality, preview } =
         converted.encoded.ok_or_else(|| IngestError::Io("the file changed while it was being read".into()))?;
     let sha256 = assembler.close()?;
     let closed = std::time::Instant::now();
     let rows = quality.rows();
-    let digested = digests.is_some();
-    let read = read_back(normalized, &schema, quality, mixed, workers, digests)?;
-    tracing::debug!(read_back_ms = closed.elapsed().as_millis() as u64, digested, "CSV quality and content digests");
+    let read = read_back(normalized, &schema, quality, mixed, workers, None)?;
+    tracing::debug!(read_back_ms = closed.elapsed().as_millis() as u64, "CSV quality and content digests");
     Ok(SinkSummary { rows, sha256, quality: read.quality, column_digests: read.digests, preview })
 }

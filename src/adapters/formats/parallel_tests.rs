@@ -11,7 +11,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proptest::prelude::*;
 
 use super::csv_ingest::{Parallelism, ingest_csv_with, ingest_utf8_text_with};
-use super::digest_relay::HOLD_BYTES;
 use super::encoding::Utf8Text;
 use super::growing::{Growth, TextFile};
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
@@ -68,14 +67,7 @@ fn ingest_while_written(
     (result, batches)
 }
 
-const SEQUENTIAL: Parallelism =
-    Parallelism { block_bytes: u64::MAX, workers: 1, guess_bytes: u64::MAX, hold_bytes: HOLD_BYTES };
-
-/// Bytes the digest relay may hold: none (the digests are read back from the written file
-/// whenever a block waits for an earlier one), some, or the server's limit.
-fn hold_bytes() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(0), 1usize..4096, Just(HOLD_BYTES)]
-}
+const SEQUENTIAL: Parallelism = Parallelism { block_bytes: u64::MAX, workers: 1, guess_bytes: u64::MAX };
 
 fn assert_same(text: &[u8], parallel: Parallelism) {
     let (expected, expected_batches) = ingest(text, SEQUENTIAL);
@@ -149,10 +141,9 @@ proptest! {
         block_bytes in 1u64..48,
         workers in 1usize..4,
         guess_bytes in 0u64..64,
-        hold_bytes in hold_bytes(),
     ) {
         let (expected, expected_batches) = ingest(&text, SEQUENTIAL);
-        let parallel = Parallelism { block_bytes, workers, guess_bytes, hold_bytes };
+        let parallel = Parallelism { block_bytes, workers, guess_bytes };
         assert_same_as(&expected, &expected_batches, ingest_while_written(&text, chunk, parallel));
     }
 
@@ -162,9 +153,8 @@ proptest! {
         block_bytes in 1u64..48,
         workers in 1usize..4,
         guess_bytes in 0u64..64,
-        hold_bytes in hold_bytes(),
     ) {
-        assert_same(&text, Parallelism { block_bytes, workers, guess_bytes, hold_bytes });
+        assert_same(&text, Parallelism { block_bytes, workers, guess_bytes });
     }
 }
 
@@ -175,7 +165,7 @@ fn a_boundary_inside_a_quoted_line_break_falls_back_to_one_pass_with_the_same_re
         text += &format!("{i},\"line one\nline two, {i}\"\n");
     }
     for block_bytes in [5, 13, 64, 100] {
-        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2, guess_bytes: 16, hold_bytes: HOLD_BYTES });
+        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2, guess_bytes: 16 });
     }
 }
 
@@ -186,12 +176,11 @@ fn a_ragged_row_in_a_late_block_is_reported_at_its_line_in_the_file() {
         text += &format!("{i},\"x\ny\"\r\n");
     }
     text += "1,2,3\r\n4,5\r\n";
-    let (result, _) =
-        ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64, hold_bytes: HOLD_BYTES });
+    let (result, _) = ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64 });
     let Err(IngestError::InvalidAt { line, reason }) = result else { panic!("{result:?}") };
     // The header is line 1 and every data row spans two lines.
     assert_eq!(line, 2 + 300 * 2, "{reason}");
-    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64, hold_bytes: HOLD_BYTES });
+    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64 });
 }
 
 #[test]
@@ -201,8 +190,8 @@ fn many_blocks_of_plain_rows_read_as_one_pass() {
         let amount = if i % 17 == 0 { String::new() } else { format!("{}.{}", i % 89, i % 10) };
         text += &format!("{i},{amount},{},2024-01-{:02},l{}\n", i % 2 == 0, i % 28 + 1, i % 5);
     }
-    for (workers, hold_bytes) in [(2, HOLD_BYTES), (3, HOLD_BYTES), (2, 0), (3, 0)] {
-        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers, guess_bytes: 4096, hold_bytes });
+    for workers in [2, 3] {
+        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers, guess_bytes: 4096 });
     }
 }
 
@@ -215,7 +204,7 @@ fn a_float_after_the_guessed_rows_makes_the_column_float64_with_every_value_exac
     }
     text += "0.5,7,c1\n-0,8,c2\n";
     for workers in [1, 2] {
-        let parallelism = Parallelism { block_bytes: 2048, workers, guess_bytes: 100, hold_bytes: HOLD_BYTES };
+        let parallelism = Parallelism { block_bytes: 2048, workers, guess_bytes: 100 };
         let (result, batches) = ingest(text.as_bytes(), parallelism);
         let table = result.unwrap();
         let types: Vec<_> = table.columns.iter().map(|c| c.dtype).collect();
