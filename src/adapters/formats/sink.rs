@@ -220,11 +220,11 @@ fn read_group(
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(parquet_err)?;
-    let mut digests = match digest {
-        true => indices.iter().map(|&i| ColumnDigest::new(schema.field(i).data_type()).map(Some)).collect(),
-        false => Ok(indices.iter().map(|_| None).collect::<Vec<_>>()),
-    }
-    .map_err(hash_error)?;
+    let mut digests = indices
+        .iter()
+        .map(|&i| digest.then(|| ColumnDigest::new(schema.field(i).data_type())).transpose())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(hash_error)?;
     let mut floats: Vec<Option<Vec<f64>>> =
         indices.iter().map(|&i| is_numeric(schema.field(i).data_type()).then(|| Vec::with_capacity(rows))).collect();
     for batch in reader {
