@@ -10,6 +10,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
+use super::digest_relay::DigestRelay;
 use super::sink::{EncodedRowGroup, RowGroupEncoder, batch_rows, group_rows};
 use crate::domain::dtype::{DType, TemporalKind};
 use crate::domain::inference::{InferredType, Observed, Temporal, parse_float};
@@ -106,20 +107,28 @@ impl ColumnBuilder {
     }
 }
 
-/// Record batches being built and encoded into row groups for one block.
+/// Record batches being built and encoded into row groups for one block (number `block`),
+/// and handed to the relay that digests the columns.
 pub(super) struct BlockEncoding<'a> {
     pub(super) builders: Vec<ColumnBuilder>,
     pub(super) pending: usize,
     pub(super) per_batch: usize,
     rows_per_group: usize,
     encoder: &'a RowGroupEncoder,
+    relay: &'a DigestRelay,
+    block: usize,
     group: super::sink::RowGroupWriter,
     groups: Vec<EncodedRowGroup>,
     preview: Vec<PreviewRow>,
 }
 
 impl<'a> BlockEncoding<'a> {
-    pub(super) fn new(types: &[InferredType], encoder: &'a RowGroupEncoder) -> Result<Self, IngestError> {
+    pub(super) fn new(
+        types: &[InferredType],
+        encoder: &'a RowGroupEncoder,
+        relay: &'a DigestRelay,
+        block: usize,
+    ) -> Result<Self, IngestError> {
         let per_batch = batch_rows(types.len());
         Ok(Self {
             builders: types.iter().map(|t| ColumnBuilder::new(t, per_batch)).collect(),
@@ -127,6 +136,8 @@ impl<'a> BlockEncoding<'a> {
             per_batch,
             rows_per_group: group_rows(types.len()),
             encoder,
+            relay,
+            block,
             group: encoder.row_group()?,
             groups: Vec::new(),
             preview: Vec::new(),
@@ -148,6 +159,7 @@ impl<'a> BlockEncoding<'a> {
         quality.observe(&batch);
         extend_preview(&mut self.preview, &batch, PREVIEW_ROWS);
         self.group.write(&batch)?;
+        self.relay.add(self.block, batch);
         if self.group.rows() >= self.rows_per_group {
             let full = std::mem::replace(&mut self.group, self.encoder.row_group()?);
             self.groups.push(full.finish()?);
@@ -155,6 +167,7 @@ impl<'a> BlockEncoding<'a> {
         Ok(())
     }
 
+    /// Encodes the last rows and tells the relay the block ended.
     pub(super) fn finish(
         mut self,
         schema: &SchemaRef,
@@ -163,6 +176,7 @@ impl<'a> BlockEncoding<'a> {
         if self.pending > 0 {
             self.flush(schema, quality, 0)?;
         }
+        self.relay.end(self.block);
         if self.group.rows() > 0 {
             self.groups.push(self.group.finish()?);
         }

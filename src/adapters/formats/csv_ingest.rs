@@ -13,10 +13,13 @@
 //! The pass runs on one worker per core, at most `ports::system::MAX_WORKER_THREADS` (8): the
 //! text is cut into blocks of about [`BLOCK_BYTES`] at line feeds (see
 //! [`csv_blocks`](super::csv_blocks) for why the cut is exact or not used), each block is
-//! parsed by one worker, and the results are merged in block order. Memory is bounded
-//! per worker by one block's encoded row group and one record batch, plus the inference state
-//! (a few words per column, and at most 51 distinct values per text column) and the quality
-//! state (at most about one and a half hashes per distinct row; see `DuplicateRows`).
+//! parsed by one worker, and the results are merged in block order; the columns' content
+//! digests are computed in block order on a thread of their own
+//! ([`digest_relay`](super::digest_relay)). Memory is bounded per worker by one block's
+//! encoded row group and one record batch, plus the batches of later blocks waiting for their
+//! digests (at most [`HOLD_BYTES`](super::digest_relay::HOLD_BYTES) in all), the inference
+//! state (a few words per column, and at most 51 distinct values per text column) and the
+//! quality state (at most about one and a half hashes per distinct row; see `DuplicateRows`).
 
 use std::io::Read;
 use std::path::Path;
@@ -30,6 +33,7 @@ use super::csv_columns::{BlockEncoding, arrow_type, canonical_schema};
 pub use super::csv_reading::CsvReading;
 use super::csv_reading::{forced_types, refuse_mixed_given_dates};
 use super::csv_records::{Record, RecordError, RecordLimits, Records};
+use super::digest_relay::DigestRelay;
 use super::encoding::{Utf8Text, to_utf8_from};
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, read_back};
 use super::sniff::{Dialect, ROW_NAMES_COLUMN, column_names, detect_with};
@@ -63,12 +67,20 @@ pub struct Parallelism {
     pub workers: usize,
     /// Bytes of text the types are guessed from ([`GUESS_BYTES`]).
     pub guess_bytes: u64,
+    /// Bytes of later blocks' batches the digests may hold while earlier blocks are hashed
+    /// ([`HOLD_BYTES`](super::digest_relay::HOLD_BYTES)); past them a worker waits for room.
+    pub hold_bytes: usize,
 }
 
 impl Parallelism {
     fn of_machine() -> Self {
         let workers = crate::ports::system::worker_threads();
-        Self { block_bytes: BLOCK_BYTES, workers, guess_bytes: GUESS_BYTES }
+        Self {
+            block_bytes: BLOCK_BYTES,
+            workers,
+            guess_bytes: GUESS_BYTES,
+            hold_bytes: super::digest_relay::HOLD_BYTES,
+        }
     }
 }
 
@@ -149,8 +161,7 @@ fn ingest_text(
         // A pass run again with the types the one before inferred is strict: a value not of
         // its column's given type is then refused (before, it may only need other storage).
         let strict = retyped;
-        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism.workers, strict)?
-        {
+        let converted = match convert_pass(&job, &head.names, &types, &blocks, normalized, parallelism, strict)? {
             Pass::Converted(converted) => converted,
             Pass::Unproven => {
                 tracing::debug!("a block boundary fell inside a quoted field: reading the text in one block");
@@ -427,6 +438,7 @@ struct ConvertWorker<'a> {
     types: &'a [InferredType],
     schema: &'a SchemaRef,
     quality: QualityAccumulator,
+    relay: &'a DigestRelay,
 }
 
 /// One block read: what inference saw in it and, unless a cell did not fit its column's
@@ -439,20 +451,23 @@ struct ConvertedBlock {
 }
 
 impl ConvertWorker<'_> {
-    /// Reads one block: infers over every cell and, while `encoding` holds and every cell fits
-    /// its guessed type, converts and encodes them. A cell that does not fit clears `encoding`
-    /// for every worker (the pass will be run again).
+    /// Reads block number `k`: infers over every cell and, while `encoding` holds and every
+    /// cell fits its guessed type, converts and encodes them (and hands them to the relay). A
+    /// cell that does not fit clears `encoding` for every worker (the pass will be run again).
     fn block(
         &mut self,
         encoder: &RowGroupEncoder,
         block: &Block,
+        k: usize,
         encoding: &AtomicBool,
     ) -> Result<ConvertedBlock, IngestError> {
-        let (job, schema, types, strict) = (self.job, self.schema, self.types, self.strict);
+        let (job, schema, types, strict, relay) = (self.job, self.schema, self.types, self.strict, self.relay);
         let mut inference = job.inferences();
         let mut rows = 0u64;
-        let mut out =
-            if encoding.load(Ordering::Relaxed) { Some(BlockEncoding::new(self.types, encoder)?) } else { None };
+        let mut out = match encoding.load(Ordering::Relaxed) {
+            true => Some(BlockEncoding::new(types, encoder, relay, k)?),
+            false => None,
+        };
         let quality = &mut self.quality;
         let end = for_each_record(job, block, |record| {
             check_record(record, job.width(), job.limits)?;
@@ -473,6 +488,8 @@ impl ConvertWorker<'_> {
                     }
                     if !fits {
                         encoding.store(false, Ordering::Relaxed);
+                        // This block will not end in the relay: no later block may wait for it.
+                        relay.abandon();
                         out = None;
                         return Ok(());
                     }
@@ -523,36 +540,50 @@ struct Encoded {
     assembler: ParquetAssembler,
     quality: QualityAccumulator,
     preview: Vec<PreviewRow>,
+    /// Every column's digest, unless the relay was abandoned (then they are read back).
+    digests: Option<Vec<[u8; 32]>>,
 }
 
 /// One pass: `workers` threads read the blocks (block k on worker k mod workers), inferring
-/// over every value and converting to `types`, while this thread merges their inferences and
-/// writes their row groups to `normalized` in block order.
+/// over every value and converting to `types` (the columns digested on the way, in block
+/// order, by a [`DigestRelay`]), while this thread merges their inferences and writes their
+/// row groups to `normalized` in block order.
 fn convert_pass(
     job: &Job<'_>,
     names: &[String],
     types: &[InferredType],
     blocks: &BlockList,
     normalized: &Path,
-    workers: usize,
+    parallelism: Parallelism,
     strict: bool,
 ) -> Result<Pass, IngestError> {
-    let workers = workers.clamp(1, blocks.known_len().unwrap_or(usize::MAX).max(1));
+    let workers = parallelism.workers.clamp(1, blocks.known_len().unwrap_or(usize::MAX).max(1));
     let schema = canonical_schema(names, types);
     let dictionary: Vec<String> =
         names.iter().zip(types).filter(|(_, t)| t.dtype == DType::Category).map(|(name, _)| name.clone()).collect();
     let mut assembler = ParquetAssembler::create(normalized, Arc::clone(&schema), &dictionary)?;
     let encoder = assembler.encoder();
+    let relay = DigestRelay::with_limit(parallelism.hold_bytes);
     let encoding = AtomicBool::new(true);
     let columns = || schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
-    let (parts, merged) = std::thread::scope(|scope| {
+    let (parts, merged, digests) = std::thread::scope(|scope| {
+        // However this scope ends, no worker waits for the relay after it.
+        let _abandon = relay.abandon_on_drop();
+        let (relay, schema_ref) = (&relay, &schema);
+        let hashing =
+            std::thread::Builder::new().name("ingest-digest".into()).spawn_scoped(scope, move || relay.run(schema_ref));
+        if hashing.is_err() {
+            // No thread to hash in order: the digests are read back from the written file.
+            relay.abandon();
+        }
         let mut receivers = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for w in 0..workers {
             let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<ConvertedBlock, IngestError>>(1);
             receivers.push(receiver);
             let (encoder, encoding, schema) = (&encoder, &encoding, &schema);
-            let mut worker = ConvertWorker { job, strict, types, schema, quality: QualityAccumulator::new(columns()) };
+            let quality = QualityAccumulator::new(columns());
+            let mut worker = ConvertWorker { job, strict, types, schema, quality, relay };
             let spawned = std::thread::Builder::new().name("ingest-convert".into()).spawn_scoped(scope, move || {
                 let (mut busy, mut waiting, mut starved) =
                     (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
@@ -563,7 +594,7 @@ fn convert_pass(
                     starved += t.elapsed();
                     let t = std::time::Instant::now();
                     let result = match block {
-                        Ok(Some(block)) => worker.block(encoder, &block, encoding),
+                        Ok(Some(block)) => worker.block(encoder, &block, k, encoding),
                         Ok(None) => break,
                         Err(e) => Err(io(e)),
                     };
@@ -593,15 +624,19 @@ fn convert_pass(
             });
             match spawned {
                 Ok(handle) => handles.push(handle),
-                Err(e) => return (Vec::new(), Err(IngestError::Io(format!("cannot start a conversion worker: {e}")))),
+                Err(e) => {
+                    return (Vec::new(), Err(IngestError::Io(format!("cannot start a conversion worker: {e}"))), None);
+                }
             }
         }
         let merged = (|| {
             let mut inference = vec![ColumnInference::default(); job.width()];
             let mut rows = 0u64;
             let mut preview: Vec<PreviewRow> = Vec::with_capacity(PREVIEW_ROWS);
+            let mut count = 0;
             for k in 0.. {
                 let Some(block) = blocks.get(k).map_err(io)? else { break };
+                count = k + 1;
                 let part = receivers[k % workers]
                     .recv()
                     .map_err(|_| IngestError::Io("a conversion worker stopped".into()))??;
@@ -615,7 +650,10 @@ fn convert_pass(
                         let wanted = PREVIEW_ROWS - preview.len();
                         preview.extend(first_rows.into_iter().take(wanted));
                     }
-                    _ => encoding.store(false, Ordering::Relaxed),
+                    _ => {
+                        encoding.store(false, Ordering::Relaxed);
+                        relay.abandon();
+                    }
                 }
                 // Every block before this one ended where the next began, so its errors were
                 // real; after an unproven end, the next block's records may not be.
@@ -623,15 +661,20 @@ fn convert_pass(
                     return Ok(None);
                 }
             }
-            Ok::<_, IngestError>(Some((inference, rows, preview, encoding.load(Ordering::Relaxed))))
+            Ok::<_, IngestError>(Some((inference, rows, preview, count, encoding.load(Ordering::Relaxed))))
         })();
+        match &merged {
+            Ok(Some((.., count, true))) => relay.close(*count),
+            _ => relay.abandon(),
+        }
         // Dropping the receivers stops workers still sending after a failure or an early end.
         drop(receivers);
         encoding.store(false, Ordering::Relaxed);
         let parts: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
-        (parts, merged)
+        let digests = hashing.ok().and_then(|h| h.join().ok()).flatten();
+        (parts, merged, digests)
     });
-    let Some((inference, rows, preview, complete)) = merged? else {
+    let Some((inference, rows, preview, _, complete)) = merged? else {
         return Ok(Pass::Unproven);
     };
     let mut quality = QualityAccumulator::new(columns());
@@ -643,7 +686,7 @@ fn convert_pass(
         }
     }
     debug_assert!(!complete || quality.rows() == rows, "every row was observed for quality");
-    let encoded = complete.then_some(Encoded { schema: Arc::clone(&schema), assembler, quality, preview });
+    let encoded = complete.then_some(Encoded { schema: Arc::clone(&schema), assembler, quality, preview, digests });
     Ok(Pass::Converted(Converted { inference, rows, encoded }))
 }
 
@@ -654,12 +697,13 @@ fn finish_conversion(
     normalized: &Path,
     workers: usize,
 ) -> Result<SinkSummary, IngestError> {
-    let Encoded { schema, assembler, quality, preview } =
+    let Encoded { schema, assembler, quality, preview, digests } =
         converted.encoded.ok_or_else(|| IngestError::Io("the file changed while it was being read".into()))?;
     let sha256 = assembler.close()?;
     let closed = std::time::Instant::now();
     let rows = quality.rows();
-    let read = read_back(normalized, &schema, quality, mixed, workers, None)?;
-    tracing::debug!(read_back_ms = closed.elapsed().as_millis() as u64, "CSV quality and content digests");
+    let digested = digests.is_some();
+    let read = read_back(normalized, &schema, quality, mixed, workers, digests)?;
+    tracing::debug!(read_back_ms = closed.elapsed().as_millis() as u64, digested, "CSV quality and content digests");
     Ok(SinkSummary { rows, sha256, quality: read.quality, column_digests: read.digests, preview })
 }

@@ -2,12 +2,13 @@
 //! that is not of the type, wherever the types are guessed from and however the text is cut.
 
 use super::csv_ingest::{CsvReading, Parallelism, ingest_csv_with};
+use super::digest_relay::HOLD_BYTES;
 use crate::domain::dtype::DType;
 use crate::domain::inference::ForcedType;
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
 
 /// Types guessed from the first few bytes only, the text cut into small blocks.
-const SMALL: Parallelism = Parallelism { block_bytes: 64, workers: 3, guess_bytes: 16 };
+const SMALL: Parallelism = Parallelism { block_bytes: 64, workers: 3, guess_bytes: 16, hold_bytes: HOLD_BYTES };
 
 fn ingest_given(text: &str, column: &str, dtype: DType) -> Result<IngestedTable, IngestError> {
     let dir = tempfile::tempdir().unwrap();

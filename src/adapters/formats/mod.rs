@@ -14,6 +14,7 @@ mod csv_export;
 mod csv_ingest;
 mod csv_reading;
 mod csv_records;
+mod digest_relay;
 mod encoding;
 mod excel_ingest;
 #[cfg(test)]

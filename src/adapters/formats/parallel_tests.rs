@@ -11,6 +11,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proptest::prelude::*;
 
 use super::csv_ingest::{Parallelism, ingest_csv_with, ingest_utf8_text_with};
+use super::digest_relay::HOLD_BYTES;
 use super::encoding::Utf8Text;
 use super::growing::{Growth, TextFile};
 use crate::ports::tables::{IngestError, IngestLimits, IngestedTable};
@@ -67,7 +68,14 @@ fn ingest_while_written(
     (result, batches)
 }
 
-const SEQUENTIAL: Parallelism = Parallelism { block_bytes: u64::MAX, workers: 1, guess_bytes: u64::MAX };
+const SEQUENTIAL: Parallelism =
+    Parallelism { block_bytes: u64::MAX, workers: 1, guess_bytes: u64::MAX, hold_bytes: HOLD_BYTES };
+
+/// Bytes the digest relay may hold: none (a later block's worker waits for its turn before
+/// each batch), some, or the server's limit.
+fn hold_bytes() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(0), 1usize..4096, Just(HOLD_BYTES)]
+}
 
 fn assert_same(text: &[u8], parallel: Parallelism) {
     let (expected, expected_batches) = ingest(text, SEQUENTIAL);
@@ -141,9 +149,10 @@ proptest! {
         block_bytes in 1u64..48,
         workers in 1usize..4,
         guess_bytes in 0u64..64,
+        hold_bytes in hold_bytes(),
     ) {
         let (expected, expected_batches) = ingest(&text, SEQUENTIAL);
-        let parallel = Parallelism { block_bytes, workers, guess_bytes };
+        let parallel = Parallelism { block_bytes, workers, guess_bytes, hold_bytes };
         assert_same_as(&expected, &expected_batches, ingest_while_written(&text, chunk, parallel));
     }
 
@@ -153,8 +162,9 @@ proptest! {
         block_bytes in 1u64..48,
         workers in 1usize..4,
         guess_bytes in 0u64..64,
+        hold_bytes in hold_bytes(),
     ) {
-        assert_same(&text, Parallelism { block_bytes, workers, guess_bytes });
+        assert_same(&text, Parallelism { block_bytes, workers, guess_bytes, hold_bytes });
     }
 }
 
@@ -165,7 +175,7 @@ fn a_boundary_inside_a_quoted_line_break_falls_back_to_one_pass_with_the_same_re
         text += &format!("{i},\"line one\nline two, {i}\"\n");
     }
     for block_bytes in [5, 13, 64, 100] {
-        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2, guess_bytes: 16 });
+        assert_same(text.as_bytes(), Parallelism { block_bytes, workers: 2, guess_bytes: 16, hold_bytes: HOLD_BYTES });
     }
 }
 
@@ -176,11 +186,12 @@ fn a_ragged_row_in_a_late_block_is_reported_at_its_line_in_the_file() {
         text += &format!("{i},\"x\ny\"\r\n");
     }
     text += "1,2,3\r\n4,5\r\n";
-    let (result, _) = ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64 });
+    let (result, _) =
+        ingest(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64, hold_bytes: HOLD_BYTES });
     let Err(IngestError::InvalidAt { line, reason }) = result else { panic!("{result:?}") };
     // The header is line 1 and every data row spans two lines.
     assert_eq!(line, 2 + 300 * 2, "{reason}");
-    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64 });
+    assert_same(text.as_bytes(), Parallelism { block_bytes: 64, workers: 3, guess_bytes: 64, hold_bytes: HOLD_BYTES });
 }
 
 #[test]
@@ -190,8 +201,8 @@ fn many_blocks_of_plain_rows_read_as_one_pass() {
         let amount = if i % 17 == 0 { String::new() } else { format!("{}.{}", i % 89, i % 10) };
         text += &format!("{i},{amount},{},2024-01-{:02},l{}\n", i % 2 == 0, i % 28 + 1, i % 5);
     }
-    for workers in [2, 3] {
-        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers, guess_bytes: 4096 });
+    for (workers, hold_bytes) in [(2, HOLD_BYTES), (3, HOLD_BYTES), (2, 0), (3, 0)] {
+        assert_same(text.as_bytes(), Parallelism { block_bytes: 4096, workers, guess_bytes: 4096, hold_bytes });
     }
 }
 
@@ -203,8 +214,8 @@ fn a_float_after_the_guessed_rows_makes_the_column_float64_with_every_value_exac
         text += &format!("{i},{late},c{}\n", i % 3);
     }
     text += "0.5,7,c1\n-0,8,c2\n";
-    for workers in [1, 2] {
-        let parallelism = Parallelism { block_bytes: 2048, workers, guess_bytes: 100 };
+    for (workers, hold_bytes) in [(1, HOLD_BYTES), (2, HOLD_BYTES), (2, 0)] {
+        let parallelism = Parallelism { block_bytes: 2048, workers, guess_bytes: 100, hold_bytes };
         let (result, batches) = ingest(text.as_bytes(), parallelism);
         let table = result.unwrap();
         let types: Vec<_> = table.columns.iter().map(|c| c.dtype).collect();
@@ -216,5 +227,29 @@ fn a_float_after_the_guessed_rows_makes_the_column_float64_with_every_value_exac
         assert_eq!(n.value(2_000), 0.5);
         assert!(n.value(2_001) == 0.0 && n.value(2_001).is_sign_negative(), "-0 stays -0.0");
         assert_same(text.as_bytes(), parallelism);
+    }
+}
+
+#[test]
+fn a_cell_that_does_not_fit_while_later_blocks_wait_for_their_digests_converts_again_without_waiting_forever() {
+    // A float in the second of many blocks, after integers: the pass stops converting while
+    // the later blocks' workers wait for their digest turn (no room at all), and is run again.
+    let mut text = String::from("n,code\n");
+    for i in 0..3_000 {
+        let n = if i == 150 { "2.5".to_string() } else { i.to_string() };
+        text += &format!("{n},c{}\n", i % 4);
+    }
+    for workers in [2, 3] {
+        let parallelism = Parallelism { block_bytes: 512, workers, guess_bytes: 64, hold_bytes: 0 };
+        let (done, finished) = std::sync::mpsc::channel();
+        let sent = text.clone();
+        std::thread::spawn(move || done.send(ingest(sent.as_bytes(), parallelism)).unwrap());
+        let (result, batches) = finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("{workers} workers: the ingest did not end"));
+        let table = result.unwrap();
+        assert_eq!(table.columns[0].dtype, crate::domain::dtype::DType::Float64);
+        let (expected, expected_batches) = ingest(text.as_bytes(), SEQUENTIAL);
+        assert_same_as(&expected, &expected_batches, (Ok(table), batches));
     }
 }
