@@ -27,9 +27,11 @@ use arrow::datatypes::Schema;
 
 use crate::domain::content_hash::{ColumnDigest, UnhashableType};
 
-/// Most bytes of arrays held by a relay for blocks whose turn has not come. With two workers
-/// about one block's arrays wait at a time (16 MiB of CSV text: about 20 MB on the benchmark).
-pub const HOLD_BYTES: usize = 32 << 20;
+/// Most bytes of arrays held by a relay for blocks whose turn has not come (a block of 16 MiB
+/// of CSV text makes about 20 MB of arrays on the benchmark). Two workers that start together
+/// settle half a block apart after a first wait, so that about half a block waits at a time;
+/// 32 MiB was no faster and peaked 10–20 MiB higher (BENCHMARKS.md, session 17).
+pub const HOLD_BYTES: usize = 16 << 20;
 
 /// Hashes the batches of numbered blocks in block order, whichever thread makes them.
 pub struct DigestRelay {
