@@ -12,6 +12,7 @@ mod csv_blocks;
 mod csv_columns;
 mod csv_export;
 mod csv_ingest;
+mod csv_pass;
 mod csv_reading;
 mod csv_records;
 mod digest_relay;
