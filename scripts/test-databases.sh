@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the black-box API suite (tests/api) and the MetadataStore contract suite
-# (tests/metadata_store_contract.rs) against PostgreSQL and MariaDB on this machine,
+# (tests/metadata_store_contract/) against PostgreSQL and MariaDB on this machine,
 # each in a freshly created database `datasets_api_ci`.
 #
 # Alone: scripts/test-databases.sh            (both)

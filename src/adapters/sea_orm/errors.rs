@@ -130,7 +130,7 @@ impl DriverCode {
 mod tests {
     //! sqlx's drivers do not let their errors be built outside sqlx, so the codes are checked
     //! here on [`DriverCode`], and the way to them through [`DbErr`] with a database error of a
-    //! test's own that reports a SQLSTATE. `tests/metadata_store_contract.rs` checks
+    //! test's own that reports a SQLSTATE. `tests/metadata_store_contract/` checks
     //! [`is_transient`] on errors that real deadlocks and lock timeouts raise on SQLite,
     //! PostgreSQL and MariaDB (`scripts/test-databases.sh` runs it on the latter two).
 
