@@ -29,8 +29,8 @@
 //!         text        u64le(byte length) and the UTF-8 bytes
 //! ```
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
 use sha2::{Digest, Sha256};
 
 use crate::domain::dtype::ColumnSchema;
@@ -124,6 +124,26 @@ impl ColumnDigest {
 
     pub fn finish(self) -> [u8; 32] {
         self.sha.finalize().into()
+    }
+}
+
+/// The digests of every column of a table, fed its batches in row order.
+pub struct TableDigests(Vec<ColumnDigest>);
+
+impl TableDigests {
+    /// One digest per column of `schema` (canonical column types).
+    pub fn new(schema: &Schema) -> Result<Self, UnhashableType> {
+        schema.fields().iter().map(|f| ColumnDigest::new(f.data_type())).collect::<Result<_, _>>().map(Self)
+    }
+
+    /// Adds the rows of `batch` (of the schema's columns), in order.
+    pub fn update(&mut self, batch: &RecordBatch) -> Result<(), UnhashableType> {
+        self.0.iter_mut().zip(batch.columns()).try_for_each(|(digest, column)| digest.update(column))
+    }
+
+    /// Every column's digest, in column order.
+    pub fn finish(self) -> Vec<[u8; 32]> {
+        self.0.into_iter().map(ColumnDigest::finish).collect()
     }
 }
 

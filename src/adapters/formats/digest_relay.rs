@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 
-use crate::domain::content_hash::{ColumnDigest, UnhashableType};
+use crate::domain::content_hash::TableDigests;
 
 /// Most bytes of arrays held by a relay for blocks whose turn has not come (a block of 16 MiB
 /// of CSV text makes about 20 MB of arrays on the benchmark). Two workers that start together
@@ -171,16 +171,14 @@ impl Drop for AbandonUnlessClosed<'_> {
 }
 
 fn run_in_turn(relay: &DigestRelay, schema: &Schema) -> Option<Vec<[u8; 32]>> {
-    let digests: Result<Vec<ColumnDigest>, UnhashableType> =
-        schema.fields().iter().map(|f| ColumnDigest::new(f.data_type())).collect();
-    let mut digests = digests.ok()?;
+    let mut digests = TableDigests::new(schema).ok()?;
     let mut state = relay.lock();
     loop {
         if state.abandoned {
             return None;
         }
         if state.closed == Some(state.turn) {
-            return Some(digests.into_iter().map(ColumnDigest::finish).collect());
+            return Some(digests.finish());
         }
         let turn = state.turn;
         match state.waiting.get_mut(&turn) {
@@ -188,7 +186,7 @@ fn run_in_turn(relay: &DigestRelay, schema: &Schema) -> Option<Vec<[u8; 32]>> {
                 let batches = std::mem::take(&mut waiting.batches);
                 drop(state);
                 let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
-                let hashed = hash(&mut digests, &batches);
+                let hashed = batches.iter().try_for_each(|batch| digests.update(batch));
                 drop(batches);
                 state = relay.lock();
                 // A batch of another type than the schema's: no digest can be right.
@@ -205,15 +203,6 @@ fn run_in_turn(relay: &DigestRelay, schema: &Schema) -> Option<Vec<[u8; 32]>> {
             _ => state = relay.work.wait(state).unwrap_or_else(|p| p.into_inner()),
         }
     }
-}
-
-fn hash(digests: &mut [ColumnDigest], batches: &[RecordBatch]) -> Result<(), UnhashableType> {
-    for batch in batches {
-        for (digest, column) in digests.iter_mut().zip(batch.columns()) {
-            digest.update(column)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -237,10 +226,9 @@ mod tests {
 
     /// The digests of the batches hashed one after the other on one thread.
     fn sequential(batches: &[RecordBatch]) -> Vec<[u8; 32]> {
-        let mut digests: Vec<ColumnDigest> =
-            schema().fields().iter().map(|f| ColumnDigest::new(f.data_type()).unwrap()).collect();
-        hash(&mut digests, batches).unwrap();
-        digests.into_iter().map(ColumnDigest::finish).collect()
+        let mut digests = TableDigests::new(&schema()).unwrap();
+        batches.iter().for_each(|batch| digests.update(batch).unwrap());
+        digests.finish()
     }
 
     /// `blocks[k]`: the batches of block k (some blocks have none).

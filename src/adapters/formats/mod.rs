@@ -427,19 +427,11 @@ impl TableSource for StoredTables {
         let (schema, mut batches) = parquet_source::read_columns(Arc::clone(&self.store), key, None, false).await?;
         let unhashable =
             |e: crate::domain::content_hash::UnhashableType| StoreError::other_caused_by("hashing a stored table", e);
-        let mut digests = schema
-            .fields()
-            .iter()
-            .map(|f| crate::domain::content_hash::ColumnDigest::new(f.data_type()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unhashable)?;
+        let mut digests = crate::domain::content_hash::TableDigests::new(&schema).map_err(unhashable)?;
         while let Some(batch) = batches.next().await {
-            let batch = batch?;
-            for (digest, column) in digests.iter_mut().zip(batch.columns()) {
-                digest.update(column).map_err(unhashable)?;
-            }
+            digests.update(&batch?).map_err(unhashable)?;
         }
-        Ok(digests.into_iter().map(crate::domain::content_hash::ColumnDigest::finish).collect())
+        Ok(digests.finish())
     }
 }
 

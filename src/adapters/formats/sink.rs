@@ -20,7 +20,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
-use crate::domain::content_hash::{ColumnDigest, UnhashableType};
+use crate::domain::content_hash::{ColumnDigest, TableDigests, UnhashableType};
 use crate::domain::inference::MixedColumn;
 use crate::domain::preview::{PREVIEW_ROWS, PreviewRow, extend_preview};
 use crate::domain::quality::{ColumnOutliers, QualityAccumulator, QualityExtras, QualityReport};
@@ -82,7 +82,7 @@ pub struct CanonicalSink {
     writer: ArrowWriter<BufWriter<HashingFile>>,
     quality: QualityAccumulator,
     /// Every column's digest, fed the batches as they are written (in order).
-    digests: Vec<ColumnDigest>,
+    digests: TableDigests,
     preview: Vec<PreviewRow>,
     rows: u64,
 }
@@ -115,15 +115,12 @@ impl CanonicalSink {
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
         let columns = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone()));
         let quality = QualityAccumulator::new(columns);
-        let digests = schema.fields().iter().map(|f| ColumnDigest::new(f.data_type())).collect::<Result<_, _>>();
-        let digests = digests.map_err(hash_error)?;
+        let digests = TableDigests::new(&schema).map_err(hash_error)?;
         Ok(Self { path: path.to_path_buf(), schema, writer, quality, digests, preview: Vec::new(), rows: 0 })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
-        for (digest, column) in self.digests.iter_mut().zip(batch.columns()) {
-            digest.update(column).map_err(hash_error)?;
-        }
+        self.digests.update(batch).map_err(hash_error)?;
         self.quality.observe(batch);
         extend_preview(&mut self.preview, batch, PREVIEW_ROWS);
         self.rows += batch.num_rows() as u64;
@@ -134,8 +131,7 @@ impl CanonicalSink {
     pub fn finish(self, mixed: Vec<MixedColumn>) -> Result<SinkSummary, IngestError> {
         let sha256 = finish_file(self.writer.into_inner().map_err(parquet_err)?)?;
         let workers = crate::ports::system::worker_threads();
-        let digests = self.digests.into_iter().map(ColumnDigest::finish).collect();
-        let read = read_back(&self.path, &self.schema, self.quality, mixed, workers, Some(digests))?;
+        let read = read_back(&self.path, &self.schema, self.quality, mixed, workers, Some(self.digests.finish()))?;
         Ok(SinkSummary {
             rows: self.rows,
             sha256,
