@@ -143,10 +143,13 @@ impl ReadHints {
         Ok(c)
     }
 
-    /// Reads the `encoding` form field: a label the WHATWG Encoding Standard knows.
+    /// Reads the `encoding` form field: a label the WHATWG Encoding Standard knows, or Python's
+    /// spelling of one (what pandas users write: `latin-1`, `utf_8`, `utf-8-sig`, `utf-16-le`;
+    /// see [`whatwg_label`]), kept as the WHATWG label.
     pub fn parse_encoding(raw: &str) -> Result<String, BadHint> {
-        match encoding_rs::Encoding::for_label(raw.trim().as_bytes()) {
-            Some(_) => Ok(raw.trim().to_ascii_lowercase()),
+        let label = whatwg_label(&raw.trim().to_ascii_lowercase());
+        match encoding_rs::Encoding::for_label(label.as_bytes()) {
+            Some(_) => Ok(label),
             None => Err(bad(
                 "encoding",
                 format!("{raw:?} is no known encoding (for example utf-8, latin1, windows-1252, utf-16le)"),
@@ -160,6 +163,24 @@ impl ReadHints {
             return Err(bad("sheet", "a sheet name of 1 to 255 characters is expected"));
         }
         Ok(raw.to_string())
+    }
+}
+
+/// The WHATWG label for a lower-case encoding label: itself when the standard knows it, else
+/// the label Python's codecs spell with underscores for hyphens (`utf_8`, `iso8859_15`,
+/// `windows_1252`), with a hyphen before the number (`latin-1`) or with a suffix the standard
+/// has no label for (`utf-8-sig`: a UTF-8 byte-order mark, skipped anyway; `utf-16-le`).
+fn whatwg_label(label: &str) -> String {
+    if encoding_rs::Encoding::for_label(label.as_bytes()).is_some() {
+        return label.to_string();
+    }
+    let hyphens = label.replace('_', "-");
+    match hyphens.as_str() {
+        "latin-1" => "latin1".to_string(),
+        "utf-8-sig" | "utf8-sig" => "utf-8".to_string(),
+        "utf-16-le" => "utf-16le".to_string(),
+        "utf-16-be" => "utf-16be".to_string(),
+        _ => hyphens,
     }
 }
 
@@ -211,9 +232,24 @@ mod tests {
     }
 
     #[test]
-    fn encodings_are_whatwg_labels() {
+    fn encodings_are_whatwg_labels_or_python_spellings_of_them() {
         assert_eq!(ReadHints::parse_encoding("Latin1").unwrap(), "latin1");
         assert!(ReadHints::parse_encoding("ebcdic").is_err());
+        for (python, whatwg) in [
+            ("latin-1", "latin1"),
+            ("LATIN_1", "latin1"),
+            ("utf_8", "utf-8"),
+            ("utf-8-sig", "utf-8"),
+            ("utf_16_le", "utf-16le"),
+            ("utf-16-be", "utf-16be"),
+            ("iso8859_15", "iso8859-15"),
+            ("windows_1252", "windows-1252"),
+        ] {
+            assert_eq!(ReadHints::parse_encoding(python).as_deref(), Ok(whatwg), "{python}");
+        }
+        for whatwg in ["utf-8", "latin1", "windows-1252", "utf-16le", "shift_jis", "euc-kr", "iso-8859-2"] {
+            assert_eq!(ReadHints::parse_encoding(whatwg).as_deref(), Ok(whatwg));
+        }
     }
 
     #[test]

@@ -41,12 +41,19 @@ async fn dtypes_give_a_column_its_type() {
 }
 
 #[tokio::test]
-async fn a_value_that_is_not_of_its_given_type_is_refused_naming_column_line_and_value() {
+async fn a_value_that_is_not_of_its_given_type_is_refused_naming_column_line_row_and_value() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "Hints").await;
     let reply = upload_with(&app, project, b"id,score\n1,2\n2,abc\n", &[("dtypes", r#"{"score": "float64"}"#)]).await;
     let message = reply.expect_error(422, "unprocessable_file");
-    assert!(message.contains("line 3") && message.contains("\"score\"") && message.contains("\"abc\""), "{message}");
+    assert_eq!(message, "line 3: column \"score\" is given as float64 but data row 2 holds \"abc\"");
+    // A JSON Lines upload is read through a CSV text of its own: its data row is named, not a
+    // line of that text.
+    let json = b"{\"id\": 1, \"score\": 2}\n{\"id\": 2, \"score\": \"abc\"}\n";
+    let reply = upload_with(&app, project, json, &[("dtypes", r#"{"score": "float64"}"#)]).await;
+    let message = reply.expect_error(422, "unprocessable_file");
+    assert_eq!(message, "column \"score\" is given as float64 but data row 2 holds \"abc\"");
+    assert!(app.stored_artifacts().await.is_empty());
     let reply = upload_with(&app, project, b"id,score\n1,2\n", &[("dtypes", r#"{"scores": "float64"}"#)]).await;
     let message = reply.expect_error(422, "unprocessable_file");
     assert!(message.contains("\"scores\"") && message.contains("id, score"), "{message}");

@@ -13,8 +13,7 @@ use arrow::datatypes::SchemaRef;
 
 use super::csv_blocks::{Block, BlockEnd, BlockList};
 use super::csv_columns::{BlockEncoding, canonical_schema};
-use super::csv_ingest::{Job, Parallelism, ReadError, at_record, check_record, for_each_record, io};
-use super::csv_records::Record;
+use super::csv_ingest::{Job, Parallelism, at_record, check_record, for_each_record, io};
 use super::digest_relay::DigestRelay;
 use super::sink::{EncodedRowGroup, ParquetAssembler, RowGroupEncoder, SinkSummary, read_back};
 use crate::domain::dtype::DType;
@@ -23,13 +22,52 @@ use crate::domain::preview::{PREVIEW_ROWS, PreviewRow};
 use crate::domain::quality::QualityAccumulator;
 use crate::ports::tables::IngestError;
 
-/// The refusal of a cell that is not a value of its column's given type.
-fn not_of_given_type(record: &Record<'_>, name: &str, given: &InferredType, cell: &str, read: Observed) -> ReadError {
-    let why = match read {
-        Observed::AmbiguousDate => ", a date whose day/month order no value of the column decides",
-        _ => "",
-    };
-    at_record(record, format!("column {name:?} is given as {} but holds {cell:?}{why}", given.dtype.as_str()))
+/// Why a block could not be read. A cell that is not a value of its column's given type is
+/// named by its data row, which only the merging thread knows (it receives the blocks in order
+/// and counts the rows of those before): the worker gives the row within its block.
+enum BlockFailure {
+    NotOfGivenType { line: u64, refusal: GivenTypeRefusal },
+    Other(IngestError),
+}
+
+impl From<IngestError> for BlockFailure {
+    fn from(e: IngestError) -> Self {
+        BlockFailure::Other(e)
+    }
+}
+
+impl BlockFailure {
+    /// The error of a block that follows `rows_before` data rows.
+    fn after_rows(self, rows_before: u64) -> IngestError {
+        match self {
+            BlockFailure::NotOfGivenType { line, refusal } => {
+                IngestError::InvalidAt { line, reason: refusal.message(rows_before + refusal.row_in_block) }
+            }
+            BlockFailure::Other(e) => e,
+        }
+    }
+}
+
+/// A cell that is not a value of its column's given type.
+struct GivenTypeRefusal {
+    /// 1-based, among the data rows of its block.
+    row_in_block: u64,
+    column: String,
+    given: DType,
+    cell: String,
+    read: Observed,
+}
+
+impl GivenTypeRefusal {
+    /// The refusal of the cell in data row `row` (1-based) of the file.
+    fn message(&self, row: u64) -> String {
+        let why = match self.read {
+            Observed::AmbiguousDate => ", a date whose day/month order no value of the column decides",
+            _ => "",
+        };
+        let (column, given, cell) = (&self.column, self.given.as_str(), &self.cell);
+        format!("column {column:?} is given as {given} but data row {row} holds {cell:?}{why}")
+    }
 }
 
 /// What one worker of the pass keeps across its blocks.
@@ -62,7 +100,7 @@ impl ConvertWorker<'_> {
         block: &Block,
         k: usize,
         encoding: &AtomicBool,
-    ) -> Result<ConvertedBlock, IngestError> {
+    ) -> Result<ConvertedBlock, BlockFailure> {
         let (job, schema, types, strict, relay) = (self.job, self.schema, self.types, self.strict, self.relay);
         let mut inference = job.inferences();
         let mut rows = 0u64;
@@ -71,7 +109,8 @@ impl ConvertWorker<'_> {
             false => None,
         };
         let quality = &mut self.quality;
-        let end = for_each_record(job, block, |record| {
+        let mut refused = None;
+        let read = for_each_record(job, block, |record| {
             check_record(record, job.width(), job.limits)?;
             rows += 1;
             match &mut out {
@@ -83,7 +122,14 @@ impl ConvertWorker<'_> {
                         let observed = inference.observe_as(cell, guess);
                         if !builder.append(cell, observed) {
                             if strict && job.forced[k].is_some() {
-                                return Err(not_of_given_type(record, &job.names[k], guess, cell, observed));
+                                refused = Some(GivenTypeRefusal {
+                                    row_in_block: rows,
+                                    column: job.names[k].clone(),
+                                    given: guess.dtype,
+                                    cell: cell.to_string(),
+                                    read: observed,
+                                });
+                                return Err(at_record(record, String::new()));
                             }
                             fits = false;
                         }
@@ -110,8 +156,14 @@ impl ConvertWorker<'_> {
                 }
             }
             Ok(())
-        })
-        .map_err(|e| job.locate(e, block.start))?;
+        });
+        let end = match (read.map_err(|e| job.locate(e, block.start)), refused) {
+            (Ok(end), _) => end,
+            (Err(IngestError::InvalidAt { line, .. }), Some(refusal)) => {
+                return Err(BlockFailure::NotOfGivenType { line, refusal });
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
         let encoded = match out {
             Some(block_encoding) if encoding.load(Ordering::Relaxed) => Some(block_encoding.finish(schema, quality)?),
             _ => None,
@@ -181,7 +233,7 @@ pub(super) fn convert_pass(
         let mut receivers = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for w in 0..workers {
-            let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<ConvertedBlock, IngestError>>(1);
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<ConvertedBlock, BlockFailure>>(1);
             receivers.push(receiver);
             let (encoder, encoding, schema) = (&encoder, &encoding, &schema);
             let quality = QualityAccumulator::new(columns());
@@ -198,7 +250,7 @@ pub(super) fn convert_pass(
                     let result = match block {
                         Ok(Some(block)) => worker.block(encoder, &block, k, encoding),
                         Ok(None) => break,
-                        Err(e) => Err(io(e)),
+                        Err(e) => Err(io(e).into()),
                     };
                     busy += t.elapsed();
                     let failed = result.is_err();
@@ -241,7 +293,8 @@ pub(super) fn convert_pass(
                 count = k + 1;
                 let part = receivers[k % workers]
                     .recv()
-                    .map_err(|_| IngestError::Io("a conversion worker stopped".into()))??;
+                    .map_err(|_| IngestError::Io("a conversion worker stopped".into()))?
+                    .map_err(|failure| failure.after_rows(rows))?;
                 inference.iter_mut().zip(&part.inference).for_each(|(t, p)| t.merge(p));
                 rows += part.rows;
                 match part.encoded {

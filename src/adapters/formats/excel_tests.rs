@@ -142,7 +142,7 @@ fn without_a_header_the_first_row_is_data_and_dtypes_replace_cell_types() {
     assert_eq!(table.columns[0].dtype, DType::Float64);
     let hints = ReadHints { dtypes: [("mixed".to_string(), DType::Int64)].into(), ..Default::default() };
     let err = ingest(&workbook(), &hints).unwrap_err();
-    assert!(matches!(&err, IngestError::InvalidAt { reason, .. } if reason.contains("\"seven\"")), "{err:?}");
+    assert!(matches!(&err, IngestError::Invalid(m) if m.contains("data row 2 holds \"seven\"")), "{err:?}");
 }
 
 #[test]

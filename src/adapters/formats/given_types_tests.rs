@@ -56,20 +56,40 @@ fn a_given_datetime_column_that_mixes_formats_is_refused_naming_the_first_other_
 fn a_given_datetime_column_whose_order_stays_ambiguous_is_refused_at_its_first_ambiguous_date() {
     let err = ingest_given("d\n05/05/2020\n01/02/2020\n", "d", DType::Datetime64).unwrap_err();
     assert!(
-        matches!(&err, IngestError::InvalidAt { line: 3, reason } if reason.contains("day/month order")),
+        matches!(&err, IngestError::InvalidAt { line: 3, reason }
+            if reason.contains("data row 2 holds \"01/02/2020\"") && reason.contains("day/month order")),
         "{err:?}"
     );
 }
 
 #[test]
-fn a_value_not_of_the_given_type_is_refused_with_its_line_even_far_from_the_guess() {
+fn a_value_not_of_the_given_type_is_refused_with_its_line_and_data_row_even_far_from_the_guess() {
     let mut text = String::from("n\n");
     for i in 0..40 {
         text.push_str(&format!("{i}\n"));
     }
     text.push_str("4x\n");
     let err = ingest_given(&text, "n", DType::Int64).unwrap_err();
-    assert!(matches!(&err, IngestError::InvalidAt { line: 42, reason } if reason.contains("\"4x\"")), "{err:?}");
+    assert!(
+        matches!(&err, IngestError::InvalidAt { line: 42, reason }
+            if reason == "column \"n\" is given as int64 but data row 41 holds \"4x\""),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_refused_value_after_rows_of_several_lines_names_its_line_and_its_data_row_apart() {
+    let mut text = String::from("n,note\n");
+    for i in 0..30 {
+        text.push_str(&format!("{i},\"two\nlines\"\n"));
+    }
+    text.push_str("x,one line\n7,\"a\nb\"\n");
+    let err = ingest_given(&text, "n", DType::Int64).unwrap_err();
+    // The header is line 1 and each of the 30 rows before takes two.
+    assert!(
+        matches!(&err, IngestError::InvalidAt { line: 62, reason } if reason.contains("data row 31 holds \"x\"")),
+        "{err:?}"
+    );
 }
 
 #[test]

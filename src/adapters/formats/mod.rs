@@ -131,7 +131,8 @@ impl FileIngestor {
                 drop(rewritten);
                 let reading =
                     csv_ingest::CsvReading { dtypes: reading.dtypes, markers: reading.markers, ..sheet_reading };
-                let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
+                let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)
+                    .map_err(of_transcoded)?;
                 table.format = SourceFormat { table: format, compression: None };
                 Ok(table)
             }
@@ -141,7 +142,8 @@ impl FileIngestor {
                 json_ingest::transcode_to_csv(upload, format, spooled.as_file_mut(), limits)?;
                 reading.dialect = Some(sniff::Dialect { delimiter: b',', has_header: true, row_names: false });
                 reading.encoding = None;
-                let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)?;
+                let mut table = csv_ingest::ingest_csv(spooled.path(), normalized, limits, &self.spool_dir, &reading)
+                    .map_err(of_transcoded)?;
                 table.format = SourceFormat { table: format, compression: None };
                 Ok(table)
             }
@@ -207,6 +209,15 @@ impl FileIngestor {
     }
 }
 
+/// An error of the CSV text a JSON or spreadsheet upload was transcoded to: a line of that text
+/// is not one of the upload, so only the reason is kept (a refused cell's names its data row).
+fn of_transcoded(e: IngestError) -> IngestError {
+    match e {
+        IngestError::InvalidAt { reason, .. } => IngestError::Invalid(reason),
+        e => e,
+    }
+}
+
 /// A UTF-8 byte-order mark.
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
@@ -223,13 +234,16 @@ enum Kind {
 
 /// What the upload whose first bytes are `head` is, or why it is refused from them alone.
 fn kind_of(head: &[u8], hints: &ReadHints, reading: &csv_ingest::CsvReading) -> Result<Kind, IngestError> {
-    let typed =
-        if head.starts_with(PARQUET_MAGIC) { Some("Parquet") } else { arrow_ingest::detect(head).map(|_| "Arrow") };
+    let typed = if head.starts_with(PARQUET_MAGIC) {
+        Some("a Parquet")
+    } else {
+        arrow_ingest::detect(head).map(|_| "an Arrow")
+    };
     if let Some(typed) = typed
         && !hints.dtypes.is_empty()
     {
         return Err(IngestError::Invalid(format!(
-            "dtypes applies to text files (CSV, JSON, spreadsheets): the columns of a {typed} file keep their types"
+            "dtypes applies to text files (CSV, JSON, spreadsheets): the columns of {typed} file keep their types"
         )));
     }
     if head.starts_with(PARQUET_MAGIC) {

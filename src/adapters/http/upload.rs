@@ -170,7 +170,7 @@ multipart_form!(
         ("na_values", hint_json(), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
         ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
         ("delimiter", hint_text(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
-        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
+        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …) or Python's spelling of one (`latin-1`, `utf_8`, `utf-8-sig`, …); detected when absent."),
         ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
         ("sheet", hint_text(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
@@ -197,7 +197,7 @@ multipart_form!(
         ("na_values", hint_json(), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
         ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
         ("delimiter", hint_text(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
-        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …); detected when absent."),
+        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …) or Python's spelling of one (`latin-1`, `utf_8`, `utf-8-sig`, …); detected when absent."),
         ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
         ("sheet", hint_text(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
