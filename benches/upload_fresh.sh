@@ -7,6 +7,10 @@
 # scripts/bench.sh with the benchmark's CSV and its gzip; alone:
 #   benches/upload_fresh.sh /var/tmp/datasets-api-bench/transactions-500MB.csv.gz
 #   RUNS=5 BIN=/path/to/datasets-api benches/upload_fresh.sh FILE...
+# With POLARS_PYTHON set (a Python with polars), each run is preceded by polars reading the same
+# file (pl.read_csv(FILE).write_parquet, timed around the work in its own process), and the
+# ratio of each pair and their median are printed: on a machine whose speed drifts by a quarter
+# within minutes, only pairs run back to back compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (($# > 0)) || { echo "usage: $0 FILE..." >&2; exit 2; }
@@ -36,8 +40,19 @@ mib() { awk -v f="$1" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; 
 # utime + stime of the server, in seconds.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$PID/stat"; }
 auth=(-H "Authorization: Bearer $KEY")
+# polars reading FILE into a Parquet file: its seconds, timed inside its process.
+polars_seconds() {
+  "$POLARS_PYTHON" -c '
+import sys, time, polars as pl
+t = time.perf_counter()
+pl.read_csv(sys.argv[1]).write_parquet(sys.argv[2])
+print(f"{time.perf_counter() - t:.3f}")' "$1" "$WORK/polars.parquet"
+  rm -f "$WORK/polars.parquet"
+}
 for file in "$@"; do
+  ratios=()
   for run in $(seq 1 "$RUNS"); do
+    [[ -n "${POLARS_PYTHON:-}" ]] && polars=$(polars_seconds "$file")
     start
     project=$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"bench"}' "$URL/api/projects" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     before=$(mib VmRSS:)
@@ -48,6 +63,13 @@ for file in "$@"; do
     cpu_after=$(cpu)
     hash=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["content_hash"][:19])' "$WORK/upload.json")
     echo "upload $(basename "$file") (fresh server, run $run): ${seconds} s, server CPU $(awk -v a="$cpu_after" -v b="$cpu_before" 'BEGIN {printf "%.2f", a - b}') s, peak RSS $(mib VmHWM:) MiB (resident before ${before} MiB), $hash…"
+    if [[ -n "${POLARS_PYTHON:-}" ]]; then
+      ratios+=("$(awk -v p="$polars" -v s="$seconds" 'BEGIN {printf "%.2f", p / s}')")
+      echo "  polars read_csv -> write_parquet just before: ${polars} s, ratio ${ratios[-1]}x (> 1: the upload is faster)"
+    fi
     stop
   done
+  if ((${#ratios[@]} > 0)); then
+    echo "  median ratio to polars over ${#ratios[@]} pairs: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}')x"
+  fi
 done
