@@ -129,6 +129,7 @@ impl ConvertWorker<'_> {
                                     cell: cell.to_string(),
                                     read: observed,
                                 });
+                                // Located here; its message is made once its data row is known.
                                 return Err(at_record(record, String::new()));
                             }
                             fits = false;
