@@ -149,6 +149,12 @@ impl ReadHints {
     pub fn parse_encoding(raw: &str) -> Result<String, BadHint> {
         let label = whatwg_label(&raw.trim().to_ascii_lowercase());
         match encoding_rs::Encoding::for_label(label.as_bytes()) {
+            // The standard names these (ISO-2022-KR, ISO-2022-CN, HZ-GB-2312) only to decode
+            // nothing of them.
+            Some(encoding) if encoding == encoding_rs::REPLACEMENT => Err(bad(
+                "encoding",
+                format!("{raw:?} is an encoding that cannot be read (the WHATWG standard decodes nothing of it)"),
+            )),
             Some(_) => Ok(label),
             None => Err(bad(
                 "encoding",
@@ -249,6 +255,10 @@ mod tests {
         }
         for whatwg in ["utf-8", "latin1", "windows-1252", "utf-16le", "shift_jis", "euc-kr", "iso-8859-2"] {
             assert_eq!(ReadHints::parse_encoding(whatwg).as_deref(), Ok(whatwg));
+        }
+        for unreadable in ["iso-2022-kr", "iso_2022_kr", "hz-gb-2312", "iso-2022-cn"] {
+            let refused = ReadHints::parse_encoding(unreadable).unwrap_err();
+            assert!(refused.reason.contains("cannot be read"), "{unreadable}: {refused:?}");
         }
     }
 
