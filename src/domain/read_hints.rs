@@ -147,15 +147,14 @@ impl ReadHints {
     /// spelling of one (what pandas users write: `latin-1`, `utf_8`, `utf-8-sig`, `utf-16-le`;
     /// see [`whatwg_label`]), kept as the WHATWG label.
     pub fn parse_encoding(raw: &str) -> Result<String, BadHint> {
-        let label = whatwg_label(&raw.trim().to_ascii_lowercase());
-        match encoding_rs::Encoding::for_label(label.as_bytes()) {
+        match whatwg_label(&raw.trim().to_ascii_lowercase()) {
             // The standard names these (ISO-2022-KR, ISO-2022-CN, HZ-GB-2312) only to decode
             // nothing of them.
-            Some(encoding) if encoding == encoding_rs::REPLACEMENT => Err(bad(
+            Some((_, encoding)) if encoding == encoding_rs::REPLACEMENT => Err(bad(
                 "encoding",
                 format!("{raw:?} is an encoding that cannot be read (the WHATWG standard decodes nothing of it)"),
             )),
-            Some(_) => Ok(label),
+            Some((label, _)) => Ok(label),
             None => Err(bad(
                 "encoding",
                 format!("{raw:?} is no known encoding (for example utf-8, latin1, windows-1252, utf-16le)"),
@@ -172,22 +171,24 @@ impl ReadHints {
     }
 }
 
-/// The WHATWG label for a lower-case encoding label: itself when the standard knows it, else
-/// the label Python's codecs spell with underscores for hyphens (`utf_8`, `iso8859_15`,
-/// `windows_1252`), with a hyphen before the number (`latin-1`) or with a suffix the standard
-/// has no label for (`utf-8-sig`: a UTF-8 byte-order mark, skipped anyway; `utf-16-le`).
-fn whatwg_label(label: &str) -> String {
-    if encoding_rs::Encoding::for_label(label.as_bytes()).is_some() {
-        return label.to_string();
+/// The WHATWG label for a lower-case encoding label, with its encoding: the label itself when
+/// the standard knows it, else the label Python's codecs spell with underscores for hyphens
+/// (`utf_8`, `iso8859_15`, `windows_1252`), with a hyphen before the number (`latin-1`) or with
+/// a suffix the standard has no label for (`utf-8-sig`: a UTF-8 byte-order mark, skipped
+/// anyway; `utf-16-le`); `None` when neither is known.
+fn whatwg_label(label: &str) -> Option<(String, &'static encoding_rs::Encoding)> {
+    if let Some(encoding) = encoding_rs::Encoding::for_label(label.as_bytes()) {
+        return Some((label.to_string(), encoding));
     }
     let hyphens = label.replace('_', "-");
-    match hyphens.as_str() {
+    let label = match hyphens.as_str() {
         "latin-1" => "latin1".to_string(),
         "utf-8-sig" | "utf8-sig" => "utf-8".to_string(),
         "utf-16-le" => "utf-16le".to_string(),
         "utf-16-be" => "utf-16be".to_string(),
         _ => hyphens,
-    }
+    };
+    encoding_rs::Encoding::for_label(label.as_bytes()).map(|encoding| (label, encoding))
 }
 
 #[cfg(test)]

@@ -122,6 +122,20 @@ fn text(rule: TextRule) -> FieldKind {
     FieldKind::Text(rule)
 }
 
+/// The read hints (`ReadHints`), fields of both upload forms, after their own.
+fn read_hint_properties() -> Vec<(&'static str, MetaSchemaRef)> {
+    vec![
+        ("dtypes", hint_json().schema("A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the value, its data row and, for CSV text, its line).")),
+        ("na_values", hint_json().schema("A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`).")),
+        ("keep_default_na", flag_default_true().schema("`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing.")),
+        ("delimiter", hint_text().schema("The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent.")),
+        ("encoding", hint_text().schema("The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …) or Python's spelling of one (`latin-1`, `utf_8`, `utf-8-sig`, …); detected when absent.")),
+        ("header", flag_default_none().schema("`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent.")),
+        ("sheet", hint_text().schema("The spreadsheet's sheet to read, by name; the first sheet when absent.")),
+    ]
+}
+
+/// A multipart form: its own fields, then the read hints.
 macro_rules! multipart_form {
     ($(#[$doc:meta])* $name:ident, required: [$($req:literal),*], fields: [$(($field:literal, $format:expr, $desc:literal)),* $(,)?]) => {
         $(#[$doc])*
@@ -137,7 +151,7 @@ macro_rules! multipart_form {
             fn schema_ref() -> MetaSchemaRef {
                 MetaSchemaRef::Inline(Box::new(MetaSchema {
                     required: vec![$($req),*],
-                    properties: vec![$(($field, $format.schema($desc))),*],
+                    properties: [vec![$(($field, $format.schema($desc))),*], read_hint_properties()].concat(),
                     ..MetaSchema::new("object")
                 }))
             }
@@ -166,13 +180,6 @@ multipart_form!(
         ("name", text(NAME_RULE), "Human-readable dataset name."),
         ("description", text(DESCRIPTION_RULE), "Optional description."),
         ("file", format("binary"), "The file to upload: CSV, JSON Lines, JSON, Parquet, Arrow IPC (Feather) or a spreadsheet, compressed with gzip, zstd, bzip2 or xz or not."),
-        ("dtypes", hint_json(), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
-        ("na_values", hint_json(), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
-        ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
-        ("delimiter", hint_text(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
-        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …) or Python's spelling of one (`latin-1`, `utf_8`, `utf-8-sig`, …); detected when absent."),
-        ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
-        ("sheet", hint_text(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
 );
 
@@ -193,13 +200,6 @@ multipart_form!(
             flag(),
             "`true`: read the file with the hints the latest version was read with (`hints` on the version); hints given in this form replace those of the same name."
         ),
-        ("dtypes", hint_json(), "A JSON object of column name to dtype (`int64`, `float64`, `bool`, `datetime64`, `object`, `category`): those columns get that type; a value that is not of it is refused (`422` naming the column, the line and the value)."),
-        ("na_values", hint_json(), "A JSON array of extra missing markers, added to the default ones (pandas' `na_values`; see `keep_default_na`)."),
-        ("keep_default_na", flag_default_true(), "`false`: the default missing markers (`NA`, `null`, …) are values; only the empty cell and `na_values` are missing."),
-        ("delimiter", hint_text(), "The CSV field delimiter, one ASCII character (`\\t` or `tab` for a tab); detected when absent."),
-        ("encoding", hint_text(), "The text's encoding, a WHATWG label (`utf-8`, `latin1`, `windows-1252`, `utf-16le`, …) or Python's spelling of one (`latin-1`, `utf_8`, `utf-8-sig`, …); detected when absent."),
-        ("header", flag_default_none(), "`true`: the first CSV row is the header; `false`: there is none (columns are named `column_1`, …); detected when absent."),
-        ("sheet", hint_text(), "The spreadsheet's sheet to read, by name; the first sheet when absent."),
     ]
 );
 
