@@ -103,8 +103,9 @@ struct ColumnTally {
 /// one more duplicate) whenever it is full (from [`SETTLE_FROM`] hashes on), and once at the
 /// end: appending a hash costs far less than a hash-set insert. After a sort the vector is
 /// given room for half as many hashes again as it keeps (or for the batch being added, if
-/// more), so its memory is at most about one and a half hashes per distinct row plus one batch
-/// (the sort is in place), or [`SETTLE_FROM`] hashes when there are fewer rows. (Room for as
+/// more), so its memory is at most about one and a half hashes per distinct row plus one batch,
+/// or [`SETTLE_FROM`] hashes when there are fewer rows; while it sorts, the hashes added since
+/// the last sort (at most half a hash per distinct row, or one batch) are held apart too. (Room for as
 /// many again, as a growing vector gives, held up to four hashes a row: a third of an upload's
 /// memory.)
 #[derive(Default)]
@@ -138,16 +139,20 @@ impl DuplicateRows {
         self.observe_hashes(&row_hashes);
     }
 
-    /// Sorts and deduplicates the hashes, counting the duplicates removed.
+    /// Sorts and deduplicates the hashes, counting the duplicates removed: the hashes added
+    /// since the last sort are sorted alone and merged into the sorted ones (sorting them all
+    /// again took twice as long; the new ones are held apart meanwhile, at most half as many
+    /// as the sorted ones or one batch).
     pub fn settle(&mut self) {
         if self.settled == self.hashes.len() {
             return;
         }
-        self.hashes.sort_unstable();
-        let before = self.hashes.len();
-        self.hashes.dedup();
-        self.duplicates += (before - self.hashes.len()) as u64;
-        self.settled = self.hashes.len();
+        let mut added = self.hashes.split_off(self.settled);
+        added.sort_unstable();
+        let before = added.len();
+        added.dedup();
+        self.duplicates += (before - added.len()) as u64;
+        self.absorb(&added);
     }
 
     /// Rows equal to an earlier row.
@@ -167,9 +172,15 @@ impl DuplicateRows {
             self.settled = self.hashes.len();
             return;
         }
+        self.absorb(&other.hashes);
+    }
+
+    /// Merges `theirs` (sorted, distinct) into the settled hashes (every hash is settled), a
+    /// hash of `theirs` already here counting as one more duplicate.
+    fn absorb(&mut self, theirs: &[u64]) {
+        debug_assert_eq!(self.settled, self.hashes.len());
         // Merged in place, from the largest hash down, into room made after this one's: no
         // third vector beside the two.
-        let theirs = other.hashes;
         let mine = &mut self.hashes;
         let (mut a, mut b) = (mine.len(), theirs.len());
         mine.resize(a + b, 0);
