@@ -58,6 +58,12 @@ async fn a_file_that_looks_like_json_but_is_not_is_refused_not_read_as_csv() {
     let reply = app.upload(&app.admin_key, project, "Scalars", "s.jsonl", b"{\"a\":1}\n42\n").await;
     let message = reply.expect_error(422, "unprocessable_file");
     assert!(message.contains("line 2") && message.contains("not an object"), "{message}");
+    // A value no cell may hold is refused with the line it is on (not one of the CSV text the
+    // objects are read through).
+    let nul = b"{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y\\u0000z\"}\n";
+    let message =
+        app.upload(&app.admin_key, project, "Nul", "n.jsonl", nul).await.expect_error(422, "unprocessable_file");
+    assert_eq!(message, "line 2: the value of \"b\" holds a NUL character");
     assert!(app.stored_artifacts().await.is_empty());
     // JSON in UTF-16 is refused rather than read as CSV text.
     let utf16: Vec<u8> =

@@ -362,6 +362,18 @@ pub(super) fn check_record(record: &Record<'_>, width: usize, limits: &IngestLim
     Ok(())
 }
 
+/// Why a cell cannot be stored (`None` when it can): it holds a NUL character, or it is longer
+/// than [`IngestLimits::max_cell_bytes`]. [`check_record`] applies the same rule to a CSV
+/// record at once; the JSON and spreadsheet transcoders apply it cell by cell, where they
+/// know the cell's place in the upload.
+pub(super) fn refused_cell(cell: &str, limits: &IngestLimits) -> Option<String> {
+    if memchr::memchr(0, cell.as_bytes()).is_some() {
+        return Some("holds a NUL character".into());
+    }
+    (cell.len() > limits.max_cell_bytes)
+        .then(|| format!("is {} bytes long, over the limit of {} bytes a cell", cell.len(), limits.max_cell_bytes))
+}
+
 /// Reads the records of `block` (absolute offsets), handing each to `each`, and says how the
 /// block ended. Refused records are located from the block's start.
 pub(super) fn for_each_record(

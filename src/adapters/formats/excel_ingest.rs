@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use calamine::{Data, DataRef, Ods, Range, Reader, Xls, XlsOptions, Xlsb, Xlsx};
 
-use super::csv_ingest::CsvReading;
+use super::csv_ingest::{CsvReading, refused_cell};
 use super::sniff::Dialect;
 use crate::domain::inference::{ForcedType, MissingMarkers, is_missing};
 use crate::domain::records::TableFormat;
@@ -425,6 +425,12 @@ pub fn transcode_to_csv(
             writer.end_row()?;
             current += 1;
         }
+        if let Some(reason) = text_of(cell).and_then(|text| refused_cell(text, limits)) {
+            return Err(IngestError::Invalid(format!(
+                "the cell {} of the sheet {sheet:?} {reason}",
+                cell_name(row, column)
+            )));
+        }
         let kinds = extent.kinds.get(&column).copied().unwrap_or_default();
         writer.set(column, cell_text(cell, kinds.times));
         Ok(())
@@ -549,6 +555,27 @@ impl<W: Write> CsvWriter<W> {
 fn iso_time_of_day(s: &str) -> Option<&str> {
     let (_, time) = s.split_once('T')?;
     time.bytes().any(|b| b.is_ascii_digit() && b != b'0').then_some(time)
+}
+
+/// The text of a text cell.
+fn text_of<'a>(cell: &'a DataRef<'_>) -> Option<&'a str> {
+    match cell {
+        DataRef::String(s) => Some(s),
+        DataRef::SharedString(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A cell's name as Excel shows it (`B3`), from 0-based row and column numbers.
+pub(super) fn cell_name(row: u32, column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = u64::from(column) + 1;
+    while n > 0 {
+        letters.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    format!("{}{}", String::from_utf8_lossy(&letters), u64::from(row) + 1)
 }
 
 /// A cell as CSV field text (`None`: empty). Dates are written with their time of day when

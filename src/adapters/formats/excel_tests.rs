@@ -182,6 +182,28 @@ fn a_cell_past_excels_last_row_is_refused_before_anything_is_written() {
     assert!(matches!(&err, IngestError::Invalid(m) if m.contains("past Excel's last row")), "{err:?}");
 }
 
+#[test]
+fn a_text_cell_no_cell_may_hold_is_refused_naming_the_cell() {
+    let limits = IngestLimits { max_cell_bytes: 16, ..IngestLimits::default() };
+    let long = "x".repeat(17);
+    let sheet = format!(
+        r#"<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c><c r="B1" t="inlineStr"><is><t>note</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>a</t></is></c><c r="B2" t="inlineStr"><is><t>short</t></is></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>b</t></is></c><c r="AB3" t="inlineStr"><is><t>{long}</t></is></c></row>"#
+    );
+    let err = ingest_with(&minimal_xlsx(sheet.as_bytes()), &ReadHints::default(), &limits).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the cell AB3 of the sheet \"Sheet1\" is 17 bytes long, over the limit of 16 bytes a cell"
+    );
+}
+
+#[test]
+fn cell_names_are_excels_letters_and_row_numbers() {
+    let names: Vec<String> = [(0, 0), (2, 25), (9, 26), (0, 51), (0, 52), (0, 701), (0, 702), (1_048_575, 16_383)]
+        .map(|(r, c)| cell_name(r, c))
+        .into();
+    assert_eq!(names, ["A1", "Z3", "AA10", "AZ1", "BA1", "ZZ1", "AAA1", "XFD1048576"]);
+}
+
 /// A workbook of one sheet whose rows are `sheet_data`, written by hand (as a hostile
 /// writer could).
 fn minimal_xlsx(sheet_data: &[u8]) -> Vec<u8> {

@@ -18,6 +18,7 @@ use std::path::Path;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::csv_ingest::refused_cell;
 use crate::domain::records::TableFormat;
 use crate::ports::tables::{IngestError, IngestLimits};
 
@@ -49,7 +50,7 @@ pub fn transcode_to_csv(
     // First pass: the keys, in first-seen order.
     let mut keys: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let rows = for_each_object(upload, format, limits, |object| {
+    let rows = for_each_object(upload, format, limits, |object, _| {
         for key in object.keys() {
             if !index.contains_key(key.as_str()) {
                 if keys.len() == limits.max_columns {
@@ -74,11 +75,15 @@ pub fn transcode_to_csv(
         csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Necessary).from_writer(BufWriter::new(&mut *out));
     writer.write_record(keys.iter()).map_err(|e| IngestError::Io(e.to_string()))?;
     let mut record: Vec<String> = vec![String::new(); keys.len()];
-    for_each_object(upload, format, limits, |object| {
+    for_each_object(upload, format, limits, |object, at| {
         record.iter_mut().for_each(String::clear);
         for (key, value) in object {
             let Some(&i) = index.get(key.as_str()) else { continue };
             cell(value, &mut record[i]);
+            // Refused here, where the object's place is known (the CSV text's lines are not the file's).
+            if let Some(reason) = refused_cell(&record[i], limits) {
+                return Err(at.refuse(format!("the value of {key:?} {reason}")));
+            }
         }
         writer.write_record(&record).map_err(|e| IngestError::Io(e.to_string()))
     })?;
@@ -99,12 +104,31 @@ fn cell(value: Value, out: &mut String) {
     }
 }
 
-/// Calls `each` with every object of the file, in order; returns how many there were.
+/// Where an object lies in the file, to name it in a refusal.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// A line of JSON Lines (1-based).
+    Line(u64),
+    /// An element of a JSON array (1-based).
+    Element(u64),
+}
+
+impl Place {
+    fn refuse(self, reason: String) -> IngestError {
+        match self {
+            Place::Line(line) => IngestError::InvalidAt { line, reason },
+            Place::Element(n) => IngestError::Invalid(format!("element {n} of the JSON array: {reason}")),
+        }
+    }
+}
+
+/// Calls `each` with every object of the file and its place, in order; returns how many
+/// there were.
 fn for_each_object(
     upload: &Path,
     format: TableFormat,
     limits: &IngestLimits,
-    mut each: impl FnMut(Map<String, Value>) -> Result<(), IngestError>,
+    mut each: impl FnMut(Map<String, Value>, Place) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let io = |e: std::io::Error| IngestError::Io(e.to_string());
     let mut reader = BufReader::with_capacity(1 << 20, File::open(upload).map_err(io)?);
@@ -116,7 +140,7 @@ fn for_each_object(
             each: &mut |value: Value, index: u64| {
                 rows = index + 1;
                 match value {
-                    Value::Object(object) => each(object),
+                    Value::Object(object) => each(object, Place::Element(index + 1)),
                     other => Err(IngestError::Invalid(format!(
                         "element {} of the JSON array is {}, not an object: every row must be an object",
                         index + 1,
@@ -165,7 +189,7 @@ fn for_each_object(
             });
         };
         rows += 1;
-        each(object)?;
+        each(object, Place::Line(number))?;
     }
     Ok(rows)
 }
@@ -292,6 +316,24 @@ mod tests {
         assert!(matches!(&err, IngestError::Invalid(m) if m.contains("element 2")), "{err:?}");
         let err = transcoded("[{\"a\":1}").unwrap_err();
         assert!(matches!(&err, IngestError::Invalid(m) if m.contains("not valid JSON")), "{err:?}");
+    }
+
+    #[test]
+    fn a_value_no_cell_may_hold_is_refused_with_its_line_or_element() {
+        // Line 3 holds the second object (a blank line before it): the line is the file's.
+        let err = transcoded("{\"a\":1,\"b\":\"x\"}\n\n{\"a\":2,\"b\":\"y\\u0000z\"}\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 3: the value of \"b\" holds a NUL character");
+        let err = transcoded("[{\"a\":\"ok\"},{\"a\":\"\\u0000\"}]").unwrap_err();
+        assert_eq!(err.to_string(), "element 2 of the JSON array: the value of \"a\" holds a NUL character");
+
+        let long = "x".repeat(IngestLimits::default().max_cell_bytes + 1);
+        let err = transcoded(&format!("{{\"a\":1}}\n{{\"a\":{{\"k\":\"{long}\"}}}}\n")).unwrap_err();
+        let expected = format!(
+            "line 2: the value of \"a\" is {} bytes long, over the limit of {} bytes a cell",
+            long.len() + 8,
+            IngestLimits::default().max_cell_bytes
+        );
+        assert_eq!(err.to_string(), expected, "a nested value is measured as its JSON text");
     }
 
     #[test]
