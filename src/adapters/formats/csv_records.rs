@@ -191,7 +191,7 @@ impl Records {
             if !split_fields(line, self.delimiter, self.limits.max_fields, &mut self.bounds) {
                 return Err(RecordError::TooManyFields { byte: position, max: self.limits.max_fields });
             }
-            let text = std::str::from_utf8(line).map_err(|_| RecordError::NotUtf8 { byte: position })?;
+            let text = simdutf8::basic::from_utf8(line).map_err(|_| RecordError::NotUtf8 { byte: position })?;
             return Ok(Some(Record { position, text, bounds: &self.bounds }));
         }
     }
@@ -249,7 +249,7 @@ impl Records {
                     // Each field must be UTF-8 on its own (the fields joined could be valid
                     // where one of them is not, cut inside a character).
                     let not_utf8 = || RecordError::NotUtf8 { byte: position };
-                    let text = std::str::from_utf8(&self.out[..written]).map_err(|_| not_utf8())?;
+                    let text = simdutf8::basic::from_utf8(&self.out[..written]).map_err(|_| not_utf8())?;
                     self.bounds.clear();
                     let mut from = 0;
                     for &to in &self.ends[..ended] {
