@@ -344,28 +344,28 @@ struct Shape {
     mixed: Vec<MixedColumn>,
 }
 
-/// Refuses a record whose width differs from the header's, or that holds a NUL byte or a cell
-/// over the size limit. (The reader already refused text that is not UTF-8.)
+/// Refuses a record whose width differs from the header's, or with a cell [`refused_cell`]
+/// refuses (named by its column's number). (The reader already refused text that is not UTF-8.)
 pub(super) fn check_record(record: &Record<'_>, width: usize, limits: &IngestLimits) -> Result<(), ReadError> {
     if record.len() != width {
         return Err(at_record(record, format!("this row has {} fields but the header has {width}", record.len())));
     }
-    if memchr::memchr(0, record.as_bytes()).is_some() {
-        return Err(at_record(record, "the row contains a NUL byte".into()));
-    }
-    if let Some(big) = record.iter().map(str::len).max().filter(|&len| len > limits.max_cell_bytes) {
-        return Err(at_record(
-            record,
-            format!("a cell of {big} bytes exceeds the limit of {} bytes", limits.max_cell_bytes),
-        ));
+    // The whole record is searched at once (one search for a NUL, not one a cell); the cells
+    // are looked at one by one only when it holds something refused.
+    let suspect =
+        memchr::memchr(0, record.as_bytes()).is_some() || record.iter().any(|cell| cell.len() > limits.max_cell_bytes);
+    if suspect
+        && let Some((k, reason)) = record.iter().enumerate().find_map(|(k, c)| Some((k, refused_cell(c, limits)?)))
+    {
+        return Err(at_record(record, format!("the cell in column {} {reason}", k + 1)));
     }
     Ok(())
 }
 
 /// Why a cell cannot be stored (`None` when it can): it holds a NUL character, or it is longer
-/// than [`IngestLimits::max_cell_bytes`]. [`check_record`] applies the same rule to a CSV
-/// record at once; the JSON and spreadsheet transcoders apply it cell by cell, where they
-/// know the cell's place in the upload.
+/// than [`IngestLimits::max_cell_bytes`]. The one rule for cells of every text upload:
+/// [`check_record`] applies it to a CSV record; the JSON and spreadsheet transcoders to each
+/// cell, where they know the cell's place in the upload.
 pub(super) fn refused_cell(cell: &str, limits: &IngestLimits) -> Option<String> {
     if memchr::memchr(0, cell.as_bytes()).is_some() {
         return Some("holds a NUL character".into());
