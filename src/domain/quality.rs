@@ -141,16 +141,19 @@ impl DuplicateRows {
     }
 
     /// Sorts and deduplicates the hashes, counting the duplicates removed: the hashes added
-    /// since the last sort are sorted alone and merged into the sorted ones.
+    /// since the last sort are sorted alone and merged into the sorted ones (at the first
+    /// sort, all of them, in place).
     pub fn settle(&mut self) {
         if self.settled == self.hashes.len() {
             return;
         }
+        if self.settled == 0 {
+            self.duplicates += sort_distinct(&mut self.hashes);
+            self.settled = self.hashes.len();
+            return;
+        }
         let mut added = self.hashes.split_off(self.settled);
-        added.sort_unstable();
-        let before = added.len();
-        added.dedup();
-        self.duplicates += (before - added.len()) as u64;
+        self.duplicates += sort_distinct(&mut added);
         self.absorb(&added);
     }
 
@@ -204,6 +207,14 @@ impl DuplicateRows {
         mine.truncate(mine.len() - (at - a));
         self.settled = mine.len();
     }
+}
+
+/// Sorts `hashes` and removes the repeats; how many were removed.
+fn sort_distinct(hashes: &mut Vec<u64>) -> u64 {
+    hashes.sort_unstable();
+    let before = hashes.len();
+    hashes.dedup();
+    (before - hashes.len()) as u64
 }
 
 /// Accumulates the quality checks over the record batches of a table, in one pass. Memory is

@@ -57,7 +57,7 @@ fn quoted(raw: &str) -> String {
 }
 
 /// Characters a delimiter cannot be: they end records or quote fields.
-const NOT_DELIMITERS: [char; 3] = ['"', '\n', '\r'];
+const NOT_DELIMITERS: [char; 4] = ['"', '\n', '\r', '\0'];
 
 impl ReadHints {
     pub fn is_empty(&self) -> bool {
@@ -137,7 +137,7 @@ impl ReadHints {
         if !c.is_ascii() || NOT_DELIMITERS.contains(&c) {
             return Err(bad(
                 "delimiter",
-                format!("{c:?} cannot be a delimiter (an ASCII character other than a quote or a line end)"),
+                format!("{c:?} cannot be a delimiter (an ASCII character other than a quote, a line end or NUL)"),
             ));
         }
         Ok(c)
@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(ReadHints::parse_delimiter(";"), Ok(';'));
         assert_eq!(ReadHints::parse_delimiter("\\t"), Ok('\t'));
         assert_eq!(ReadHints::parse_delimiter("\t"), Ok('\t'));
-        for bad in ["", ";;", "\"", "\n", "é"] {
+        for bad in ["", ";;", "\"", "\n", "é", "\0"] {
             assert!(ReadHints::parse_delimiter(bad).is_err(), "{bad:?}");
         }
     }

@@ -96,6 +96,21 @@ async fn new_version_form(
 }
 
 #[tokio::test]
+async fn the_sha256_of_an_upload_of_many_chunks_is_that_of_its_bytes_in_order() {
+    // Over a megabyte: the upload is received and hashed in several chunks of 256 KiB, each
+    // hashed while the next is read; rows differ so that chunks out of order would hash apart.
+    let app = spawn_app().await;
+    let project = app.create_project(&app.admin_key, "Identity").await;
+    let mut bytes = b"id,text\n".to_vec();
+    for i in 0..40_000 {
+        bytes.extend_from_slice(format!("{i},row number {i} of many\n").as_bytes());
+    }
+    assert!(bytes.len() > 4 * 256 * 1024, "{}", bytes.len());
+    let up = upload(&app, project, "Chunks", "chunks.csv", &bytes).await;
+    assert_eq!(up["sha256"], hex_sha256(&bytes));
+}
+
+#[tokio::test]
 async fn the_same_table_has_one_content_hash_whatever_file_it_came_from() {
     let app = spawn_app().await;
     let project = app.create_project(&app.admin_key, "Identity").await;

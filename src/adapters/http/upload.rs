@@ -400,7 +400,7 @@ async fn spool(
     let (std_file, path) = temp.into_parts();
     let mut out = tokio::fs::File::from_std(std_file);
     let mut reader = field.into_async_read();
-    let hasher = HashingThread::start();
+    let mut hashing = ChunkHashing::default();
     let mut size = 0u64;
     loop {
         let chunk = read_chunk(&mut reader, idle).await?;
@@ -411,13 +411,16 @@ async fn spool(
         if size > max_bytes {
             return Err(ApiError::from(AppError::PayloadTooLarge { limit: max_bytes }).into());
         }
-        hasher.add(chunk.clone()).await;
+        hashing.add(chunk.clone()).await.map_err(hash_failed)?;
         out.write_all(&chunk).await.map_err(internal)?;
     }
     out.flush().await.map_err(internal)?;
-    let sha256 =
-        (hasher.finish().await).map_err(|e| ApiError::from(AppError::internal_caused_by("hashing an upload", e)))?;
+    let sha256 = hashing.finish().await.map_err(hash_failed)?;
     Ok(SpooledUpload { path, size, sha256, file_name, hints: ReadHints::default() })
+}
+
+fn hash_failed(e: tokio::task::JoinError) -> FormError {
+    ApiError::from(AppError::internal_caused_by("hashing an upload", e)).into()
 }
 
 /// The next [`CHUNK`] bytes of the field (fewer at its end, none after it), each read waited
@@ -432,40 +435,46 @@ async fn read_chunk(reader: &mut (impl AsyncRead + Unpin), idle: Duration) -> Re
     Ok(chunk.freeze())
 }
 
-/// The SHA-256 of an upload, computed on a blocking thread of its own from the chunks handed
-/// to it, so that the task receiving the upload only copies and writes: hashing was about 60%
-/// of its work, and the upload's bytes arrive no faster than that task takes them
-/// (BENCHMARKS.md, session 19). At most [`HASH_QUEUE`] chunks wait for it.
-struct HashingThread {
-    chunks: tokio::sync::mpsc::Sender<Bytes>,
-    digest: tokio::task::JoinHandle<String>,
+/// The SHA-256 of an upload, each chunk hashed by a short blocking job while the receiving
+/// task writes that chunk and reads the next: hashing was about 60% of that task's work, and
+/// the upload's bytes arrive no faster than it takes them (BENCHMARKS.md, session 19). A job
+/// holds a blocking thread only while it hashes one chunk, never while a client is slow, so
+/// slow uploads cannot take the blocking pool that file writes and ingests need.
+enum ChunkHashing {
+    /// Every chunk handed over is hashed.
+    Ready(Sha256),
+    /// A job hashes the last chunk; it gives the hasher back.
+    Hashing(tokio::task::JoinHandle<Sha256>),
 }
 
-/// Chunks of [`CHUNK`] bytes waiting to be hashed, at most.
-const HASH_QUEUE: usize = 4;
+impl Default for ChunkHashing {
+    fn default() -> Self {
+        ChunkHashing::Ready(Sha256::new())
+    }
+}
 
-impl HashingThread {
-    fn start() -> Self {
-        let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
-        let digest = tokio::task::spawn_blocking(move || {
-            let mut hasher = Sha256::new();
-            while let Some(chunk) = queue.blocking_recv() {
-                hasher.update(&chunk);
-            }
-            hex::encode(hasher.finalize())
-        });
-        Self { chunks, digest }
+impl ChunkHashing {
+    /// The hasher once every chunk handed over was hashed (a job that panicked fails).
+    async fn hasher(&mut self) -> Result<Sha256, tokio::task::JoinError> {
+        match std::mem::take(self) {
+            ChunkHashing::Ready(hasher) => Ok(hasher),
+            ChunkHashing::Hashing(job) => job.await,
+        }
     }
 
-    /// Hands the next chunk over, waiting while [`HASH_QUEUE`] chunks wait. A thread that
-    /// stopped (it panicked) takes nothing; [`HashingThread::finish`] then fails.
-    async fn add(&self, chunk: Bytes) {
-        let _ = self.chunks.send(chunk).await;
+    /// Hashes `chunk` after the chunks before it, on a blocking job; waits only for the job
+    /// of the chunk before.
+    async fn add(&mut self, chunk: Bytes) -> Result<(), tokio::task::JoinError> {
+        let mut hasher = self.hasher().await?;
+        *self = ChunkHashing::Hashing(tokio::task::spawn_blocking(move || {
+            hasher.update(&chunk);
+            hasher
+        }));
+        Ok(())
     }
 
     /// The lower-case hex digest of every chunk handed over, in order.
-    async fn finish(self) -> Result<String, tokio::task::JoinError> {
-        drop(self.chunks);
-        self.digest.await
+    async fn finish(mut self) -> Result<String, tokio::task::JoinError> {
+        Ok(hex::encode(self.hasher().await?.finalize()))
     }
 }
